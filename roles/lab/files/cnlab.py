@@ -1,0 +1,978 @@
+#!/usr/bin/python3
+"""cnlab: a simulated rack of OVS hypervisors on one Linux machine (cloudnet.vswitch lab).
+
+Subcommands (each prints one JSON object on stdout):
+  up      --dir DIR [--hosts N] [--rp-filter 0|1|2]   bring the lab up (idempotent)
+  down    --dir DIR                                    tear everything down (idempotent)
+  status  --dir DIR                                    per-host liveness, start time, memory
+  protect --dir DIR --host HOST --ifname IF [--undo]   add (remove) the host-stack ingress drop
+  plan    [--hosts N]                                  the lab's layout, without touching anything
+
+Every hypervisor ``hvI`` is a network + mount + UTS + PID namespace whose PID 1 is this program
+(``_init``), with a private /run, /tmp, /etc/openvswitch and /var/log/openvswitch, its own
+ovsdb-server + ovs-vswitchd (userspace datapath) and its own sshd. The top-of-rack switch is an
+OVS bridge in namespace ``cnlab-tor`` (its own OVS too). VMs are network namespaces with one veth.
+Everything the lab creates is named with the prefix ``cnlab`` and recorded in DIR/state.json.
+
+Stdlib only; every command is an argv list, never a shell string. Background and traps:
+../../../docs/lab.md and LAB_NOTES (numbers quoted as "trap N" below).
+"""
+
+import argparse
+import concurrent.futures
+import datetime
+import fcntl
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+PREFIX = "cnlab"
+USER = "cnlab"
+USER_GECOS = "cloudnet.vswitch lab user"
+SUDOERS = "/etc/sudoers.d/cnlab"
+RUNTIME_DIR = "/run/cnlab"            # lock + owner pointer (which DIR holds the live lab)
+LOCK_FILE = "/run/cnlab.lock"
+MGMT_BRIDGE = "cnlab-mgmt"
+MGMT_BRIDGE_MAC = "02:cb:00:00:00:01"  # trap 3: fixed MAC, a Linux bridge changes its MAC otherwise
+MGMT_PREFIX = "198.51.100."
+MGMT_GW = "198.51.100.1/24"
+DATA_PREFIX = "203.0.113."
+TOR_NS = "cnlab-tor"
+TOR_BRIDGE = "tor"
+TOR_BRIDGE_MAC = "02:cb:00:00:00:02"   # trap 3 for the ToR bridge too
+TOR_TRUNKS = "0,10,20"                 # VLAN 0 = untagged
+VLANS = (10, 20)
+MAX_HOSTS = 16                         # keeps 10+i < 30+i and VM addresses < .255
+OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
+SSHD = "/usr/sbin/sshd"
+UUID_NS = uuid.UUID("6f1c1d3e-8a47-4f0e-9d2b-5c1ab0e7c0de")  # stable UUIDs across runs
+NFT_TABLE = "cnlab"
+INNER_DIR = "/run/cnlab-host"              # inside a host: its DIR/hosts/NAME, bind-mounted
+
+
+class LabError(Exception):
+    """A failure with a message meant for the operator."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+def run(argv, *, check=True, input_text=None, timeout=60, log=None):
+    """Run argv (a list, never a shell string); return CompletedProcess with text output."""
+    if log is not None:
+        with open(log, "a", encoding="utf-8") as fh:
+            proc = subprocess.run(argv, input=input_text, stdout=fh, stderr=subprocess.STDOUT,
+                                  stdin=None if input_text is not None else subprocess.DEVNULL,
+                                  text=True, timeout=timeout, cwd="/", check=False)
+    else:
+        proc = subprocess.run(argv, input=input_text, capture_output=True, text=True,
+                              stdin=None if input_text is not None else subprocess.DEVNULL,
+                              timeout=timeout, cwd="/", check=False)
+    if check and proc.returncode != 0:
+        detail = (proc.stderr or proc.stdout or "").strip() if log is None else f"see {log}"
+        raise LabError(f"command failed ({proc.returncode}): {' '.join(argv)}: {detail}")
+    return proc
+
+
+def ns_exec(ns):
+    """argv prefix running a command in network namespace ns (ip-netns also remounts /sys)."""
+    return ["ip", "netns", "exec", ns]
+
+
+def host_enter(init_pid):
+    """argv prefix entering every namespace of a host (by the root-side PID of its init)."""
+    return ["nsenter", f"--target={init_pid}", "--mount", "--uts", "--net", "--pid", "--"]
+
+
+def proc_start_time(pid):
+    """Kernel start time of pid (field 22 of /proc/PID/stat), None if gone or a zombie (trap 5)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            data = fh.read()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    rest = data[data.rindex(")") + 2:].split()
+    if rest[0] in ("Z", "X"):
+        return None
+    return int(rest[19])
+
+
+def alive(pid, start_time):
+    return pid is not None and start_time is not None and proc_start_time(pid) == start_time
+
+
+def rss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0
+
+
+def netns_list():
+    if not os.path.isdir("/run/netns"):
+        return []
+    return sorted(os.listdir("/run/netns"))
+
+
+def netns_pids(ns):
+    proc = run(["ip", "netns", "pids", ns], check=False)
+    return [int(p) for p in proc.stdout.split()] if proc.returncode == 0 else []
+
+
+def links(ns=None):
+    argv = ["ip", "-j"] + (["-n", ns] if ns else []) + ["link", "show"]
+    proc = run(argv, check=False)
+    return json.loads(proc.stdout or "[]") if proc.returncode == 0 else []
+
+
+def now_iso():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def write_file(path, text, mode=0o644):
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def stable_uuid(*parts):
+    return str(uuid.uuid5(UUID_NS, "/".join(parts)))
+
+
+# --------------------------------------------------------------------------- the layout
+
+def plan(n_hosts):
+    """The lab's layout as data: hosts, their NICs, VMs and the vSwitches of the inventory.
+
+    Pure: same input, same output (MACs and UUIDs are derived from names), so a second
+    ``up`` writes the same inventory.
+    """
+    if not 1 <= n_hosts <= MAX_HOSTS:
+        raise LabError(f"hosts must be between 1 and {MAX_HOSTS}; got {n_hosts}")
+    hosts = []
+    for i in range(1, n_hosts + 1):
+        name = f"hv{i}"
+        last = i == n_hosts
+        nics = ["eth0", "eth1"] + (["eth2", "eth3"] if i == 1 else [])
+        # VMs: vnetN numbered per host across vSwitches. vm4 is left unplugged: the inventory
+        # names it, and provisioning plugs it itself.
+        vm_specs = [("vswitch0", None, "libvirt"), ("vswitch0", 10, "libvirt"),
+                    ("vswitch1", 20, "libvirt"), ("vswitch1", 10, "provision")]
+        vms = []
+        for j, (vswitch, tag, plugged_by) in enumerate(vm_specs, start=1):
+            vm_name = f"{name}-vm{j}"
+            vms.append({
+                "name": vm_name,
+                "netns": f"{PREFIX}-{vm_name}",
+                "vnet": f"vnet{j - 1}",
+                "vswitch": vswitch,
+                "mac": f"52:54:00:c1:{i:02x}:{j:02x}",
+                "address": f"{DATA_PREFIX}{100 + (i - 1) * len(vm_specs) + j}/24",
+                "tag": tag,
+                "plugged_by": plugged_by,
+                "iface_id": stable_uuid(vm_name, "iface"),
+                "vm_id": stable_uuid(vm_name, "vm"),
+            })
+        mgmt_addr = f"{MGMT_PREFIX}{10 + i}"
+        vswitches = []
+        for k, vs in enumerate(("vswitch0", "vswitch1")):
+            addresses = [f"{DATA_PREFIX}{10 + 20 * k + i}/24"]
+            if last and vs == "vswitch0":
+                # The management address moves from eth0 onto vswitch0 (migrate_addresses):
+                # listed so the inventory states the end state and reruns keep it.
+                addresses.append(f"{mgmt_addr}/24")
+            vnets = []
+            for vm in vms:
+                if vm["vswitch"] != vs:
+                    continue
+                vnet = {"attached_mac": vm["mac"], "tag": vm["tag"]}
+                if vm["plugged_by"] == "provision":
+                    vnet = {"name": vm["vnet"], **vnet}
+                vnets.append(vnet)
+            vswitches.append({"name": vs, "datapath_type": "netdev",
+                              "uplink": {"interfaces": [f"eth{k}"]},
+                              "internal": {"addresses": addresses}, "vnets": vnets})
+        if i == 1:
+            vswitches.append({"name": "vswitch2", "datapath_type": "netdev",
+                              "uplink": {"interfaces": ["eth2", "eth3"], "bond_name": "bond0",
+                                         "bond_mode": "balance-tcp", "lacp": "active",
+                                         "other_config": {"lacp-time": "fast"}}})
+        hosts.append({
+            "name": name, "index": i, "last": last, "netns": f"{PREFIX}-{name}",
+            "mgmt_address": mgmt_addr,
+            # The last host starts like a freshly installed hypervisor: management on eth0,
+            # reached through the ToR; all others have a separate mgmt0 link.
+            "mgmt_interface": "eth0" if last else "mgmt0",
+            "nics": nics,
+            "nic_macs": {nic: f"02:cb:00:{i:02x}:00:{k:02x}" for k, nic in enumerate(nics)},
+            "mgmt_mac": f"02:cb:00:{i:02x}:01:00",
+            "vms": vms, "vswitches": vswitches,
+        })
+    return hosts
+
+
+def protected_ifnames(host):
+    """Ports OVS owns or will own, whose frames the host's IP stack must not process (trap 1).
+
+    Not the last host's eth0: its management address lives there until provisioning migrates
+    it onto vswitch0, so the kernel must answer on it. Its init process adds the drop by itself
+    once eth0 holds no IPv4 address any more (see Init.autoprotect), and removes it again if an
+    address comes back (a rollback); ``cnlab.py protect`` does the same by hand.
+    """
+    names = [n for n in host["nics"] if not (host["last"] and n == "eth0")]
+    return names + [vm["vnet"] for vm in host["vms"]]
+
+
+# --------------------------------------------------------------------------- OVS
+
+def start_ovs(enter, *, system_id, hostname, rundir="/run/openvswitch",
+              dbdir="/etc/openvswitch", logdir="/var/log/openvswitch", log=None):
+    """Start ovsdb-server + ovs-vswitchd (userspace datapath only) inside some namespaces.
+
+    ``enter`` is the argv prefix that runs a command where the daemons must live, e.g.
+    ``host_enter(init_pid)`` for a lab host or ``["ip", "netns", "exec", "cnt-x"]`` (then pass
+    private directories). The daemons are started directly, never through ``ovs-ctl``
+    (trap 6: on this kernel it would try to load and unload modules). Idempotent: the
+    database is created only when missing, daemons only when their pidfile's process is not
+    running. Returns the paths of the database socket and the pidfiles. The PIDs in those
+    pidfiles are in the namespaces' own PID numbering: never signal them from outside (trap 4).
+    """
+    env = ["env", f"OVS_RUNDIR={rundir}", f"OVS_LOGDIR={logdir}", f"OVS_DBDIR={dbdir}"]
+    cmd = enter + env
+    db = f"{dbdir}/conf.db"
+    sock = f"{rundir}/db.sock"
+    run(enter + ["mkdir", "-p", rundir, dbdir, logdir])
+    if run(cmd + ["ovsdb-tool", "db-version", db], check=False).returncode != 0:
+        run(cmd + ["ovsdb-tool", "create", db, OVS_SCHEMA], log=log)
+    daemons = {}
+    for daemon in ("ovsdb-server", "ovs-vswitchd"):
+        pidfile = f"{rundir}/{daemon}.pid"
+        daemons[daemon] = pidfile
+        if run(cmd + ["ovs-appctl", "-t", daemon, "version"], check=False).returncode == 0:
+            continue
+        if daemon == "ovsdb-server":
+            argv = ["ovsdb-server", db, f"--remote=punix:{sock}",
+                    "--remote=db:Open_vSwitch,Open_vSwitch,manager_options"]
+        else:
+            argv = ["ovs-vswitchd", f"unix:{sock}"]
+        run(cmd + argv + [f"--pidfile={pidfile}", "--detach", "--no-chdir",
+                          f"--log-file={logdir}/{daemon}.log"], log=log)
+        if daemon == "ovsdb-server":
+            version = run(["ovs-vsctl", "--version"]).stdout.split()[3]
+            db_version = run(["ovsdb-tool", "schema-version", OVS_SCHEMA]).stdout.strip()
+            # What ovs-ctl would record, so tools that read these columns see a normal host.
+            run(cmd + ["ovs-vsctl", f"--db=unix:{sock}", "--no-wait", "--", "init", "--",
+                       "set", "Open_vSwitch", ".", f"ovs_version={version}",
+                       f"db_version={db_version}", "system_type=debian",
+                       f"external_ids:system-id={system_id}",
+                       f"external_ids:hostname={hostname}", f"external_ids:rundir={rundir}"])
+    return {"db_sock": sock, "pidfiles": daemons}
+
+
+# --------------------------------------------------------------------------- the host init
+
+class Init:
+    """PID 1 of a lab host: sets up its mounts and hostname, reaps orphans, stays alive.
+
+    Killing this process (root-side PID in state.json) ends every process of the host:
+    the kernel kills a PID namespace with its init (trap 4: never signal pidfile numbers).
+    """
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.protected = None  # autoprotect state, unknown at start
+
+    def setup(self):
+        cfg = self.cfg
+        socket.sethostname(cfg["hostname"])
+        d = cfg["hostdir"]
+        # ip-netns-exec already mounted this netns' /sys; unshare --mount-proc mounted /proc
+        # for the PID namespace. Private /run (so /run/openvswitch, /run/sshd, sudo's state are
+        # the host's own) and /tmp (parallel captures must not collide: trap 10).
+        # Order matters: bind the host's files before /run and /tmp are covered (DIR may live
+        # under /tmp), then expose the host directory inside as /run/cnlab.
+        for argv in (["mount", "--bind", f"{d}/etc-openvswitch", "/etc/openvswitch"],
+                     ["mount", "--bind", f"{d}/log-openvswitch", "/var/log/openvswitch"],
+                     ["mount", "--bind", f"{d}/hosts", "/etc/hosts"],
+                     ["mount", "--bind", f"{d}/hostname", "/etc/hostname"],
+                     ["mount", "-t", "tmpfs", "-o", "mode=0755,size=64m", "cnlab-run", "/run"]):
+            run(argv)
+        for path, mode in (("/run/openvswitch", 0o755), ("/run/sshd", 0o755),
+                           ("/run/lock", 0o1777), (INNER_DIR, 0o700)):
+            os.makedirs(path, exist_ok=True)
+            os.chmod(path, mode)
+        run(["mount", "--bind", d, INNER_DIR])
+        run(["mount", "-t", "tmpfs", "-o", "mode=1777,size=512m", "cnlab-tmp", "/tmp"])
+
+    def autoprotect(self):
+        """Keep the ingress drop on the listed NICs iff they hold no IPv4 address.
+
+        Used for the last host's eth0: the kernel must answer there while the management
+        address sits on it, and must stop processing its frames (trap 1) once provisioning
+        has moved the address onto vswitch0.
+        """
+        if not os.path.exists(os.path.join(INNER_DIR, "autoprotect")):
+            return
+        for ifname in self.cfg.get("autoprotect", []):
+            proc = run(["ip", "-j", "-4", "addr", "show", "dev", ifname], check=False)
+            if proc.returncode != 0:
+                continue
+            has_addr = any(a.get("addr_info") for a in json.loads(proc.stdout or "[]"))
+            want = not has_addr
+            if self.protected is None or self.protected.get(ifname) != want:
+                set_ingress_drop([], ifname, want)
+                self.protected = dict(self.protected or {}, **{ifname: want})
+                print(f"{now_iso()} autoprotect {ifname}: drop={'on' if want else 'off'}",
+                      flush=True)
+
+    def loop(self):
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])
+        open(os.path.join(INNER_DIR, "ready"), "w", encoding="utf-8").close()
+        while True:
+            # Reap every orphan of the host (daemons that detached, ssh sessions): a slow
+            # reaper leaves zombies that look alive (trap 5).
+            while True:
+                try:
+                    pid, _ = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if pid == 0:
+                    break
+            try:
+                self.autoprotect()
+            except Exception as exc:  # noqa: BLE001 - init must never die
+                print(f"{now_iso()} autoprotect error: {exc}", flush=True)
+            signal.sigtimedwait([signal.SIGCHLD], 1.0)
+
+
+def set_ingress_drop(enter, ifname, on):
+    """Trap 1: an nftables netdev ingress chain with policy drop keeps the host's IP stack
+    from processing frames on a port OVS reads with packet sockets (OVS and tcpdump still see
+    them); IPv6 off stops the kernel sending its own frames (RS, MLD, DAD) out of that port.
+    """
+    chain = f"in_{ifname}"
+    if on:
+        rules = (f"table netdev {NFT_TABLE} {{\n"
+                 f"  chain {chain} {{ type filter hook ingress device \"{ifname}\" "
+                 f"priority 0; policy drop; }}\n}}\n")
+        run(enter + ["nft", "-f", "-"], input_text=rules)
+        run(enter + ["sysctl", "-q", "-w", f"net.ipv6.conf.{ifname}.disable_ipv6=1"],
+            check=False)
+    else:
+        run(enter + ["nft", "delete", "chain", "netdev", NFT_TABLE, chain], check=False)
+
+
+# --------------------------------------------------------------------------- state
+
+class Lab:
+    def __init__(self, lab_dir):
+        self.dir = os.path.abspath(lab_dir)
+        self.state_path = os.path.join(self.dir, "state.json")
+        self.state = None
+
+    def load(self):
+        try:
+            with open(self.state_path, encoding="utf-8") as fh:
+                self.state = json.load(fh)
+        except FileNotFoundError:
+            self.state = None
+        return self.state
+
+    def save(self):
+        write_file(self.state_path, json.dumps(self.state, indent=1, sort_keys=True) + "\n", 0o600)
+
+    def hostdir(self, name):
+        return os.path.join(self.dir, "hosts", name)
+
+
+def owner():
+    try:
+        with open(os.path.join(RUNTIME_DIR, "owner"), encoding="utf-8") as fh:
+            return fh.read().strip()
+    except FileNotFoundError:
+        return None
+
+
+def lock():
+    fh = open(LOCK_FILE, "a", encoding="utf-8")  # noqa: SIM115 - held for the process' life
+    fcntl.flock(fh, fcntl.LOCK_EX)
+    return fh
+
+
+# --------------------------------------------------------------------------- bring-up
+
+def start_node(lab, name, autoprotect=()):
+    """Create netns cnlab-NAME and start the node's init in new mount/UTS/PID namespaces."""
+    ns = f"{PREFIX}-{name}"
+    hd = lab.hostdir(name)
+    for sub in ("etc-openvswitch", "log-openvswitch"):
+        os.makedirs(os.path.join(hd, sub), exist_ok=True)
+    with open("/etc/hosts", encoding="utf-8") as fh:
+        etc_hosts = fh.read()
+    write_file(os.path.join(hd, "hosts"), f"127.0.1.1\t{name}\n{etc_hosts}")
+    write_file(os.path.join(hd, "hostname"), f"{name}\n")
+    write_file(os.path.join(hd, "init.json"),
+               json.dumps({"hostname": name, "hostdir": hd, "autoprotect": list(autoprotect)}))
+    if ns not in netns_list():
+        run(["ip", "netns", "add", ns])
+    logf = open(os.path.join(hd, "init.log"), "a", encoding="utf-8")  # noqa: SIM115
+    # ip-netns-exec enters the netns (and remounts /sys for it); unshare makes the mount, UTS
+    # and PID namespaces; its forked child, PID 1 there, runs Init. --propagation slave: the
+    # host's mounts never leak to the machine, the machine's still reach the host.
+    parent = subprocess.Popen(
+        ns_exec(ns) + ["unshare", "--mount", "--uts", "--pid", "--fork", "--mount-proc",
+                       "--propagation", "slave", "--kill-child",
+                       sys.executable, os.path.abspath(__file__), "_init",
+                       os.path.join(hd, "init.json")],
+        stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, cwd="/",
+        start_new_session=True, close_fds=True)
+    logf.close()
+    deadline = time.monotonic() + 15
+    init_pid = None
+    while time.monotonic() < deadline:
+        if parent.poll() is not None:
+            raise LabError(f"{name}: init exited ({parent.returncode}), see {hd}/init.log")
+        if init_pid is None:
+            try:
+                with open(f"/proc/{parent.pid}/task/{parent.pid}/children",
+                          encoding="utf-8") as fh:
+                    kids = fh.read().split()
+                init_pid = int(kids[0]) if kids else None
+            except FileNotFoundError:
+                pass
+        if init_pid and os.path.exists(os.path.join(hd, "ready")):
+            break
+        time.sleep(0.02)
+    else:
+        raise LabError(f"{name}: init not ready in 15 s, see {hd}/init.log")
+    return {"netns": ns, "unshare_pid": parent.pid,
+            "unshare_start": proc_start_time(parent.pid),
+            "init_pid": init_pid, "init_start": proc_start_time(init_pid)}
+
+
+def ssh_ready(addr, timeout=0.5):
+    try:
+        with socket.create_connection((addr, 22), timeout=timeout) as s:
+            s.settimeout(timeout)
+            return s.recv(64).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+def ensure_user(lab):
+    """The unprivileged operator account Ansible logs in as, with passwordless sudo."""
+    created = False
+    try:
+        pw = pwd.getpwnam(USER)
+        if pw.pw_gecos != USER_GECOS:
+            raise LabError(f"user {USER} exists and was not made by the lab; refusing to use it")
+    except KeyError:
+        # '*' (not '!'): with UsePAM no, sshd refuses accounts whose password is locked.
+        run(["useradd", "--create-home", "--shell", "/bin/bash", "--comment", USER_GECOS,
+             "--password", "*", USER])
+        pw = pwd.getpwnam(USER)
+        created = True
+    key = os.path.join(lab.dir, "id_ed25519")
+    if not os.path.exists(key):
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "cnlab", "-f", key])
+    with open(key + ".pub", encoding="utf-8") as fh:
+        pub = fh.read()
+    ssh_dir = os.path.join(pw.pw_dir, ".ssh")
+    os.makedirs(ssh_dir, mode=0o700, exist_ok=True)
+    auth = os.path.join(ssh_dir, "authorized_keys")
+    write_file(auth, pub, 0o600)
+    for path in (ssh_dir, auth):
+        os.chown(path, pw.pw_uid, pw.pw_gid)
+    sudoers = f"{USER} ALL=(ALL) NOPASSWD: ALL\n"
+    current = open(SUDOERS, encoding="utf-8").read() if os.path.exists(SUDOERS) else None
+    if current != sudoers:
+        write_file(SUDOERS + ".new", sudoers, 0o440)
+        run(["visudo", "-c", "-q", "-f", SUDOERS + ".new"])
+        os.replace(SUDOERS + ".new", SUDOERS)
+        created = True
+    return created
+
+
+def setup_root_network(hosts):
+    """Management bridge in the root namespace, veths to every host's mgmt0 and to the ToR.
+
+    The only route this adds to the root namespace is the connected one of 198.51.100.0/24.
+    """
+    cmds = [f"link add name {MGMT_BRIDGE} address {MGMT_BRIDGE_MAC} type bridge"]
+    ports = []
+    for h in hosts:
+        if h["last"]:
+            continue
+        port = f"{h['netns']}-m"
+        ports.append(port)
+        cmds.append(f"link add name {port} type veth peer name mgmt0 address {h['mgmt_mac']}"
+                    f" netns {h['netns']}")
+    ports.append(f"{TOR_NS}-m")
+    cmds.append(f"link add name {TOR_NS}-m type veth peer name mgmt netns {TOR_NS}")
+    run(["ip", "-batch", "-"], input_text="\n".join(cmds) + "\n")
+    # No IPv6 on the lab's root-side links: no link-local noise on the lab's wires.
+    run(["sysctl", "-q", "-w"] + [f"net.ipv6.conf.{p}.disable_ipv6=1"
+                                  for p in [MGMT_BRIDGE] + ports])
+    # Trap 2 on the management path into the ToR: the root kernel's TCP would leave the
+    # checksum to a veth offload the ToR's userspace datapath never completes.
+    run(["ethtool", "-K", f"{TOR_NS}-m", "tx", "off"], check=True)
+    cmds = [f"addr add {MGMT_GW} dev {MGMT_BRIDGE}", f"link set {MGMT_BRIDGE} up"]
+    cmds += [f"link set {p} master {MGMT_BRIDGE} up" for p in ports]
+    run(["ip", "-batch", "-"], input_text="\n".join(cmds) + "\n")
+
+
+def cable_hosts(hosts):
+    """veth cables created directly in their namespaces (no transient names in the root one)."""
+    cmds = []
+    for h in hosts:
+        for nic in h["nics"]:
+            cmds.append(f"link add name {nic} address {h['nic_macs'][nic]} netns {h['netns']}"
+                        f" type veth peer name {h['name']}-{nic} netns {TOR_NS}")
+        for vm in h["vms"]:
+            cmds.append(f"link add name eth0 address {vm['mac']} netns {vm['netns']}"
+                        f" type veth peer name {vm['vnet']} netns {h['netns']}")
+    run(["ip", "-batch", "-"], input_text="\n".join(cmds) + "\n")
+
+
+def configure_vm(vm, rp_filter):
+    ns = vm["netns"]
+    run(ns_exec(ns) + ["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1",
+                       "net.ipv6.conf.default.disable_ipv6=1",
+                       f"net.ipv4.conf.all.rp_filter={rp_filter}",
+                       f"net.ipv4.conf.default.rp_filter={rp_filter}"])
+    run(["ip", "-n", ns, "-batch", "-"], input_text=(
+        "link set lo up\n"
+        f"addr add {vm['address']} dev eth0\n"
+        "link set eth0 up\n"))
+    # Trap 2: the userspace datapath does not complete veth TX checksum offload; without this
+    # TCP between VMs fails (SYNs arrive with bad checksums).
+    run(ns_exec(ns) + ["ethtool", "-K", "eth0", "tx", "off"])
+
+
+def configure_host(lab, h, node, rp_filter):
+    """Everything inside one hypervisor: sysctls, NICs, nft, OVS, bare vSwitches, VMs, sshd."""
+    t0 = time.monotonic()
+    enter = host_enter(node["init_pid"])
+    ns = h["netns"]
+    hd = lab.hostdir(h["name"])
+    log = os.path.join(hd, "setup.log")
+    protected = protected_ifnames(h)
+    # Trap 8: namespaces inherit rp_filter from the machine (0 here, 2 on systemd hosts): set
+    # it explicitly. IPv6 off on OVS-owned ports (trap 1) before they go up (no DAD/RS frames);
+    # also on the last host's eth0, which carries IPv4 management only.
+    sysctls = [f"net.ipv4.conf.all.rp_filter={rp_filter}",
+               f"net.ipv4.conf.default.rp_filter={rp_filter}"]
+    sysctls += [f"net.ipv6.conf.{n}.disable_ipv6=1" for n in h["nics"] + [v["vnet"] for v in h["vms"]]]
+    if not h["last"]:
+        # mgmt0 shares the wire with VLAN 0 through the ToR's management port: answer ARP
+        # only for mgmt0's own address there, never for a data address.
+        sysctls += ["net.ipv4.conf.mgmt0.arp_ignore=1", "net.ipv6.conf.mgmt0.disable_ipv6=1",
+                    f"net.ipv4.conf.mgmt0.rp_filter={rp_filter}"]
+    run(enter + ["sysctl", "-q", "-w"] + sysctls)
+    # Trap 2 for the host's own NICs: the last host's kernel talks TCP (ssh) on eth0 through
+    # the ToR's userspace datapath until migration; the others get it for uniformity.
+    for nic in h["nics"]:
+        run(enter + ["ethtool", "-K", nic, "tx", "off"])
+    for vm in h["vms"]:
+        configure_vm(vm, rp_filter)
+    # Trap 1: drop host-stack processing on every port OVS owns (uplinks and vnets; never the
+    # internal ports vswitchN). One table per host, one chain per port.
+    chains = "".join(f"  chain in_{n} {{ type filter hook ingress device \"{n}\" priority 0;"
+                     f" policy drop; }}\n" for n in protected)
+    run(enter + ["nft", "-f", "-"], input_text=f"table netdev {NFT_TABLE} {{\n{chains}}}\n")
+    cmds = ["link set lo up"] + [f"link set {n} up" for n in h["nics"]]
+    cmds += [f"link set {vm['vnet']} up" for vm in h["vms"]]
+    if h["last"]:
+        cmds.append(f"addr add {h['mgmt_address']}/24 dev eth0")
+    else:
+        cmds += [f"addr add {h['mgmt_address']}/24 dev mgmt0", "link set mgmt0 up"]
+    run(["ip", "-n", ns, "-batch", "-"], input_text="\n".join(cmds) + "\n")
+    t_ovs = time.monotonic()
+    start_ovs(enter, system_id=stable_uuid(h["name"], "system-id"), hostname=h["name"], log=log)
+    # The bare bridges an earlier installer left behind, and the VM ports libvirt plugged
+    # (libvirt's external_ids, no tag: the inventory declares it, provisioning sets it).
+    vsctl = ["ovs-vsctl", "--timeout=30"]
+    for vs in ("vswitch0", "vswitch1"):
+        vsctl += ["--", "--may-exist", "add-br", vs, "--", "set", "Bridge", vs,
+                  "datapath_type=netdev"]
+    for vm in h["vms"]:
+        if vm["plugged_by"] != "libvirt":
+            continue
+        vsctl += ["--", "--may-exist", "add-port", vm["vswitch"], vm["vnet"], "--",
+                  "set", "Interface", vm["vnet"], f"external_ids:iface-id={vm['iface_id']}",
+                  f"external_ids:attached-mac={vm['mac']}", "external_ids:iface-status=active",
+                  f"external_ids:vm-id={vm['vm_id']}"]
+    run(enter + vsctl)
+    t_sshd = time.monotonic()
+    start_sshd(lab, h, enter)
+    deadline = time.monotonic() + 30
+    while not ssh_ready(h["mgmt_address"]):
+        if time.monotonic() > deadline:
+            raise LabError(f"{h['name']}: sshd not reachable on {h['mgmt_address']}:22")
+        time.sleep(0.05)
+    return {"seconds": round(time.monotonic() - t0, 2),
+            "ovs_seconds": round(t_sshd - t_ovs, 2)}
+
+
+def start_sshd(lab, h, enter):
+    """The host's own sshd, with its own host key; paths are as seen inside the host."""
+    hd = lab.hostdir(h["name"])
+    key = os.path.join(hd, "ssh_host_ed25519_key")
+    if not os.path.exists(key):
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", h["name"], "-f", key])
+    write_file(os.path.join(hd, "sshd_config"), "\n".join([
+        f"ListenAddress {h['mgmt_address']}",
+        f"HostKey {INNER_DIR}/ssh_host_ed25519_key",
+        "PidFile /run/sshd.pid",       # /run is the host's private tmpfs
+        "UsePAM no",                   # no PAM session machinery in a namespace
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "PubkeyAuthentication yes",
+        "PermitRootLogin no",
+        f"AllowUsers {USER}",
+        "UseDNS no",
+        "MaxStartups 100:30:200",      # Ansible forks open many sessions at once
+        "MaxSessions 100",
+        "Subsystem sftp /usr/lib/openssh/sftp-server",
+        "",
+    ]), 0o600)
+    run(enter + [SSHD, "-f", f"{INNER_DIR}/sshd_config", "-E", f"{INNER_DIR}/sshd.log"])
+
+
+def configure_tor(hosts, enter, log):
+    """The ToR: one OVS bridge trunking VLANs 0 (untagged), 10 and 20 to every host NIC, a
+    LACP bond for hv1's eth2+eth3, and an untagged port cabled to the management bridge."""
+    tor_ports = [f"{h['name']}-{n}" for h in hosts for n in h["nics"]] + ["mgmt"]
+    chains = "".join(f"  chain in_{p.replace('-', '_')} {{ type filter hook ingress device "
+                     f"\"{p}\" priority 0; policy drop; }}\n" for p in tor_ports)
+    # Trap 1 on the ToR's ports too (LACP still works: OVS reads first).
+    run(enter + ["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1",
+                 "net.ipv6.conf.default.disable_ipv6=1"])
+    run(enter + ["nft", "-f", "-"], input_text=f"table netdev {NFT_TABLE} {{\n{chains}}}\n")
+    run(enter + ["ip", "-batch", "-"],
+        input_text="link set lo up\n" + "".join(f"link set {p} up\n" for p in tor_ports))
+    start_ovs(enter, system_id=stable_uuid("tor", "system-id"), hostname="tor", log=log)
+    vsctl = ["ovs-vsctl", "--timeout=30", "--", "--may-exist", "add-br", TOR_BRIDGE, "--",
+             "set", "Bridge", TOR_BRIDGE, "datapath_type=netdev",
+             f"other_config:hwaddr={TOR_BRIDGE_MAC}"]
+    for h in hosts:
+        for n in ("eth0", "eth1"):
+            p = f"{h['name']}-{n}"
+            vsctl += ["--", "--may-exist", "add-port", TOR_BRIDGE, p, "--", "set", "Port", p,
+                      "vlan_mode=trunk", f"trunks={TOR_TRUNKS}"]
+        if "eth2" in h["nics"]:
+            bond = f"{h['name']}-bond"
+            vsctl += ["--", "--may-exist", "add-bond", TOR_BRIDGE, bond, f"{h['name']}-eth2",
+                      f"{h['name']}-eth3", "lacp=active", "bond_mode=balance-tcp",
+                      "--", "set", "Port", bond, "other_config:lacp-time=fast",
+                      "vlan_mode=trunk", f"trunks={TOR_TRUNKS}"]
+    vsctl += ["--", "--may-exist", "add-port", TOR_BRIDGE, "mgmt", "--", "set", "Port", "mgmt",
+              "vlan_mode=trunk", "trunks=0"]
+    run(enter + vsctl)
+
+
+def healthy(lab, state):
+    for node in state.get("nodes", {}).values():
+        if not alive(node.get("init_pid"), node.get("init_start")):
+            return False
+    return all(ssh_ready(h["mgmt_address"]) for h in state["hosts"])
+
+
+def cmd_up(lab, n_hosts, rp_filter):
+    _lk = lock()
+    state = lab.load()
+    cur_owner = owner()
+    if cur_owner and cur_owner != lab.dir and os.path.exists(os.path.join(cur_owner, "state.json")):
+        raise LabError(f"a lab already runs from {cur_owner}; take it down first "
+                       f"(lab_down.yml -e lab_dir={cur_owner})")
+    if state and state.get("complete"):
+        if state["n_hosts"] != n_hosts:
+            raise LabError(f"the lab in {lab.dir} has {state['n_hosts']} hosts, {n_hosts} asked;"
+                           " take it down first")
+        if healthy(lab, state):
+            return {"changed": False, **report(lab, state)}
+    if state or leftovers():
+        do_down(lab, keep_dir=True)
+    hosts = plan(n_hosts)
+    t0 = time.monotonic()
+    dir_created = not os.path.isdir(lab.dir)
+    os.makedirs(lab.dir, exist_ok=True)
+    os.makedirs(RUNTIME_DIR, exist_ok=True)
+    write_file(os.path.join(RUNTIME_DIR, "owner"), lab.dir + "\n")
+    # Written before anything exists, so lab_down finds what a failed run left behind.
+    lab.state = {"complete": False, "n_hosts": n_hosts, "dir_created": dir_created,
+                 "rp_filter": rp_filter, "hosts": hosts, "nodes": {}, "started_at": now_iso(),
+                 "user_created": None}
+    lab.save()
+    lab.state["user_created"] = ensure_user(lab)
+    lab.save()
+    names = [h["name"] for h in hosts] + ["tor"]
+    for vm in (vm for h in hosts for vm in h["vms"]):
+        run(["ip", "netns", "add", vm["netns"]])
+    started = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        futs = {}
+        for name in names:
+            h = next((x for x in hosts if x["name"] == name), None)
+            auto = ["eth0"] if h and h["last"] else []
+            futs[name] = (time.monotonic(), pool.submit(start_node, lab, name, auto))
+        for name, (ts, fut) in futs.items():
+            try:
+                lab.state["nodes"][name] = fut.result()
+            finally:
+                lab.save()
+            started[name] = ts
+    setup_root_network(hosts)
+    cable_hosts(hosts)
+    tor = lab.state["nodes"]["tor"]
+    configure_tor(hosts, host_enter(tor["init_pid"]), os.path.join(lab.hostdir("tor"), "setup.log"))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        futs = {h["name"]: pool.submit(configure_host, lab, h, lab.state["nodes"][h["name"]],
+                                       rp_filter) for h in hosts}
+        for name, fut in futs.items():
+            lab.state["nodes"][name]["setup"] = fut.result()
+    for h in hosts:
+        if h["last"]:
+            # Arm the last host's autoprotect only now: during setup eth0 briefly had no address.
+            open(os.path.join(lab.hostdir(h["name"]), "autoprotect"), "w",
+                 encoding="utf-8").close()
+    lab.state["complete"] = True
+    lab.state["up_seconds"] = round(time.monotonic() - t0, 2)
+    lab.save()
+    return {"changed": True, **report(lab, lab.state)}
+
+
+def report(lab, state):
+    per_host = []
+    for name, node in sorted(state.get("nodes", {}).items()):
+        pids = netns_pids(node["netns"])
+        per_host.append({
+            "name": name, "netns": node["netns"],
+            "alive": alive(node.get("init_pid"), node.get("init_start")),
+            "init_pid": node.get("init_pid"),
+            "processes": len(pids),
+            "rss_mib": round(sum(rss_kib(p) for p in pids) / 1024, 1),
+            "start_seconds": node.get("setup", {}).get("seconds"),
+        })
+    return {"dir": lab.dir, "n_hosts": state["n_hosts"], "started_at": state.get("started_at"),
+            "up_seconds": state.get("up_seconds"), "hosts": state["hosts"],
+            "nodes": per_host, "user": USER, "key": os.path.join(lab.dir, "id_ed25519"),
+            "control_path_dir": os.path.join(lab.dir, "cp")}
+
+
+# --------------------------------------------------------------------------- teardown
+
+def leftovers():
+    """Names of lab objects present on the machine (by the cnlab prefix)."""
+    found = [f"netns:{n}" for n in netns_list() if n.startswith(PREFIX + "-")]
+    found += [f"link:{ln['ifname']}" for ln in links() if ln["ifname"].startswith(PREFIX)]
+    try:
+        if pwd.getpwnam(USER).pw_gecos == USER_GECOS:
+            found.append(f"user:{USER}")
+    except KeyError:
+        pass
+    if os.path.exists(SUDOERS):
+        found.append(f"file:{SUDOERS}")
+    return found
+
+
+def kill_and_wait(pids, timeout=10):
+    for pid, start in pids:
+        if alive(pid, start):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + timeout
+    while any(alive(p, s) for p, s in pids):
+        if time.monotonic() > deadline:
+            raise LabError(f"processes still alive: {[p for p, s in pids if alive(p, s)]}")
+        time.sleep(0.02)
+
+
+def stop_control_masters(lab):
+    """ssh ControlMaster processes to lab hosts hang once the hosts are gone (trap 3)."""
+    cp = os.path.join(lab.dir, "cp")
+    if not os.path.isdir(cp):
+        return
+    for sock in os.listdir(cp):
+        run(["ssh", "-o", f"ControlPath={os.path.join(cp, sock)}", "-O", "exit", "cnlab-host"],
+            check=False, timeout=5)
+    shutil.rmtree(cp, ignore_errors=True)
+
+
+def do_down(lab, keep_dir=False):
+    state = lab.load() or {}
+    cur_owner = owner()
+    if cur_owner and cur_owner != lab.dir and os.path.exists(os.path.join(cur_owner, "state.json")):
+        # Another directory's lab owns the machine's cnlab objects: leave them alone.
+        return {"changed": False, "skipped": f"the running lab belongs to {cur_owner}"}
+    changed = False
+    stop_control_masters(lab)
+    lab_ns = [n for n in netns_list() if n.startswith(PREFIX + "-")]
+    # 1. Processes: every host by its init (the kernel then kills its whole PID namespace),
+    #    then anything else still inside a lab netns (e.g. entered with ip-netns-exec), by the
+    #    root-side PIDs that `ip netns pids` lists, never by name (trap 4).
+    inits = [(n["init_pid"], n["init_start"]) for n in state.get("nodes", {}).values()
+             if n.get("init_pid")]
+    if any(alive(p, s) for p, s in inits):
+        changed = True
+    kill_and_wait(inits)
+    for _ in range(3):
+        rest = [(p, proc_start_time(p)) for ns in lab_ns for p in netns_pids(ns)]
+        rest = [(p, s) for p, s in rest if s is not None]
+        if not rest:
+            break
+        changed = True
+        kill_and_wait(rest)
+    # 2. nftables: netdev ingress chains survive their device and reattach to a new one of
+    #    the same name (LAB_NOTES): delete the lab's tables explicitly.
+    for ns in lab_ns:
+        if run(["ip", "netns", "exec", ns, "nft", "delete", "table", "netdev", NFT_TABLE],
+               check=False).returncode == 0:
+            changed = True
+    # 3. Links: namespace deletion is asynchronous (trap 5), so delete veths explicitly, the
+    #    root-side ones (mgmt bridge and its ports) and those inside the lab namespaces.
+    for ns in lab_ns:
+        cmds = [f"link del {ln['ifname']}" for ln in links(ns) if ln.get("link_type") == "ether"]
+        if cmds:
+            run(["ip", "-n", ns, "-force", "-batch", "-"], input_text="\n".join(cmds) + "\n",
+                check=False)
+    root_links = [ln["ifname"] for ln in links() if ln["ifname"].startswith(PREFIX)]
+    for name in sorted(root_links, key=lambda x: x == MGMT_BRIDGE):
+        run(["ip", "link", "del", name], check=False)
+        changed = True
+    for ns in lab_ns:
+        run(["ip", "netns", "del", ns], check=False)
+        changed = True
+    # 4. The user, its home, its sudoers file.
+    try:
+        if pwd.getpwnam(USER).pw_gecos == USER_GECOS:
+            run(["userdel", "--remove", USER], check=False)
+            changed = True
+    except KeyError:
+        pass
+    if os.path.exists(SUDOERS):
+        os.unlink(SUDOERS)
+        changed = True
+    # 5. Files the lab made in DIR, and the runtime pointer.
+    for sub in ("hosts",):
+        path = os.path.join(lab.dir, sub)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+            changed = True
+    for name in ("id_ed25519", "id_ed25519.pub", "state.json", "inventory.yml"):
+        path = os.path.join(lab.dir, name)
+        if os.path.exists(path):
+            os.unlink(path)
+            changed = True
+    if cur_owner == lab.dir or (cur_owner and not os.path.exists(
+            os.path.join(cur_owner, "state.json"))):
+        shutil.rmtree(RUNTIME_DIR, ignore_errors=True)
+    if not keep_dir and state.get("dir_created") and os.path.isdir(lab.dir) \
+            and not os.listdir(lab.dir):
+        os.rmdir(lab.dir)
+    left = leftovers()
+    if left:
+        raise LabError(f"teardown left: {left}")
+    return {"changed": changed, "dir": lab.dir}
+
+
+def cmd_down(lab):
+    lk = lock()
+    result = do_down(lab)
+    lk.close()
+    if not os.path.isdir(RUNTIME_DIR):
+        try:
+            os.unlink(LOCK_FILE)
+        except FileNotFoundError:
+            pass
+    return result
+
+
+def cmd_status(lab):
+    state = lab.load()
+    if not state:
+        return {"changed": False, "running": False, "leftovers": leftovers()}
+    rep = report(lab, state)
+    rep["running"] = bool(state.get("complete")) and all(n["alive"] for n in rep["nodes"])
+    rep["ssh"] = {h["name"]: ssh_ready(h["mgmt_address"]) for h in state["hosts"]}
+    return {"changed": False, **rep}
+
+
+def cmd_protect(lab, host, ifname, undo):
+    state = lab.load()
+    if not state or host not in state.get("nodes", {}):
+        raise LabError(f"no host {host} in the lab at {lab.dir}")
+    node = state["nodes"][host]
+    enter = host_enter(node["init_pid"])
+    chain = f"in_{ifname}"
+    have = run(enter + ["nft", "list", "chain", "netdev", NFT_TABLE, chain],
+               check=False).returncode == 0
+    if have == (not undo):
+        return {"changed": False, "host": host, "ifname": ifname, "drop": have}
+    set_ingress_drop(enter, ifname, not undo)
+    return {"changed": True, "host": host, "ifname": ifname, "drop": not undo}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="cnlab", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("up")
+    p.add_argument("--dir", required=True)
+    p.add_argument("--hosts", type=int, default=3)
+    p.add_argument("--rp-filter", type=int, choices=(0, 1, 2), default=0)
+    for name in ("down", "status"):
+        sub.add_parser(name).add_argument("--dir", required=True)
+    p = sub.add_parser("protect")
+    p.add_argument("--dir", required=True)
+    p.add_argument("--host", required=True)
+    p.add_argument("--ifname", required=True)
+    p.add_argument("--undo", action="store_true")
+    sub.add_parser("plan").add_argument("--hosts", type=int, default=3)
+    p = sub.add_parser("_init")
+    p.add_argument("config")
+    args = ap.parse_args(argv)
+    if args.cmd == "_init":
+        with open(args.config, encoding="utf-8") as fh:
+            init = Init(json.load(fh))
+        init.setup()
+        init.loop()
+        return 0
+    try:
+        if args.cmd == "plan":
+            result = {"changed": False, "hosts": plan(args.hosts)}
+        else:
+            if os.geteuid() != 0:
+                raise LabError("cnlab must run as root")
+            lab = Lab(args.dir)
+            if args.cmd == "up":
+                result = cmd_up(lab, args.hosts, args.rp_filter)
+            elif args.cmd == "down":
+                result = cmd_down(lab)
+            elif args.cmd == "status":
+                result = cmd_status(lab)
+            else:
+                result = cmd_protect(lab, args.host, args.ifname, args.undo)
+    except (LabError, subprocess.TimeoutExpired) as exc:
+        print(json.dumps({"failed": True, "msg": str(exc)}))
+        return 1
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
