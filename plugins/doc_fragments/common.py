@@ -1,0 +1,66 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudnet.vswitch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment(object):
+    # Options every module of the collection takes.
+    DOCUMENTATION = r"""
+options:
+  db:
+    description:
+      - The OVSDB server to talk to, for example V(unix:/run/openvswitch/db.sock).
+      - A bare path is taken as a unix socket.
+      - By default the first of C(/run/openvswitch/db.sock) and C(/var/run/openvswitch/db.sock)
+        that exists.
+    type: str
+  timeout:
+    description:
+      - Seconds to wait for ovsdb-server (connect, snapshot, commit) and, after a change, for
+        ovs-vswitchd to apply it. Every wait is bounded by it; nothing hangs longer.
+    type: int
+    default: 30
+requirements:
+  - On the managed host, the Python C(ovs) bindings (Debian/Ubuntu C(python3-openvswitch))
+    and C(netaddr) (C(python3-netaddr)), and iproute2 with JSON output (C(ip -j)).
+notes:
+  - The module talks to ovsdb-server through the C(ovs) Python IDL, commits one transaction
+    per task, and waits like C(ovs-vsctl) until ovs-vswitchd has applied it.
+"""
+
+    # Attributes of the provisioning modules.
+    ATTRIBUTES = r"""
+attributes:
+  check_mode:
+    support: full
+    details: The predicted C(after) equals what a real run returns.
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+    description: A second run with the same arguments reports C(changed=false).
+"""
+
+    # The ownership and safety switches.
+    SAFETY = r"""
+options:
+  adopt:
+    description:
+      - Take over rows that cloudnet.vswitch did not create: mark them as ours
+        (external_ids C(cloudnet-vswitch)), so that C(overridden) and C(deleted) may later
+        remove them, and allow changing bridges that belong to another manager
+        (NetworkManager, OVN's integration bridge).
+      - Without it, rows we did not create are never deleted or marked.
+    type: bool
+    default: false
+  allow_disruptive:
+    description:
+      - Allow changes that interrupt traffic on an existing vSwitch: changing C(datapath_type)
+        (OVS recreates the bridge), C(fail_mode=secure), enabling STP, changing or removing the
+        uplink or bond members, removing an internal address, deleting a bridge with addresses.
+      - Without it such a change fails, names what it would do, and nothing is changed.
+    type: bool
+    default: false
+"""

@@ -1,0 +1,174 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudnet.vswitch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The path every provisioning module takes: validate, read OVSDB and the kernel, plan, commit
+once (unless in check mode), wait for ovs-vswitchd, check the touched interfaces, apply kernel
+addresses, read back. Modules only build `config` and call run(); errors become fail_json here.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ansible_collections.cloudnet.vswitch.plugins.module_utils import kernel
+from ansible_collections.cloudnet.vswitch.plugins.module_utils import model
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
+    MissingLibrary,
+    OvsdbError,
+    VswitchError,
+)
+
+# Options every module shares (documented in doc_fragments/common.py).
+COMMON_ARGS = dict(
+    db=dict(type="str"),
+    timeout=dict(type="int", default=30),
+)
+SAFETY_ARGS = dict(
+    adopt=dict(type="bool", default=False),
+    allow_disruptive=dict(type="bool", default=False),
+)
+
+VNET_OPTIONS = dict(
+    name=dict(type="str"),
+    attached_mac=dict(type="str"),
+    iface_id=dict(type="str"),
+    tag=dict(type="raw"),
+    trunks=dict(type="list", elements="raw"),
+    vlan_mode=dict(type="str"),
+    mtu_request=dict(type="raw"),
+    external_ids=dict(type="dict"),
+    precreate=dict(type="bool", default=False),
+)
+UPLINK_OPTIONS = dict(
+    interfaces=dict(type="list", elements="str", required=True),
+    bond_name=dict(type="str"),
+    bond_mode=dict(type="str", choices=list(model.BOND_MODES)),
+    lacp=dict(type="str", choices=list(model.LACP_MODES)),
+    other_config=dict(type="dict"),
+)
+INTERNAL_OPTIONS = dict(
+    addresses=dict(type="list", elements="str"),
+    mac=dict(type="str"),
+)
+BRIDGE_OPTIONS = dict(
+    name=dict(type="str", required=True),
+    datapath_type=dict(type="str", choices=list(model.DATAPATH_TYPES)),
+    fail_mode=dict(type="str", choices=list(model.FAIL_MODES) + [model.CLEAR]),
+    mac_aging_time=dict(type="raw"),
+    mac_table_size=dict(type="raw"),
+    stp=dict(type="bool"),
+    other_config=dict(type="dict"),
+    external_ids=dict(type="dict"),
+    internal=dict(type="dict", options=INTERNAL_OPTIONS),
+)
+
+
+def _fail(module, exc, **extra):
+    out = exc.to_fail()
+    out.update(extra)
+    module.fail_json(**out)
+
+
+def _names(config, plan_=None, world=None, state=None):
+    names = [vs["name"] for vs in config]
+    if world is not None and state in ("overridden", "deleted"):
+        names += [n for n, b in world["bridges"].items() if n not in names
+                  and model.MARK in b["external_ids"]]
+    return names
+
+
+def run(module, config, state, options=None):
+    """Run one task; exits the module. `options` are planner options."""
+    options = dict(options or {})
+    result = {"changed": False}
+    try:
+        config = model.normalize_config(config, state)
+        if not model.HAS_NETADDR:
+            raise MissingLibrary("netaddr", "python3-netaddr (Debian/Ubuntu, RHEL family) or "
+                                 "'pip install netaddr'", "import failed")
+        if state == "rendered":
+            plan = model.plan(model.empty_world(), config, state, offline=True, **options)
+            module.exit_json(changed=False, rendered=plan.commands(), commands=plan.commands(),
+                             pending=plan.pending)
+        result.update(_apply(module, config, state, options))
+    except VswitchError as exc:
+        _fail(module, exc, **result)
+    if module._diff and result.get("changed"):
+        result["diff"] = {"before": {"vswitches": result["before"]},
+                          "after": {"vswitches": result["after"]}}
+    for w in result.pop("warnings", []):
+        module.warn(w)
+    module.exit_json(**result)
+
+
+def _apply(module, config, state, options):
+    from ansible_collections.cloudnet.vswitch.plugins.module_utils import ovsdb
+
+    run_cmd = module.run_command
+    client = ovsdb.Client(db=module.params.get("db"), timeout=module.params["timeout"])
+    timing = {}
+    t0 = time.monotonic()
+    with client:
+
+        def snapshot(world):
+            world["links"], world["routes"] = kernel.read(run_cmd)
+            return world
+
+        if state == "gathered":
+            world = snapshot(client.world())
+            names = [vs["name"] for vs in config] or None
+            return {"gathered": model.gather(world, names), "backend": "idl"}
+
+        plans = []
+
+        def replan(world):
+            plans.append(model.plan(snapshot(world), config, state, **options))
+            return plans[-1]
+
+        if module.check_mode:
+            plan, next_cfg = replan(client.world()), None
+        else:
+            plan, next_cfg = client.apply(replan)
+            client.wait_applied(next_cfg)
+        timing["plan_commit_s"] = round(client.stats["commit_s"], 4)
+        timing["wait_vswitchd_s"] = round(client.stats["wait_s"], 4)
+        before_world = plan_world_before(plans)
+        names = _names(config, world=before_world, state=state)
+        result = {
+            "before": model.gather(before_world, names),
+            "commands": plan.commands(),
+            "pending": plan.pending,
+            "warnings": list(plan.warnings),
+            "changed": plan.changed,
+            "backend": "idl",
+            "retries": client.stats["retries"],
+        }
+        if module.check_mode:
+            result["after"] = model.gather(plan.world, names)
+            return result
+        errors = []
+        if next_cfg is not None:
+            status = client.interfaces(plan.touched)
+            for name in sorted(status):
+                err = status[name]["error"]
+                if err and name not in plan.expect_missing:
+                    errors.append("%s: %s" % (name, err))
+        if errors:
+            raise OvsdbError("ovs-vswitchd reported errors on %d interface(s) (the transaction "
+                             "was committed): %s" % (len(errors), "; ".join(errors)),
+                             details=errors)
+        if plan.kernel:
+            internal = sorted({a for argv in plan.kernel for a in argv
+                               if a in plan.world["bridges"]})
+            kernel.wait_for_links(run_cmd, internal, module.params["timeout"], time.sleep)
+            kernel.apply(run_cmd, plan.kernel)
+        client.idl.run()
+        result["after"] = model.gather(snapshot(client.world()), names)
+        timing["total_s"] = round(time.monotonic() - t0, 4)
+        result["timing"] = timing
+        return result
+
+
+def plan_world_before(plans):
+    """The snapshot the committed plan was made from (the last one, after any retries)."""
+    return plans[-1].before_world if plans else model.empty_world()

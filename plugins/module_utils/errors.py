@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudnet.vswitch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Typed errors of the engine. Shared code raises them; only a module's edge turns one into
+fail_json (see common.run_module), so the planner and the clients stay testable without Ansible."""
+
+from __future__ import annotations
+
+
+class VswitchError(Exception):
+    """Base class: every error the engine raises on purpose."""
+
+    def to_fail(self):
+        """The keyword arguments for AnsibleModule.fail_json."""
+        return {"msg": str(self)}
+
+
+class ParamError(VswitchError):
+    """Bad input: names the path of the field and what is wrong with its value."""
+
+    def __init__(self, path, msg):
+        self.path = path
+        self.msg = msg
+        super().__init__("%s: %s" % (path, msg) if path else msg)
+
+    def to_fail(self):
+        return {"msg": str(self), "path": self.path}
+
+
+class DisruptiveChange(ParamError):
+    """A change that would interrupt traffic on an existing vSwitch without allow_disruptive."""
+
+
+class OwnershipError(ParamError):
+    """A change to rows that cloudnet.vswitch did not create, without adopt."""
+
+
+class MissingLibrary(VswitchError):
+    """A Python library the host needs is not installed; says which package brings it."""
+
+    def __init__(self, library, packages, exc=None):
+        self.library = library
+        super().__init__(
+            "the Python library '%s' is not importable by %s (%s). Install it on the host: %s"
+            % (library, _python(), exc, packages))
+
+
+class OvsdbError(VswitchError):
+    """ovsdb-server refused or failed a request, or ovs-vswitchd reported errors."""
+
+    def __init__(self, msg, details=None):
+        self.details = details or []
+        super().__init__(msg)
+
+    def to_fail(self):
+        out = {"msg": str(self)}
+        if self.details:
+            out["errors"] = self.details
+        return out
+
+
+class OvsdbTimeout(OvsdbError):
+    """A wait on ovsdb-server or ovs-vswitchd ran past the task's timeout."""
+
+
+class KernelError(VswitchError):
+    """An `ip` command failed: the argv and its stderr are in the message."""
+
+    def __init__(self, argv, rc, err):
+        self.argv = list(argv)
+        super().__init__("'%s' failed (rc=%s): %s" % (" ".join(argv), rc, (err or "").strip()))
+
+
+def _python():
+    import sys
+
+    return sys.executable or "python"

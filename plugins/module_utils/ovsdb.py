@@ -1,0 +1,400 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudnet.vswitch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one OVSDB client: the only file that touches the `ovs` Python IDL.
+
+It connects to ovsdb-server's unix socket, fetches the schema from the server (no schema file
+needed on the host), registers only the columns the engine reads or writes, waits for the first
+snapshot with a deadline, turns it into the engine's plain "world" snapshot, and commits a plan
+as ONE transaction: verify on every column the plan read, retry on TRY_AGAIN by re-reading and
+re-planning (bounded), then wait like ovs-vsctl until ovs-vswitchd has applied it
+(cur_cfg >= next_cfg) and read back `error` and `ofport` of every interface it touched.
+Every wait has a deadline; every failure is an OvsdbError / OvsdbTimeout with a clear message.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
+    MissingLibrary,
+    OvsdbError,
+    OvsdbTimeout,
+)
+
+try:
+    import ovs.db.idl
+    import ovs.jsonrpc
+    import ovs.poller
+    import ovs.stream
+    import ovs.vlog
+
+    IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - exercised on hosts without the bindings
+    IMPORT_ERROR = exc
+
+DEFAULT_SOCKETS = ("/run/openvswitch/db.sock", "/var/run/openvswitch/db.sock")
+PACKAGES = "python3-openvswitch (Debian/Ubuntu), python3-openvswitch or python3-ovs " \
+           "(RHEL family, from the NFV/OpenStack repositories), or 'pip install ovs'"
+
+# Only what the engine reads or writes. (The Python IDL does not monitor columns registered
+# as "readonly" at all, so the status columns vswitchd writes are registered like the rest.)
+COLUMNS = {
+    "Open_vSwitch": ["bridges", "next_cfg", "cur_cfg", "external_ids"],
+    "Bridge": ["name", "ports", "datapath_type", "fail_mode", "stp_enable", "other_config",
+               "external_ids"],
+    "Port": ["name", "interfaces", "tag", "trunks", "vlan_mode", "bond_mode", "lacp",
+             "other_config", "external_ids"],
+    "Interface": ["name", "type", "external_ids", "mtu_request", "options", "ofport", "error",
+                  "mac_in_use", "link_state"],
+}
+OPTIONAL = {"fail_mode", "tag", "vlan_mode", "bond_mode", "lacp", "mtu_request", "ofport",
+            "error", "mac_in_use", "link_state"}
+TABLE_OF = {"bridges": "Bridge", "ports": "Port", "interfaces": "Interface"}
+
+
+def require_ovs():
+    if IMPORT_ERROR is not None:
+        raise MissingLibrary("ovs", PACKAGES, IMPORT_ERROR)
+
+
+def resolve_remote(db):
+    """`db` as given, or the first default socket that exists."""
+    if db:
+        if db.startswith(("unix:", "tcp:", "ssl:")):
+            return db
+        return "unix:" + db
+    for path in DEFAULT_SOCKETS:
+        if os.path.exists(path):
+            return "unix:" + path
+    raise OvsdbError("no OVSDB socket at %s: is ovsdb-server running? (set db: to its "
+                     "socket)" % " or ".join(DEFAULT_SOCKETS))
+
+
+class Deadline(object):
+    def __init__(self, seconds):
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+
+    def left_ms(self):
+        return max(0, int((self.end - time.monotonic()) * 1000))
+
+    def expired(self):
+        return time.monotonic() >= self.end
+
+
+class Client(object):
+    """One session with ovsdb-server for one task."""
+
+    def __init__(self, db=None, timeout=30, retries=10):
+        require_ovs()
+        # The IDL logs through vlog; keep it off stderr, which Ansible would show as noise.
+        ovs.vlog.Vlog.set_levels_from_string("any:console:off")
+        self.remote = resolve_remote(db)
+        self.timeout = timeout
+        self.retries = retries
+        self.idl = None
+        self.stats = {"retries": 0, "commit_s": 0.0, "wait_s": 0.0, "connect_s": 0.0}
+
+    # ------------------------------------------------------------------ connect / read
+    def connect(self):
+        start = time.monotonic()
+        deadline = Deadline(self.timeout)
+        schema = self._get_schema(deadline)
+        helper = ovs.db.idl.SchemaHelper(schema_json=schema)
+        for table, columns in COLUMNS.items():
+            helper.register_columns(table, columns)
+        self.idl = ovs.db.idl.Idl(self.remote, helper, probe_interval=0)
+        self._run_until(lambda: self.idl.has_ever_connected() and self.idl.change_seqno > 0
+                        and self._root() is not None, deadline, "the first OVSDB snapshot")
+        self.stats["connect_s"] = time.monotonic() - start
+        return self
+
+    def close(self):
+        if self.idl is not None:
+            self.idl.close()
+            self.idl = None
+
+    def __enter__(self):
+        return self.connect()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _get_schema(self, deadline):
+        err, stream = ovs.stream.Stream.open(self.remote)
+        if err:
+            raise OvsdbError("cannot connect to %s: %s" % (self.remote, os.strerror(err)))
+        try:
+            while True:
+                err = stream.connect()
+                if err == 0:
+                    break
+                if err != _EAGAIN():
+                    raise OvsdbError("cannot connect to %s: %s" % (self.remote,
+                                                                  os.strerror(err)))
+                self._block(deadline, "connecting to %s" % self.remote,
+                            lambda p: stream.run_wait(p) or stream.connect_wait(p))
+            rpc = ovs.jsonrpc.Connection(stream)
+            request = ovs.jsonrpc.Message.create_request("get_schema", ["Open_vSwitch"])
+            err = rpc.send(request)
+            while True:
+                rpc.run()
+                err, msg = rpc.recv()
+                if msg is not None:
+                    if msg.error:
+                        raise OvsdbError("%s: get_schema failed: %s" % (self.remote, msg.error))
+                    return msg.result
+                if err and err != _EAGAIN():
+                    raise OvsdbError("%s closed the connection: %s" % (self.remote,
+                                                                      os.strerror(err)))
+
+                def wait(p):
+                    rpc.wait(p)
+                    rpc.recv_wait(p)
+                self._block(deadline, "the schema from %s" % self.remote, wait)
+        finally:
+            stream.close()
+
+    def _block(self, deadline, what, wait):
+        if deadline.expired():
+            raise OvsdbTimeout("timed out after %ss waiting for %s (is ovsdb-server running "
+                               "and responsive?)" % (deadline.seconds, what))
+        poller = ovs.poller.Poller()
+        wait(poller)
+        poller.timer_wait(min(deadline.left_ms(), 200))
+        poller.block()
+
+    def _run_until(self, predicate, deadline, what):
+        while True:
+            self.idl.run()
+            if predicate():
+                return
+            if not self.idl._session.is_connected() and deadline.expired():
+                raise OvsdbTimeout("timed out after %ss waiting for %s: cannot reach "
+                                   "ovsdb-server at %s" % (deadline.seconds, what, self.remote))
+            self._block(deadline, what, self.idl.wait)
+
+    def _root(self):
+        rows = list(self.idl.tables["Open_vSwitch"].rows.values())
+        return rows[0] if rows else None
+
+    def world(self):
+        """The engine's plain snapshot of OVSDB (kernel facts are added by kernel.py)."""
+        from ansible_collections.cloudnet.vswitch.plugins.module_utils.model import empty_world
+
+        w = empty_world()
+        root = self._root()
+        w["ovs"]["external_ids"] = dict(root.external_ids)
+        for br in root.bridges:
+            w["bridges"][br.name] = {
+                "datapath_type": br.datapath_type, "fail_mode": _one(br.fail_mode),
+                "stp_enable": bool(br.stp_enable), "other_config": dict(br.other_config),
+                "external_ids": dict(br.external_ids),
+                "ports": sorted(p.name for p in br.ports)}
+            for port in br.ports:
+                w["ports"][port.name] = {
+                    "bridge": br.name, "interfaces": sorted(i.name for i in port.interfaces),
+                    "tag": _one(port.tag), "trunks": sorted(port.trunks),
+                    "vlan_mode": _one(port.vlan_mode), "bond_mode": _one(port.bond_mode),
+                    "lacp": _one(port.lacp), "other_config": dict(port.other_config),
+                    "external_ids": dict(port.external_ids)}
+                for iface in port.interfaces:
+                    w["interfaces"][iface.name] = _iface(iface, port.name)
+        return w
+
+    def interfaces(self, names):
+        """Status of interfaces by name (after vswitchd applied a change)."""
+        out = {}
+        for iface in self.idl.tables["Interface"].rows.values():
+            if iface.name in names:
+                out[iface.name] = _iface(iface, None)
+        return out
+
+    # ------------------------------------------------------------------ write
+    def apply(self, replan):
+        """Plan against the current snapshot and commit it as one transaction.
+
+        `replan(world)` returns a Plan; on TRY_AGAIN (another client changed what we verified)
+        the snapshot is refreshed and the plan rebuilt, up to `retries` times. Returns the plan
+        that was committed (or found empty)."""
+        deadline = Deadline(self.timeout)
+        attempt = 0
+        while True:
+            seqno = self.idl.change_seqno
+            plan = replan(self.world())
+            if not plan.ops:
+                return plan, None
+            start = time.monotonic()
+            txn = ovs.db.idl.Transaction(self.idl)
+            txn.add_comment("cloudnet.vswitch: %d change(s)" % len(plan.ops))
+            _Executor(self.idl, txn).run(plan.ops)
+            root = self._root()
+            root.increment("next_cfg")
+            status = self._commit(txn, deadline)
+            self.stats["commit_s"] += time.monotonic() - start
+            if status == ovs.db.idl.Transaction.SUCCESS:
+                new = txn.get_increment_new_value()
+                return plan, _scalar(new)
+            if status == ovs.db.idl.Transaction.UNCHANGED:
+                return plan, None
+            if status != ovs.db.idl.Transaction.TRY_AGAIN:
+                raise OvsdbError("ovsdb-server rejected the transaction (nothing was changed): "
+                                 "%s" % txn.get_error())
+            attempt += 1
+            self.stats["retries"] = attempt
+            if attempt > self.retries:
+                raise OvsdbError("gave up after %d attempts: other clients kept changing the "
+                                 "rows this task reads" % attempt)
+            self._run_until(lambda: self.idl.change_seqno != seqno, deadline,
+                            "a fresh snapshot after a conflicting change")
+
+    def _commit(self, txn, deadline):
+        while True:
+            status = txn.commit()
+            if status != ovs.db.idl.Transaction.INCOMPLETE:
+                return status
+            self.idl.run()
+            if deadline.expired():
+                txn.abort()
+                raise OvsdbTimeout("timed out after %ss waiting for ovsdb-server to commit "
+                                   "(the transaction may or may not have been applied)"
+                                   % deadline.seconds)
+
+            def wait(p):
+                self.idl.wait(p)
+                txn.wait(p)
+            self._block(deadline, "the commit", wait)
+
+    def wait_applied(self, next_cfg):
+        """Like ovs-vsctl: wait until ovs-vswitchd reports cur_cfg >= next_cfg."""
+        if next_cfg is None:
+            return
+        start = time.monotonic()
+        deadline = Deadline(self.timeout)
+        try:
+            while True:
+                self.idl.run()
+                if _scalar(self._root().cur_cfg) >= next_cfg:
+                    return
+                if deadline.expired():
+                    raise OvsdbTimeout("the change was committed, but ovs-vswitchd did not apply "
+                                       "it within %ss (is ovs-vswitchd running?)" % self.timeout)
+                self._block(deadline, "ovs-vswitchd", self.idl.wait)
+        finally:
+            self.stats["wait_s"] += time.monotonic() - start
+
+
+class _Executor(object):
+    """Turns the planner's name-based ops into IDL row writes inside one transaction."""
+
+    def __init__(self, idl, txn):
+        self.idl = idl
+        self.txn = txn
+        self.rows = {t: {r.name: r for r in idl.tables[t].rows.values()}
+                     for t in ("Bridge", "Port", "Interface")}
+        self.root = next(iter(idl.tables["Open_vSwitch"].rows.values()))
+
+    @staticmethod
+    def _verify(row, column):
+        # A no-op for rows inserted by this transaction and columns it already wrote.
+        row.verify(column)
+
+    def _add_to(self, row, column, item):
+        self._verify(row, column)
+        setattr(row, column, list(getattr(row, column)) + [item])
+
+    def _remove_from(self, row, column, item):
+        self._verify(row, column)
+        setattr(row, column, [r for r in getattr(row, column) if r.uuid != item.uuid])
+
+    def _insert(self, table, **columns):
+        row = self.txn.insert(self.idl.tables[table])
+        for column, value in columns.items():
+            setattr(row, column, _to_idl(column, value))
+        self.rows[table][columns["name"]] = row
+        return row
+
+    def run(self, ops):
+        for op in ops:
+            getattr(self, "op_" + op["kind"])(op)
+
+    def op_add_bridge(self, op):
+        iface = self._insert("Interface", name=op["name"], type="internal")
+        port = self._insert("Port", name=op["name"], interfaces=[iface], **op["port_columns"])
+        br = self._insert("Bridge", name=op["name"], ports=[port], **op["columns"])
+        self._add_to(self.root, "bridges", br)
+
+    def op_del_bridge(self, op):
+        self._remove_from(self.root, "bridges", self.rows["Bridge"][op["name"]])
+
+    def op_set(self, op):
+        row = self.rows[op["table"]][op["name"]]
+        self._verify(row, op["column"])
+        setattr(row, op["column"], _to_idl(op["column"], op["value"]))
+
+    def op_setkey(self, op):
+        row = self.rows[op["table"]][op["name"]]
+        if row._data is None:  # inserted by this transaction: write the whole map
+            current = dict(getattr(row, op["column"], {}))
+            current[op["key"]] = op["value"]
+            setattr(row, op["column"], current)
+        else:  # a mutation: merges with keys other clients write meanwhile
+            row.setkey(op["column"], op["key"], op["value"])
+
+    def op_delkey(self, op):
+        self.rows[op["table"]][op["name"]].delkey(op["column"], op["key"])
+
+    def op_add_port(self, op):
+        ifaces = [self._insert("Interface", name=i["name"], **i["columns"])
+                  for i in op["interfaces"]]
+        port = self._insert("Port", name=op["name"], interfaces=ifaces, **op["columns"])
+        self._add_to(self.rows["Bridge"][op["bridge"]], "ports", port)
+
+    def op_del_port(self, op):
+        self._remove_from(self.rows["Bridge"][op["bridge"]], "ports",
+                          self.rows["Port"][op["name"]])
+
+    def op_move_port(self, op):
+        port = self.rows["Port"][op["name"]]
+        self._remove_from(self.rows["Bridge"][op["from_bridge"]], "ports", port)
+        self._add_to(self.rows["Bridge"][op["bridge"]], "ports", port)
+
+    def op_add_iface(self, op):
+        iface = self._insert("Interface", name=op["name"])
+        self._add_to(self.rows["Port"][op["port"]], "interfaces", iface)
+
+    def op_del_iface(self, op):
+        self._remove_from(self.rows["Port"][op["port"]], "interfaces",
+                          self.rows["Interface"][op["name"]])
+
+
+def _to_idl(column, value):
+    if column in OPTIONAL:
+        return [] if value is None else [value]
+    return value
+
+
+def _scalar(value):
+    """Some IDL versions hand out an Atom where others give the Python value."""
+    return getattr(value, "value", value)
+
+
+def _one(value):
+    if isinstance(value, list):
+        return _scalar(value[0]) if value else None
+    return _scalar(value)
+
+
+def _iface(iface, port):
+    return {"port": port, "type": iface.type, "external_ids": dict(iface.external_ids),
+            "mtu_request": _one(iface.mtu_request), "ofport": _one(iface.ofport),
+            "error": _one(iface.error), "mac_in_use": _one(iface.mac_in_use),
+            "options": dict(iface.options), "link_state": _one(iface.link_state)}
+
+
+def _EAGAIN():
+    import errno
+
+    return errno.EAGAIN
