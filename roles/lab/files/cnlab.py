@@ -392,7 +392,7 @@ class Lab:
         return self.state
 
     def save(self):
-        write_file(self.state_path, json.dumps(self.state, indent=1, sort_keys=True) + "\n", 0o600)
+        write_file(self.state_path, json.dumps(self.state, indent=1) + "\n", 0o600)
 
     def hostdir(self, name):
         return os.path.join(self.dir, "hosts", name)
