@@ -5,12 +5,13 @@ Run: pytest tests/lab/test_lab.py   (as root, from the repository; takes ~20 s)
 
 import json
 import subprocess
+import sys
 import time
 
 import pytest
 import yaml
 
-from labkit import adhoc, lab_leftovers, playbook, start_lab
+from labkit import REPO, adhoc, lab_leftovers, playbook, start_lab
 
 HOSTS = 3
 
@@ -188,6 +189,53 @@ def test_tor_bond_and_trunks(lab):
     assert "mgmt" in ports
     show = in_node(lab, "tor", "ovs-appctl", "bond/show", "hv1-bond").stdout
     assert "hv1-eth2" in show and "hv1-eth3" in show
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_last_host_eth0_protected_after_migration(lab):
+    """The last host's eth0 gets the ingress drop once its address has moved (and loses it
+    when the address comes back, as after a rollback), without anyone asking."""
+    last = f"hv{HOSTS}"
+    addr = f"{lab['hosts'][last]['ansible_host']}/24"
+
+    def has_drop():
+        return subprocess.run(
+            ["nsenter", f"--target={state(lab)['nodes'][last]['init_pid']}", "--net", "--",
+             "nft", "list", "chain", "netdev", "cnlab", "in_eth0"],
+            capture_output=True, check=False).returncode == 0
+
+    assert not has_drop()
+    in_node(lab, last, "ip", "addr", "del", addr, "dev", "eth0")
+    try:
+        assert wait_for(has_drop), "no ingress drop on eth0 after its address left"
+    finally:
+        in_node(lab, last, "ip", "addr", "add", addr, "dev", "eth0")
+    assert wait_for(lambda: not has_drop()), "ingress drop stayed after the address came back"
+    rc, res = adhoc(lab["inventory"], "ping", pattern=last)
+    assert rc == 0, res
+
+
+def test_protect_command(lab):
+    prog = [sys.executable, str(REPO / "roles/lab/files/cnlab.py"), "protect",
+            "--dir", str(lab["dir"]), "--host", "hv2"]
+
+    def protect(*args):
+        out = subprocess.run(prog + list(args), capture_output=True, text=True, check=True)
+        return json.loads(out.stdout)
+
+    assert protect("--ifname", "eth1") == {"changed": False, "host": "hv2", "ifname": "eth1",
+                                            "drop": True}
+    assert protect("--ifname", "eth1", "--undo")["changed"] is True
+    assert protect("--ifname", "eth1", "--undo")["changed"] is False
+    assert protect("--ifname", "eth1")["changed"] is True
 
 
 def test_second_up_changes_nothing(lab):
