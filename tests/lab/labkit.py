@@ -37,7 +37,7 @@ class Run:
         self.rc = proc.returncode
         self.out = proc.stdout + proc.stderr
         self.recap = {}
-        for m in re.finditer(r"^(\S+)\s+:\s+((?:\w+=\d+\s*)+)$", proc.stdout, re.M):
+        for m in re.finditer(r"^(\S+)\s+:\s+((?:\w+=\d+\s*)+)$", proc.stdout, re.MULTILINE):
             self.recap[m.group(1)] = {k: int(v) for k, v in
                                       (kv.split("=") for kv in m.group(2).split())}
 

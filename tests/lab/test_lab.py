@@ -10,7 +10,6 @@ import time
 
 import pytest
 import yaml
-
 from labkit import REPO, adhoc, lab_leftovers, playbook, start_lab
 
 HOSTS = 3
@@ -133,8 +132,9 @@ def test_ovs_per_host(lab):
 def test_unplugged_vnet_is_in_kernel_not_ovs(lab):
     rc, res = adhoc(lab["inventory"], "command", "ip -j link show")
     assert rc == 0, res
-    rc2, ovs = adhoc(lab["inventory"], "command", "ovs-vsctl list-ifaces vswitch0 -- "
+    rc_ovs, ovs = adhoc(lab["inventory"], "command", "ovs-vsctl list-ifaces vswitch0 -- "
                      "list-ifaces vswitch1")
+    assert rc_ovs == 0, ovs
     for host, r in res.items():
         kernel = {ln["ifname"] for ln in json.loads(r["stdout"])}
         in_ovs = set(ovs[host]["stdout"].split())

@@ -6,7 +6,6 @@ Run separately: pytest -m lab10 tests/lab   (as root; ~20 s)
 import time
 
 import pytest
-
 from labkit import adhoc, lab_leftovers, playbook, start_lab
 
 HOSTS = 10

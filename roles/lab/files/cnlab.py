@@ -136,7 +136,7 @@ def links(ns=None):
 
 
 def now_iso():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def write_file(path, text, mode=0o644):
@@ -497,7 +497,10 @@ def ensure_user(lab):
     for path in (ssh_dir, auth):
         os.chown(path, pw.pw_uid, pw.pw_gid)
     sudoers = f"{USER} ALL=(ALL) NOPASSWD: ALL\n"
-    current = open(SUDOERS, encoding="utf-8").read() if os.path.exists(SUDOERS) else None
+    current = None
+    if os.path.exists(SUDOERS):
+        with open(SUDOERS, encoding="utf-8") as fh:
+            current = fh.read()
     if current != sudoers:
         write_file(SUDOERS + ".new", sudoers, 0o440)
         run(["visudo", "-c", "-q", "-f", SUDOERS + ".new"])
