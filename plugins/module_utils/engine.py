@@ -157,11 +157,14 @@ def _apply(module, config, state, options):
             raise OvsdbError("ovs-vswitchd reported errors on %d interface(s) (the transaction "
                              "was committed): %s" % (len(errors), "; ".join(errors)),
                              details=errors)
+        internal = sorted(n for n in names if n in plan.world["bridges"])
         if plan.kernel:
-            internal = sorted({a for argv in plan.kernel for a in argv
-                               if a in plan.world["bridges"]})
-            kernel.wait_for_links(run_cmd, internal, module.params["timeout"], time.sleep)
+            links = kernel.wait_for_links(run_cmd, internal, module.params["timeout"],
+                                          time.sleep)
             kernel.apply(run_cmd, plan.kernel)
+        if plan.changed:
+            links, _routes = kernel.read(run_cmd)
+            kernel.apply(run_cmd, model.reassert_links(plan.world["links"], links, internal))
         client.idl.run()
         result["after"] = model.gather(snapshot(client.world()), names)
         timing["total_s"] = round(time.monotonic() - t0, 4)

@@ -399,8 +399,9 @@ def find_vnet(world, vnet):
                         (value.lower() if key == "attached_mac" else value) == vnet[key]:
                     return iface["port"]
     name = vnet.get("name")
-    if name and name in world["interfaces"] and world["interfaces"][name].get("port"):
-        return world["interfaces"][name]["port"]
+    port = world["ports"].get(name) if name else None
+    if port is not None and port["interfaces"] == [name]:
+        return name
     return None
 
 
@@ -909,7 +910,7 @@ class Planner(object):
         mac = internal.get("mac", "uplink" if ("uplink" in vs or self.replace) else None)
         if mac == "uplink":
             up = vs.get("uplink")
-            if up:
+            if up and up.get("state") != "absent":
                 nic = up["interfaces"][0]
                 mac = (self.w["links"].get(nic) or {}).get("mac") or \
                     (self.w["interfaces"].get(nic) or {}).get("mac_in_use")
@@ -986,6 +987,10 @@ class Planner(object):
             pname = name
         else:
             port = self.w["ports"][pname]
+            role = port_role(self.w, pname)
+            if role in (ROLE_UPLINK, ROLE_INTERNAL):
+                raise ParamError(path, "%r is the %s port of %s, not a vnet"
+                                 % (pname, role, port["bridge"]))
             if port["bridge"] != bridge:
                 if foreign_owner(self.w, port["bridge"]) and not self.adopt:
                     raise OwnershipError(path, "port %r sits on %s, which belongs to %s"
@@ -1055,6 +1060,23 @@ class Planner(object):
                 if gone or any(i.get("error") for i in ifaces):
                     self.plan.warnings.append("removing stale vnet %s from %s" % (pname, bname))
                     self._del_port(pname)
+
+
+def reassert_links(predicted, actual, names):
+    """`ip` argv lists that bring internal ports back to the predicted state. Run after the
+    transaction: when ovs-vswitchd changes an internal port's MAC it bounces the link, and the
+    kernel drops static IPv6 addresses on link down (keep_addr_on_down=0)."""
+    out = []
+    for name in names:
+        want, have = predicted.get(name), actual.get(name)
+        if not want or not have:
+            continue
+        if want.get("up") and not have.get("up"):
+            out.append(["ip", "link", "set", "dev", name, "up"])
+        for addr in want.get("addresses", []):
+            if addr not in have.get("addresses", []):
+                out.append(["ip", "address", "add", addr, "dev", name])
+    return out
 
 
 def plan(world, config, state, **options):

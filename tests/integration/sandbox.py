@@ -138,13 +138,13 @@ class Sandbox:
         return out
 
     # ------------------------------------------------------------------ modules
-    def module(self, name, check=False, diff=True, **args):
+    def module(self, _module, check=False, diff=True, **args):
         """Run a module file directly in the namespace with the venv's python."""
         args = dict(args, db=self.db, _ansible_check_mode=check, _ansible_diff=diff)
         argsfile = os.path.join(self.dir, "args-%s.json" % uuid.uuid4().hex[:8])
         with open(argsfile, "w") as f:
             json.dump({"ANSIBLE_MODULE_ARGS": args}, f)
-        path = os.path.join(REPO, "plugins", "modules", name + ".py")
+        path = os.path.join(REPO, "plugins", "modules", _module + ".py")
         env = dict(os.environ, PYTHONPATH=COLLECTIONS)
         res = subprocess.run(["ip", "netns", "exec", self.netns, sys.executable, path, argsfile],
                              capture_output=True, text=True, env=env)
@@ -153,7 +153,7 @@ class Sandbox:
             out = json.loads(res.stdout)
         except ValueError:
             raise AssertionError("module %s printed no JSON (rc=%d): %s %s" % (
-                name, res.returncode, res.stdout, res.stderr))
+                _module, res.returncode, res.stdout, res.stderr))
         out["rc"] = res.returncode
         return out
 

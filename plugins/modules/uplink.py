@@ -1,0 +1,118 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: cloudnet.vswitch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: uplink
+short_description: Manage the uplink (a NIC or a bond) of one vSwitch
+version_added: 0.1.0
+description:
+  - A single-object front door to the same engine as M(cloudnet.vswitch.vswitch). The bridge
+    must exist. One interface makes a plain uplink port; two or more make a bond.
+  - The internal port takes the first NIC's MAC (C(other_config:hwaddr)) in the same
+    transaction.
+  - Changing or removing the uplink of a vSwitch is disruptive, see O(allow_disruptive).
+author:
+  - cloudnet.vswitch developers
+extends_documentation_fragment:
+  - cloudnet.vswitch.common
+  - cloudnet.vswitch.common.attributes
+  - cloudnet.vswitch.common.safety
+options:
+  bridge:
+    description: The vSwitch.
+    type: str
+    required: true
+  interfaces:
+    description: The NICs; required with V(present).
+    type: list
+    elements: str
+  bond_name:
+    description: The bond port's name; required with two or more interfaces.
+    type: str
+  bond_mode:
+    description: The bond mode.
+    type: str
+    choices: [active-backup, balance-slb, balance-tcp]
+  lacp:
+    description: LACP on the bond.
+    type: str
+    choices: ['off', active, passive]
+  other_config:
+    description: Port other_config (e.g. V({lacp-time: fast})), merged key by key.
+    type: dict
+  migrate_addresses:
+    description:
+      - Allow NICs that hold addresses or routes and move them onto the internal port.
+    type: bool
+    default: false
+  state:
+    description: V(absent) removes the uplink port (disruptive).
+    type: str
+    choices: [present, absent]
+    default: present
+seealso:
+  - module: cloudnet.vswitch.vswitch
+"""
+
+EXAMPLES = r"""
+- name: A LACP bond on vswitch2
+  cloudnet.vswitch.uplink:
+    bridge: vswitch2
+    interfaces: [eth2, eth3]
+    bond_name: bond0
+    bond_mode: balance-tcp
+    lacp: active
+    other_config:
+      lacp-time: fast
+"""
+
+RETURN = r"""
+before:
+  description: The vSwitch before the task, in M(cloudnet.vswitch.vswitch)'s config shape.
+  returned: success
+  type: list
+  elements: dict
+after:
+  description: The vSwitch after the task (in check mode, the prediction).
+  returned: success
+  type: list
+  elements: dict
+commands:
+  description: The equivalent ovs-vsctl and ip commands.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.cloudnet.vswitch.plugins.module_utils import engine
+
+
+def main():
+    argument_spec = dict(engine.UPLINK_OPTIONS)
+    argument_spec["interfaces"] = dict(type="list", elements="str")
+    argument_spec.update(
+        bridge=dict(type="str", required=True),
+        migrate_addresses=dict(type="bool", default=False),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        **engine.SAFETY_ARGS, **engine.COMMON_ARGS)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           required_if=[("state", "present", ("interfaces",))])
+    p = module.params
+    if p["state"] == "present":
+        uplink = {k: p[k] for k in engine.UPLINK_OPTIONS}
+    else:
+        uplink = {"state": "absent"}
+    engine.run(module, [{"name": p["bridge"], "uplink": uplink}], "merged",
+               options={"adopt": p["adopt"], "allow_disruptive": p["allow_disruptive"],
+                        "migrate_addresses": p["migrate_addresses"], "create_bridges": False})
+
+
+if __name__ == "__main__":
+    main()

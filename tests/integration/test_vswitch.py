@@ -1,0 +1,495 @@
+"""The provisioning modules against a real ovsdb-server + ovs-vswitchd (userspace datapath).
+
+Every change follows check -> real -> idempotent check -> idempotent real, and asserts that
+the check-mode prediction equals what the real run returned and what OVS and the kernel hold.
+"""
+
+import json
+import subprocess
+import time
+
+import pytest
+
+from sandbox import COLLECTIONS, REPO
+
+
+def converge(ovs, module, **args):
+    """check -> real -> check -> real; returns the real run's result."""
+    check = ovs.module(module, check=True, **args)
+    assert check["rc"] == 0, check.get("msg")
+    assert check["changed"] is True, check
+    state = ovs.config_columns()
+    real = ovs.module(module, **args)
+    assert real["rc"] == 0, real.get("msg")
+    assert real["changed"] is True
+    assert state != ovs.config_columns() or real["commands"][0].startswith("ip "), \
+        "a real change left OVSDB as it was"
+    assert check["after"] == real["after"], "check mode predicted something else"
+    assert check["commands"] == real["commands"]
+    assert real["diff"]["after"]["vswitches"] == real["after"]
+    again = ovs.module(module, check=True, **args)
+    assert again["rc"] == 0 and again["changed"] is False, again.get("commands")
+    again = ovs.module(module, **args)
+    assert again["rc"] == 0 and again["changed"] is False, again.get("commands")
+    assert again["before"] == again["after"] == real["after"]
+    return real
+
+
+def fails(ovs, module, path, text=None, **args):
+    """The task fails naming `path`, and OVSDB is left exactly as it was."""
+    before = ovs.config_columns()
+    res = ovs.module(module, **args)
+    assert res["rc"] == 1 and res.get("failed"), res
+    assert path in res["msg"], res["msg"]
+    if text:
+        assert text in res["msg"], res["msg"]
+    assert ovs.config_columns() == before
+    return res
+
+
+def libvirt_plug(ovs, bridge, vnet, mac, vm_id="0b1e3c52-5a0e-4f3c-9d2b-0f8e1a2b3c4d"):
+    """Plug a VM's tap the way libvirt does: its keys, not ours."""
+    ovs.nic(vnet)
+    ovs.vsctl("add-port", bridge, vnet, "--", "set", "Interface", vnet,
+              "external_ids:attached-mac=%s" % mac, "external_ids:iface-id=%s-%s" % (vm_id, vnet),
+              "external_ids:iface-status=active", "external_ids:vm-id=%s" % vm_id)
+
+
+BASE = {"name": "vswitch0", "datapath_type": "netdev", "uplink": {"interfaces": ["eth0"]},
+        "internal": {"addresses": ["203.0.113.11/24", "2001:db8::11/64"]}}
+
+
+def test_create_vswitch_with_uplink_address_and_vnets(ovs):
+    ovs.nic("eth0")
+    ovs.nic("vnet0")
+    ovs.nic("vnet1")
+    cfg = dict(BASE, mac_aging_time=60, external_ids={"rack": "r1"},
+               vnets=[{"name": "vnet0", "attached_mac": "52:54:00:00:00:01", "tag": 10},
+                      {"name": "vnet1", "tag": 20, "trunks": None, "mtu_request": 1400}])
+    res = converge(ovs, "vswitch", config=[cfg])
+    vs = res["after"][0]
+    assert vs["uplink"]["interfaces"] == ["eth0"]
+    assert vs["mac_aging_time"] == 60
+    assert vs["external_ids"]["rack"] == "r1"
+    assert vs["internal"]["addresses"] == ["2001:db8::11/64", "203.0.113.11/24"]
+    # what OVS and the kernel really hold
+    assert ovs.get("Port", "vnet0", "tag") == "10"
+    assert ovs.get("Interface", "vnet1", "mtu_request") == "1400"
+    assert ovs.get("Bridge", "vswitch0", "datapath_type") == "netdev"
+    assert ovs.get("Bridge", "vswitch0", "other_config:mac-aging-time") == '"60"'
+    assert ovs.addresses("vswitch0") == ["2001:db8::11/64", "203.0.113.11/24"]
+    # the internal port carries the uplink's MAC, through other_config:hwaddr
+    eth0_mac = ovs.link("eth0")["address"]
+    assert vs["internal"]["mac"] == eth0_mac
+    assert ovs.link("vswitch0")["address"] == eth0_mac
+    # everything we created is marked as ours; vswitchd applied every port
+    assert ovs.get("Port", "eth0", "external_ids:cloudnet-vswitch") == "uplink"
+    assert ovs.get("Port", "vnet0", "external_ids:cloudnet-vswitch") == "vnet"
+    for iface in ("eth0", "vnet0", "vnet1"):
+        assert int(ovs.get("Interface", iface, "ofport")) > 0
+    assert res["timing"]["wait_vswitchd_s"] > 0
+
+
+def test_one_transaction_for_many_vswitches(ovs):
+    for n in ("eth0", "eth1", "vnet0", "vnet1", "vnet2"):
+        ovs.nic(n)
+    res = converge(ovs, "vswitch", config=[
+        dict(BASE, vnets=[{"name": "vnet0"}, {"name": "vnet1", "tag": 5}]),
+        {"name": "vswitch1", "datapath_type": "netdev", "uplink": {"interfaces": ["eth1"]},
+         "vnets": [{"name": "vnet2", "tag": 7}]}])
+    ovs_lines = [c for c in res["commands"] if c.startswith("ovs-vsctl")]
+    assert len(ovs_lines) == 1, "one OVSDB transaction, rendered as one ovs-vsctl command"
+    assert [v["name"] for v in res["after"]] == ["vswitch0", "vswitch1"]
+
+
+def test_libvirt_vnet_found_by_mac_tag_set_then_cleared(ovs):
+    ovs.nic("eth0")
+    converge(ovs, "vswitch", config=[BASE])
+    libvirt_plug(ovs, "vswitch0", "vnet7", "52:54:00:aa:bb:07")
+    cfg = {"name": "vswitch0", "vnets": [{"attached_mac": "52:54:00:AA:BB:07", "tag": 30,
+                                          "external_ids": {"owner-team": "db"}}]}
+    res = converge(ovs, "vswitch", config=[cfg])
+    vnet = res["after"][0]["vnets"][0]
+    assert vnet["name"] == "vnet7" and vnet["tag"] == 30
+    assert vnet["external_ids"]["iface-status"] == "active"   # libvirt's keys kept
+    assert vnet["external_ids"]["owner-team"] == "db"
+    # not ours: never marked without adopt
+    assert ovs.get("Port", "vnet7", "external_ids:cloudnet-vswitch") == ""
+    # removing a VLAN tag really clears it
+    cfg["vnets"][0]["tag"] = "none"
+    res = converge(ovs, "vswitch", config=[cfg])
+    assert res["after"][0]["vnets"][0]["tag"] is None
+    assert ovs.get("Port", "vnet7", "tag") == "[]"
+
+
+def test_vnet_listed_under_another_vswitch_moves_in_one_transaction(ovs):
+    for n in ("eth0", "eth1"):
+        ovs.nic(n)
+    converge(ovs, "vswitch", config=[BASE, {"name": "vswitch1", "datapath_type": "netdev",
+                                            "uplink": {"interfaces": ["eth1"]}}])
+    libvirt_plug(ovs, "vswitch0", "vnet3", "52:54:00:aa:bb:03")
+    res = converge(ovs, "vswitch", config=[{"name": "vswitch1", "vnets": [
+        {"attached_mac": "52:54:00:aa:bb:03", "tag": 12}]}])
+    assert [v["name"] for v in res["after"][0]["vnets"]] == ["vnet3"]
+    assert "vnet3" not in ovs.vsctl("list-ports", "vswitch0").split()
+    assert ovs.get("Port", "vnet3", "tag") == "12"
+    assert ovs.get("Interface", "vnet3", "external_ids:vm-id")  # libvirt's keys moved along
+
+
+def test_pending_vnet_and_precreate(ovs):
+    ovs.nic("eth0")
+    converge(ovs, "vswitch", config=[BASE])
+    res = ovs.module("vswitch", config=[{"name": "vswitch0", "vnets": [
+        {"attached_mac": "52:54:00:00:00:99", "tag": 4}, {"name": "vnet9", "tag": 4}]}])
+    assert res["rc"] == 0 and res["changed"] is False
+    assert {p.get("attached_mac") or p.get("name") for p in res["pending"]} == \
+        {"52:54:00:00:00:99", "vnet9"}
+    assert "vnet9" not in ovs.vsctl("list-ports", "vswitch0")
+    res = converge(ovs, "vswitch", config=[{"name": "vswitch0", "vnets": [
+        {"name": "vnet9", "tag": 4, "precreate": True}]}])
+    assert res["pending"] == []
+    assert "vnet9" in ovs.vsctl("list-ports", "vswitch0").split()
+
+
+def test_maps_merge_key_by_key_and_exclusive_on_request(ovs):
+    ovs.nic("eth0")
+    converge(ovs, "vswitch", config=[dict(BASE, other_config={"a": "1"},
+                                          external_ids={"x": "1"})])
+    ovs.vsctl("set", "Bridge", "vswitch0", "external_ids:someone-else=keep")
+    res = converge(ovs, "vswitch", config=[{"name": "vswitch0", "external_ids": {"y": "2"}}])
+    ids = res["after"][0]["external_ids"]
+    assert ids["x"] == "1" and ids["y"] == "2" and ids["someone-else"] == "keep"
+    res = converge(ovs, "vswitch", config=[{"name": "vswitch0", "external_ids": {"x": None}}])
+    assert "x" not in res["after"][0]["external_ids"]
+    res = converge(ovs, "vswitch", state="replaced", exclusive_maps=True,
+                   config=[dict(BASE, external_ids={"y": "2"}, other_config={})])
+    assert res["after"][0]["external_ids"] == {"y": "2", "cloudnet-vswitch": "vswitch"}
+    assert res["after"][0]["other_config"] == {}
+
+
+def test_replaced_resets_and_removes_only_our_unlisted_vnets(ovs):
+    for n in ("eth0", "vnet0", "vnet1"):
+        ovs.nic(n)
+    converge(ovs, "vswitch", config=[dict(BASE, mac_aging_time=30, vnets=[
+        {"name": "vnet0", "tag": 10}, {"name": "vnet1", "tag": 11}])])
+    libvirt_plug(ovs, "vswitch0", "vnet5", "52:54:00:aa:bb:05")
+    res = converge(ovs, "vswitch", state="replaced", config=[dict(BASE, vnets=[
+        {"name": "vnet0", "trunks": [1, "3-4"]}])])
+    vs = res["after"][0]
+    assert vs["mac_aging_time"] is None   # back to OVS's default
+    names = {v["name"]: v for v in vs["vnets"]}
+    assert set(names) == {"vnet0", "vnet5"}  # vnet1 (ours, unlisted) gone; libvirt's kept
+    assert names["vnet0"]["tag"] is None and names["vnet0"]["trunks"] == [1, 3, 4]
+
+
+def test_overridden_and_deleted_touch_only_ours(ovs):
+    for n in ("eth0", "eth1"):
+        ovs.nic(n)
+    converge(ovs, "vswitch", config=[BASE, {"name": "vswitch1", "datapath_type": "netdev",
+                                            "uplink": {"interfaces": ["eth1"]}}])
+    ovs.vsctl("add-br", "handmade", "--", "set", "Bridge", "handmade", "datapath_type=netdev")
+    res = converge(ovs, "vswitch", state="overridden", config=[BASE])
+    assert set(ovs.vsctl("list-br").split()) == {"vswitch0", "handmade"}
+    assert [b["name"] for b in res["before"]] == ["vswitch0", "vswitch1"]
+    fails(ovs, "vswitch", "config[0]", "not created by cloudnet.vswitch", state="deleted",
+          config=[{"name": "handmade"}])
+    # deleting a bridge that holds addresses is disruptive
+    fails(ovs, "vswitch", "config", "allow_disruptive", state="deleted", config=[])
+    converge(ovs, "vswitch", state="deleted", config=[], allow_disruptive=True)
+    assert ovs.vsctl("list-br").split() == ["handmade"]
+
+
+def test_deleted_refuses_bridge_carrying_foreign_ports_unless_adopted(ovs):
+    ovs.nic("eth0")
+    converge(ovs, "vswitch", config=[dict(BASE, internal={})])
+    libvirt_plug(ovs, "vswitch0", "vnet2", "52:54:00:aa:bb:02")
+    fails(ovs, "vswitch", "config[0]", "vnet2", state="deleted", config=[{"name": "vswitch0"}],
+          allow_disruptive=True)
+    converge(ovs, "vswitch", state="deleted", config=[{"name": "vswitch0"}], adopt=True,
+             allow_disruptive=True)
+
+
+def test_foreign_bridge_refused_unless_adopted(ovs):
+    ovs.vsctl("add-br", "br-nm", "--", "set", "Bridge", "br-nm", "datapath_type=netdev",
+              "external_ids:NM.connection.uuid=1234")
+    fails(ovs, "vswitch", "config[0].name", "NetworkManager",
+          config=[{"name": "br-nm", "mac_aging_time": 10}])
+    res = converge(ovs, "vswitch", config=[{"name": "br-nm", "mac_aging_time": 10}], adopt=True)
+    assert res["after"][0]["external_ids"]["cloudnet-vswitch"] == "vswitch"
+
+
+def test_bond_with_lacp_and_member_changes(ovs):
+    for n in ("eth2", "eth3", "eth4"):
+        ovs.nic(n)
+    bond = {"interfaces": ["eth2", "eth3"], "bond_name": "bond0", "bond_mode": "balance-slb",
+            "lacp": "active", "other_config": {"lacp-time": "fast"}}
+    res = converge(ovs, "vswitch", config=[{"name": "vswitch2", "datapath_type": "netdev",
+                                            "uplink": bond}])
+    up = res["after"][0]["uplink"]
+    assert up == dict(bond, interfaces=["eth2", "eth3"])
+    assert ovs.get("Port", "bond0", "lacp") == "active"
+    assert "bond0" in ovs.appctl("bond/list")
+    # members are reconciled after creation, and that is disruptive
+    bond2 = dict(bond, interfaces=["eth2", "eth4"])
+    fails(ovs, "vswitch", "config[0].uplink.interfaces", "allow_disruptive",
+          config=[{"name": "vswitch2", "uplink": bond2}])
+    res = converge(ovs, "vswitch", config=[{"name": "vswitch2", "uplink": bond2}],
+                   allow_disruptive=True)
+    assert res["after"][0]["uplink"]["interfaces"] == ["eth2", "eth4"]
+    assert ovs.get("Port", "bond0", "interfaces") != ""
+    res = converge(ovs, "vswitch", config=[{"name": "vswitch2", "uplink": dict(
+        bond2, bond_mode="active-backup", lacp="off")}])
+    assert ovs.get("Port", "bond0", "bond_mode") == "active-backup"
+
+
+@pytest.mark.parametrize("change,path", [
+    ({"datapath_type": "system"}, "config[0].datapath_type"),
+    ({"fail_mode": "secure"}, "config[0].fail_mode"),
+    ({"stp": True}, "config[0].stp"),
+    ({"uplink": {"interfaces": ["eth1"]}}, "config[0].uplink.interfaces"),
+])
+def test_disruptive_changes_need_allow_disruptive(ovs, change, path):
+    for n in ("eth0", "eth1"):
+        ovs.nic(n)
+    converge(ovs, "vswitch", config=[BASE])
+    cfg = dict({"name": "vswitch0"}, **change)
+    res = fails(ovs, "vswitch", path, "allow_disruptive", config=[cfg])
+    assert "interrupt traffic" in res["msg"]
+    if change.get("datapath_type") == "system":
+        return  # no kernel datapath on this machine: the refusal is what we can test here
+    converge(ovs, "vswitch", config=[cfg], allow_disruptive=True)
+
+
+def test_removing_an_internal_address_is_disruptive(ovs):
+    ovs.nic("eth0")
+    converge(ovs, "vswitch", config=[BASE])
+    cfg = dict(BASE, internal={"addresses": ["203.0.113.11/24"]})
+    fails(ovs, "vswitch", "config[0].internal.addresses", "2001:db8::11/64", state="replaced",
+          config=[cfg])
+    assert ovs.addresses("vswitch0") == ["2001:db8::11/64", "203.0.113.11/24"]
+    converge(ovs, "vswitch", state="replaced", config=[cfg], allow_disruptive=True)
+    assert ovs.addresses("vswitch0") == ["203.0.113.11/24"]
+
+
+def test_uplink_with_addresses_needs_migrate_addresses(ovs):
+    ovs.nic("eth0", addresses=["198.51.100.50/24"])
+    ovs.ns("ip", "route", "add", "default", "via", "198.51.100.1", "dev", "eth0")
+    cfg = {"name": "vswitch0", "datapath_type": "netdev", "uplink": {"interfaces": ["eth0"]}}
+    res = fails(ovs, "vswitch", "config[0].uplink.interfaces[0]", "migrate_addresses",
+                config=[cfg])
+    assert "198.51.100.50/24" in res["msg"] and "default" in res["msg"]
+    assert ovs.vsctl("list-br").strip() == ""
+    res = converge(ovs, "vswitch", config=[cfg], migrate_addresses=True)
+    assert ovs.addresses("vswitch0") == ["198.51.100.50/24"]
+    assert ovs.addresses("eth0") == []
+    routes = json.loads(ovs.ns("ip", "-j", "route", "show", "default"))
+    assert [(r["gateway"], r["dev"]) for r in routes] == [("198.51.100.1", "vswitch0")]
+    assert ovs.link("vswitch0")["address"] == ovs.link("eth0")["address"]
+
+
+def test_single_object_modules(ovs):
+    for n in ("eth0", "eth2", "eth3", "vnet0"):
+        ovs.nic(n)
+    converge(ovs, "bridge", name="vswitch0", datapath_type="netdev", mac_aging_time=120,
+             internal={"addresses": ["203.0.113.5/24"]})
+    res = converge(ovs, "uplink", bridge="vswitch0", interfaces=["eth0"])
+    assert res["after"][0]["internal"]["mac"] == ovs.link("eth0")["address"]
+    res = converge(ovs, "vnet", bridge="vswitch0", name="vnet0", attached_mac="52:54:00:0:0:1",
+                   tag=100)
+    assert res["after"][0]["vnets"][0]["attached_mac"] == "52:54:00:00:00:01"
+    converge(ovs, "vnet", bridge="vswitch0", attached_mac="52:54:00:00:00:01", tag="none")
+    converge(ovs, "vnet", bridge="vswitch0", attached_mac="52:54:00:00:00:01", state="absent")
+    assert "vnet0" not in ovs.vsctl("list-ports", "vswitch0")
+    fails(ovs, "uplink", "config[0].uplink.interfaces", "allow_disruptive", bridge="vswitch0",
+          interfaces=["eth2", "eth3"], bond_name="bond0")
+    converge(ovs, "uplink", bridge="vswitch0", state="absent", allow_disruptive=True)
+    fails(ovs, "uplink", "config[0].name", "does not exist", bridge="nope",
+          interfaces=["eth2"])
+    converge(ovs, "bridge", name="vswitch0", state="absent", allow_disruptive=True)
+    assert ovs.vsctl("list-br").strip() == ""
+
+
+def test_gathered_and_rendered(ovs):
+    ovs.nic("eth0")
+    converge(ovs, "vswitch", config=[BASE])
+    res = ovs.module("vswitch", state="gathered")
+    assert res["changed"] is False and [g["name"] for g in res["gathered"]] == ["vswitch0"]
+    assert res["gathered"][0]["uplink"]["interfaces"] == ["eth0"]
+    res = ovs.module("vswitch", state="rendered", config=[{"name": "vswitch5", "uplink": {
+        "interfaces": ["eth9"]}, "vnets": [{"name": "vnet4", "tag": 4}]}])
+    assert res["rc"] == 0 and res["changed"] is False
+    assert res["rendered"][0].startswith("ovs-vsctl -- add-br vswitch5")
+    assert "datapath_type=system" in res["rendered"][0]   # the product's default
+    assert "add-port vswitch5 vnet4" in res["rendered"][0]
+    assert "vswitch5" not in ovs.vsctl("list-br")
+
+
+def test_rendered_commands_reproduce_the_change(ovs):
+    """The `commands` a change returns do the same thing when run by hand."""
+    for n in ("eth0", "vnet0"):
+        ovs.nic(n)
+    cfg = dict(BASE, internal={}, mac_aging_time=45, vnets=[{"name": "vnet0", "tag": 9}])
+    check = ovs.module("vswitch", check=True, config=[cfg])
+    line = check["commands"][0]
+    import shlex
+    argv = shlex.split(line)
+    ovs.vsctl(*argv[1:])
+    res = ovs.module("vswitch", check=True, config=[cfg])
+    assert res["changed"] is False, res["commands"]
+
+
+BAD = [
+    ({"name": "eth 0"}, "config[0].name", "'eth 0'"),
+    ({"name": "a" * 16}, "config[0].name", "a" * 16),
+    ({"name": "vs0", "uplink": {"interfaces": ["eth 1"]}}, "config[0].uplink.interfaces[0]",
+     "'eth 1'"),
+    ({"name": "vs0", "uplink": {"interfaces": ["eth9"]}}, "config[0].uplink.interfaces[0]",
+     "does not exist"),
+    ({"name": "vs0", "uplink": {"interfaces": ["eth0"], "bond_name": "b0"}},
+     "config[0].uplink.bond_name", "two or more"),
+    ({"name": "vs0", "uplink": {"interfaces": ["eth0", "eth1"]}}, "config[0].uplink.bond_name",
+     "required"),
+    ({"name": "vs0", "internal": {"addresses": ["203.0.113.300/24"]}},
+     "config[0].internal.addresses[0]", "203.0.113.300/24"),
+    ({"name": "vs0", "internal": {"addresses": ["203.0.113.3"]}},
+     "config[0].internal.addresses[0]", "prefix length"),
+    ({"name": "vs0", "internal": {"mac": "52:54:00:zz:00:01"}}, "config[0].internal.mac",
+     "52:54:00:zz:00:01"),
+    ({"name": "vs0", "vnets": [{"name": "vnet0", "tag": 4096}]}, "config[0].vnets[0].tag",
+     "4096"),
+    ({"name": "vs0", "vnets": [{"name": "vnet0", "tag": "ten"}]}, "config[0].vnets[0].tag",
+     "ten"),
+    ({"name": "vs0", "vnets": [{"name": "vnet0", "trunks": [10, "x"]}]},
+     "config[0].vnets[0].trunks[1]", "'x'"),
+    ({"name": "vs0", "vnets": [{"name": "vnet0", "trunks": ["20-10"]}]},
+     "config[0].vnets[0].trunks[0]", "20-10"),
+    ({"name": "vs0", "vnets": [{"tag": 3}]}, "config[0].vnets[0]", "at least one"),
+    ({"name": "vs0", "vnets": [{"attached_mac": "zz"}]}, "config[0].vnets[0].attached_mac",
+     "'zz'"),
+    ({"name": "vs0", "mac_aging_time": -5}, "config[0].mac_aging_time", "-5"),
+    ({"name": "vs0", "other_config": {"hwaddr": "52:54:00:00:00:01"}},
+     "config[0].other_config.hwaddr", "internal.mac"),
+    ({"name": "vs0", "vnets": [{"name": "vnet0", "mtu_request": 10}]},
+     "config[0].vnets[0].mtu_request", "10"),
+]
+
+
+@pytest.mark.parametrize("cfg,path,text", BAD, ids=[b[1] + ":" + str(i) for i, b in
+                                                     enumerate(BAD)])
+def test_bad_input_names_field_and_value_and_changes_nothing(ovs, cfg, path, text):
+    ovs.nic("eth0")
+    ovs.nic("eth1")
+    fails(ovs, "vswitch", path, text, config=[cfg])
+
+
+def test_uplink_used_by_another_vswitch_is_refused(ovs):
+    ovs.nic("eth0")
+    converge(ovs, "vswitch", config=[BASE])
+    fails(ovs, "vswitch", "config[0].uplink.interfaces[0]", "already used by vSwitch vswitch0",
+          config=[{"name": "vswitch1", "datapath_type": "netdev",
+                   "uplink": {"interfaces": ["eth0"]}}])
+
+
+def test_rejected_transaction_changes_nothing(ovs):
+    """ovsdb-server rejects a transaction with a real constraint violation (an interface name
+    used twice): every configuration column stays as it was."""
+    import sys
+    sys.path.insert(0, COLLECTIONS)
+    from ansible_collections.cloudnet.vswitch.plugins.module_utils import model, ovsdb
+
+    ovs.nic("eth0")
+    converge(ovs, "vswitch", config=[BASE])
+    before = ovs.config_columns()
+    cfg = model.normalize_config([{"name": "vswitch1", "datapath_type": "netdev",
+                                   "mac_aging_time": 10}], "merged")
+
+    def replan(world):
+        plan = model.plan(world, cfg, "merged")
+        # a second port whose interface is named like vswitch0's uplink: a unique-index clash
+        plan.ops.append(model.Op("add_port", bridge="vswitch1", name="clash", columns={},
+                                 interfaces=[{"name": "eth0", "columns": {}}]))
+        return plan
+
+    with ovsdb.Client(db=ovs.db, timeout=5) as client:
+        with pytest.raises(ovsdb.OvsdbError) as err:
+            client.apply(replan)
+    assert "nothing was changed" in str(err.value)
+    assert "constraint violation" in str(err.value)
+    assert ovs.config_columns() == before
+
+
+def test_concurrent_applies_both_succeed(ovs):
+    for n in ("eth0", "vnet0", "vnet1", "vnet2", "vnet3"):
+        ovs.nic(n)
+    converge(ovs, "vswitch", config=[BASE])
+    env = dict(__import__("os").environ, PYTHONPATH=COLLECTIONS)
+    procs = []
+    for i in range(1, 4):
+        args = {"config": [dict(BASE, vnets=[{"name": "vnet%d" % i, "tag": 100 + i},
+                                             {"name": "vnet0", "tag": 100}])],
+                "db": ovs.db}
+        path = "%s/args%d.json" % (ovs.dir, i)
+        with open(path, "w") as f:
+            json.dump({"ANSIBLE_MODULE_ARGS": args}, f)
+        procs.append(subprocess.Popen(
+            ["ip", "netns", "exec", ovs.netns, __import__("sys").executable,
+             REPO + "/plugins/modules/vswitch.py", path], stdout=subprocess.PIPE, env=env))
+    results = [json.loads(p.communicate()[0]) for p in procs]
+    assert all(not r.get("failed") for r in results), [r.get("msg") for r in results]
+    for i in range(4):
+        assert ovs.get("Port", "vnet%d" % i, "tag") == str(100 + i)
+    assert all(r["changed"] for r in results)  # each added its own vnet
+    assert all(isinstance(r["retries"], int) for r in results)
+
+
+def test_ovsdb_server_down_fails_clearly_within_timeout(ovs):
+    ovs.kill("ovsdb-server")
+    start = time.monotonic()
+    res = ovs.module("vswitch", config=[BASE], timeout=3)
+    assert res["rc"] == 1 and ovs.sock in res["msg"], res["msg"]
+    assert time.monotonic() - start < 10
+
+
+def test_vswitchd_down_times_out_with_a_clear_error(ovs):
+    ovs.nic("eth0")
+    ovs.kill("ovs-vswitchd")
+    res = ovs.module("vswitch", config=[dict(BASE, internal={})], timeout=2)
+    assert res["rc"] == 1 and "ovs-vswitchd did not apply it within 2s" in res["msg"]
+    ovs.start_vswitchd()
+    res = ovs.module("vswitch", config=[dict(BASE, internal={})])
+    assert res["rc"] == 0, res["msg"]
+    assert res["after"][0]["uplink"]["interfaces"] == ["eth0"]
+
+
+def test_through_ansible_playbook_with_the_hosts_python(ovs, tmp_path):
+    """The real AnsiballZ path: ansible-playbook, local connection, Debian's python3 and its
+    python3-openvswitch 3.1 (the venv above runs PyPI's ovs)."""
+    ovs.nic("eth0")
+    ovs.nic("vnet0")
+    play = tmp_path / "play.yml"
+    play.write_text(json.dumps([{
+        "hosts": "localhost", "gather_facts": False,
+        "vars": {"ansible_python_interpreter": "/usr/bin/python3"},
+        "tasks": [{"name": "vswitch", "cloudnet.vswitch.vswitch": {
+            "db": ovs.db, "config": [dict(BASE, vnets=[{"name": "vnet0", "tag": 3}])]},
+            "register": "out"},
+            {"ansible.builtin.copy": {"content": "{{ out | to_json }}",
+                                      "dest": str(tmp_path / "out.json")}}]}]))
+
+    def playbook(*extra):
+        env = dict(__import__("os").environ, ANSIBLE_CONFIG=REPO + "/ansible.cfg",
+                   ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
+        res = subprocess.run(["ip", "netns", "exec", ovs.netns,
+                              REPO + "/.venv/bin/ansible-playbook", str(play)] + list(extra),
+                             capture_output=True, text=True, env=env, cwd=REPO)
+        assert res.returncode == 0, res.stdout + res.stderr
+        return res.stdout
+
+    out = playbook("--check", "--diff")
+    assert "changed=1" in out.replace("changed=2", "changed=1")
+    playbook()
+    result = json.loads((tmp_path / "out.json").read_text())
+    assert result["changed"] is True
+    assert ovs.get("Port", "vnet0", "tag") == "3"
+    out = playbook()
+    assert json.loads((tmp_path / "out.json").read_text())["changed"] is False
