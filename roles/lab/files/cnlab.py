@@ -124,9 +124,24 @@ def netns_list():
     return sorted(os.listdir("/run/netns"))
 
 
-def netns_pids(ns):
-    proc = run(["ip", "netns", "pids", ns], check=False)
-    return [int(p) for p in proc.stdout.split()] if proc.returncode == 0 else []
+def netns_members(names):
+    """Root-side PIDs of the processes in each named netns (what `ip netns pids` lists), found
+    in one pass over /proc by the namespace's inode."""
+    inodes = {}
+    for ns in names:
+        try:
+            inodes[os.stat(f"/run/netns/{ns}").st_ino] = ns
+        except FileNotFoundError:
+            pass
+    found = {ns: [] for ns in names}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            ino = os.stat(f"/proc/{pid}/ns/net").st_ino
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if ino in inodes:
+            found[inodes[ino]].append(int(pid))
+    return found
 
 
 def links(ns=None):
@@ -761,7 +776,7 @@ def cmd_up(lab, n_hosts, rp_filter):
 def report(lab, state):
     per_host = []
     for name, node in sorted(state.get("nodes", {}).items()):
-        pids = netns_pids(node["netns"])
+        pids = netns_members([node["netns"]])[node["netns"]]
         per_host.append({
             "name": name, "netns": node["netns"],
             "alive": alive(node.get("init_pid"), node.get("init_start")),
@@ -835,7 +850,8 @@ def do_down(lab, keep_dir=False):
         changed = True
     kill_and_wait(inits)
     for _ in range(3):
-        rest = [(p, proc_start_time(p)) for ns in lab_ns for p in netns_pids(ns)]
+        members = netns_members(lab_ns)
+        rest = [(p, proc_start_time(p)) for pids in members.values() for p in pids]
         rest = [(p, s) for p, s in rest if s is not None]
         if not rest:
             break
@@ -843,23 +859,30 @@ def do_down(lab, keep_dir=False):
         kill_and_wait(rest)
     # 2. nftables: netdev ingress chains survive their device and reattach to a new one of
     #    the same name (LAB_NOTES): delete the lab's tables explicitly.
-    for ns in lab_ns:
+    #    (VM namespaces have none.)
+    node_ns = [ns for ns in lab_ns if "-vm" not in ns]
+    for ns in node_ns:
         if run(["ip", "netns", "exec", ns, "nft", "delete", "table", "netdev", NFT_TABLE],
                check=False).returncode == 0:
             changed = True
     # 3. Links: namespace deletion is asynchronous (trap 5), so delete veths explicitly, the
-    #    root-side ones (mgmt bridge and its ports) and those inside the lab namespaces.
-    for ns in lab_ns:
+    #    root-side ones (mgmt bridge and its ports) and those inside the lab namespaces (a
+    #    host's vnets take their VMs' eth0 with them).
+    def del_links(ns):
         cmds = [f"link del {ln['ifname']}" for ln in links(ns) if ln.get("link_type") == "ether"]
         if cmds:
             run(["ip", "-n", ns, "-force", "-batch", "-"], input_text="\n".join(cmds) + "\n",
                 check=False)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(del_links, node_ns))  # each veth deletion waits for RCU: in parallel
     root_links = [ln["ifname"] for ln in links() if ln["ifname"].startswith(PREFIX)]
     for name in sorted(root_links, key=lambda x: x == MGMT_BRIDGE):
         run(["ip", "link", "del", name], check=False)
         changed = True
-    for ns in lab_ns:
-        run(["ip", "netns", "del", ns], check=False)
+    if lab_ns:
+        run(["ip", "-force", "-batch", "-"], check=False,
+            input_text="".join(f"netns del {ns}\n" for ns in lab_ns))
         changed = True
     # 4. The user, its home, its sudoers file.
     try:
