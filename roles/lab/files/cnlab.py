@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python
 """cnlab: a simulated rack of OVS hypervisors on one Linux machine (cloudnet.vswitch lab).
 
 Subcommands (each prints one JSON object on stdout):
