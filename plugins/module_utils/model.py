@@ -713,7 +713,7 @@ class Planner(object):
                              "cloudnet.vswitch.bridge or vswitch)" % name)
         if not exists:
             columns = {"datapath_type": want.get("datapath_type", "system")}
-            if want.get("fail_mode"):
+            if want.get("fail_mode") not in (None, CLEAR):
                 columns["fail_mode"] = want["fail_mode"]
             if want.get("stp"):
                 columns["stp_enable"] = True
