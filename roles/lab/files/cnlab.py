@@ -993,7 +993,7 @@ def main(argv=None):
                 result = cmd_status(lab)
             else:
                 result = cmd_protect(lab, args.host, args.ifname, args.undo)
-    except (LabError, subprocess.TimeoutExpired) as exc:
+    except (LabError, OSError, subprocess.TimeoutExpired) as exc:
         print(json.dumps({"failed": True, "msg": str(exc)}))
         return 1
     print(json.dumps(result, indent=1))
