@@ -767,6 +767,15 @@ def cmd_up(lab, n_hosts, rp_filter):
             # Arm the last host's autoprotect only now: during setup eth0 briefly had no address.
             open(os.path.join(lab.hostdir(h["name"]), "autoprotect"), "w",
                  encoding="utf-8").close()
+    # What exists, by name, for people and for teardown checks (teardown itself also sweeps
+    # by the cnlab prefix, so a run that died before this point is cleaned up too).
+    lab.state["root_links"] = sorted(ln["ifname"] for ln in links()
+                                     if ln["ifname"].startswith(PREFIX))
+    lab.state["netns"] = sorted(n for n in netns_list() if n.startswith(PREFIX + "-"))
+    lab.state["nft_chains"] = {h["netns"]: [f"in_{n}" for n in protected_ifnames(h)]
+                               for h in hosts}
+    lab.state["nft_chains"][TOR_NS] = [f"in_{h['name']}_{n}" for h in hosts for n in h["nics"]]
+    lab.state["nft_chains"][TOR_NS].append("in_mgmt")
     lab.state["complete"] = True
     lab.state["up_seconds"] = round(time.monotonic() - t0, 2)
     lab.save()
