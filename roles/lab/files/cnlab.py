@@ -19,7 +19,6 @@ Stdlib only; every command is an argv list, never a shell string. Background and
 """
 
 import argparse
-import concurrent.futures
 import datetime
 import fcntl
 import json
@@ -710,6 +709,8 @@ def healthy(lab, state):
 
 
 def cmd_up(lab, n_hosts, rp_filter):
+    import concurrent.futures  # lazy: not loaded by the hosts' init (memory)
+
     _lk = lock()
     state = lab.load()
     cur_owner = owner()
@@ -842,6 +843,8 @@ def stop_control_masters(lab):
 
 
 def do_down(lab, keep_dir=False):
+    import concurrent.futures  # lazy: not loaded by the hosts' init (memory)
+
     state = lab.load() or {}
     cur_owner = owner()
     if cur_owner and cur_owner != lab.dir and os.path.exists(os.path.join(cur_owner, "state.json")):
