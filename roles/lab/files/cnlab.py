@@ -47,7 +47,6 @@ TOR_NS = "cnlab-tor"
 TOR_BRIDGE = "tor"
 TOR_BRIDGE_MAC = "02:cb:00:00:00:02"   # trap 3 for the ToR bridge too
 TOR_TRUNKS = "0,10,20"                 # VLAN 0 = untagged
-VLANS = (10, 20)
 MAX_HOSTS = 16                         # keeps 10+i < 30+i and VM addresses < .255
 OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 SSHD = "/usr/sbin/sshd"
