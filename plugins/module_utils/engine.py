@@ -145,6 +145,7 @@ def _apply(module, config, state, options):
         }
         if module.check_mode:
             result["after"] = model.gather(plan.world, names)
+            result["summary"] = model.summarize(result["before"], result["after"], plan.pending)
             return result
         errors = []
         if next_cfg is not None:
@@ -167,6 +168,7 @@ def _apply(module, config, state, options):
             kernel.apply(run_cmd, model.reassert_links(plan.world["links"], links, internal))
         client.idl.run()
         result["after"] = model.gather(snapshot(client.world()), names)
+        result["summary"] = model.summarize(result["before"], result["after"], plan.pending)
         timing["total_s"] = round(time.monotonic() - t0, 4)
         result["timing"] = timing
         return result

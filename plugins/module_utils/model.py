@@ -968,7 +968,9 @@ class Planner(object):
             name = vnet.get("name")
             if not name or (name not in self.w["links"] and not vnet.get("precreate")
                             and not self.offline):
-                self.plan.pending.append(dict(vnet, vswitch=bridge,
+                label = "%s/%s" % (bridge, vnet.get("attached_mac") or vnet.get("iface_id")
+                                   or name)
+                self.plan.pending.append(dict(vnet, vswitch=bridge, label=label,
                                               reason="no such interface on this host" if name
                                               else "not plugged (VM not running?)"))
                 return None
@@ -1060,6 +1062,24 @@ class Planner(object):
                 if gone or any(i.get("error") for i in ifaces):
                     self.plan.warnings.append("removing stale vnet %s from %s" % (pname, bname))
                     self._del_port(pname)
+
+
+def summarize(before, after, pending):
+    """Counts for one line per host: vSwitches, ports added / changed / removed, pending."""
+    def ports(facts):
+        out = {}
+        for vs in facts:
+            for v in vs.get("vnets", []):
+                out[v["name"]] = (vs["name"], v)
+            if vs.get("uplink"):
+                name = vs["uplink"].get("bond_name") or vs["uplink"]["interfaces"][0]
+                out[name] = (vs["name"], vs["uplink"])
+        return out
+    b, a = ports(before), ports(after)
+    return {"vswitches": len(after), "ports_added": len(set(a) - set(b)),
+            "ports_removed": len(set(b) - set(a)),
+            "ports_changed": sum(1 for n in set(a) & set(b) if a[n] != b[n]),
+            "pending": len(pending)}
 
 
 def reassert_links(predicted, actual, names):

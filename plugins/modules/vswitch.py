@@ -310,6 +310,11 @@ pending:
   elements: dict
   sample: [{attached_mac: "52:54:00:12:34:99", tag: 20, vswitch: vswitch0,
             reason: "not plugged (VM not running?)"}]
+summary:
+  description: Counts for a one-line report per host.
+  returned: when state is merged, replaced, overridden or deleted
+  type: dict
+  sample: {vswitches: 2, ports_added: 3, ports_changed: 1, ports_removed: 0, pending: 1}
 backend:
   description: How the module talked to OVSDB (V(idl)).
   returned: success
