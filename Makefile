@@ -24,6 +24,7 @@ molecule: setup
 	HOME=$(CURDIR)/$(VENV)/molecule-home molecule test
 
 test: setup
+	ruff check .
 	pytest -q tests/unit tests/integration tests/lab -m 'not lab10'
 	HOME=$(CURDIR)/$(VENV)/molecule-home molecule test
 

@@ -48,17 +48,18 @@ attributes:
 options:
   adopt:
     description:
-      - Take over rows that cloudnet.vswitch did not create: mark them as ours
+      - Take over rows that cloudnet.vswitch did not create. They are marked as ours
         (external_ids C(cloudnet-vswitch)), so that C(overridden) and C(deleted) may later
-        remove them, and allow changing bridges that belong to another manager
-        (NetworkManager, OVN's integration bridge).
+        remove them, and bridges that belong to another manager (NetworkManager, OVN's
+        integration bridge) may be changed.
       - Without it, rows we did not create are never deleted or marked.
     type: bool
     default: false
   allow_disruptive:
     description:
-      - Allow changes that interrupt traffic on an existing vSwitch: changing C(datapath_type)
-        (OVS recreates the bridge), C(fail_mode=secure), enabling STP, changing or removing the
+      - Allow changes that interrupt traffic on an existing vSwitch, namely changing
+        C(datapath_type) (OVS recreates the bridge), C(fail_mode=secure), enabling STP,
+        changing or removing the
         uplink or bond members, removing an internal address, deleting a bridge with addresses.
       - Without it such a change fails, names what it would do, and nothing is changed.
     type: bool

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.cloudnet.vswitch.plugins.module_utils import kernel
-from ansible_collections.cloudnet.vswitch.plugins.module_utils import model
+from ansible_collections.cloudnet.vswitch.plugins.module_utils import kernel, model
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
     MissingLibrary,
     OvsdbError,

@@ -67,6 +67,7 @@ VNET_COLUMNS = {
     "mtu_request": ("Interface", "mtu_request"),
 }
 
+_WORLD_KEY = {"Bridge": "bridges", "Port": "ports", "Interface": "interfaces"}
 _IFNAME_RE = re.compile(r"^[^\s/:]{1,15}$")
 _VNET_NAME_RE = re.compile(r"^(vnet|tap|vif|macvtap)\d")
 
@@ -393,7 +394,7 @@ def find_vnet(world, vnet):
     libvirt's vnetN names change on every VM start."""
     for key, ext in (("attached_mac", "attached-mac"), ("iface_id", "iface-id")):
         if key in vnet:
-            for iname, iface in sorted(world["interfaces"].items()):
+            for _name, iface in sorted(world["interfaces"].items()):
                 value = iface["external_ids"].get(ext)
                 if value is not None and iface.get("port") and \
                         (value.lower() if key == "attached_mac" else value) == vnet[key]:
@@ -624,7 +625,7 @@ class Planner(object):
                                     value=value))
 
     def _row(self, table, name):
-        return self.w[{"Bridge": "bridges", "Port": "ports", "Interface": "interfaces"}[table]][name]
+        return self.w[_WORLD_KEY[table]][name]
 
     def _map(self, table, name, column, want, protected=()):
         """Merge `want` into a map column key by key; with exclusive_maps in replaced /

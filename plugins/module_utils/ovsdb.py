@@ -51,7 +51,6 @@ COLUMNS = {
 }
 OPTIONAL = {"fail_mode", "tag", "vlan_mode", "bond_mode", "lacp", "mtu_request", "ofport",
             "error", "mac_in_use", "link_state"}
-TABLE_OF = {"bridges": "Bridge", "ports": "Port", "interfaces": "Interface"}
 
 
 def require_ovs():
@@ -247,7 +246,7 @@ class Client(object):
             if attempt > self.retries:
                 raise OvsdbError("gave up after %d attempts: other clients kept changing the "
                                  "rows this task reads" % attempt)
-            self._run_until(lambda: self.idl.change_seqno != seqno, deadline,
+            self._run_until(lambda seqno=seqno: self.idl.change_seqno != seqno, deadline,
                             "a fresh snapshot after a conflicting change")
 
     def _commit(self, txn, deadline):

@@ -43,7 +43,7 @@ options:
     type: str
     choices: ['off', active, passive]
   other_config:
-    description: Port other_config (e.g. V({lacp-time: fast})), merged key by key.
+    description: Port other_config, for example C(lacp-time=fast), merged key by key.
     type: dict
   migrate_addresses:
     description:

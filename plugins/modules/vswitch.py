@@ -99,7 +99,7 @@ options:
             type: str
             choices: ['off', active, passive]
           other_config:
-            description: Port C(other_config), e.g. V({lacp-time: fast}), merged key by key.
+            description: Port C(other_config), for example C(lacp-time=fast), merged key by key.
             type: dict
       internal:
         description: The internal (kernel) port named like the bridge.
@@ -289,7 +289,8 @@ commands:
   type: list
   elements: str
   sample:
-    - "ovs-vsctl -- add-br vswitch1 -- set Bridge vswitch1 datapath_type=system -- add-port vswitch1 eth1"
+    - "ovs-vsctl -- add-br vswitch1 -- set Bridge vswitch1 datapath_type=system
+      -- add-port vswitch1 eth1"
     - ip link set dev vswitch1 up
 rendered:
   description: With state rendered, the commands for O(config) on an empty host.

@@ -153,7 +153,7 @@ class Sandbox:
             out = json.loads(res.stdout)
         except ValueError:
             raise AssertionError("module %s printed no JSON (rc=%d): %s %s" % (
-                _module, res.returncode, res.stdout, res.stderr))
+                _module, res.returncode, res.stdout, res.stderr)) from None
         out["rc"] = res.returncode
         return out
 

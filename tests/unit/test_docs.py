@@ -1,0 +1,58 @@
+"""ansible-doc renders every module's documentation, with check and diff mode declared, and
+every option of the argument spec documented (and nothing documented that does not exist)."""
+
+import json
+import os
+import subprocess
+
+import pytest
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MODULES = ["vswitch", "bridge", "uplink", "vnet"]
+
+
+def doc(name):
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
+    out = subprocess.run([os.path.join(REPO, ".venv", "bin", "ansible-doc"), "--json",
+                          "cloudnet.vswitch." + name], capture_output=True, text=True, env=env,
+                         cwd=REPO, check=True).stdout
+    return json.loads(out)["cloudnet.vswitch." + name]
+
+
+def argspec_keys(name):
+    """The module's top-level argument spec, by running its main() with a fake AnsibleModule."""
+    import importlib
+
+    captured = {}
+
+    class Stop(Exception):
+        pass
+
+    class Fake:
+        def __init__(self, argument_spec, **kw):
+            captured.update(argument_spec)
+            raise Stop()
+
+    mod = importlib.import_module("ansible_collections.cloudnet.vswitch.plugins.modules." + name)
+    orig = mod.AnsibleModule
+    mod.AnsibleModule = Fake
+    try:
+        with pytest.raises(Stop):
+            mod.main()
+    finally:
+        mod.AnsibleModule = orig
+    return captured
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_module_docs(name):
+    d = doc(name)
+    assert d["doc"]["short_description"]
+    attrs = d["doc"]["attributes"]
+    assert attrs["check_mode"]["support"] == "full"
+    assert attrs["diff_mode"]["support"] == "full"
+    assert set(d["doc"]["options"]) == set(argspec_keys(name))
+    examples = yaml.safe_load(d["examples"])
+    assert all("cloudnet.vswitch." + name in task for task in examples)
+    assert "commands" in d["return"]
