@@ -68,9 +68,11 @@ def _fail(module, exc, **extra):
     module.fail_json(**out)
 
 
-def _names(config, plan_=None, world=None, state=None):
+def _names(config, world, state):
+    """The bridges before/after report: the listed ones, and for overridden / deleted also
+    every bridge of ours (those are the ones the task may remove)."""
     names = [vs["name"] for vs in config]
-    if world is not None and state in ("overridden", "deleted"):
+    if state in ("overridden", "deleted"):
         names += [n for n, b in world["bridges"].items() if n not in names
                   and model.MARK in b["external_ids"]]
     return names
@@ -118,11 +120,8 @@ def _apply(module, config, state, options):
             names = [vs["name"] for vs in config] or None
             return {"gathered": model.gather(world, names), "backend": "idl"}
 
-        plans = []
-
         def replan(world):
-            plans.append(model.plan(snapshot(world), config, state, **options))
-            return plans[-1]
+            return model.plan(snapshot(world), config, state, **options)
 
         if module.check_mode:
             plan, next_cfg = replan(client.world()), None
@@ -131,8 +130,8 @@ def _apply(module, config, state, options):
             client.wait_applied(next_cfg)
         timing["plan_commit_s"] = round(client.stats["commit_s"], 4)
         timing["wait_vswitchd_s"] = round(client.stats["wait_s"], 4)
-        before_world = plan_world_before(plans)
-        names = _names(config, world=before_world, state=state)
+        before_world = plan.before_world
+        names = _names(config, before_world, state)
         result = {
             "before": model.gather(before_world, names),
             "commands": plan.commands(),
@@ -142,7 +141,7 @@ def _apply(module, config, state, options):
             "backend": "idl",
             "retries": client.stats["retries"],
         }
-        if module.check_mode:
+        if module.check_mode or not plan.changed:
             result["after"] = model.gather(plan.world, names)
             result["summary"] = model.summarize(result["before"], result["after"], plan.pending)
             return result
@@ -159,12 +158,10 @@ def _apply(module, config, state, options):
                              details=errors)
         internal = sorted(n for n in names if n in plan.world["bridges"])
         if plan.kernel:
-            links = kernel.wait_for_links(run_cmd, internal, module.params["timeout"],
-                                          time.sleep)
+            kernel.wait_for_links(run_cmd, internal, module.params["timeout"], time.sleep)
             kernel.apply(run_cmd, plan.kernel)
-        if plan.changed:
-            links, _routes = kernel.read(run_cmd)
-            kernel.apply(run_cmd, model.reassert_links(plan.world["links"], links, internal))
+        links, _routes = kernel.read(run_cmd)
+        kernel.apply(run_cmd, model.reassert_links(plan.world["links"], links, internal))
         client.idl.run()
         result["after"] = model.gather(snapshot(client.world()), names)
         result["summary"] = model.summarize(result["before"], result["after"], plan.pending)
@@ -172,7 +169,3 @@ def _apply(module, config, state, options):
         result["timing"] = timing
         return result
 
-
-def plan_world_before(plans):
-    """The snapshot the committed plan was made from (the last one, after any retries)."""
-    return plans[-1].before_world if plans else model.empty_world()

@@ -84,7 +84,7 @@ def wait_for_links(run, names, timeout, sleep):
 
     end = time.monotonic() + timeout
     while True:
-        links, _routes = parse_links(_ip_json(run, ["address", "show"])), None
+        links = parse_links(_ip_json(run, ["address", "show"]))
         missing = [n for n in names if n not in links]
         if not missing:
             return links

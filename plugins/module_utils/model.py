@@ -408,6 +408,11 @@ def find_vnet(world, vnet):
 
 # --------------------------------------------------------------------------- facts
 
+def _number(value):
+    """An other_config number as an int (a string someone else wrote stays a string)."""
+    return int(value) if value is not None and value.isdigit() else value
+
+
 def _opt(value):
     return None if value in (None, [], "") else value
 
@@ -421,10 +426,8 @@ def bridge_facts(world, name):
         "datapath_type": br["datapath_type"] or "system",
         "fail_mode": _opt(br["fail_mode"]),
         "stp": bool(br["stp_enable"]),
-        "mac_aging_time": int(other.pop("mac-aging-time")) if "mac-aging-time" in other
-        else None,
-        "mac_table_size": int(other.pop("mac-table-size")) if "mac-table-size" in other
-        else None,
+        "mac_aging_time": _number(other.pop("mac-aging-time", None)),
+        "mac_table_size": _number(other.pop("mac-table-size", None)),
         "other_config": {k: v for k, v in other.items() if k != "hwaddr"},
         "external_ids": dict(br["external_ids"]),
         "uplink": None,

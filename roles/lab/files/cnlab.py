@@ -37,6 +37,9 @@ USER = "cnlab"
 USER_GECOS = "cloudnet.vswitch lab user"
 SUDOERS = "/etc/sudoers.d/cnlab"
 RUNTIME_DIR = "/run/cnlab"            # lock + owner pointer (which DIR holds the live lab)
+# ssh ControlMaster sockets: short, fixed (one lab per machine), because a unix socket path
+# may not exceed 107 bytes and lab directories (Molecule's ephemeral ones) can be long.
+CONTROL_DIR = os.path.join(RUNTIME_DIR, "cp")
 LOCK_FILE = "/run/cnlab.lock"
 MGMT_BRIDGE = "cnlab-mgmt"
 MGMT_BRIDGE_MAC = "02:cb:00:00:00:01"  # trap 3: fixed MAC, a Linux bridge changes its MAC otherwise
@@ -797,7 +800,7 @@ def report(lab, state):
     return {"dir": lab.dir, "n_hosts": state["n_hosts"], "started_at": state.get("started_at"),
             "up_seconds": state.get("up_seconds"), "hosts": state["hosts"],
             "nodes": per_host, "user": USER, "key": os.path.join(lab.dir, "id_ed25519"),
-            "control_path_dir": os.path.join(lab.dir, "cp")}
+            "control_path_dir": CONTROL_DIR}
 
 
 # --------------------------------------------------------------------------- teardown
@@ -832,7 +835,7 @@ def kill_and_wait(pids, timeout=10):
 
 def stop_control_masters(lab):
     """ssh ControlMaster processes to lab hosts hang once the hosts are gone (trap 3)."""
-    cp = os.path.join(lab.dir, "cp")
+    cp = CONTROL_DIR
     if not os.path.isdir(cp):
         return
     for sock in os.listdir(cp):
