@@ -83,10 +83,10 @@ def run(module, config, state, options=None):
     options = dict(options or {})
     result = {"changed": False}
     try:
-        config = model.normalize_config(config, state)
         if not model.HAS_NETADDR:
             raise MissingLibrary("netaddr", "python3-netaddr (Debian/Ubuntu, RHEL family) or "
                                  "'pip install netaddr'", "import failed")
+        config = model.normalize_config(config, state)
         if state == "rendered":
             plan = model.plan(model.empty_world(), config, state, offline=True, **options)
             module.exit_json(changed=False, rendered=plan.commands(), commands=plan.commands(),

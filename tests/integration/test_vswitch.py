@@ -493,3 +493,31 @@ def test_through_ansible_playbook_with_the_hosts_python(ovs, tmp_path):
     assert ovs.get("Port", "vnet0", "tag") == "3"
     out = playbook()
     assert json.loads((tmp_path / "out.json").read_text())["changed"] is False
+
+
+def test_purge_stale_removes_vnets_whose_vm_is_gone_only_when_asked(ovs):
+    ovs.nic("eth0")
+    converge(ovs, "vswitch", config=[BASE])
+    libvirt_plug(ovs, "vswitch0", "vnet5", "52:54:00:aa:bb:05")
+    libvirt_plug(ovs, "vswitch0", "vnet6", "52:54:00:aa:bb:06")
+    ovs.ns("ip", "link", "del", "vnet5")          # the VM died without unplugging
+    res = ovs.module("vswitch", state="overridden", config=[BASE])
+    assert res["rc"] == 0 and res["changed"] is False   # not ours, not asked: kept
+    res = converge(ovs, "vswitch", state="overridden", config=[BASE], purge_stale=True)
+    assert [v["name"] for v in res["after"][0]["vnets"]] == ["vnet6"]
+
+
+@pytest.mark.parametrize("library,package", [("ovs", "python3-openvswitch"),
+                                             ("netaddr", "python3-netaddr")])
+def test_missing_library_names_the_package(ovs, tmp_path, library, package):
+    """A host without the bindings gets the package to install, not a traceback."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\nsys.modules[%r] = None\n" % library)
+    env = dict(__import__("os").environ, PYTHONPATH="%s:%s" % (tmp_path, COLLECTIONS))
+    args = tmp_path / "args.json"
+    args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {"config": [BASE], "db": ovs.db}}))
+    res = subprocess.run([__import__("sys").executable, REPO + "/plugins/modules/vswitch.py",
+                          str(args)], capture_output=True, text=True, env=env)
+    out = json.loads(res.stdout)
+    assert out["failed"] and package in out["msg"] and library in out["msg"], out["msg"]
+    assert "Traceback" not in res.stdout + res.stderr
