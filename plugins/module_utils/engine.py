@@ -102,6 +102,27 @@ def run(module, config, state, options=None):
     module.exit_json(**result)
 
 
+def read_world(module):
+    """The host as the planner sees it: OVSDB (bridges, ports, interfaces with their status)
+    and the kernel (links, addresses, routes). For the read-only modules."""
+    from ansible_collections.cloudnet.vswitch.plugins.module_utils import ovsdb
+
+    with ovsdb.Client(db=module.params.get("db"), timeout=module.params["timeout"]) as client:
+        world = client.world()
+    world["links"], world["routes"] = kernel.read(module.run_command)
+    return world
+
+
+def run_info(module, collect):
+    """The edge of a read-only module: exit with collect()'s dict, or fail with the typed
+    error's message. Never changes anything, so check mode needs nothing special."""
+    try:
+        result = collect()
+    except VswitchError as exc:
+        _fail(module, exc)
+    module.exit_json(changed=False, **result)
+
+
 def _apply(module, config, state, options):
     from ansible_collections.cloudnet.vswitch.plugins.module_utils import ovsdb
 

@@ -62,6 +62,31 @@ def parse_routes(route_json, family):
     return routes
 
 
+def parse_neighbours(neigh_json):
+    """`ip -j neigh show` -> [{ip, dev, mac, state}] (entries without a MAC are kept, with
+    mac None: INCOMPLETE / FAILED say something too)."""
+    out = []
+    for n in neigh_json:
+        out.append({"ip": n.get("dst"), "dev": n.get("dev"),
+                    "mac": (n.get("lladdr") or "").lower() or None,
+                    "state": (n.get("state") or ["NONE"])[0] if isinstance(n.get("state"), list)
+                    else n.get("state")})
+    return out
+
+
+def neighbours(run):
+    return parse_neighbours(_ip_json(run, ["neigh", "show"]))
+
+
+def sysctl(path, default=None):
+    """A value under /proc/sys, e.g. sysctl("net/ipv4/conf/all/rp_filter") -> "1"."""
+    try:
+        with open("/proc/sys/" + path) as f:
+            return f.read().strip()
+    except (IOError, OSError):
+        return default
+
+
 def read(run):
     """The kernel facts the planner needs, in three `ip -j` calls."""
     links = parse_links(_ip_json(run, ["address", "show"]))

@@ -46,7 +46,7 @@ LACP_MODES = ("off", "active", "passive")
 VLAN_MODES = ("access", "trunk", "native-tagged", "native-untagged", "dot1q-tunnel")
 
 # OVS's own defaults, used to report effective values and to reset in replaced/overridden.
-OVS_DEFAULTS = {"mac_aging_time": 300, "mac_table_size": 2048}
+OVS_DEFAULTS = {"mac_aging_time": 300, "mac_table_size": 8192}  # ofproto/ofproto.h
 
 # Declarative column table for the bridge: option -> (column, map key or None).
 BRIDGE_COLUMNS = {

@@ -47,7 +47,7 @@ COLUMNS = {
     "Port": ["name", "interfaces", "tag", "trunks", "vlan_mode", "bond_mode", "lacp",
              "other_config", "external_ids"],
     "Interface": ["name", "type", "external_ids", "mtu_request", "options", "ofport", "error",
-                  "mac_in_use", "link_state"],
+                  "mac_in_use", "link_state", "admin_state", "mtu"],
 }
 OPTIONAL = {"fail_mode", "tag", "vlan_mode", "bond_mode", "lacp", "mtu_request", "ofport",
             "error", "mac_in_use", "link_state"}
@@ -390,7 +390,8 @@ def _iface(iface, port):
     return {"port": port, "type": iface.type, "external_ids": dict(iface.external_ids),
             "mtu_request": _one(iface.mtu_request), "ofport": _one(iface.ofport),
             "error": _one(iface.error), "mac_in_use": _one(iface.mac_in_use),
-            "options": dict(iface.options), "link_state": _one(iface.link_state)}
+            "options": dict(iface.options), "link_state": _one(iface.link_state),
+            "admin_state": _one(iface.admin_state), "mtu": _one(iface.mtu)}
 
 
 def _EAGAIN():

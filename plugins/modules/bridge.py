@@ -45,7 +45,7 @@ options:
     description: FDB aging in seconds (OVS default 300), or V(none).
     type: raw
   mac_table_size:
-    description: Maximum FDB entries (OVS default 2048), or V(none).
+    description: Maximum FDB entries (OVS default 8192), or V(none).
     type: raw
   stp:
     description: Spanning tree. Enabling it is disruptive.

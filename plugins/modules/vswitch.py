@@ -62,7 +62,7 @@ options:
             300). V(none) clears it.
         type: raw
       mac_table_size:
-        description: Maximum FDB entries (C(other_config:mac-table-size); OVS default 2048).
+        description: Maximum FDB entries (C(other_config:mac-table-size); OVS default 8192).
         type: raw
       stp:
         description: Spanning tree (C(stp_enable)). Enabling it is disruptive.
