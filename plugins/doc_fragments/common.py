@@ -43,6 +43,18 @@ attributes:
     description: A second run with the same arguments reports C(changed=false).
 """
 
+    # Attributes of the read-only (troubleshooting) modules.
+    INFO_ATTRIBUTES = r"""
+attributes:
+  check_mode:
+    support: full
+    details: The module never changes anything; check mode returns the same data.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+"""
+
     # The ownership and safety switches.
     SAFETY = r"""
 options:
