@@ -38,6 +38,8 @@ class Sandbox:
         self.sock = os.path.join(self.dir, "db.sock")
         self.db = "unix:" + self.sock
         self.pids = {}
+        self.env = {"OVS_RUNDIR": self.dir, "OVS_LOGDIR": self.dir, "OVS_DBDIR": self.dir,
+                    "OVS_SYSCONFDIR": self.dir}
 
     # ------------------------------------------------------------------ lifecycle
     def start(self):
@@ -59,11 +61,11 @@ class Sandbox:
 
     def _daemon(self, name, args, netns=False):
         pidfile = os.path.join(self.dir, name + ".pid")
+        # The control socket is OVS_RUNDIR/NAME.PID.ctl, where ovs-appctl looks for it when
+        # OVS_RUNDIR is set: the sandbox is to ovs-appctl what /run/openvswitch is on a host.
         argv = [name] + args + ["--pidfile=" + pidfile, "--detach", "--no-chdir",
-                                "--log-file=" + os.path.join(self.dir, name + ".log"),
-                                "--unixctl=" + os.path.join(self.dir, name + ".ctl")]
-        env = dict(os.environ, OVS_RUNDIR=self.dir, OVS_LOGDIR=self.dir, OVS_DBDIR=self.dir,
-                   OVS_SYSCONFDIR=self.dir)
+                                "--log-file=" + os.path.join(self.dir, name + ".log")]
+        env = dict(os.environ, **self.env)
         if netns:
             argv = ["ip", "netns", "exec", self.netns] + argv
         sh(argv, env=env)
@@ -98,8 +100,7 @@ class Sandbox:
         return sh(["ovs-vsctl", "--db=" + self.db, "--timeout=10"] + list(args), check=check)
 
     def appctl(self, *args):
-        return sh(["ovs-appctl", "--target=" + os.path.join(self.dir, "ovs-vswitchd.ctl")]
-                  + list(args))
+        return sh(["ovs-appctl"] + list(args), env=dict(os.environ, **self.env))
 
     def nic(self, name, addresses=(), up=True):
         """A 'physical' NIC: one end of a veth pair inside the namespace."""
@@ -145,7 +146,7 @@ class Sandbox:
         with open(argsfile, "w") as f:
             json.dump({"ANSIBLE_MODULE_ARGS": args}, f)
         path = os.path.join(REPO, "plugins", "modules", _module + ".py")
-        env = dict(os.environ, PYTHONPATH=COLLECTIONS)
+        env = dict(os.environ, PYTHONPATH=COLLECTIONS, **self.env)
         res = subprocess.run(["ip", "netns", "exec", self.netns, sys.executable, path, argsfile],
                              capture_output=True, text=True, env=env)
         os.unlink(argsfile)

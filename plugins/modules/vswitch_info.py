@@ -1,0 +1,152 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: cloudnet.vswitch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: vswitch_info
+short_description: Every vSwitch of a host with its ports, their roles and their state
+version_added: 0.1.0
+description:
+  - Answers "which port is which" on a hypervisor. For each vSwitch (OVS bridge), every port
+    with its OpenFlow port number, its role, type, MAC, addresses, link state, MTU and
+    C(mtu_request), VLAN tag / trunks, external_ids and the OVS C(error) column.
+  - "Roles: C(uplink) (the NIC or bond that leaves the host), C(internal) (the kernel port named
+    like the bridge, holding the host's addresses), C(vnet) (a VM's port), C(other) (patch,
+    tunnel and other ports). Taken from this collection's marks, libvirt's external_ids
+    (C(attached-mac), C(iface-id), C(vm-id)), the interface type and the port's shape."
+  - For bonds, C(ovs-appctl bond/show) and C(lacp/show) with each member's link state, whether
+    the bond enabled it, which one is active, and the LACP negotiation status.
+  - Bridge settings are reported with their effective values, OVS's defaults where unset
+    (fail_mode standalone, mac_aging_time 300 s, mac_table_size 8192).
+author:
+  - cloudnet.vswitch developers
+extends_documentation_fragment:
+  - cloudnet.vswitch.common
+  - cloudnet.vswitch.common.info_attributes
+options:
+  bridge:
+    description: Only this vSwitch; default all.
+    type: str
+seealso:
+  - module: cloudnet.vswitch.fdb_info
+  - module: cloudnet.vswitch.vswitch
+"""
+
+EXAMPLES = r"""
+- name: Which port is which
+  cloudnet.vswitch.vswitch_info:
+  register: info
+
+- name: The uplink of vswitch0
+  ansible.builtin.debug:
+    msg: "{{ info.vswitches | selectattr('name', '==', 'vswitch0') | map(attribute='ports')
+             | flatten | selectattr('role', '==', 'uplink') | map(attribute='name') | list }}"
+"""
+
+RETURN = r"""
+vswitches:
+  description: Each vSwitch.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The bridge.
+      type: str
+    datapath_type:
+      description: V(system) or V(netdev).
+      type: str
+    fail_mode:
+      description: C(configured) (null when unset) and C(effective) value.
+      type: dict
+    mac_aging_time:
+      description: C(configured) and C(effective) FDB aging time in seconds.
+      type: dict
+    mac_table_size:
+      description: C(configured) and C(effective) FDB size.
+      type: dict
+    stp:
+      description: Whether STP is enabled.
+      type: bool
+    ours:
+      description: Whether this collection created (or adopted) the bridge.
+      type: bool
+    owner:
+      description: Another manager that owns the bridge (NetworkManager, OVN), or null.
+      type: str
+    ports:
+      description: The bridge's ports.
+      type: list
+      elements: dict
+      sample:
+        - name: eth0
+          role: uplink
+          ofport: 1
+          type: system
+          mac: "02:cb:00:01:00:00"
+          addresses: []
+          link_state: up
+          mtu: 1500
+          mtu_request: null
+          tag: null
+          trunks: []
+          vlan_mode: null
+          external_ids: {cloudnet-vswitch: uplink}
+          error: null
+          kernel: true
+        - name: bond0
+          role: uplink
+          type: bond
+          bond:
+            mode: balance-tcp
+            lacp: active
+            lacp_status: negotiated
+            active_member: eth2
+            members:
+              - {name: eth2, ofport: 4, link_state: up, mtu: 1500, enabled: true,
+                 active: true, lacp: current attached}
+mtu_mismatches:
+  description: VM and internal ports whose MTU differs from their vSwitch's uplink.
+  returned: success
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.cloudnet.vswitch.plugins.module_utils import appctl, engine, info
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import ParamError
+
+
+def collect(module):
+    world = engine.read_world(module)
+    bridge = module.params["bridge"]
+    if bridge and bridge not in world["bridges"]:
+        raise ParamError("bridge", "%r is not a vSwitch on this host (there are: %s)"
+                         % (bridge, ", ".join(sorted(world["bridges"])) or "none"))
+    bonds, lacp = {}, {}
+    for pname, port in world["ports"].items():
+        if len(port["interfaces"]) > 1 and (not bridge or port["bridge"] == bridge):
+            bonds[pname] = info.parse_bond_show(appctl.call(module.run_command, "bond/show",
+                                                            pname))
+            if port["lacp"] in ("active", "passive"):
+                lacp[pname] = info.parse_lacp_show(appctl.call(module.run_command,
+                                                               "lacp/show", pname))
+    vswitches = info.vswitches(world, bonds, lacp, [bridge] if bridge else None)
+    return {"vswitches": vswitches,
+            "mtu_mismatches": [dict(m, vswitch=vs["name"]) for vs in vswitches
+                               for m in info.mtu_mismatches(vs)]}
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(bridge=dict(type="str"), **engine.COMMON_ARGS),
+                           supports_check_mode=True)
+    engine.run_info(module, lambda: collect(module))
+
+
+if __name__ == "__main__":
+    main()

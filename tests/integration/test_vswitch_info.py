@@ -1,0 +1,45 @@
+"""vswitch_info against a real OVS: roles, ofports, kernel facts, bonds, effective settings."""
+
+from test_vswitch import BASE, converge, libvirt_plug
+
+
+def test_ports_roles_and_bond(ovs):
+    for n in ("eth0", "eth2", "eth3"):
+        ovs.nic(n)
+    converge(ovs, "vswitch", config=[
+        dict(BASE, mac_aging_time=45),
+        {"name": "vswitch2", "datapath_type": "netdev", "uplink": {
+            "interfaces": ["eth2", "eth3"], "bond_name": "bond0", "bond_mode": "balance-slb"}}])
+    libvirt_plug(ovs, "vswitch0", "vnet4", "52:54:00:aa:bb:04")
+    ovs.vsctl("set", "Port", "vnet4", "tag=20")
+    ovs.vsctl("add-port", "vswitch0", "patch-a", "--", "set", "Interface", "patch-a",
+              "type=patch", "options:peer=patch-b")
+    ovs.ns("ip", "link", "set", "eth3", "down")
+    res = ovs.module("vswitch_info")
+    assert res["rc"] == 0 and res["changed"] is False, res.get("msg")
+    vs = {v["name"]: v for v in res["vswitches"]}
+    ports = {p["name"]: p for p in vs["vswitch0"]["ports"]}
+    assert {n: p["role"] for n, p in ports.items()} == {
+        "vswitch0": "internal", "eth0": "uplink", "vnet4": "vnet", "patch-a": "other"}
+    assert ports["vswitch0"]["ofport"] == 65534
+    assert ports["vswitch0"]["addresses"] == ["2001:db8::11/64", "203.0.113.11/24"]
+    assert ports["vswitch0"]["mac"] == ovs.link("eth0")["address"]
+    assert ports["eth0"]["ofport"] == int(ovs.get("Interface", "eth0", "ofport"))
+    assert ports["vnet4"]["tag"] == 20
+    assert ports["vnet4"]["external_ids"]["attached-mac"] == "52:54:00:aa:bb:04"
+    assert ports["patch-a"]["error"]           # its peer does not exist: OVS says so
+    assert vs["vswitch0"]["mac_aging_time"] == {"configured": 45, "effective": 45}
+    assert vs["vswitch2"]["mac_aging_time"] == {"configured": None, "effective": 300}
+    assert vs["vswitch0"]["ours"] is True
+    bond = {p["name"]: p for p in vs["vswitch2"]["ports"]}["bond0"]
+    assert bond["role"] == "uplink" and bond["bond"]["mode"] == "balance-slb"
+    members = {m["name"]: m for m in bond["bond"]["members"]}
+    assert members["eth2"]["link_state"] == "up" and members["eth2"]["enabled"] is True
+    assert members["eth3"]["link_state"] == "down" and members["eth3"]["enabled"] is False
+    check = ovs.module("vswitch_info", check=True, bridge="vswitch2")
+    assert [v["name"] for v in check["vswitches"]] == ["vswitch2"]
+
+
+def test_unknown_bridge_is_named(ovs):
+    res = ovs.module("vswitch_info", bridge="nope")
+    assert res["rc"] == 1 and "bridge: 'nope' is not a vSwitch on this host" in res["msg"]
