@@ -1,0 +1,235 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudnet.vswitch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Where an IP or a MAC lives on this host, from evidence gathered elsewhere: the OVSDB world
+(libvirt's attached-mac on vnets, internal ports), the kernel (links, neighbour table), the FDB
+of each vSwitch (already joined to port names and roles by fdb.join), and virsh's domiflist /
+domifaddr where virsh exists. Pure: the module gathers, this decides. Also the parsers of
+virsh's table output and the probe's argv.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import ParamError
+
+LOCAL_ROLES = ("vnet", "internal")
+
+
+# --------------------------------------------------------------------------- input
+
+def normalize_ip(value):
+    """An IPv4/IPv6 address (no prefix) in canonical form, or ValueError."""
+    return str(ipaddress.ip_address(str(value).strip()))
+
+
+def check_ip(value, option):
+    """normalize_ip, or ParamError naming the option and the value."""
+    try:
+        return normalize_ip(value)
+    except ValueError:
+        raise ParamError(option, "%r is not an IPv4 or IPv6 address" % (value,)) from None
+
+
+def ip_version(value):
+    return ipaddress.ip_address(value).version
+
+
+# --------------------------------------------------------------------------- virsh
+
+def _rows(text):
+    """The data rows of a virsh table (header and dashes skipped; -q output has neither)."""
+    rows = []
+    for line in (text or "").splitlines():
+        s = line.strip()
+        if not s or set(s) == {"-"}:
+            continue
+        if s.split()[0] in ("Interface", "Name"):
+            continue
+        rows.append(s.split())
+    return rows
+
+
+def parse_domiflist(text):
+    """`virsh domiflist DOM` -> [{interface, type, source, model, mac}]."""
+    out = []
+    for f in _rows(text):
+        if len(f) >= 5:
+            out.append({"interface": f[0], "type": f[1], "source": f[2], "model": f[3],
+                        "mac": f[4].lower()})
+    return out
+
+
+def parse_domifaddr(text):
+    """`virsh domifaddr DOM [--source ...]` -> [{name, mac, protocol, address, prefix}].
+    Continuation rows ('-  -  ipv6  ...') belong to the interface above them."""
+    out = []
+    name = mac = None
+    for f in _rows(text):
+        if len(f) != 4:
+            continue
+        if f[0] != "-":
+            name, mac = f[0], f[1].lower()
+        addr, _, prefix = f[3].partition("/")
+        out.append({"name": name, "mac": mac, "protocol": f[2], "address": addr,
+                    "prefix": int(prefix) if prefix.isdigit() else None})
+    return out
+
+
+# --------------------------------------------------------------------------- probe
+
+def probe_argv(ip, dev, timeout):
+    """One echo request from `dev` to `ip`, bounded: the kernel sends the ARP request / ND
+    solicitation it needs first, which is what refreshes the neighbour table."""
+    wait = max(1, min(int(timeout), 5))
+    argv = ["ping", "-c", "1", "-W", str(wait), "-I", dev, ip]
+    if ip_version(ip) == 6:
+        argv.insert(1, "-6")
+    return argv
+
+
+def probe_device(world, ip):
+    """The internal port (bridge-named link) with an address in the same subnet as `ip`."""
+    addr = ipaddress.ip_address(ip)
+    for name in sorted(world["bridges"]):
+        for cidr in world["links"].get(name, {}).get("addresses", []):
+            net = ipaddress.ip_interface(cidr).network
+            if net.version == addr.version and addr in net:
+                return name
+    return None
+
+
+# --------------------------------------------------------------------------- locate
+
+def macs_for_ip(ip, world, neighbours, domifaddr=()):
+    """{mac: [evidence]} for an IP: the neighbour table, virsh domifaddr, and the host's own
+    addresses on internal ports (the internal port's MAC)."""
+    macs = {}
+    for n in neighbours:
+        if n.get("ip") and _same_ip(n["ip"], ip) and n.get("mac"):
+            macs.setdefault(n["mac"], []).append(
+                "neighbour table: %s lladdr %s dev %s %s" % (ip, n["mac"], n.get("dev"),
+                                                             n.get("state")))
+    for r in domifaddr:
+        if r.get("address") and _same_ip(r["address"], ip) and r.get("mac"):
+            macs.setdefault(r["mac"], []).append(
+                "virsh domifaddr: domain %s interface %s has %s" % (
+                    r.get("domain"), r.get("name"), ip))
+    for name in world["bridges"]:
+        link = world["links"].get(name, {})
+        for cidr in link.get("addresses", []):
+            if _same_ip(cidr.split("/")[0], ip) and link.get("mac"):
+                macs.setdefault(link["mac"], []).append(
+                    "host address %s on internal port %s" % (cidr, name))
+    return macs
+
+
+def _same_ip(a, b):
+    try:
+        return ipaddress.ip_address(a.split("%")[0]) == ipaddress.ip_address(b)
+    except ValueError:
+        return False
+
+
+def _port_vlan(world, pname):
+    port = world["ports"].get(pname) or {}
+    return port.get("tag")
+
+
+def locate(world, fdbs, role_of, ip=None, mac=None, neighbours=(), domiflist=(),
+           domifaddr=()):
+    """{found, locations, summary}. fdbs: {bridge: [joined entry]}; domiflist / domifaddr rows
+    carry their 'domain'. Exactly one of ip / mac (normalised)."""
+    if ip is not None:
+        macs = macs_for_ip(ip, world, neighbours, domifaddr)
+    else:
+        macs = {mac: ["neighbour table: %s lladdr %s dev %s %s" % (
+            n["ip"], mac, n.get("dev"), n.get("state")) for n in neighbours
+            if n.get("mac") == mac and n.get("ip")]}
+        ips = sorted(set(n["ip"] for n in neighbours if n.get("mac") == mac and n.get("ip")))
+        ip = ips[0] if len(ips) == 1 else None
+    locs = {}
+
+    def add(bridge, pname, role, m, evidence, vlan=None):
+        key = (bridge, pname)
+        loc = locs.get(key)
+        if loc is None:
+            loc = locs[key] = {"vswitch": bridge, "port": pname, "role": role, "mac": m,
+                               "ip": ip, "vlan": vlan, "local": role in LOCAL_ROLES,
+                               "evidence": list(macs.get(m, []))}
+        if loc["vlan"] is None:
+            loc["vlan"] = vlan
+        for e in evidence:
+            if e not in loc["evidence"]:
+                loc["evidence"].append(e)
+
+    for m in sorted(macs):
+        for iname, iface in sorted(world["interfaces"].items()):
+            ids = iface.get("external_ids", {})
+            if (ids.get("attached-mac") or "").lower() != m or not iface.get("port"):
+                continue
+            pname = iface["port"]
+            port = world["ports"].get(pname, {})
+            ev = "libvirt attached-mac %s on interface %s" % (m, iname)
+            if ids.get("vm-id") or ids.get("vm-uuid"):
+                ev += " (vm %s)" % (ids.get("vm-id") or ids.get("vm-uuid"))
+            add(port.get("bridge"), pname, role_of(pname), m, [ev], _port_vlan(world, pname))
+        for name in world["bridges"]:
+            if world["links"].get(name, {}).get("mac") == m and name in world["ports"]:
+                add(name, name, role_of(name), m,
+                    ["MAC %s is internal port %s's own" % (m, name)], _port_vlan(world, name))
+        for row in domiflist:
+            if row.get("mac") != m:
+                continue
+            pname = row.get("interface")
+            ev = "virsh domiflist: domain %s interface %s (source %s) has MAC %s" % (
+                row.get("domain"), pname, row.get("source"), m)
+            if pname in world["ports"]:
+                add(world["ports"][pname]["bridge"], pname, role_of(pname), m, [ev],
+                    _port_vlan(world, pname))
+            else:
+                for loc in locs.values():
+                    if loc["mac"] == m:
+                        loc["evidence"].append(ev)
+        for bridge in sorted(fdbs):
+            for e in fdbs[bridge]:
+                if e["mac"] != m:
+                    continue
+                ev = "FDB of %s: %s on port %s (%s), VLAN %d, %s" % (
+                    bridge, m, e["port"], e.get("port_name") or "unknown port", e["vlan"],
+                    "static" if e["static"] else "age %s s" % e["age"])
+                role = e.get("role")
+                pname = e.get("port_name") or e["port"]
+                if role == "uplink":
+                    ev += "; learned via uplink %s" % pname
+                add(bridge, pname, role, m, [ev], e["vlan"])
+    locations = sorted(locs.values(), key=lambda x: (not x["local"], x["vswitch"] or "",
+                                                     x["port"] or ""))
+    return {"found": bool(locations), "locations": locations,
+            "summary": summary(mac if mac is not None else ip, locations, macs)}
+
+
+def summary(what, locations, macs):
+    """One sentence."""
+    local = [x for x in locations if x["local"]]
+    remote = [x for x in locations if not x["local"]]
+    if local:
+        parts = ["%s port %s on %s (MAC %s%s)" % (
+            x["role"], x["port"], x["vswitch"], x["mac"],
+            ", VLAN %s" % x["vlan"] if x["vlan"] else "") for x in local]
+        s = "%s lives on this host: %s" % (what, "; ".join(parts))
+        if remote:
+            s += "; it is also learned via %s" % ", ".join(
+                "%s %s on %s" % (x["role"] or "port", x["port"], x["vswitch"]) for x in remote)
+        return s + "."
+    if remote:
+        return "%s is not on this host: %s." % (what, "; ".join(
+            "%s learned it via %s %s (MAC %s, VLAN %s)" % (
+                x["vswitch"], x["role"] or "port", x["port"], x["mac"], x["vlan"])
+            for x in remote))
+    if macs and any(macs.values()):
+        return "%s resolves to %s but that MAC is in no FDB, attached-mac or internal port " \
+               "here (not found)." % (what, ", ".join(sorted(macs)))
+    return "%s was not found on this host (no neighbour entry, attached-mac, internal port " \
+           "or FDB entry)." % what
