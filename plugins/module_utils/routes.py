@@ -184,7 +184,10 @@ def _names(right):
 def parse_nft_rpfilter(nft):
     """`nft -j list ruleset` -> the reverse-path rules: a `fib saddr [. mark] [. iif] oif`
     match for a missing result (false or 0) followed by drop or reject. Each:
-    {source, rule, families, mode (strict when iif is a flag, else loose), iifnames or None}."""
+    {source, rule, families, mode (strict when iif is a flag, else loose), iifnames or None}.
+
+    Rules that iptables-nft wrote show up here as an opaque `xt` rpfilter match (no mode, no
+    invert): they are skipped, iptables-save reports them with their options."""
     rules = []
     items = nft.get("nftables", []) if isinstance(nft, dict) else []
     for item in items:

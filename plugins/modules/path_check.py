@@ -15,10 +15,10 @@ description:
     where the host's addresses live) and every peer, IPv4 and IPv6, finds the interface the
     request arrives on, the interface the reply would leave by, and what the host does with a
     request whose route back leaves by another vSwitch.
-  - B(Ingress) is the internal port that holds the local address. This is an assumption: the
+  - B(Ingress) is the internal port that holds the local address. This is an assumption (the
     request for address A arrives where A lives when the hosts that send it resolve A there,
     that is with C(arp_ignore=1) (or C(arp_filter=1)) on the internal ports or a static
-    neighbour entry on the sender. With the defaults (all 0) Linux answers ARP for any of its
+    neighbour entry on the sender). With the defaults (all 0) Linux answers ARP for any of its
     addresses on any interface (ARP flux) and the request may arrive elsewhere; RV(paths[].notes)
     then says so.
   - B(Egress) is the interface of C(ip -j route get PEER from LOCAL).
@@ -31,7 +31,7 @@ description:
     answered, by the other vSwitch (V(asymmetric-answered)). V(unreachable) means there is no
     route back to the peer at all.
   - IPv6 has no C(rp_filter) sysctl; only firewall rules filter by reverse path there.
-  - The kernel's own view corroborates the verdict:
+  - The kernel's own view corroborates the verdict, with
     C(ip -j route get LOCAL from PEER iif INGRESS) fails with C(Invalid argument) (or
     C(Invalid cross-device link) on the forwarding path) when source validation rejects the
     request, and shows C(local ... dev lo) otherwise. It does not consult firewall rules.

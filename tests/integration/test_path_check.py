@@ -7,7 +7,13 @@ Everything lives in the fixture's namespace (sysctls, nft rules, bridges) and go
 the tests also undo what they set so that a failure leaves nothing surprising behind.
 """
 
+import json
+import os
+import subprocess
+
 import pytest
+
+from sandbox import REPO
 
 PEER, PEER6 = "203.0.113.101", "2001:db8::101"
 VS0 = {"name": "vswitch0", "datapath_type": "netdev", "uplink": {"interfaces": ["eth0"]},
@@ -176,3 +182,22 @@ def test_bad_input_names_the_option(seed):
     res = seed.module("path_check", peers=[PEER], interfaces=["vswitch1", "eth0"])
     assert res["rc"] == 1 and "interfaces[1]" in res["msg"] and "'eth0'" in res["msg"]
     assert "vswitch0, vswitch1" in res["msg"]
+
+
+def test_under_ansible_with_the_hosts_python(seed, tmp_path):
+    """The real AnsiballZ path with Debian's /usr/bin/python3 (as on the lab's hosts)."""
+    rp(seed, vswitch1=1)
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
+               ANSIBLE_NOCOLOR="1", ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"))
+    args = json.dumps({"db": seed.db, "peers": [PEER]})
+    res = subprocess.run(["ip", "netns", "exec", seed.netns,
+                          os.path.join(REPO, ".venv", "bin", "ansible"), "localhost",
+                          "-c", "local", "-t", str(tmp_path / "tree"),
+                          "-e", "ansible_python_interpreter=/usr/bin/python3",
+                          "-m", "cloudnet.vswitch.path_check", "-a", args],
+                         capture_output=True, text=True, env=env, cwd=REPO)
+    assert res.returncode == 0, res.stdout + res.stderr
+    out = json.loads((tmp_path / "tree" / "localhost").read_text())  # ansible's tree output
+    assert out["changed"] is False
+    assert one(out, "203.0.113.31")["verdict"] == "asymmetric-dropped"
+    assert one(out, "203.0.113.11")["verdict"] == "symmetric"
