@@ -65,7 +65,8 @@ EXAMPLES = r"""
     mac: 52:54:00:12:34:56
   register: where
 
-- ansible.builtin.debug:
+- name: Say it
+  ansible.builtin.debug:
     msg: "{{ where.summary }}"
 """
 
@@ -92,9 +93,11 @@ locations:
         vSwitch learned it via its uplink (it lives elsewhere) or another port.
       type: bool
     evidence:
-      description: One string per fact, for example C(libvirt attached-mac ... on interface
-        vnet0), C(FDB of vswitch0: ... on port 3 (vnet0), VLAN 0, age 4 s),
-        C(neighbour table: ...), C(virsh domiflist: ...).
+      description:
+        - One string per fact, for example C(libvirt attached-mac ... on interface vnet0),
+          C(FDB of vswitch0 - ... on port 3 vnet0, VLAN 0, age 4 s), C(neighbour table ...),
+          C(virsh domiflist ...), C(host address ... on internal port vswitch0).
+        - An uplink's FDB evidence ends with C(learned via uplink ethX) (or the bond's name).
       type: list
       elements: str
   sample:
