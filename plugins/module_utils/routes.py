@@ -318,11 +318,14 @@ def kernel_agrees(check, expects_reject):
     return bool(check["ok"]) and check["type"] == "local"
 
 
-def _rp_words(rp):
+def _rp_words(rp, iface):
+    """e.g. "rp_filter on vswitch1 is 1 (strict, the larger of all 0 and vswitch1 1)"."""
     eff = rp["effective"]
-    where = "on all and the interface" if rp["all"] == rp["interface"] else (
-        "(all %s, %s)" % (rp["all"], "interface %s" % rp["interface"]))
-    return "rp_filter is %s (%s) %s" % (eff, RP_FILTER_MODES.get(eff, "?"), where)
+    mode = RP_FILTER_MODES.get(eff, "unknown")
+    if rp["all"] == rp["interface"]:
+        return "rp_filter on %s is %s (%s)" % (iface, eff, mode)
+    return "rp_filter on %s is %s (%s, the larger of all %s and %s %s)" % (
+        iface, eff, mode, rp["all"], iface, rp["interface"])
 
 
 def explain(path):
@@ -337,25 +340,27 @@ def explain(path):
         return "%s and the route back to %s leaves by %s too, so the path is symmetric " \
                "and the reply goes out where the request came in." % (head, peer, eg)
     if v == "unreachable":
-        why = {"rp_filter": ", and %s on %s drops it" % (_rp_words(path["rp_filter"]), ing)
-               if path["rp_filter"] else "",
-               "firewall": ", and a reverse-path firewall rule (%s) drops it" % rules[0]
-               if rules else "", None: ""}[path["dropped_by"]]
-        return "%s, but the host has no route back to %s%s, so no reply is ever sent%s." % (
-            head, peer, why, tail if path["dropped_by"] == "rp_filter" else "")
+        head = "%s, but the host has no route back to %s" % (head, peer)
+        if path["dropped_by"] == "rp_filter":
+            return "%s; %s, so the kernel drops the request and never replies%s." % (
+                head, _rp_words(path["rp_filter"], ing), tail)
+        if path["dropped_by"] == "firewall":
+            return "%s; the reverse-path firewall rule (%s) drops the request, so no reply " \
+                   "is ever made." % (head, rules[0])
+        return "%s, so the request is taken but no reply can be sent." % head
     back = "%s, but the route back leaves by %s" % (head, eg)
     if v == "asymmetric-dropped" and path["dropped_by"] == "rp_filter":
         rp = path["rp_filter"]
-        return "%s; %s on %s, so the kernel drops the request and never replies%s." % (
-            back, _rp_words(rp), ing, tail)
+        return "%s; %s, so the kernel drops the request and never replies%s." % (
+            back, _rp_words(rp, ing), tail)
     if v == "asymmetric-dropped":
-        return "%s; the reverse-path firewall rule %s drops the request on %s, so no reply " \
-               "is ever made." % (back, rules[0], ing)
+        return "%s; the reverse-path firewall rule (%s) drops the request on %s, so no " \
+               "reply is ever made." % (back, rules[0], ing)
     if path["family"] == 6:
         why = "IPv6 has no rp_filter and no reverse-path firewall rule applies"
     else:
         rp = path["rp_filter"]
-        why = "%s on %s" % (_rp_words(rp), ing)
+        why = _rp_words(rp, ing)
         if rules:
             why += " and the reverse-path firewall rules are loose"
     return "%s; %s, so the request is answered, but the reply leaves by %s (a firewall or " \
@@ -376,7 +381,7 @@ def notes(path):
     if not kc["agrees"]:
         out.append("The kernel's own check (%s) disagrees: %s." % (
             " ".join(kc["argv"]), kc["output_or_error"] or "no output"))
-    if path["dropped_by"] == "firewall" and path["family"] == 4:
+    if path["dropped_by"] == "firewall":
         out.append("ip route get does not consult firewall rules; the kernel check only "
                    "covers rp_filter.")
     return out

@@ -130,8 +130,8 @@ paths:
       description: One sentence that explains the verdict and names the vSwitches.
       type: str
       sample: "A request from 203.0.113.101 to 203.0.113.31 arrives on vswitch1, but the
-        route back leaves by vswitch0; rp_filter is 1 (strict) (all 0, interface 1) on
-        vswitch1, so the kernel drops the request and never replies
+        route back leaves by vswitch0; rp_filter on vswitch1 is 1 (strict, the larger of all 0
+        and vswitch1 1), so the kernel drops the request and never replies
         (TcpExtIPReversePathFilter: 3)."
     notes:
       description: Other things worth knowing (ARP flux, a disagreeing kernel check).

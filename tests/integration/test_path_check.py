@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from sandbox import REPO
+from sandbox import REPO, sh
 
 PEER, PEER6 = "203.0.113.101", "2001:db8::101"
 VS0 = {"name": "vswitch0", "datapath_type": "netdev", "uplink": {"interfaces": ["eth0"]},
@@ -201,3 +201,57 @@ def test_under_ansible_with_the_hosts_python(seed, tmp_path):
     assert out["changed"] is False
     assert one(out, "203.0.113.31")["verdict"] == "asymmetric-dropped"
     assert one(out, "203.0.113.11")["verdict"] == "symmetric"
+
+
+@pytest.fixture
+def cabled(seed):
+    """A VM namespace whose Linux bridge joins both uplinks (eth0p, eth1p): the external
+    network of the seed. The VM (203.0.113.101 on that bridge) reaches vswitch1's address
+    through eth1 by a static neighbour entry (LAB_NOTES trap 8), and the host's own stack is
+    kept off the uplinks with a netdev ingress drop (trap 1)."""
+    vm = seed.netns + "-vm"
+    sh(["ip", "netns", "add", vm])
+
+    def in_vm(*argv, check=True):
+        return sh(["ip", "netns", "exec", vm] + list(argv), check=check)
+
+    try:
+        for nic in ("eth0p", "eth1p"):
+            seed.ns("ip", "link", "set", nic, "netns", vm)
+        in_vm("ip", "link", "set", "lo", "up")
+        in_vm("ip", "link", "add", "br0", "address", "52:54:00:cc:00:01", "type", "bridge")
+        for nic in ("eth0p", "eth1p"):
+            in_vm("ip", "link", "set", nic, "master", "br0")
+            in_vm("ip", "link", "set", nic, "up")
+        in_vm("ip", "address", "add", PEER + "/24", "dev", "br0")
+        in_vm("ip", "link", "set", "br0", "up")
+        mac1 = seed.link("vswitch1")["address"]
+        in_vm("ip", "neigh", "replace", "203.0.113.31", "lladdr", mac1, "dev", "br0",
+              "nud", "permanent")
+        seed.ns("nft", "add", "table", "netdev", "cnt_lab")
+        for nic in ("eth0", "eth1"):
+            seed.ns("nft", "add", "chain", "netdev", "cnt_lab", nic, "{ type filter hook "
+                    "ingress device %s priority 0; policy drop; }" % nic)
+        in_vm.netns = vm
+        yield in_vm
+    finally:
+        seed.ns("nft", "delete", "table", "netdev", "cnt_lab", check=False)
+        sh(["ip", "netns", "del", vm], check=False)
+
+
+def test_real_requests_enter_vswitch1_and_are_dropped_or_answered(seed, cabled):
+    rp(seed, vswitch1=1)
+    before = check(seed, peers=[PEER])["drop_counter"]
+    ping = subprocess.run(["ip", "netns", "exec", cabled.netns, "ping", "-c", "3",
+                           "-i", "0.2", "-W", "1", "203.0.113.31"], capture_output=True)
+    assert ping.returncode != 0, "strict rp_filter must drop the requests"
+    res = check(seed, peers=[PEER])
+    p = one(res, "203.0.113.31")
+    assert p["verdict"] == "asymmetric-dropped"
+    assert p["drop_counter"] >= before + 3
+    assert "TcpExtIPReversePathFilter: %d" % p["drop_counter"] in p["explanation"]
+    rp(seed, vswitch1=0)
+    ping = subprocess.run(["ip", "netns", "exec", cabled.netns, "ping", "-c", "2",
+                           "-i", "0.2", "-W", "2", "203.0.113.31"], capture_output=True)
+    assert ping.returncode == 0, "answered, by vswitch0"
+    assert one(check(seed, peers=[PEER]), "203.0.113.31")["verdict"] == "asymmetric-answered"

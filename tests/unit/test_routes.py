@@ -253,8 +253,9 @@ def test_seed_case_strict_on_vswitch1():
         ("asymmetric-dropped", "vswitch0", "vswitch1")
     assert p["explanation"] == (
         "A request from 203.0.113.101 to 203.0.113.31 arrives on vswitch1, but the route back "
-        "leaves by vswitch0; rp_filter is 1 (strict) (all 0, interface 1) on vswitch1, so the "
-        "kernel drops the request and never replies (TcpExtIPReversePathFilter: 3).")
+        "leaves by vswitch0; rp_filter on vswitch1 is 1 (strict, the larger of all 0 and "
+        "vswitch1 1), so the kernel drops the request and never replies "
+        "(TcpExtIPReversePathFilter: 3).")
     assert p["kernel_check"] == {"argv": ARGV, "ok": False,
                                  "output_or_error": "RTNETLINK answers: Invalid argument",
                                  "expected": "rejected", "agrees": True}
@@ -266,7 +267,8 @@ def test_seed_case_loose_answers_and_disagreement_is_flagged():
     p = path("sysctl-rp-all2-iface1.json", ok("route-get-egress-v4.json"),
              ok("route-get-local-rp2.json"))
     assert p["verdict"] == "asymmetric-answered" and p["kernel_check"]["agrees"]
-    assert "rp_filter is 2 (loose)" in p["explanation"]
+    assert "rp_filter on vswitch1 is 2 (loose, the larger of all 2 and vswitch1 1)" in \
+        p["explanation"]
     assert "the reply leaves by vswitch0" in p["explanation"]
     # the same sysctls with a kernel that rejected: flagged, not hidden
     q = path("sysctl-rp-all2-iface1.json", ok("route-get-egress-v4.json"),
