@@ -32,8 +32,6 @@ MIN_AGING, MAX_AGING = 15, 3600
 JSON_SINCE = (3, 6)
 
 _MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-_ROW_RE = re.compile(r"^\s*(?:(?P<bridge>\S+)\s+)??(?P<port>\S+)\s+(?P<vlan>\d+)\s+"
-                     r"(?P<mac>[0-9a-fA-F:]{17})\s+(?P<age>\d+|static)\s*$")
 _STATS = (
     ("Current/maximum MAC entries in the table", ("current", "max")),
     ("Current static MAC entries in the table", ("static",)),
@@ -177,9 +175,10 @@ def limits(world, bridge, stats=None):
     """(aging_time, table_size) in effect: other_config or OVS's defaults, aging clamped the
     way OVS clamps it; the table size fdb/stats-show reports wins when known."""
     other = world["bridges"][bridge].get("other_config", {})
-    aging = _int(other.get("mac-aging-time"), DEFAULT_AGING)
+    # vswitchd/bridge.c bridge_configure_mac_table(): unset, unparsable or 0 means the default
+    aging = _int(other.get("mac-aging-time"), 0) or DEFAULT_AGING
     aging = min(max(aging, MIN_AGING), MAX_AGING)
-    size = _int(other.get("mac-table-size"), DEFAULT_TABLE_SIZE)
+    size = _int(other.get("mac-table-size"), 0) or DEFAULT_TABLE_SIZE
     if stats and "max" in stats:
         size = stats["max"]
     return aging, size

@@ -125,6 +125,17 @@ def macs_for_ip(ip, world, neighbours, domifaddr=()):
     return macs
 
 
+def attached_evidence(world, macs):
+    """Add to {mac: [evidence]} the vnet whose libvirt attached-mac is that MAC."""
+    for iname, iface in sorted(world["interfaces"].items()):
+        m = (iface.get("external_ids", {}).get("attached-mac") or "").lower()
+        port = world["ports"].get(iface.get("port") or "")
+        if m in macs and port is not None:
+            macs[m].append("libvirt attached-mac %s on interface %s of %s" % (
+                m, iname, port["bridge"]))
+    return macs
+
+
 def _same_ip(a, b):
     try:
         return ipaddress.ip_address(a.split("%")[0]) == ipaddress.ip_address(b)

@@ -38,7 +38,9 @@ options:
     description:
       - Show only the entries for the MACs this IPv4 or IPv6 address resolves to, from the
         kernel's neighbour table and the host's own addresses on internal ports.
-      - The MACs found and why are returned in RV(ip_macs).
+      - The MACs found and why are returned in RV(ip_macs), with the vnet whose libvirt
+        C(attached-mac) is that MAC, if any (so an idle VM whose entry aged out is still
+        named).
     type: str
   explain:
     description:
@@ -50,6 +52,7 @@ options:
   vlan:
     description:
       - The VLAN for O(explain). By default the VLANs on which the FDB has the MAC, or 0.
+      - Requires O(explain).
     type: int
 notes:
   - "O(mac) and O(ip) are mutually exclusive."
@@ -178,8 +181,10 @@ ip_macs:
   description: With O(ip), the MACs it resolves to and the evidence for each.
   returned: when O(ip) is set
   type: dict
-  sample: {"52:54:00:12:34:56": ["neighbour table: 203.0.113.10 lladdr 52:54:00:12:34:56 dev
-           vswitch0 REACHABLE"]}
+  sample:
+    "52:54:00:12:34:56":
+      - "neighbour table: 203.0.113.10 lladdr 52:54:00:12:34:56 dev vswitch0 REACHABLE"
+      - "libvirt attached-mac 52:54:00:12:34:56 on interface vnet0 of vswitch0"
 ovs_version:
   description: ovs-vswitchd's version as reported by C(ovs-appctl version), or null.
   returned: success
@@ -232,6 +237,7 @@ def collect(module):
         wanted = [mac]
     elif ip:
         result["ip_macs"] = locate.macs_for_ip(ip, world, kernel.neighbours(run))
+        locate.attached_evidence(world, result["ip_macs"])
         wanted = sorted(result["ip_macs"])
     bridges = []
     for br in names:
@@ -256,6 +262,7 @@ def main():
             **engine.COMMON_ARGS,
         ),
         mutually_exclusive=[("mac", "ip")],
+        required_by={"vlan": "explain"},
         supports_check_mode=True,
     )
     engine.run_info(module, lambda: collect(module))

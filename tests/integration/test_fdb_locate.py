@@ -25,6 +25,7 @@ NFT_TABLE = "cnt_fdb"  # nft identifiers take no '-'
 VMS = (("vm0", "vnet0", "203.0.113.10", None), ("vm1", "vnet1", "203.0.113.11", 10),
        ("vm2", "vnet2", "203.0.113.12", 10))
 UNKNOWN_MAC = "02:00:5e:10:00:99"
+V6_HOST, V6_VM0 = "2001:db8:cafe::1", "2001:db8:cafe::10"
 
 
 def mac_of(ns, dev):
@@ -33,7 +34,8 @@ def mac_of(ns, dev):
 
 def ping(ns, ip, tries=5):
     for _ in range(tries):
-        res = subprocess.run(["ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "1", ip],
+        res = subprocess.run(["ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "1"]
+                             + (["-6"] if ":" in ip else []) + [ip],
                              capture_output=True, text=True)
         if res.returncode == 0:
             return
@@ -94,9 +96,15 @@ class Lab:
                       "external_ids:iface-status=active")
             self.guard(vnet)
         ovs.ns("ip", "address", "add", "203.0.113.1/24", "dev", BR)
+        # IPv6 only where the host really has it: the internal port (and the VMs)
+        ovs.ns("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=0" % BR)
+        ovs.ns("ip", "address", "add", V6_HOST + "/64", "dev", BR, "nodad")
+        sh(["ip", "-n", self.vm["vm0"], "address", "add", V6_VM0 + "/64", "dev", "eth0",
+            "nodad"])
         ovs.ns("ip", "link", "set", BR, "up")
         self.macs["internal"] = mac_of(ovs.netns, BR)
         ping(self.vm["vm0"], "203.0.113.1")
+        ping(self.vm["vm0"], V6_HOST)
         ping(self.remote, "203.0.113.1")
         ping(self.vm["vm1"], "203.0.113.12")
         return self
@@ -243,6 +251,23 @@ def test_locate_vm_by_ip_and_mac(lab):
     res = run(lab.ovs, "locate", mac=lab.macs["vm1"].upper())
     (loc,) = res["locations"]
     assert (loc["port"], loc["role"], loc["vlan"], loc["local"]) == ("vnet1", "vnet", 10, True)
+
+
+def test_locate_ipv6(lab):
+    res = run(lab.ovs, "locate", ip="2001:DB8:CAFE:0::10")
+    (loc,) = res["locations"]
+    assert (loc["port"], loc["mac"], loc["ip"], loc["local"]) == (
+        "vnet0", lab.macs["vm0"], V6_VM0, True)
+    assert any(e.startswith("neighbour table: " + V6_VM0) for e in loc["evidence"])
+    res = run(lab.ovs, "locate", ip=V6_HOST)
+    assert [(x["port"], x["role"]) for x in res["locations"]] == [(BR, "internal")]
+    res = run(lab.ovs, "fdb_info", ip=V6_VM0)
+    assert [e["port_name"] for e in res["bridges"][0]["entries"]] == ["vnet0"]
+    # the probe works for IPv6 too (neighbour solicitation before the echo request)
+    lab.ovs.ns("ip", "-6", "neigh", "flush", "dev", BR)
+    res = lab.ovs.module("locate", ip=V6_VM0, probe=True)
+    assert res["found"] is True and res["locations"][0]["port"] == "vnet0", res
+    assert any("ping -6" in n and "answered" in n for n in res["notes"])
 
 
 def test_locate_internal_and_uplink(lab):

@@ -279,6 +279,7 @@ def test_join_empty():
     ({"mac-aging-time": "5"}, None, (15, 8192)),       # OVS clamps to 15..3600
     ({"mac-aging-time": "99999"}, None, (3600, 8192)),
     ({"mac-table-size": "junk"}, None, (300, 8192)),
+    ({"mac-aging-time": "0", "mac-table-size": "0"}, None, (300, 8192)),  # 0: the default
     ({"mac-table-size": "2048"}, {"max": 2048}, (300, 2048)),
     ({}, {"max": 10}, (300, 10)),                      # what vswitchd reports wins
 ])
@@ -478,3 +479,28 @@ def test_check_ip(value, ok):
         with pytest.raises(ParamError) as exc:
             locate.check_ip(value, "ip")
         assert str(exc.value).startswith("ip: %r" % value)
+
+
+# `ip -j neigh show` in the integration lab (tests/integration/test_fdb_locate.py's Lab, OVS
+# 3.1, iproute2 6.1), recorded 2026-11-24 after vm0 pinged the host over IPv4 and IPv6.
+NEIGH_V6 = ('[{"dst":"203.0.113.200","dev":"cnt-br0","lladdr":"ca:5a:d4:a3:4e:63",'
+            '"state":["DELAY"]},{"dst":"203.0.113.10","dev":"cnt-br0",'
+            '"lladdr":"4e:24:46:ce:79:6a","state":["DELAY"]},{"dst":"2001:db8:cafe::10",'
+            '"dev":"cnt-br0","lladdr":"4e:24:46:ce:79:6a","state":["DELAY"]}]')
+
+
+def test_macs_for_ipv6_any_notation():
+    neigh = kernel.parse_neighbours(json.loads(NEIGH_V6))
+    w = model.empty_world()
+    got = locate.macs_for_ip(locate.normalize_ip("2001:DB8:CAFE:0::10"), w, neigh)
+    assert list(got) == ["4e:24:46:ce:79:6a"]
+    assert got["4e:24:46:ce:79:6a"][0].startswith("neighbour table: 2001:db8:cafe::10 ")
+    assert locate.macs_for_ip("2001:db8:cafe::11", w, neigh) == {}
+
+
+def test_attached_evidence():
+    w = lab_world()
+    macs = locate.attached_evidence(w, {"36:0d:b7:fe:32:19": [], "02:00:00:00:00:01": []})
+    assert macs == {"36:0d:b7:fe:32:19": [
+        "libvirt attached-mac 36:0d:b7:fe:32:19 on interface vnet0 of vswitch0"],
+        "02:00:00:00:00:01": []}
