@@ -24,7 +24,13 @@ import os
 
 import pytest
 
-from ansible_collections.cloudnet.vswitch.plugins.module_utils import fdb, kernel, locate, model
+from ansible_collections.cloudnet.vswitch.plugins.module_utils import (
+    fdb,
+    fdb_read,
+    kernel,
+    locate,
+    model,
+)
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import ParamError
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "fdb")
@@ -504,3 +510,50 @@ def test_attached_evidence():
     assert macs == {"36:0d:b7:fe:32:19": [
         "libvirt attached-mac 36:0d:b7:fe:32:19 on interface vnet0 of vswitch0"],
         "02:00:00:00:00:01": []}
+
+
+# --------------------------------------------------------------------- the appctl calls
+
+class FakeRun:
+    """argv -> (rc, out, err) from a table keyed by the argv after --timeout; records calls."""
+
+    def __init__(self, answers):
+        self.answers = answers
+        self.calls = []
+
+    def __call__(self, argv):
+        assert argv[0] == "ovs-appctl" and argv[1].startswith("--timeout=")
+        self.calls.append(argv[2:])
+        return self.answers.get(tuple(argv[2:]), (2, "", "unknown command"))
+
+
+def test_show_text_on_ovs31_never_asks_json():
+    run = FakeRun({("fdb/show", "br0"): (0, AGE(OVS31_THREE), "")})
+    entries, fmt = fdb_read.show(run, "br0", (3, 1, 0), 5)
+    assert fmt == "text" and len(entries) == 3 and run.calls == [["fdb/show", "br0"]]
+
+
+@pytest.mark.parametrize("version,payload", [((3, 6, 0), AGE(OVS36_JSON)),
+                                             ((4, 0, 0), OVS40_JSON)])
+def test_show_json_where_supported(version, payload):
+    run = FakeRun({("-f", "json", "fdb/show", "br0"): (0, payload, "")})
+    entries, fmt = fdb_read.show(run, "br0", version, 5)
+    assert fmt == "json" and entries[0]["mac"].startswith("50:54:00:00:00:0")
+
+
+def test_show_json_failure_falls_back_to_text():
+    run = FakeRun({("-f", "json", "fdb/show", "br0"): (1, "", "ovs-appctl: invalid option"),
+                   ("fdb/show", "br0"): (0, OVS31_EMPTY, "")})
+    assert fdb_read.show(run, "br0", (3, 6, 0), 5) == ([], "text")
+
+
+def test_explain_traces_without_generate():
+    w = lab_world()
+    table = {"name": "vswitch0", "aging_time": 300, "entries": lab_entries(w)}
+    flow = "in_port=1,dl_dst=36:0d:b7:fe:32:19"
+    run = FakeRun({("ofproto/trace", "vswitch0", flow):
+                   (0, fixture("lab-ovs3.1-trace-unicast.txt"), "")})
+    (res,) = fdb_read.explain(run, w, table, "36:0d:b7:fe:32:19", None, 5)
+    assert run.calls == [["ofproto/trace", "vswitch0", flow]]
+    assert (res["verdict"], res["port_name"], res["role"], res["in_port"]) == (
+        "unicast", "vnet0", "vnet", "bond0")
