@@ -21,12 +21,12 @@ lab: setup
 
 # Molecule gets a HOME of its own (LAB_NOTES trap 9).
 molecule: setup
-	HOME=$(CURDIR)/$(VENV)/molecule-home molecule test
+	HOME=$(CURDIR)/$(VENV)/molecule-home molecule test --all
 
 test: setup
 	ruff check .
 	pytest -q tests/unit tests/integration tests/lab -m 'not lab10'
-	HOME=$(CURDIR)/$(VENV)/molecule-home molecule test
+	HOME=$(CURDIR)/$(VENV)/molecule-home molecule test --all
 
 demo: setup
 	./scripts/demo

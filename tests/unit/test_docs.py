@@ -10,6 +10,7 @@ import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODULES = ["vswitch", "bridge", "uplink", "vnet"]
+INFO_MODULES = ["vswitch_info", "fdb_info", "path_check", "locate"]
 
 
 def doc(name):
@@ -56,3 +57,15 @@ def test_module_docs(name):
     examples = yaml.safe_load(d["examples"])
     assert all("cloudnet.vswitch." + name in task for task in examples)
     assert "commands" in d["return"]
+
+
+@pytest.mark.parametrize("name", INFO_MODULES)
+def test_info_module_docs(name):
+    d = doc(name)
+    attrs = d["doc"]["attributes"]
+    assert attrs["check_mode"]["support"] == "full"
+    assert attrs["diff_mode"]["support"] == "none"
+    assert set(d["doc"]["options"]) == set(argspec_keys(name))
+    assert d["return"], "every key documented"
+    examples = yaml.safe_load(d["examples"])
+    assert any("cloudnet.vswitch." + name in task for task in examples)

@@ -1,0 +1,17 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudnet.vswitch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The diagnostics role's report.md, built on the controller (see module_utils/report.py)."""
+
+from __future__ import annotations
+
+from ansible_collections.cloudnet.vswitch.plugins.module_utils import report
+
+
+def diagnostics_report(hosts, generated=None, host_ip=None, files=None):
+    return report.markdown(hosts, generated=generated, host_ip=host_ip, files=files)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"diagnostics_report": diagnostics_report}
