@@ -267,10 +267,12 @@ def explain_sentence(ex):
             ex["mac"], where, ex["bridge"], ex["in_port"], ex["port_name"] or "?",
             ex["port"] or "?")
     if ex["verdict"] == "flood":
-        return ("A frame to %s on %s entering %s by %s is flooded to every port on that VLAN: "
-                "%s (never learned, or aged out after %s s)." % (
-                    ex["mac"], where, ex["bridge"], ex["in_port"], ex["reason"],
-                    ex["aging_time"]))
+        why = ex["reason"] or "flooding"
+        if why.startswith("no learned MAC"):
+            why = "the FDB has no entry for it (never learned, or idle for more than the " \
+                  "aging time, %s s)" % ex["aging_time"]
+        return "A frame to %s on %s entering %s by %s is flooded to every port on that " \
+               "VLAN: %s." % (ex["mac"], where, ex["bridge"], ex["in_port"], why)
     if ex["verdict"] == "drop":
         return "A frame to %s on %s entering %s by %s is dropped: %s." % (
             ex["mac"], where, ex["bridge"], ex["in_port"], ex["reason"] or "datapath drop")
