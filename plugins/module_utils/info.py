@@ -11,9 +11,6 @@ import re
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils import model
 
-LOCAL_OFPORT = 65534  # OFPP_LOCAL: the bridge's internal port in fdb/show ("LOCAL")
-
-
 def parse_bond_show(text):
     """`ovs-appctl bond/show BOND` (OVS 3.x text) -> {mode, lacp_status, active_member,
     members: [{name, enabled, active, may_enable}], settings: {key: value}}."""
@@ -165,18 +162,6 @@ def interface(world, iname):
         "external_ids": dict(iface.get("external_ids", {})),
         "error": iface.get("error"),
     }
-
-
-def port_names_by_ofport(world, bridge):
-    """{ofport or 'LOCAL': port name} for a bridge; a bond answers for each member's ofport
-    (fdb/show prints the first member's)."""
-    out = {"LOCAL": bridge}
-    for pname in world["bridges"][bridge]["ports"]:
-        for iname in world["ports"][pname]["interfaces"]:
-            ofport = world["interfaces"].get(iname, {}).get("ofport")
-            if ofport is not None and ofport >= 0:
-                out[str(ofport) if ofport != LOCAL_OFPORT else "LOCAL"] = pname
-    return out
 
 
 def mtu_mismatches(vswitch):
