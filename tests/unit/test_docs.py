@@ -69,3 +69,11 @@ def test_info_module_docs(name):
     assert d["return"], "every key documented"
     examples = yaml.safe_load(d["examples"])
     assert any("cloudnet.vswitch." + name in task for task in examples)
+
+
+def test_path_check_returns_what_the_report_reads():
+    d = doc("path_check")
+    assert set(d["return"]) == {"paths", "summary", "peers", "interfaces", "drop_counter"}
+    assert set(d["return"]["paths"]["contains"]) >= {
+        "local_address", "interface", "peer", "family", "egress", "verdict", "explanation",
+        "rp_filter", "arp", "firewall_rpfilter", "drop_counter", "kernel_check"}
