@@ -5,7 +5,11 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: setup test unit integration lab molecule demo lab-down bench
+.PHONY: setup test lint unit integration lab molecule demo lab-down bench
+
+lint: setup
+	ruff check .
+	ansible-lint
 
 setup:
 	./scripts/setup
@@ -25,6 +29,7 @@ molecule: setup
 
 test: setup
 	ruff check .
+	ansible-lint
 	pytest -q tests/unit tests/integration tests/lab -m 'not lab10'
 	HOME=$(CURDIR)/$(VENV)/molecule-home molecule test --all
 
