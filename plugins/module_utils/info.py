@@ -11,6 +11,7 @@ import re
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils import model
 
+
 def parse_bond_show(text):
     """`ovs-appctl bond/show BOND` (OVS 3.x text) -> {mode, lacp_status, active_member,
     members: [{name, enabled, active, may_enable}], settings: {key: value}}."""

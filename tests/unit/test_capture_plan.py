@@ -1,0 +1,52 @@
+"""Where collect_captures.yml captures, from locate and vswitch_info results."""
+
+import pytest
+
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.capture_plan import plan
+
+
+def vswitches(*names):
+    return [{"name": n, "ports": [
+        {"name": n, "role": "internal"}, {"name": "eth%s" % n[-1], "role": "uplink"},
+        {"name": "vnet%s" % n[-1], "role": "vnet"}]} for n in names]
+
+
+def loc(vswitch, port, role, local):
+    return {"locations": [{"vswitch": vswitch, "port": port, "role": role, "local": local,
+                           "mac": "52:54:00:00:00:01"}]}
+
+
+HOSTS = {
+    "hv1": {"vswitches": vswitches("vswitch0", "vswitch1"),
+            "locate": {"203.0.113.102": loc("vswitch0", "vnet1", "vnet", True),
+                       "203.0.113.106": loc("vswitch0", "eth0", "uplink", False)}},
+    "hv2": {"vswitches": vswitches("vswitch0"),
+            "locate": {"203.0.113.102": loc("vswitch0", "eth0", "uplink", False),
+                       "203.0.113.106": loc("vswitch0", "vnet1", "vnet", True)}},
+    "hv3": {"vswitches": vswitches("vswitch0"), "locate": {}},
+}
+
+
+def test_vm_its_uplink_internal_port_and_the_peers_uplink():
+    p = plan("203.0.113.102", HOSTS, peers=["203.0.113.106"])
+    assert {h: sorted(i) for h, i in p["hosts"].items()} == {
+        "hv1": ["eth0", "vnet1", "vswitch0"], "hv2": ["eth0"]}
+    assert "lives" in p["hosts"]["hv1"]["eth0"]
+    assert "peer 203.0.113.106" in p["hosts"]["hv2"]["eth0"]
+    assert [lo["host"] for lo in p["located"]] == ["hv1", "hv2"]
+
+
+def test_only_learned_elsewhere_captures_where_learned():
+    hosts = {"hv2": HOSTS["hv2"]}
+    p = plan("203.0.113.102", hosts)
+    assert p["hosts"] == {"hv2": {"eth0": "203.0.113.102 was learned here (uplink)"}}
+    assert p["notes"]
+
+
+def test_overrides_and_errors():
+    p = plan("203.0.113.102", HOSTS, only_hosts=["hv3"], interfaces=["eth9"])
+    assert p["hosts"] == {"hv3": {"eth9": "asked for (interfaces)"}}
+    with pytest.raises(ValueError, match="found on no host"):
+        plan("203.0.113.200", {"hv3": HOSTS["hv3"]})
+    with pytest.raises(ValueError, match="capture_hosts: hv9"):
+        plan("203.0.113.102", HOSTS, only_hosts=["hv9"])
