@@ -1,0 +1,176 @@
+"""Frames and capture run directories crafted with dpkt, for the capture report's tests.
+
+The scene: VM A 10.0.0.1 (52:54:00:00:00:01) on hv1's vnet0, VLAN 10 (untagged on the vnet,
+tagged on the uplinks); VM B 10.0.0.2 (52:54:00:00:00:02) behind hv2's uplink eth0.
+"""
+
+import json
+import os
+import socket
+import struct
+
+import dpkt
+
+MAC_A, MAC_B = "52:54:00:00:00:01", "52:54:00:00:00:02"
+IP_A, IP_B, IP_GONE = "10.0.0.1", "10.0.0.2", "10.0.0.3"
+BROADCAST = "ff:ff:ff:ff:ff:ff"
+
+
+def mac(text):
+    return bytes(int(x, 16) for x in text.split(":"))
+
+
+def ip4(text):
+    return socket.inet_pton(socket.AF_INET, text)
+
+
+def ip6(text):
+    return socket.inet_pton(socket.AF_INET6, text)
+
+
+def ether(src, dst, payload, vlan=None, etype=None):
+    etype = etype or {dpkt.ip.IP: 0x0800, dpkt.ip6.IP6: 0x86DD, dpkt.arp.ARP: 0x0806}[
+        type(payload)]
+    head = mac(dst) + mac(src)
+    if vlan is not None:
+        head += struct.pack("!HH", 0x8100, vlan)
+    return head + struct.pack("!H", etype) + bytes(payload)
+
+
+def ipv4(src, dst, proto, payload):
+    return dpkt.ip.IP(src=ip4(src), dst=ip4(dst), p=proto, ttl=64, id=7, data=payload)
+
+
+def echo(src, dst, seq, reply=False, ident=0x42):
+    icmp = dpkt.icmp.ICMP(type=0 if reply else 8, data=dpkt.icmp.ICMP.Echo(id=ident, seq=seq,
+                                                                          data=b"ping"))
+    return ipv4(src, dst, dpkt.ip.IP_PROTO_ICMP, icmp)
+
+
+def tcp(src, dst, sport, dport, flags, seq=1000, ack=0, payload=b"", bad=False):
+    seg = dpkt.tcp.TCP(sport=sport, dport=dport, flags=flags, seq=seq, ack=ack, data=payload)
+    if bad:
+        seg.sum = 0x1234
+    return ipv4(src, dst, dpkt.ip.IP_PROTO_TCP, seg)
+
+
+def udp(src, dst, payload=b"data", bad=False):
+    seg = dpkt.udp.UDP(sport=5000, dport=9999, data=payload)
+    seg.ulen = 8 + len(payload)
+    if bad:
+        seg.sum = 0x1234
+    return ipv4(src, dst, dpkt.ip.IP_PROTO_UDP, seg)
+
+
+def arp(op, sha, spa, tpa, tha="00:00:00:00:00:00"):
+    return dpkt.arp.ARP(op=op, sha=mac(sha), spa=ip4(spa), tha=mac(tha), tpa=ip4(tpa))
+
+
+def nd(src, dst, target, advert=False):
+    body = (struct.pack("!I", 0x60000000 if advert else 0) + ip6(target))
+    icmp = dpkt.icmp6.ICMP6(type=136 if advert else 135, code=0, data=body)
+    return dpkt.ip6.IP6(src=ip6(src), dst=ip6(dst), nxt=58, hlim=255, data=icmp, plen=len(
+        bytes(icmp)))
+
+
+def write_pcap(path, records, snaplen=65535):
+    """records: (ts, frame) or (ts, frame, caplen) for a frame cut to caplen bytes."""
+    with open(path, "wb") as f:
+        w = dpkt.pcap.Writer(f, snaplen=snaplen)
+        for rec in records:
+            ts, frame = rec[0], bytes(rec[1])
+            if len(rec) > 2:
+                f.write(w._pack_hdr(int(ts), int(round(ts % 1 * 1e6)), rec[2], len(frame)))
+                f.write(frame[:rec[2]])
+            else:
+                w.writepkt_time(frame, ts)
+
+
+def add_capture(run, host, interface, records, **sidecar):
+    d = os.path.join(run, host)
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, interface + ".pcap")
+    write_pcap(path, sorted(records, key=lambda r: r[0]))
+    side = {"interface": interface, "packets": len(records), "bytes": 0, "first": None,
+            "last": None, "filter": "host 10.0.0.1", "drops_kernel": 0, "drops_interface": 0,
+            "snaplen": 262144, "clock_offset": None, "started_at": 100.0}
+    side.update(sidecar)
+    with open(os.path.join(d, interface + ".json"), "w") as f:
+        json.dump(side, f)
+    return path
+
+
+def scene(run):
+    """The two-host run: answered and unanswered echo, SYN, ARP, ND, tagged frames, bad and
+    truncated checksums, a reply before its request, drops on hv2:eth0."""
+    vnet, up1, up2 = [], [], []
+
+    def hop3(t, src, dst, pkt, rev=False):
+        """A frame from A's side crossing vnet0 -> hv1:eth0 -> hv2:eth0 (reverse with rev)."""
+        hops = [(vnet, None), (up1, 10), (up2, 10)]
+        for i, (where, vlan) in enumerate(reversed(hops) if rev else hops):
+            where.append((t + i * 0.001, ether(src, dst, pkt, vlan)))
+
+    hop3(100.0, MAC_A, MAC_B, echo(IP_A, IP_B, 1))
+    hop3(100.01, MAC_B, MAC_A, echo(IP_B, IP_A, 1, reply=True), rev=True)
+    hop3(101.0, MAC_A, MAC_B, echo(IP_A, IP_GONE, 2))                # blackholed: no reply
+    vnet.append((101.5, ether(MAC_A, MAC_B, tcp(IP_A, IP_B, 40000, 22, dpkt.tcp.TH_SYN))))
+    up1.append((101.501, ether(MAC_A, MAC_B, tcp(IP_A, IP_B, 40000, 22, dpkt.tcp.TH_SYN), 10)))
+    hop3(102.0, MAC_A, MAC_B, tcp(IP_A, IP_B, 40001, 80, dpkt.tcp.TH_SYN, seq=5))
+    hop3(102.01, MAC_B, MAC_A, tcp(IP_B, IP_A, 80, 40001, dpkt.tcp.TH_SYN | dpkt.tcp.TH_ACK,
+                                   seq=9, ack=6), rev=True)
+    hop3(103.0, MAC_A, BROADCAST, arp(1, MAC_A, IP_A, "10.0.0.9"))   # nobody has .9
+    hop3(103.1, MAC_A, BROADCAST, arp(1, MAC_A, IP_A, IP_B))
+    hop3(103.11, MAC_B, MAC_A, arp(2, MAC_B, IP_B, IP_A, MAC_A), rev=True)
+    hop3(104.0, MAC_A, "33:33:ff:00:00:02", nd("fe80::1", "ff02::1:ff00:2", "2001:db8::2"))
+    hop3(104.01, MAC_B, MAC_A, nd("fe80::2", "fe80::1", "2001:db8::2", advert=True), rev=True)
+    hop3(104.5, MAC_A, "33:33:ff:00:00:09", nd("fe80::1", "ff02::1:ff00:9", "2001:db8::9"))
+    # the VM's TX offload: bad on its vnet, completed before the uplink
+    vnet.append((105.0, ether(MAC_A, MAC_B, udp(IP_A, IP_B, bad=True))))
+    up1.append((105.001, ether(MAC_A, MAC_B, udp(IP_A, IP_B), 10)))
+    # a remote sender's bad checksum, seen only on hv1's uplink
+    up1.append((105.5, ether(MAC_B, MAC_A, tcp(IP_B, IP_A, 80, 40001, dpkt.tcp.TH_ACK,
+                                                 payload=b"x" * 40, bad=True), 10)))
+    # truncated by snaplen with a wrong checksum field: not checked
+    up1.append((105.6, ether(MAC_B, MAC_A, tcp(IP_B, IP_A, 80, 40001, dpkt.tcp.TH_ACK,
+                                                 payload=b"y" * 400, bad=True), 10), 80))
+    # hv2's clock is behind: its reply is stamped before the request leaves the VM
+    up2.append((106.2, ether(MAC_B, MAC_A, echo(IP_B, IP_A, 3, reply=True), 10)))
+    vnet.append((106.5, ether(MAC_A, MAC_B, echo(IP_A, IP_B, 3))))
+    for where, vlan in ((vnet, None), (up1, 10), (up2, 10)):        # the capture goes on
+        where.append((120.0, ether(MAC_A, MAC_B, udp(IP_A, IP_B, b"end"), vlan)))
+    add_capture(run, "hv1", "vnet0", vnet)
+    add_capture(run, "hv1", "eth0", up1, clock_offset=0.0002)
+    add_capture(run, "hv2", "eth0", up2, drops_kernel=3, clock_offset=-0.5)
+    return run
+
+
+def context(run, address=IP_A, hostname="hv1"):
+    """located.json, vswitches.json, fdb/ and routes/ beside the captures."""
+    def dump(rel, data):
+        path = os.path.join(run, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            json.dump(data, f)
+
+    dump("located.json", {"address": address, "hosts": [
+        {"host": hostname, "vswitch": "vswitch0", "port": "vnet0", "role": "vnet",
+         "mac": MAC_A, "vlan": 10, "local": True,
+         "evidence": ["libvirt attached-mac %s on interface vnet0" % MAC_A]}]})
+    dump(os.path.join(hostname, "vswitches.json"), [{
+        "name": "vswitch0", "datapath_type": "system", "ports": [
+            {"name": "eth0", "role": "uplink", "ofport": 1, "mac": "02:00:00:00:01:00"},
+            {"name": "vswitch0", "role": "internal", "ofport": 65534,
+             "mac": "02:00:00:00:01:00", "addresses": ["10.0.0.254/24"]},
+            {"name": "vnet0", "role": "vnet", "ofport": 2, "mac": "fe:54:00:00:00:01",
+             "tag": 10, "external_ids": {"attached-mac": MAC_A}}]}])
+    dump(os.path.join("fdb", hostname + ".json"), [{"name": "vswitch0", "entries": [
+        {"port": "2", "port_name": "vnet0", "role": "vnet", "vlan": 10, "mac": MAC_A,
+         "age": 1, "static": False}]}])
+    dump(os.path.join("routes", hostname + ".json"), [
+        {"local_address": "10.0.0.254", "interface": "vswitch0", "peer": "10.0.0.2",
+         "egress": "vswitch0", "verdict": "symmetric", "explanation": "fine"},
+        {"local_address": "10.0.1.254", "interface": "vswitch1", "peer": "10.0.0.2",
+         "egress": "vswitch0", "verdict": "asymmetric-dropped",
+         "explanation": "A request from 10.0.0.2 arrives on vswitch1, but the route back "
+                        "leaves by vswitch0; rp_filter drops it."}])
