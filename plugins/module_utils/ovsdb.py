@@ -43,11 +43,13 @@ PACKAGES = "python3-openvswitch (Debian/Ubuntu), python3-openvswitch or python3-
 COLUMNS = {
     "Open_vSwitch": ["bridges", "next_cfg", "cur_cfg", "external_ids"],
     "Bridge": ["name", "ports", "datapath_type", "fail_mode", "stp_enable", "other_config",
-               "external_ids"],
+               "external_ids", "mirrors"],
     "Port": ["name", "interfaces", "tag", "trunks", "vlan_mode", "bond_mode", "lacp",
              "other_config", "external_ids"],
     "Interface": ["name", "type", "external_ids", "mtu_request", "options", "ofport", "error",
                   "mac_in_use", "link_state", "admin_state", "mtu"],
+    # The capture module's temporary mirrors.
+    "Mirror": ["name", "select_src_port", "select_dst_port", "output_port", "external_ids"],
 }
 OPTIONAL = {"fail_mode", "tag", "vlan_mode", "bond_mode", "lacp", "mtu_request", "ofport",
             "error", "mac_in_use", "link_state"}
@@ -201,6 +203,13 @@ class Client(object):
                     "external_ids": dict(port.external_ids)}
                 for iface in port.interfaces:
                     w["interfaces"][iface.name] = _iface(iface, port.name)
+            for m in br.mirrors:
+                w.setdefault("mirrors", {})[m.name] = {
+                    "bridge": br.name, "external_ids": dict(m.external_ids),
+                    "select_src_port": sorted(p.name for p in m.select_src_port),
+                    "select_dst_port": sorted(p.name for p in m.select_dst_port),
+                    "output_port": [p.name for p in m.output_port][0] if m.output_port
+                    else None}
         return w
 
     def interfaces(self, names):
@@ -292,7 +301,7 @@ class _Executor(object):
         self.idl = idl
         self.txn = txn
         self.rows = {t: {r.name: r for r in idl.tables[t].rows.values()}
-                     for t in ("Bridge", "Port", "Interface")}
+                     for t in ("Bridge", "Port", "Interface", "Mirror")}
         self.root = next(iter(idl.tables["Open_vSwitch"].rows.values()))
 
     @staticmethod
@@ -359,6 +368,31 @@ class _Executor(object):
         port = self.rows["Port"][op["name"]]
         self._remove_from(self.rows["Bridge"][op["from_bridge"]], "ports", port)
         self._add_to(self.rows["Bridge"][op["bridge"]], "ports", port)
+
+    def op_add_mirror(self, op):
+        """A temporary capture: an internal port on the bridge and a Mirror of op["select"]
+        (port names) to it, all marked with op["external_ids"]."""
+        br = self.rows["Bridge"][op["bridge"]]
+        iface = self._insert("Interface", name=op["output_port"], type="internal",
+                             external_ids=op["external_ids"])
+        port = self._insert("Port", name=op["output_port"], interfaces=[iface],
+                            external_ids=op["external_ids"])
+        self._add_to(br, "ports", port)
+        selected = [self.rows["Port"][p] for p in op["select"]]
+        mirror = self.txn.insert(self.idl.tables["Mirror"])
+        mirror.name = op["name"]
+        mirror.select_src_port = selected
+        mirror.select_dst_port = selected
+        mirror.output_port = [port]
+        mirror.external_ids = op["external_ids"]
+        self.rows["Mirror"][op["name"]] = mirror
+        self._add_to(br, "mirrors", mirror)
+
+    def op_del_mirror(self, op):
+        """Unreference the Mirror from its bridge (OVSDB garbage-collects the row); the capture
+        port goes with a del_port op in the same transaction."""
+        self._remove_from(self.rows["Bridge"][op["bridge"]], "mirrors",
+                          self.rows["Mirror"][op["name"]])
 
     def op_add_iface(self, op):
         iface = self._insert("Interface", name=op["name"])
