@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import heapq
 import ipaddress
+import os
 import struct
 from collections import Counter, OrderedDict
 
@@ -460,7 +461,7 @@ class Analysis(object):
         s, f = self.sources[i], self.files[i]
         out = {k: s.get(k) for k in ("host", "interface", "path", "drops_kernel",
                                       "drops_interface", "clock_offset", "snaplen", "filter",
-                                      "linktype", "truncated_file")}
+                                      "linktype", "truncated_file", "sidecar_packets")}
         out.update(hop=self.hops[i], packets=f["packets"], bytes=f["bytes"],
                    captured_bytes=f["captured_bytes"], first=f["first"], last=f["last"],
                    span=(f["last"] - f["first"]) if f["first"] is not None else None,
@@ -595,6 +596,13 @@ def offset_comment(source):
         source["host"], float(offset))
 
 
+def open_private(path):
+    """A file opened for writing, mode 0600 whatever the umask (also when it existed)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "wb", buffering=1 << 20)
+
+
 # ---------------------------------------------------------------- one pass over everything
 def analyse(sources, merged_path=None, local_macs=None):
     """Read every source's pcap once, in timestamp order across files, feeding the analysis and
@@ -614,7 +622,7 @@ def analyse(sources, merged_path=None, local_macs=None):
         for rec in merged:
             analysis.feed(*rec)
     else:
-        with open(merged_path, "wb", buffering=1 << 20) as f:
+        with open_private(merged_path) as f:
             writer = PcapngWriter(f)
             for s in usable:
                 writer.interface(s["linktype"], s["pcap_snaplen"],

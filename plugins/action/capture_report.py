@@ -1,0 +1,84 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudnet.vswitch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""capture_report on the controller: analyse a capture run, write merged.pcapng, report.md and
+report.html (0600) into it. Nothing runs on the managed host."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.cloudnet.vswitch.plugins.module_utils import pcap, pcap_report
+from ansible_collections.cloudnet.vswitch.plugins.modules.capture_report import ARGUMENT_SPEC
+
+
+def build(run_dir, address=None, title=None, write=True):
+    """The whole job, without Ansible: returns the module's result."""
+    if not os.path.isdir(run_dir):
+        raise AnsibleActionFail("run_dir %s is not a directory" % run_dir)
+    sources, ctx = pcap_report.load_run(run_dir)
+    if not sources:
+        raise AnsibleActionFail("run_dir %s holds no <host>/<interface>.pcap" % run_dir)
+    name = os.path.basename(os.path.normpath(run_dir))
+    m = re.match(r"^\d{8}T\d{6}Z-(.+)$", name)
+    address = address or (ctx.get("located") or {}).get("address") or (m and m.group(1))
+    paths = {k: os.path.join(run_dir, f) for k, f in (
+        ("merged", "merged.pcapng"), ("markdown", "report.md"), ("html", "report.html"))}
+    tmp = paths["merged"] + ".part"
+    try:
+        analysis = pcap.analyse(sources, tmp if write else None, pcap_report.local_macs(ctx))
+        if write:
+            os.replace(tmp, paths["merged"])
+    finally:
+        if write and os.path.exists(tmp):
+            os.unlink(tmp)
+    rep = {"title": title or "Capture of %s" % (address or name), "address": address,
+           "run_name": name, "analysis": analysis, "context": ctx,
+           "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+           "files_written": [os.path.basename(p) for p in paths.values()] if write else []}
+    if write:
+        for key, text in (("markdown", pcap_report.markdown(rep)),
+                          ("html", pcap_report.render_html(rep))):
+            with pcap.open_private(paths[key]) as f:
+                f.write(text.encode("utf-8"))
+    unexplained = [b for b in analysis["bad_checksums"] if not b["likely_offload"]]
+    return {
+        "changed": write,
+        "files": [{k: f[k] for k in ("hop", "packets", "bytes", "span", "drops",
+                                     "truncated_packets")} for f in analysis["files"]],
+        "packets": analysis["packets"],
+        "conversations": len(analysis["conversations"]),
+        "unanswered": len(analysis["unanswered"]),
+        "unanswered_requests": [{k: u[k] for k in ("description", "count", "last_hop",
+                                                   "qualifiers")}
+                                for u in analysis["unanswered"]],
+        "skew": analysis["skew_count"],
+        "bad_checksums": len(unexplained),
+        "written": paths if write else None,
+        "summary": "%d packet(s) in %d file(s), %d unanswered request flow(s); report: %s" % (
+            analysis["packets"], len(analysis["files"]), len(analysis["unanswered"]),
+            paths["html"] if write else "(check mode, nothing written)"),
+    }
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        try:
+            result.update(build(args["run_dir"], args.get("address"), args.get("title"),
+                                write=not self._task.check_mode))
+        except (OSError, pcap.PcapError) as e:
+            raise AnsibleActionFail("capture_report: %s" % e) from e
+        return result

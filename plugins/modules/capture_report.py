@@ -1,0 +1,144 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: cloudnet.vswitch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: capture_report
+short_description: Merge a capture run's pcaps into one timeline and write its report
+version_added: 0.1.0
+description:
+  - Runs on the controller (an action plugin; nothing runs on the managed host). Reads a
+    capture run directory as the C(captures) role leaves it,
+    C(<run_dir>/<host>/<interface>.pcap) with a sidecar C(<interface>.json) beside each, and
+    the evidence beside them (C(located.json), C(fdb/<host>.json), C(routes/<host>.json),
+    C(<host>/vswitches.json); each optional).
+  - Streams every pcap once, in one timeline across all files, and writes
+    C(merged.pcapng) (one interface per source, named C(<host>:<interface>), the host's clock
+    offset in the interface comment), C(report.md) and a self-contained C(report.html) (inline
+    CSS and SVG, nothing fetched from the network), all mode 0600, into O(run_dir).
+  - "The report: where the address was found and why; what was captured where (packets,
+    bytes, span, drops); conversations; the VLAN seen at each hop; requests left unanswered
+    (ICMP and ICMPv6 echo, TCP SYN, ARP, neighbour solicitation) with the last interface each
+    was seen on, qualified when that capture dropped packets; replies stamped before their
+    request (clock skew); bad IPv4, TCP, UDP, ICMP and ICMPv6 checksums (truncated packets
+    are not checked), each with the reason it is or is not a likely offload artefact;
+    reverse-path verdicts; a picture of the vSwitches involved with the address's port marked."
+  - Memory grows with conversations and outstanding requests, not with packets.
+author:
+  - cloudnet.vswitch developers
+options:
+  run_dir:
+    description: The capture run directory, C(OUTPUT_DIR/captures/<UTC timestamp>-<ADDR>).
+    type: path
+    required: true
+  address:
+    description:
+      - The address the capture was about.
+      - Default, C(located.json)'s C(address), else what follows the timestamp in the run
+        directory's name.
+    type: str
+  title:
+    description: The report's title. Default C(Capture of ADDR).
+    type: str
+attributes:
+  action:
+    support: full
+    details: The work is done by the action plugin on the controller.
+  check_mode:
+    support: full
+    details: In check mode the pcaps are analysed and the summary returned, but nothing is
+      written.
+  diff_mode:
+    support: none
+  idempotent:
+    support: none
+    details: Every run rewrites the three files (their content is the same for the same run
+      directory, apart from the generation time).
+notes:
+  - Timestamps are the hosts' own clocks; clock offsets are recorded, not applied.
+  - Requires C(dpkt) on the controller.
+seealso:
+  - module: cloudnet.vswitch.capture
+"""
+
+EXAMPLES = r"""
+- name: Merge and report a capture run
+  cloudnet.vswitch.capture_report:
+    run_dir: "{{ output_dir }}/captures/20261124T101500Z-203.0.113.10"
+  register: report
+
+- name: Where is it?
+  ansible.builtin.debug:
+    msg: "{{ report.written.html }}: {{ report.unanswered }} unanswered request flow(s)"
+"""
+
+RETURN = r"""
+files:
+  description: One summary per pcap read.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - {hop: "hv1:vnet0", packets: 20, bytes: 1960, span: 9.5, drops: 0, truncated_packets: 0}
+packets:
+  description: Packets read across all files.
+  returned: success
+  type: int
+conversations:
+  description: Number of conversations (both directions joined).
+  returned: success
+  type: int
+unanswered:
+  description: Number of request flows (requester, target, kind) with unanswered requests.
+  returned: success
+  type: int
+unanswered_requests:
+  description: The unanswered request flows, each with its last interface and qualifiers.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - description: echo request 10.0.0.1 -> 10.0.0.3
+      count: 5
+      last_hop: "hv2:eth0"
+      qualifiers: ["possibly dropped by capture: the capture on hv2:eth0 dropped 3 packet(s)"]
+skew:
+  description: Number of replies stamped before their request.
+  returned: success
+  type: int
+bad_checksums:
+  description: Number of bad checksums that are not likely offload artefacts.
+  returned: success
+  type: int
+written:
+  description: The paths written (null in check mode).
+  returned: success
+  type: dict
+  sample: {merged: /out/captures/20261124T101500Z-10.0.0.1/merged.pcapng,
+           markdown: /out/captures/20261124T101500Z-10.0.0.1/report.md,
+           html: /out/captures/20261124T101500Z-10.0.0.1/report.html}
+summary:
+  description: One sentence.
+  returned: success
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+ARGUMENT_SPEC = {"run_dir": {"type": "path", "required": True}, "address": {"type": "str"},
+                 "title": {"type": "str"}}
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module.fail_json(msg="capture_report runs on the controller only (an action plugin); it "
+                         "was executed on a host, which means the collection's action plugin "
+                         "was not found")
+
+
+if __name__ == "__main__":
+    main()
