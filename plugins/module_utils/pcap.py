@@ -15,8 +15,8 @@ dropped, unanswered ones are folded into one counter per flow), and every table 
 
 Headers are decoded with `struct` at fixed offsets rather than with dpkt's object decoder:
 measured, dpkt.ethernet.Ethernet costs ~9 us a frame and this ~0.6 us, which is the difference
-between minutes and seconds on a 10,000,000-packet file. dpkt provides the checksum arithmetic
-(and the tests craft their pcaps with it).
+between minutes and seconds on a 10,000,000-packet file; the tests craft their pcaps with
+dpkt and cross-check the checksums with tshark.
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ import ipaddress
 import os
 import struct
 from collections import Counter, OrderedDict
-
-from dpkt import in_cksum_add, in_cksum_done
 
 REQUEST_TIMEOUT = 5.0        # seconds of capture time a request waits for its answer
 RECENT_WINDOW = 10.0         # answered requests / early replies remembered this long
@@ -183,24 +181,32 @@ def bad_checksums(p, data):
     """The layers ("ip", "tcp", "udp", "icmp", "icmp6") whose checksum is wrong. Call only for
     frames captured whole; a packet whose IP length exceeds the frame is skipped too."""
     bad = []
-    if p.fam == 4:
-        ihl = (data[p.l3] & 0x0F) * 4
-        if in_cksum_done(in_cksum_add(0, data[p.l3:p.l3 + ihl])) != 0:
-            bad.append("ip")
+    if p.fam == 4 and not _sum_ok(data[p.l3:p.l3 + (data[p.l3] & 0x0F) * 4]):
+        bad.append("ip")
     if p.l4 < 0 or p.frag or p.end > len(data) or p.proto not in (1, 6, 17, 58):
         return bad
     seg = data[p.l4:p.end]
     if p.proto == 17 and p.fam == 4 and seg[6:8] == b"\0\0":
         return bad                                 # UDP over IPv4 without a checksum
     if p.proto == 1:
-        s = 0
+        pseudo = b""
     elif p.fam == 4:
-        s = in_cksum_add(0, p.src + p.dst + struct.pack("!BBH", 0, p.proto, len(seg)))
+        pseudo = p.src + p.dst + struct.pack("!BBH", 0, p.proto, len(seg))
     else:
-        s = in_cksum_add(0, p.src + p.dst + struct.pack("!IxxxB", len(seg), p.proto))
-    if in_cksum_done(in_cksum_add(s, seg)) != 0:
+        pseudo = p.src + p.dst + struct.pack("!IxxxB", len(seg), p.proto)
+    if not _sum_ok(pseudo, seg):
         bad.append(PROTO_NAMES[p.proto])
     return bad
+
+
+def _sum_ok(*parts):
+    """Whether the Internet checksum over `parts` (each of even offset) verifies. The ones'
+    complement sum of 16-bit words is the number modulo 0xFFFF (2**16 = 1 mod 0xFFFF), so one
+    big-integer modulo replaces the word loop: ~2 us instead of ~10 us for 1,480 bytes."""
+    total = 0
+    for part in parts:
+        total += int.from_bytes(part + b"\0" if len(part) % 2 else part, "big")
+    return total % 0xFFFF == 0
 
 
 def addr(raw):

@@ -319,7 +319,7 @@ def involved(rep):
         for name in sorted(captured.get(host, ())):
             ports.setdefault(name, _guess_role(name))
         vsname = next((h.get("vswitch") for h in located if h.get("host") == host), None)
-        out[host] = [{"name": vsname or "vSwitch (unknown)", "ports": [
+        out[host] = [{"name": vsname or "vSwitch ?", "ports": [
             {"name": n, "role": r} for n, r in sorted(ports.items())]}]
     return out
 
@@ -350,12 +350,12 @@ def svg(rep):
                 rows[{"vnet": "top", "internal": "side", "uplink": "bottom"}.get(
                     p["role"], "top")].append(p)
             n = max(len(rows["top"]), len(rows["bottom"]), 1)
-            w = n * (PORT_W + GAP) + GAP + (PORT_W + GAP if rows["side"] else 0)
+            w = max(n * (PORT_W + GAP) + GAP + (PORT_W + GAP if rows["side"] else 0), 200)
             h = 3 * PORT_H + 4 * GAP + 16
             body.append('<rect x="%d" y="%d" width="%d" height="%d" rx="6" fill="#fafafa" '
                         'stroke="#555"/>' % (x + 10, y, w, h))
             body.append('<text x="%d" y="%d" font-weight="bold">%s</text>' % (
-                x + 18, y + PORT_H + GAP + 14, _h(vs["name"])))
+                x + 18, y + 2 * PORT_H + 2 * GAP + 4, _h(vs["name"])))
             spots = [(p, x + 10 + GAP + i * (PORT_W + GAP), y + GAP)
                      for i, p in enumerate(rows["top"])]
             spots += [(p, x + 10 + GAP + i * (PORT_W + GAP), y + h - GAP - PORT_H)
@@ -365,6 +365,9 @@ def svg(rep):
             for p, px, py in spots:
                 body.append(_port(host, p, px, py, (host, p["name"]) in marked,
                                   (host, p["name"]) in captured, address))
+                if (host, p["name"]) in marked:
+                    body.append('<text x="%d" y="%d" fill="#b00">%s</text>' % (
+                        px, py + PORT_H + 13 if py == y + GAP else py - 4, _h(address)))
             y += h + 20
             col_w = max(col_w, w + 20)
         col_w = max(col_w, 140)
@@ -374,10 +377,10 @@ def svg(rep):
         parts += body
         x += col_w + 20
         height = max(height, y + 10)
-    legend = ('<text x="10" y="%d">thick border: captured; red: where %s lives</text>' % (
-        height + 4, _h(address)))
+    legend = ('<text x="10" y="%d">top: vnets, right: internal port, bottom: uplink; thick '
+              'border: captured; red: where %s lives</text>' % (height + 4, _h(address)))
     return ('<svg width="%d" height="%d" role="img">'
-            '%s%s</svg>' % (max(x, 400), height + 14, "".join(parts), legend))
+            '%s%s</svg>' % (max(x, 640), height + 14, "".join(parts), legend))
 
 
 def _port(host, p, x, y, marked, captured, address):

@@ -25,7 +25,8 @@ description:
     (ICMP and ICMPv6 echo, TCP SYN, ARP, neighbour solicitation) with the last interface each
     was seen on, qualified when that capture dropped packets; replies stamped before their
     request (clock skew); bad IPv4, TCP, UDP, ICMP and ICMPv6 checksums (truncated packets
-    are not checked), each with the reason it is or is not a likely offload artefact;
+    are not checked), each with the reason it is or is not a likely offload artefact (a SYN
+    answered by a RST counts as answered);
     reverse-path verdicts; a picture of the vSwitches involved with the address's port marked."
   - Memory grows with conversations and outstanding requests, not with packets.
 author:
@@ -60,7 +61,6 @@ attributes:
       directory, apart from the generation time).
 notes:
   - Timestamps are the hosts' own clocks; clock offsets are recorded, not applied.
-  - Requires C(dpkt) on the controller.
 seealso:
   - module: cloudnet.vswitch.capture
 """

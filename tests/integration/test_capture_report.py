@@ -1,0 +1,73 @@
+"""capture_report through a real ansible-playbook: the action plugin runs on the controller,
+also for a host it could never reach, in check mode and for real."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "tests", "unit"))
+import pcap_craft as craft  # noqa: E402
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    run = tmp_path / "captures" / "20261124T101500Z-10.0.0.1"
+    run.mkdir(parents=True)
+    craft.scene(str(run))
+    craft.context(str(run))
+    return run
+
+
+def playbook(tmp_path, run, *extra):
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(json.dumps({"all": {"hosts": {"ghost": {
+        "ansible_host": "192.0.2.1", "ansible_connection": "ssh",
+        "ansible_ssh_common_args": "-o ConnectTimeout=1"}}}}))
+    play = tmp_path / "play.yml"
+    play.write_text(json.dumps([{
+        "hosts": "ghost", "gather_facts": False,
+        "tasks": [{"name": "report", "cloudnet.vswitch.capture_report": {
+            "run_dir": str(run), "title": "Lab capture"}, "register": "out"},
+            {"ansible.builtin.copy": {"content": "{{ out | to_json }}",
+                                      "dest": str(tmp_path / "out.json")},
+             "delegate_to": "localhost", "check_mode": False}]}]))
+    env = dict(os.environ, ANSIBLE_CONFIG=REPO + "/ansible.cfg",
+               ANSIBLE_LOCALHOST_WARNING="false")
+    res = subprocess.run([REPO + "/.venv/bin/ansible-playbook", "-i", str(inventory), str(play)]
+                         + list(extra), capture_output=True, text=True, env=env, cwd=REPO)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return json.loads((tmp_path / "out.json").read_text()), res.stdout
+
+
+def test_through_ansible_playbook_on_the_controller(tmp_path, run_dir):
+    out, _stdout = playbook(tmp_path, run_dir, "--check")
+    assert out["changed"] is False and out["written"] is None
+    assert not (run_dir / "report.html").exists()
+    assert out["unanswered"] == 4
+
+    out, stdout = playbook(tmp_path, run_dir)
+    assert out["changed"] is True
+    assert out["written"]["html"] == str(run_dir / "report.html")
+    for name in ("merged.pcapng", "report.md", "report.html"):
+        assert os.stat(run_dir / name).st_mode & 0o777 == 0o600
+    assert out["packets"] == 44 and out["skew"] == 1
+    assert {"description": "echo request 10.0.0.1 -> 10.0.0.3", "count": 1,
+            "last_hop": "hv2:eth0", "qualifiers": [
+                "possibly dropped by capture: the capture on hv2:eth0 dropped 3 packet(s)"]} \
+        in out["unanswered_requests"]
+    assert (run_dir / "report.md").read_text().startswith("# Lab capture\n")
+    names = subprocess.run(["tshark", "-r", str(run_dir / "merged.pcapng"), "-T", "fields",
+                            "-e", "frame.interface_name"], capture_output=True, text=True,
+                           check=True).stdout.split()
+    assert set(names) == {"hv1:vnet0", "hv1:eth0", "hv2:eth0"}
+    assert "ghost" in stdout and "unreachable=0" in stdout
+
+
+def test_missing_run_dir_fails_cleanly(tmp_path):
+    with pytest.raises(AssertionError) as e:
+        playbook(tmp_path, tmp_path / "nowhere")
+    assert "is not a directory" in str(e.value)
