@@ -52,7 +52,7 @@ def build(run_dir, address=None, title=None, write=True):
         "files": [{k: f[k] for k in ("hop", "packets", "bytes", "span", "drops",
                                      "truncated_packets")} for f in analysis["files"]],
         "packets": analysis["packets"],
-        "conversations": len(analysis["conversations"]),
+        "conversations": analysis["conversation_count"],
         "unanswered": len(analysis["unanswered"]),
         "unanswered_requests": [{k: u[k] for k in ("description", "count", "last_hop",
                                                    "qualifiers")}

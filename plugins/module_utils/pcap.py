@@ -29,8 +29,12 @@ from collections import Counter, OrderedDict
 
 REQUEST_TIMEOUT = 5.0        # seconds of capture time a request waits for its answer
 RECENT_WINDOW = 10.0         # answered requests / early replies remembered this long
+BAD_WINDOW = 2.0             # a bad packet is looked for at other hops this long
+MAX_BAD_RECENT = 20000       # bad packets remembered for that
 MAX_OUTSTANDING = 200000     # outstanding requests (the oldest is settled beyond this)
-MAX_CONVERSATIONS = 100000   # beyond this, conversations are counted together as "other"
+MAX_CONVERSATIONS = 100000   # (conversation, hop) pairs; beyond, counted together as "other"
+MAX_REPORTED = 1000          # conversations returned (the largest; all are counted)
+MAX_FINDINGS = 10000         # unanswered flows and bad-checksum groups (then one "other")
 MAX_EXAMPLES = 200           # skew findings kept (all are counted)
 END_MARGIN = 1.0             # a request this close to the end of its capture may be answered late
 VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
@@ -212,9 +216,9 @@ def _sum_ok(*parts):
 def addr(raw):
     if raw is None:
         return None
-    if len(raw) == 6:
-        return ":".join("%02x" % b for b in raw)
-    return str(ipaddress.ip_address(raw))
+    if len(raw) in (4, 16):
+        return str(ipaddress.ip_address(raw))
+    return ":".join("%02x" % b for b in raw)
 
 
 # ---------------------------------------------------------------- requests and answers
@@ -249,7 +253,7 @@ def reply_key(p):
         return None
     if (p.proto, p.itype) in ((1, 0), (58, 129)):
         return p.proto, p.dst, p.src, p.ident
-    if p.proto == 58 and p.itype == 136 and p.flags & 0x40:                    # solicited NA
+    if p.proto == 58 and p.itype == 136 and p.flags and p.flags & 0x40:       # solicited NA
         return "nd", p.dst, p.target
     return None
 
@@ -279,6 +283,8 @@ def _endpoint(ep):
 def _describe(kind, requester, target, port):
     what = {"echo": "echo request", "tcp-syn": "TCP SYN", "arp": "ARP who-has",
             "nd": "neighbour solicitation"}[kind]
+    if requester is None:
+        return "%s, any other (more than %d kinds of request)" % (what, MAX_FINDINGS)
     if kind == "arp":
         return "%s %s from %s" % (what, addr(target), addr(requester))
     if kind == "nd":
@@ -335,19 +341,17 @@ class Analysis(object):
     # -- conversations
     def _conversation(self, p, idx, size, t):
         proto, a, b, forward = conversation_of(p)
-        key = (proto, a, b)
-        hops = self.conversations.get(key)
-        if hops is None:
+        key = (proto, a, b, idx)                   # one flat entry per conversation and hop
+        h = self.conversations.get(key)
+        if h is None:
             if len(self.conversations) >= MAX_CONVERSATIONS:
                 self.other_conversations[idx] += 1
                 return
-            hops = self.conversations[key] = {}
-        h = hops.get(idx)
-        if h is None:
-            h = hops[idx] = [0, 0, 0, set(), t, t]
+            h = self.conversations[key] = [0, 0, 0, (p.vlans,), t, t]
         h[0 if forward else 1] += 1
         h[2] += size
-        h[3].add(p.vlans)
+        if p.vlans not in h[3]:
+            h[3] += (p.vlans,)
         h[5] = t
 
     # -- checksums
@@ -365,6 +369,9 @@ class Analysis(object):
         for layer in bad:
             key = (idx, layer, p.src_mac, p.src, p.dst, p.proto)
             finding = self.bad.get(key)
+            if finding is None and len(self.bad) >= MAX_FINDINGS:
+                key = (idx, layer, None, None, None, None)       # "from anywhere else"
+                finding = self.bad.get(key)
             if finding is None:
                 finding = self.bad[key] = {"count": 0, "good_on": set(), "bad_on": set()}
             finding["count"] += 1
@@ -374,7 +381,7 @@ class Analysis(object):
                 self.bad[seen[0]]["bad_on"].add(idx)
             self.bad_recent[fp] = (key, t)
             self.bad_recent.move_to_end(fp)
-            if len(self.bad_recent) > MAX_OUTSTANDING:
+            if len(self.bad_recent) > MAX_BAD_RECENT:
                 self.bad_recent.popitem(last=False)
 
     # -- requests and replies
@@ -385,7 +392,8 @@ class Analysis(object):
             entry = self.outstanding.get(key)
             if entry is not None:
                 entry[3], entry[4] = t, idx
-                entry[5].setdefault(idx, t)
+                if idx not in entry[5]:
+                    entry[5].append(idx)
                 self.outstanding.move_to_end(key)
             elif key in self.recent:
                 return
@@ -399,7 +407,7 @@ class Analysis(object):
                                       "reply_time": r_t, "request_hop": idx,
                                       "request_time": t})
             else:
-                self.outstanding[key] = [kind, flow, t, t, idx, {idx: t}]
+                self.outstanding[key] = [kind, flow, t, t, idx, [idx]]
                 if len(self.outstanding) > MAX_OUTSTANDING:
                     self._settle(*self.outstanding.popitem(last=False))
             return
@@ -423,25 +431,29 @@ class Analysis(object):
             if now - out[key][3] <= REQUEST_TIMEOUT:
                 break
             self._settle(key, out.pop(key))
-        for table in (self.recent, self.early, self.bad_recent):
+        for table, window in ((self.recent, RECENT_WINDOW), (self.early, RECENT_WINDOW),
+                              (self.bad_recent, BAD_WINDOW)):
             while table:
                 key = next(iter(table))
                 value = table[key]
-                if now - (value if isinstance(value, float) else value[-1]) <= RECENT_WINDOW:
+                if now - (value if isinstance(value, float) else value[-1]) <= window:
                     break
                 del table[key]
 
     def _settle(self, key, entry, end=None):
         kind, flow, first, last, idx, hops = entry
         u = self.unanswered.get(flow)
+        if u is None and len(self.unanswered) >= MAX_FINDINGS:
+            flow = (kind, None, None, None)                      # "to anywhere else"
+            u = self.unanswered.get(flow)
         if u is None:
             u = self.unanswered[flow] = {"count": 0, "first": first, "last": last,
                                          "last_hops": Counter(), "hops": {}, "near_end": 0}
         u["count"] += 1
         u["first"], u["last"] = min(u["first"], first), max(u["last"], last)
         u["last_hops"][idx] += 1
-        for i, seen in hops.items():
-            u["hops"][i] = min(seen, u["hops"].get(i, seen))
+        for i in hops:
+            u["hops"].setdefault(i, None)          # in the order first seen
         if end is not None and end - last < END_MARGIN:
             u["near_end"] += 1
 
@@ -453,6 +465,7 @@ class Analysis(object):
         return {
             "files": [self._file(i) for i in range(len(self.sources))],
             "packets": sum(f["packets"] for f in self.files),
+            "conversation_count": len({k[:3] for k in self.conversations}),
             "conversations": self._conversations(),
             "other_conversations": {self.hops[i]: n for i, n in
                                     self.other_conversations.items()},
@@ -476,11 +489,15 @@ class Analysis(object):
         return out
 
     def _conversations(self):
-        out = []
-        for (proto, a, b), hops in self.conversations.items():
+        out, grouped = [], {}
+        for (proto, a, b, i), h in self.conversations.items():
+            grouped.setdefault((proto, a, b), []).append((h[4], i, h))
+        packets = {k: max(h[0] + h[1] for _t, _i, h in hops) for k, hops in grouped.items()}
+        for (proto, a, b) in heapq.nlargest(MAX_REPORTED, packets, key=packets.get):
+            hops = grouped[proto, a, b]
             rows = [{"hop": self.hops[i], "a_to_b": h[0], "b_to_a": h[1], "bytes": h[2],
                      "vlans": sorted(_vlans(Counter(h[3]))), "first": h[4], "last": h[5]}
-                    for i, h in sorted(hops.items(), key=lambda ih: (ih[1][4], ih[0]))]
+                    for _t, i, h in sorted(hops)]
             out.append({"protocol": proto, "a": _endpoint(a), "b": _endpoint(b),
                         "packets": max(r["a_to_b"] + r["b_to_a"] for r in rows),
                         "bytes": max(r["bytes"] for r in rows), "hops": rows})
@@ -505,7 +522,7 @@ class Analysis(object):
                         "count": u["count"], "first": u["first"], "last": u["last"],
                         "last_hop": last_hop,
                         "last_hops": {self.hops[i]: n for i, n in sorted(u["last_hops"].items())},
-                        "hops": [self.hops[i] for i in sorted(u["hops"], key=u["hops"].get)],
+                        "hops": [self.hops[i] for i in u["hops"]],
                         "qualifiers": qualifiers})
         out.sort(key=lambda u: (-u["count"], u["description"]))
         return out

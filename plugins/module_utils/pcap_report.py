@@ -140,8 +140,8 @@ def sections(rep):
     convs = a["conversations"]
     out.append(("Conversations", ["%d conversation(s)%s; packets and bytes at the hop that saw "
                                   "the most; per hop a->b / b->a packets and VLANs." % (
-                                      len(convs), ", the %d largest shown" % MAX_ROWS
-                                      if len(convs) > MAX_ROWS else "")],
+                                      a["conversation_count"], ", the %d largest shown" %
+                                      MAX_ROWS if a["conversation_count"] > MAX_ROWS else "")],
                 (["protocol", "a", "b", "packets", "bytes", "hops"],
                  [[c["protocol"], c["a"], c["b"], c["packets"], size(c["bytes"]),
                    "; ".join("%s %d/%d %s" % (h["hop"], h["a_to_b"], h["b_to_a"],

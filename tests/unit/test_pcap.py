@@ -186,7 +186,7 @@ def test_memory_is_bounded_by_flows_not_packets(monkeypatch):
     assert peak <= (pcap.REQUEST_TIMEOUT + 1) / 0.001
     res = a.result()
     assert sum(u["count"] for u in res["unanswered"]) == 20000
-    assert len(res["unanswered"]) == 50 and len(res["conversations"]) == 10
+    assert len(res["unanswered"]) == 50 and res["conversation_count"] == 10
     assert res["other_conversations"] == {"hv1:eth0": 20000 - 10 * 400}
 
 
@@ -237,3 +237,36 @@ def test_throughput_one_million_packets(tmp_path):
                            time.time() - start))
     assert packets == 1000000
     assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss > 0
+
+
+def test_garbage_and_cut_headers_never_raise():
+    """Every prefix of every scene frame, and random bytes behind real headers."""
+    import random
+    rnd = random.Random(5)
+    frames = [bytes(craft.ether(craft.MAC_A, craft.MAC_B, pkt, vlan)) for vlan in (None, 10)
+              for pkt in (craft.echo(craft.IP_A, craft.IP_B, 1), craft.udp(craft.IP_A, craft.IP_B),
+                          craft.tcp(craft.IP_A, craft.IP_B, 1, 2, 0x12, ack=5),
+                          craft.arp(1, craft.MAC_A, craft.IP_A, craft.IP_B),
+                          craft.nd("fe80::1", "fe80::2", "2001:db8::2", advert=True))]
+    a = pcap.Analysis([{"host": "hv1", "interface": "eth0"}])
+    n = 0
+    for frame in frames:
+        for cut in range(len(frame) + 1):
+            for data in (frame[:cut], frame[:cut] + bytes(rnd.getrandbits(8) for _ in range(20))):
+                n += 1
+                a.feed(n * 1000, 0, len(data), len(data), data)
+    res = a.result()
+    assert res["packets"] == n
+
+
+def test_findings_are_capped_not_the_packets(monkeypatch):
+    monkeypatch.setattr(pcap, "MAX_FINDINGS", 3)
+    a = pcap.Analysis([{"host": "hv1", "interface": "eth0"}])
+    for i in range(10):
+        frame = bytes(craft.ether(craft.MAC_A, craft.MAC_B, craft.tcp(
+            craft.IP_A, "10.9.0.%d" % (i + 1), 1000, 22, 0x02, bad=True)))
+        a.feed(i * 10 ** 9, 0, len(frame), len(frame), frame)
+    res = a.result()
+    assert sum(u["count"] for u in res["unanswered"]) == 10 and len(res["unanswered"]) == 4
+    assert "any other" in res["unanswered"][0]["description"]
+    assert sum(b["count"] for b in res["bad_checksums"]) == 10 and len(res["bad_checksums"]) == 4
