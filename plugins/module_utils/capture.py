@@ -312,8 +312,9 @@ def _resolve(world, name, path, method, match_vlan, notes, redirected):
             raise ParamError(path, "%r: method mirror needs an OVS port, and %r is none (OVS "
                                    "ports: %s)" % (name, name, ", ".join(sorted(ports)) or "none"))
         if name in links:
-            return [_target(name, name, "tcpdump", name, None, None,
-                            _wants_vlan(world, None, match_vlan, "tcpdump"))]
+            return _up(links, [_target(name, name, "tcpdump", name, None, None,
+                                       _wants_vlan(world, None, match_vlan, "tcpdump"))],
+                       path, notes, redirected)
         raise ParamError(path, "%r is neither a kernel interface nor an OVS port on this host"
                                % name)
     port = ports[pname]
@@ -334,19 +335,36 @@ def _resolve(world, name, path, method, match_vlan, notes, redirected):
                         "to see a whole conversation)"
             notes.append(note)
             vlan = _wants_vlan(world, pname, match_vlan, "tcpdump")
-            return [_target(m, name, "tcpdump", m, bridge, pname, vlan) for m in members]
+            return _up(links, [_target(m, name, "tcpdump", m, bridge, pname, vlan)
+                               for m in members], path, notes, True)
         if method == "tcpdump":
             raise ParamError(path, "%r is a bond whose members %s have no kernel netdev: only "
                                    "method mirror can capture it"
                              % (name, ", ".join(m for m in members if m not in links)))
         return [_mirror(world, name, pname, match_vlan, notes)]
     if name in links:
-        return [_target(name, name, "tcpdump", name, bridge, pname,
-                        _wants_vlan(world, pname, match_vlan, "tcpdump"))]
+        return _up(links, [_target(name, name, "tcpdump", name, bridge, pname,
+                                   _wants_vlan(world, pname, match_vlan, "tcpdump"))],
+                   path, notes, redirected)
     if method == "tcpdump":
         raise ParamError(path, "%r has no kernel netdev (type %s): only method mirror can capture "
                                "it" % (name, (ifaces.get(name) or {}).get("type") or "?"))
     return [_mirror(world, name, pname, match_vlan, notes)]
+
+
+def _up(links, targets, path, notes, optional):
+    """Drop targets whose netdev is administratively down (tcpdump cannot open it, and it
+    carries nothing): with a note when they came from a bond or a patch port, else an error."""
+    out = []
+    for t in targets:
+        if links.get(t["device"], {}).get("up", True):
+            out.append(t)
+        elif optional:
+            notes.append("%s is down: not captured (it carries no traffic)" % t["device"])
+        else:
+            raise ParamError(path, "%r is down (tcpdump cannot capture on an interface that "
+                                   "is not up)" % t["device"])
+    return out
 
 
 def _target(interface, requested, method, device, bridge, port, vlan):
@@ -385,8 +403,10 @@ def _redirect_patch(world, name, pname, path, method, match_vlan, notes):
                 and not _is_ours(ports[p])]
         sides.append("%s: %s" % (br, ", ".join(real) or "none"))
         for p in real:
-            out += _resolve(world, p, path, "auto" if method == "mirror" else method,
-                            match_vlan, notes, redirected=True)
+            for t in _resolve(world, p, path, "auto" if method == "mirror" else method,
+                              match_vlan, notes, redirected=True):
+                t["requested"] = name
+                out.append(t)
     notes.append("%s is a patch port: OVS never mirrors traffic crossing a patch port and it has "
                  "no netdev, so it is not captured; captured instead on the real ports on "
                  "either side (%s)" % (name, "; ".join(sides)))

@@ -250,7 +250,7 @@ class Capture(object):
         wanted = [t for t in self.targets if t["method"] == "mirror"]
         if self.mirrors or not wanted:
             return wanted
-        token = self.run_id.replace("-", "")[-8:].lower()
+        token = self.run_id.rsplit("-", 1)[-1]
         for i, t in enumerate(wanted):
             t["capture_port"] = capture.capture_port_name(token, i)
             t["mirror"] = "cloudnet-capture-%s-%s" % (t["port"], token)
@@ -299,10 +299,12 @@ class Capture(object):
     def argv(self, t, tcpdump):
         """-Z root: tcpdump keeps root instead of switching to user tcpdump, so it can write
         into our root-owned 0700 directory (LAB_NOTES trap 10); with -w it never dissects a
-        packet, so it runs no protocol parser as root. -U writes each packet at once (the
-        max_bytes watch sees real sizes, and a SIGKILL loses nothing written)."""
+        packet, so it runs no protocol parser as root. --immediate-mode hands every packet
+        to tcpdump at once (otherwise TPACKET_V3 holds them in blocks for up to a second, and
+        those of the last second before SIGINT were lost) and -U writes each one at once: the
+        max_bytes watch sees real sizes, and a stop loses nothing."""
         argv = [tcpdump, "-i", t["device"], "-w", t["path"], "-s", str(t["snaplen"]), "-U",
-                "-n", "-Z", "root"]
+                "--immediate-mode", "-n", "-Z", "root"]
         if self.p["packet_count"]:
             argv += ["-c", str(self.p["packet_count"])]
         if t["filter"]:

@@ -1,0 +1,465 @@
+"""The capture module against a real ovsdb-server + ovs-vswitchd (userspace datapath), with two
+"VMs" (network namespaces) cabled by veth to vnets on a vSwitch made by our own vswitch module.
+
+Every test ends with no tcpdump of ours alive (checked by PID, killed by PID if one survived),
+no Mirror row, no capture port and no nftables table of ours.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from sandbox import COLLECTIONS, REPO, sh
+
+VM_A, VM_B, HOST_IP = "203.0.113.21", "203.0.113.22", "203.0.113.11"
+BASE = {"name": "vswitch0", "datapath_type": "netdev", "uplink": {"interfaces": ["eth0"]},
+        "internal": {"addresses": [HOST_IP + "/24"]},
+        "vnets": [{"name": "vnet0"}, {"name": "vnet1"}]}
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().split(b"\0")
+    except OSError:
+        return []
+
+
+def _state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(") ", 1)[1][0]
+    except OSError:
+        return None
+
+
+def our_processes(marker):
+    """Live (not zombie) processes whose command line mentions `marker`."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and entry != str(os.getpid()):
+            pid = int(entry)
+            if any(marker.encode() in a for a in _cmdline(pid)) and _state(pid) not in (None, "Z"):
+                out.append(pid)
+    return out
+
+
+def tcpdumps(marker):
+    return [p for p in our_processes(marker) if _cmdline(p)[0].endswith(b"tcpdump")]
+
+
+class Lab:
+    """vswitch0 (netdev) with uplink eth0, internal port 203.0.113.11/24 and two VMs."""
+
+    def __init__(self, ovs):
+        self.ovs = ovs
+        self.tag = uuid.uuid4().hex[:6]
+        self.root = "/var/tmp/cnt-cap-%s" % self.tag  # every output dir lives under it
+        self.vms = {}
+        self.procs = []
+
+    def build(self):
+        ovs = self.ovs
+        for name in ("eth0", "vnet0", "vnet1"):
+            ovs.nic(name)
+        res = self.ovs.module("vswitch", config=[BASE])
+        assert res["rc"] == 0, res.get("msg")
+        # The uplink's far end goes to a "top of rack" namespace of its own: left in the
+        # sandbox, the host's kernel would answer ARP for its address there (ARP flux).
+        self.tor = "cnt-tor-%s" % self.tag
+        sh(["ip", "netns", "add", self.tor])
+        ovs.ns("ip", "link", "set", "eth0p", "netns", self.tor)
+        sh(["ip", "netns", "exec", self.tor, "ip", "link", "set", "eth0p", "up"])
+        for vnet, ip in (("vnet0", VM_A), ("vnet1", VM_B)):
+            vm = "cnt-vm-%s-%s" % (vnet, self.tag)
+            sh(["ip", "netns", "add", vm])
+            self.vms[vnet] = vm
+            ovs.ns("ip", "link", "set", vnet + "p", "netns", vm)
+            self.vm(vnet, "ip", "link", "set", "lo", "up")
+            self.vm(vnet, "ip", "link", "set", vnet + "p", "name", "eth0")
+            self.vm(vnet, "sysctl", "-qw", "net.ipv6.conf.eth0.disable_ipv6=1")
+            self.vm(vnet, "ip", "address", "add", ip + "/24", "dev", "eth0")
+            self.vm(vnet, "ip", "link", "set", "eth0", "up")
+        # LAB_NOTES trap 1: the sandbox's kernel must not see what OVS's ports receive.
+        for port in ("eth0", "vnet0", "vnet1"):
+            ovs.ns("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % port)
+            script = ("table netdev cnt_lab_%s {\n chain drop_all {\n  type filter hook ingress "
+                      "device \"%s\" priority 0; policy drop;\n }\n}\n" % (port, port))
+            self._nft(script)
+        self.ping("vnet0", HOST_IP, count=1)  # warm up ARP and the FDB
+        return self
+
+    def _nft(self, script):
+        res = subprocess.run(["ip", "netns", "exec", self.ovs.netns, "nft", "-f", "-"],
+                             input=script, capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr
+
+    def vm(self, vnet, *argv):
+        return sh(["ip", "netns", "exec", self.vms[vnet]] + list(argv))
+
+    def ping(self, vnet, dst, count=5, interval="0.2", size=56):
+        return sh(["ip", "netns", "exec", self.vms[vnet], "ping", "-n", "-q", "-c", str(count),
+                   "-i", interval, "-s", str(size), "-W", "1", dst], check=False)
+
+    def dir(self, name):
+        return os.path.join(self.root, name)
+
+    # ------------------------------------------------------------------ the module, async
+    def start(self, **args):
+        """Run the capture module in the sandbox namespace in the background."""
+        args = dict(args, db=self.ovs.db, _ansible_check_mode=False, _ansible_diff=False)
+        argsfile = os.path.join(self.ovs.dir, "args-%s.json" % uuid.uuid4().hex[:8])
+        with open(argsfile, "w") as f:
+            json.dump({"ANSIBLE_MODULE_ARGS": args}, f)
+        env = dict(os.environ, PYTHONPATH=COLLECTIONS, **self.ovs.env)
+        proc = subprocess.Popen(["ip", "netns", "exec", self.ovs.netns, sys.executable,
+                                 os.path.join(REPO, "plugins", "modules", "capture.py"),
+                                 argsfile], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=env)
+        self.procs.append(proc)
+        return proc
+
+    @staticmethod
+    def result(proc, timeout=60):
+        out, err = proc.communicate(timeout=timeout)
+        try:
+            res = json.loads(out)
+        except ValueError:
+            raise AssertionError("no JSON (rc=%s): %r %r" % (proc.returncode, out, err)) from None
+        res["rc"] = proc.returncode
+        return res
+
+    def wait_listening(self, output_dir, names, timeout=10):
+        """Until tcpdump runs for every interface (its stderr file says it listens)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            ok = all("listening on" in _read(os.path.join(output_dir, ".%s.stderr" % n))
+                     for n in names)
+            if ok:
+                return
+            time.sleep(0.05)
+        raise AssertionError("tcpdump did not start on %s" % names)
+
+    # ------------------------------------------------------------------ leftovers
+    def leftovers(self):
+        ovs = self.ovs
+        return {
+            "mirrors": ovs.vsctl("--columns=name", "list", "Mirror").strip(),
+            "ports": [p for p in ovs.vsctl("list-ports", "vswitch0").split() if
+                      p.startswith("cncap")],
+            "links": [ln for ln in ovs.ns("ip", "-o", "link").split("\n") if "cncap" in ln],
+            "nft": [ln for ln in ovs.ns("nft", "list", "tables").split("\n")
+                    if "cloudnet_capture" in ln],
+            "tcpdump": tcpdumps(self.root),
+        }
+
+    def clean(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        for pid in our_processes(self.root):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        for vm in list(self.vms.values()) + [getattr(self, "tor", None)]:
+            if vm:
+                sh(["ip", "netns", "del", vm], check=False)
+        for port in ("eth0", "vnet0", "vnet1"):
+            self.ovs.ns("nft", "delete", "table", "netdev", "cnt_lab_" + port, check=False)
+        shutil.rmtree(self.root, ignore_errors=True)
+        if os.path.exists(self.root + ".tar.gz"):
+            os.unlink(self.root + ".tar.gz")
+
+
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def no_leftovers(lab):
+    left = lab.leftovers()
+    assert left == {"mirrors": "", "ports": [], "links": [], "nft": [], "tcpdump": []}, left
+
+
+@pytest.fixture
+def lab(ovs):
+    box = Lab(ovs)
+    try:
+        box.build()
+        yield box
+        no_leftovers(box)
+    finally:
+        box.clean()
+
+
+def tshark(path, display_filter=None, fields=("frame.number",)):
+    argv = ["tshark", "-r", path, "-T", "fields"]
+    for f in fields:
+        argv += ["-e", f]
+    if display_filter:
+        argv += ["-Y", display_filter]
+    res = subprocess.run(argv, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    return [ln for ln in res.stdout.split("\n") if ln]
+
+
+def matching(path, expr):
+    """Packets of the file that tcpdump's own filter matches."""
+    res = subprocess.run(["tcpdump", "-n", "-r", path, expr], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    return len([ln for ln in res.stdout.split("\n") if ln])
+
+
+def icmp_packets(path):
+    return sorted(tshark(path, "icmp", ("ip.src", "ip.dst", "icmp.type", "icmp.seq")))
+
+
+# --------------------------------------------------------------------------- tests
+
+def test_counted_ping_on_vnet_and_internal_port_concurrently(lab):
+    out = lab.dir("ping")
+    t0 = time.monotonic()
+    proc = lab.start(interfaces=["vnet0", "vswitch0"], host=VM_A, protocol="icmp", duration=5,
+                     output_dir=out)
+    lab.wait_listening(out, ["vnet0", "vswitch0"])
+    ready = time.monotonic() - t0
+    lab.ping("vnet0", HOST_IP, count=5)
+    res = lab.result(proc)
+    assert res["rc"] == 0, res.get("msg")
+    elapsed = time.monotonic() - t0
+    assert 5 <= elapsed < 5 + 3, elapsed
+    assert res["filters"] == {"vnet0": "icmp and host %s" % VM_A,
+                              "vswitch0": "icmp and host %s" % VM_A}
+    assert stat_mode(out) == 0o700
+    files = {f["interface"]: f for f in res["files"]}
+    assert sorted(files) == ["vnet0", "vswitch0"]
+    for name, f in files.items():
+        assert f["path"] == os.path.join(out, name + ".pcap")
+        assert stat_mode(f["path"]) == 0o600 and stat_mode(f["sidecar"]) == 0o600
+        rows = tshark(f["path"])
+        assert len(rows) == f["packets"] == 10, sh(["tcpdump", "-nn", "-e", "-r", f["path"]])
+        assert len(tshark(f["path"], "icmp.type == 8 and ip.src == %s" % VM_A)) == 5
+        assert len(tshark(f["path"], "icmp.type == 0 and ip.dst == %s" % VM_A)) == 5
+        assert matching(f["path"], f["filter"]) == f["packets"]   # every packet matches
+        with open(f["sidecar"]) as fh:
+            side = json.load(fh)
+        assert side == f
+        assert side["filter"] == res["filters"][name]
+        assert side["snaplen"] == 262144 and side["stopped_by"] == "duration"
+        assert side["kernel_dropped"] == 0
+        assert side["first"] <= side["last"] and side["started_at"] >= res["started_at"]
+        assert side["bytes"] == os.path.getsize(f["path"])
+        assert "clock_offset" in side and side["argv"][:3] == [side["argv"][0], "-i", name]
+    assert res["clock_offset"] is None and any("clock offset" in n for n in res["notes"])
+    print("ready after %.2f s, returned after %.2f s" % (ready, elapsed))
+
+
+def stat_mode(path):
+    return os.stat(path).st_mode & 0o777
+
+
+def test_packet_count_and_max_bytes_stop_early(lab):
+    out = lab.dir("count")
+    t0 = time.monotonic()
+    proc = lab.start(interfaces=["vnet0"], host=VM_A, duration=30, packet_count=4,
+                     output_dir=out)
+    lab.wait_listening(out, ["vnet0"])
+    lab.ping("vnet0", HOST_IP, count=6, interval="0.1")
+    res = lab.result(proc)
+    assert res["rc"] == 0, res.get("msg")
+    assert time.monotonic() - t0 < 10
+    f = res["files"][0]
+    assert f["packets"] == 4 and f["stopped_by"] == "packet_count"
+    assert len(tshark(f["path"])) == 4
+
+    out = lab.dir("bytes")
+    t0 = time.monotonic()
+    proc = lab.start(interfaces=["vnet0"], host=VM_A, duration=30, max_bytes=8192,
+                     output_dir=out, archive=True)
+    lab.wait_listening(out, ["vnet0"])
+    lab.ping("vnet0", HOST_IP, count=40, interval="0.05", size=1000)
+    res = lab.result(proc)
+    assert res["rc"] == 0, res.get("msg")
+    assert time.monotonic() - t0 < 10
+    f = res["files"][0]
+    assert f["stopped_by"] == "max_bytes"
+    assert 8192 <= f["bytes"] < 8192 + 8 * 1100, f["bytes"]   # 0.1 s of traffic at most
+    assert f["packets"] < 16
+    assert res["archive"] == out + ".tar.gz" and stat_mode(res["archive"]) == 0o600
+    listing = sh(["tar", "-tzf", res["archive"]]).split()
+    assert sorted(listing) == ["bytes/vnet0.json", "bytes/vnet0.pcap"]
+    os.unlink(res["archive"])
+
+
+def test_mirror_capture_holds_what_tcpdump_sees_and_leaves_nothing(lab):
+    direct, mirrored = lab.dir("direct"), lab.dir("mirror")
+    p1 = lab.start(interfaces=["vnet0"], host=VM_A, protocol="icmp", duration=5,
+                   output_dir=direct)
+    p2 = lab.start(interfaces=["vnet0"], host=VM_A, protocol="icmp", duration=5,
+                   output_dir=mirrored, method="mirror")
+    lab.wait_listening(direct, ["vnet0"])
+    lab.wait_listening(mirrored, ["vnet0"])
+    # While it runs: one Mirror row and one capture port, both marked, the port isolated.
+    assert "cloudnet-capture-vnet0" in lab.ovs.vsctl("--columns=name", "list", "Mirror")
+    port = [p for p in lab.ovs.vsctl("list-ports", "vswitch0").split() if p.startswith("cncap")]
+    assert len(port) == 1
+    assert lab.ovs.get("Port", port[0], "external_ids:cloudnet-vswitch") == "capture"
+    link = json.loads(lab.ovs.ns("ip", "-j", "address", "show", "dev", port[0]))[0]
+    assert "NOARP" in link["flags"] and not link.get("addr_info")
+    assert "policy drop" in lab.ovs.ns("nft", "list", "table", "netdev",
+                                       "cloudnet_capture_" + port[0])
+    lab.ping("vnet0", VM_B, count=5)
+    lab.ping("vnet0", HOST_IP, count=3)
+    r1, r2 = lab.result(p1), lab.result(p2)
+    assert r1["rc"] == 0 and r2["rc"] == 0, (r1.get("msg"), r2.get("msg"))
+    f1, f2 = r1["files"][0], r2["files"][0]
+    assert f2["method"] == "mirror" and f2["capture_port"] == port[0]
+    assert f2["filter"] == "(icmp and host {0}) or (vlan and (icmp and host {0}))".format(VM_A)
+    assert f1["packets"] == 16
+    assert icmp_packets(f1["path"]) == icmp_packets(f2["path"])
+    assert any("temporary OVS mirror" in n for n in r2["notes"])
+    no_leftovers(lab)
+
+
+def test_watchdog_cleans_up_when_the_module_is_killed(lab):
+    out = lab.dir("killed")
+    duration = 6
+    t0 = time.monotonic()
+    proc = lab.start(interfaces=["vnet0", "vnet1"], method="mirror", duration=duration,
+                     output_dir=out)
+    lab.wait_listening(out, ["vnet0", "vnet1"])
+    assert lab.ovs.vsctl("--columns=name", "list", "Mirror").count("cloudnet-capture") == 2
+    pids = tcpdumps(lab.root)
+    assert len(pids) == 2
+    lab.ping("vnet0", VM_B, count=3)
+    proc.send_signal(signal.SIGKILL)   # no finally, no handler: only the watchdog is left
+    proc.wait()
+    killed = time.monotonic()
+    while time.monotonic() - t0 < duration + 5:
+        if lab.leftovers() == {"mirrors": "", "ports": [], "links": [], "nft": [],
+                               "tcpdump": []}:
+            break
+        time.sleep(0.1)
+    cleaned = time.monotonic()
+    no_leftovers(lab)
+    assert our_processes(lab.root) == []   # the watchdog is gone too
+    # tcpdump was stopped with SIGINT: the files are complete and readable.
+    assert len(tshark(os.path.join(out, "vnet0.pcap"), "icmp")) == 6, (
+        os.listdir(out), _read(os.path.join(out, ".vnet0.stderr")),
+        os.path.getsize(os.path.join(out, "vnet0.pcap")))
+    print("cleaned up %.2f s after the kill, %.2f s after the start" % (cleaned - killed,
+                                                                       cleaned - t0))
+
+
+def test_watchdog_deadline_without_the_module(lab):
+    """A module stuck (SIGSTOP) past its duration: the watchdog ends tcpdump by itself."""
+    out = lab.dir("stuck")
+    t0 = time.monotonic()
+    proc = lab.start(interfaces=["vnet0"], duration=2, output_dir=out)
+    lab.wait_listening(out, ["vnet0"])
+    proc.send_signal(signal.SIGSTOP)
+    try:
+        while tcpdumps(lab.root) and time.monotonic() - t0 < 2 + 5:
+            time.sleep(0.1)
+        assert tcpdumps(lab.root) == []
+        stopped = time.monotonic() - t0
+    finally:
+        proc.send_signal(signal.SIGCONT)
+    res = lab.result(proc)
+    assert res["rc"] == 0, res.get("msg")
+    assert res["files"][0]["tcpdump_rc"] == 0   # ended by SIGINT: a clean exit
+    print("tcpdump gone %.2f s after the start of a 2 s capture" % stopped)
+
+
+def test_check_mode_plans_and_starts_nothing(lab):
+    out = lab.dir("check")
+    res = lab.ovs.module("capture", check=True, interfaces=["vnet0", "eth0"], host=VM_A,
+                         peers=[VM_B], duration=5, output_dir=out)
+    assert res["rc"] == 0 and res["changed"] is False, res.get("msg")
+    assert res["files"] == [] and not os.path.exists(out)
+    assert res["filters"]["eth0"] == "(host {0} and host {1}) or (vlan and (host {0} and "\
+                                     "host {1}))".format(VM_A, VM_B)
+    assert res["filters"]["vnet0"] == "host %s and host %s" % (VM_A, VM_B)
+    assert res["argv"]["vnet0"][1:3] == ["-i", "vnet0"]
+    res = lab.ovs.module("capture", check=True, interfaces=["vnet0"], method="mirror",
+                         duration=5, output_dir=out)
+    assert res["plan"][0]["method"] == "mirror" and res["plan"][0]["capture_port"]
+    assert lab.ovs.vsctl("--columns=name", "list", "Mirror").strip() == ""
+
+
+@pytest.mark.parametrize("args, path, text", [
+    ({"host": "203.0.113.300"}, "host", "not a valid IP"),
+    ({"host": VM_A, "peers": ["2001:db8::1"]}, "peers[0]", "IPv6"),
+    ({"host": VM_A, "protocol": "icmp", "port": 80}, "port", "tcp or udp"),
+    ({"host": VM_A, "port": 70000}, "port", "70000"),
+    ({"bpf": "host and and"}, "bpf", "tcpdump -d rejected"),
+    ({"host": "no-such-host.invalid"}, "host", "does not resolve"),
+    ({"interfaces": ["nosuch0"]}, "interfaces[0]", "neither a kernel interface"),
+    ({"output_dir": "/tmp/cnt-x"}, "output_dir", "/tmp"),
+    ({"max_bytes": 10 ** 18}, "max_bytes", "free"),
+    ({"duration": 0}, "duration", "between"),
+    ({"headers_only": True, "snaplen": 96}, "snaplen", "headers_only"),
+])
+def test_bad_input_fails_naming_the_option_before_anything_starts(lab, args, path, text):
+    out = lab.dir("bad")
+    full = dict({"interfaces": ["vnet0"], "duration": 2, "output_dir": out}, **args)
+    res = lab.ovs.module("capture", **full)
+    assert res["rc"] == 1 and res.get("failed"), res
+    assert res["msg"].startswith(path + ":") and text in res["msg"], res["msg"]
+    assert not os.path.exists(out)
+
+
+def test_patch_port_is_redirected_to_the_real_ports_on_both_sides(lab):
+    ovs = lab.ovs
+    ovs.vsctl("add-br", "cnt-br1", "--", "set", "Bridge", "cnt-br1", "datapath_type=netdev")
+    ovs.vsctl("add-port", "vswitch0", "cnt-patch0", "--", "set", "Interface", "cnt-patch0",
+              "type=patch", "options:peer=cnt-patch1", "--", "add-port", "cnt-br1",
+              "cnt-patch1", "--", "set", "Interface", "cnt-patch1", "type=patch",
+              "options:peer=cnt-patch0")
+    ovs.ns("ip", "link", "set", "cnt-br1", "up")
+    out = lab.dir("patch")
+    res = lab.ovs.module("capture", interfaces=["cnt-patch0"], host=VM_A, duration=1,
+                         output_dir=out)
+    assert res["rc"] == 0, res.get("msg")
+    names = sorted(f["interface"] for f in res["files"])
+    assert names == ["cnt-br1", "eth0", "vnet0", "vnet1", "vswitch0"]
+    assert all(f["requested"] == "cnt-patch0" for f in res["files"])
+    note = [n for n in res["notes"] if "patch port" in n][0]
+    assert "never mirrors" in note and "cnt-br1: cnt-br1" in note
+    ovs.vsctl("del-br", "cnt-br1", "--", "del-port", "vswitch0", "cnt-patch0")
+
+
+def test_bond_is_captured_on_each_member(lab):
+    ovs = lab.ovs
+    ovs.nic("eth1")
+    ovs.nic("eth2")
+    cfg = {"name": "cnt-bond", "datapath_type": "netdev",
+           "uplink": {"interfaces": ["eth1", "eth2"], "bond_name": "bond0",
+                      "bond_mode": "balance-tcp", "lacp": "active"}}
+    res = ovs.module("vswitch", config=[cfg])
+    assert res["rc"] == 0, res.get("msg")
+    out = lab.dir("bond")
+    res = ovs.module("capture", interfaces=["bond0"], host=VM_A, duration=1, output_dir=out)
+    assert res["rc"] == 0, res.get("msg")
+    assert [f["interface"] for f in res["files"]] == ["eth1", "eth2"]
+    assert all(f["vlan"] and f["method"] == "tcpdump" for f in res["files"])
+    assert any("bond" in n and "each member" in n for n in res["notes"])
+    res = ovs.module("capture", check=True, interfaces=["bond0"], method="mirror",
+                     duration=1, output_dir=lab.dir("bond2"))
+    assert any("duplicates every outbound frame" in n for n in res["notes"])
+    ovs.module("vswitch", state="deleted", config=[{"name": "cnt-bond"}],
+               allow_disruptive=True)
