@@ -225,7 +225,7 @@ def test_throughput_one_million_packets(tmp_path):
             "pcap_report\n"
             "t = time.time(); s, c = pcap_report.load_run(%r)\n"
             "r = pcap.analyse(s, %r)\n"
-            "print(r['packets'], len(r['conversations']), time.time() - t, "
+            "print(r['packets'], r['conversation_count'], time.time() - t, "
             "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n") % (
                 sys.path, str(run), str(tmp_path / "merged.pcapng"))
     start = time.time()
