@@ -50,3 +50,18 @@ def test_overrides_and_errors():
         plan("203.0.113.200", {"hv3": HOSTS["hv3"]})
     with pytest.raises(ValueError, match="capture_hosts: hv9"):
         plan("203.0.113.102", HOSTS, only_hosts=["hv9"])
+
+
+def test_capture_errors_name_the_option():
+    from ansible_collections.cloudnet.vswitch.plugins.filter.capture_errors import (
+        capture_errors,
+    )
+
+    assert capture_errors({"host": "203.0.113.102", "peers": ["203.0.113.106"],
+                           "duration": 10}) == []
+    errs = capture_errors({"host": "203.0.113.300", "duration": 0, "protocol": "icmp"})
+    assert any(e.startswith("host_ip:") and "203.0.113.300" in e for e in errs)
+    assert any(e.startswith("duration:") for e in errs)
+    assert capture_errors({"host": ""})[0].startswith("host_ip: required")
+    errs = capture_errors({"host": "2001:db8::5", "peers": ["203.0.113.1"]})
+    assert any(e.startswith("peers[0]") for e in errs)
