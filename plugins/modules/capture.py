@@ -23,8 +23,8 @@ description:
     that drops everything before the host's stack sees it (tcpdump sees frames before that
     hook)."
   - A patch port is refused and replaced by the real ports of the bridges on both of its sides,
-    with a note in RV(notes): OVS hands traffic through a patch port before mirroring, so
-    traffic crossing it is never mirrored, and it has no netdev.
+    with a note in RV(notes), because OVS hands traffic through a patch port before
+    mirroring, so traffic crossing it is never mirrored, and it has no netdev.
   - Mirroring a balance-tcp bond in OVS 3.1 duplicates every outbound frame; when that is the
     only way to capture a bond, RV(notes) says so.
   - The filter is structured and compiled into one tcpdump expression (RV(filters)), checked
