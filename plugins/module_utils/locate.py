@@ -11,6 +11,7 @@ virsh's table output and the probe's argv.
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import ParamError
 
@@ -102,10 +103,28 @@ def probe_device(world, ip):
 
 # --------------------------------------------------------------------------- locate
 
-def macs_for_ip(ip, world, neighbours, domifaddr=()):
-    """{mac: [evidence]} for an IP: the neighbour table, virsh domifaddr, and the host's own
-    addresses on internal ports (the internal port's MAC)."""
+def listen_argv(ip, device):
+    """tcpdump printing the link-layer header of the first packet sent BY ip on device (IP, ARP
+    or IPv6: tcpdump's `src host` matches the ARP sender address too)."""
+    return ["tcpdump", "-i", device, "-n", "-e", "-l", "-c", "1", "-Q", "in", "src", "host", ip]
+
+
+def parse_heard(text):
+    """The source MAC of the first line tcpdump -e printed, or None."""
+    for line in text.splitlines():
+        m = re.match(r"^\S+\s+([0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}) > ", line)
+        if m:
+            return m.group(1).lower()
+    return None
+
+
+def macs_for_ip(ip, world, neighbours, domifaddr=(), heard=()):
+    """{mac: [evidence]} for an IP: the neighbour table, virsh domifaddr, packets heard from it
+    on a port (opt-in listen), and the host's own addresses on internal ports."""
     macs = {}
+    for h in heard:
+        macs.setdefault(h["mac"], []).append(
+            "heard %s send from MAC %s on %s (listen)" % (ip, h["mac"], h["interface"]))
     for n in neighbours:
         if n.get("ip") and _same_ip(n["ip"], ip) and n.get("mac"):
             macs.setdefault(n["mac"], []).append(
@@ -149,11 +168,11 @@ def _port_vlan(world, pname):
 
 
 def locate(world, fdbs, role_of, ip=None, mac=None, neighbours=(), domiflist=(),
-           domifaddr=()):
+           domifaddr=(), heard=()):
     """{found, locations, summary}. fdbs: {bridge: [joined entry]}; domiflist / domifaddr rows
     carry their 'domain'. Exactly one of ip / mac (normalised)."""
     if ip is not None:
-        macs = macs_for_ip(ip, world, neighbours, domifaddr)
+        macs = macs_for_ip(ip, world, neighbours, domifaddr, heard)
     else:
         macs = {mac: ["neighbour table: %s lladdr %s dev %s %s" % (
             n["ip"], mac, n.get("dev"), n.get("state")) for n in neighbours

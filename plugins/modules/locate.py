@@ -35,6 +35,15 @@ options:
   mac:
     description: The MAC to find (any notation netaddr accepts).
     type: str
+  listen:
+    description:
+      - When nothing else places O(ip) on this host (a VM on a VLAN the host has no address
+        in, no virsh), listen up to this many seconds on every vnet port for a packet sent by
+        O(ip) (C(tcpdump -c 1 -e src host IP), one per port at once, all ended by then): the
+        port it arrives on and its source MAC locate the VM. 0 (default) never listens.
+      - Only with O(ip). Needs the VM to send something meanwhile (any traffic, ARP included).
+    type: int
+    default: 0
   probe:
     description:
       - Send one echo request (C(ping -c 1 -I INTERNAL_PORT IP), waiting at most
@@ -136,7 +145,10 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils import (
     locate,
     model,
 )
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import MissingLibrary
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
+    MissingLibrary,
+    ParamError,
+)
 
 
 def validate(params):
@@ -145,6 +157,9 @@ def validate(params):
             raise MissingLibrary("netaddr", "python3-netaddr (Debian/Ubuntu, RHEL family) or "
                                  "'pip install netaddr'", "import failed")
         return None, model.normalize_mac(params["mac"], "mac")
+    if not 0 <= params["listen"] <= 300:
+        raise ParamError("listen", "%r is not a number of seconds from 0 to 300"
+                         % params["listen"])
     return locate.check_ip(params["ip"], "ip"), None
 
 
@@ -192,6 +207,45 @@ def _probe(module, world, ip, notes):
                                      "got no answer (rc=%s)" % rc))
 
 
+def _listen(module, world, ip, notes):
+    """Packets heard from ip on the vnet ports: [{mac, interface}]."""
+    import signal
+    import subprocess
+
+    seconds = min(module.params["listen"], module.params["timeout"])
+    ports = sorted(p for p in world["ports"] if model.port_role(world, p) == model.ROLE_VNET
+                   and p in world["links"])
+    procs = {}
+    try:
+        for port in ports:
+            procs[port] = subprocess.Popen(locate.listen_argv(ip, port), stdout=subprocess.PIPE,
+                                           stderr=subprocess.DEVNULL, text=True)
+        end = time.monotonic() + seconds
+        while time.monotonic() < end and any(p.poll() is None for p in procs.values()):
+            if any(p.poll() == 0 for p in procs.values()):
+                break
+            time.sleep(0.1)
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    heard = []
+    for port, proc in sorted(procs.items()):
+        mac = locate.parse_heard(proc.stdout.read() if proc.stdout else "")
+        if mac:
+            heard.append({"mac": mac, "interface": port})
+    notes.append("listened %ss on %d vnet port(s): %s" % (
+        seconds, len(ports), ", ".join("%s from %s" % (h["interface"], h["mac"]) for h in heard)
+        or "heard nothing"))
+    return heard
+
+
 def collect(module):
     p = module.params
     ip, mac = validate(p)
@@ -205,10 +259,16 @@ def collect(module):
         notes.append("probe skipped: it needs ip")
     tables, _ver = fdb_read.tables(run, world, sorted(world["bridges"]), p["timeout"])
     iflist, ifaddr = _virsh(module, ip, deadline, notes)
-    result = locate.locate(world, {b: t["entries"] for b, t in tables.items()},
-                           fdb_read.role_of(world), ip=ip, mac=mac,
-                           neighbours=kernel.neighbours(run),
-                           domiflist=iflist, domifaddr=ifaddr)
+    fdbs = {b: t["entries"] for b, t in tables.items()}
+    neighbours = kernel.neighbours(run)
+    result = locate.locate(world, fdbs, fdb_read.role_of(world), ip=ip, mac=mac,
+                           neighbours=neighbours, domiflist=iflist, domifaddr=ifaddr)
+    if p["listen"] and ip is not None and not any(lo["local"] for lo in result["locations"]):
+        heard = _listen(module, world, ip, notes)
+        if heard:
+            result = locate.locate(world, fdbs, fdb_read.role_of(world), ip=ip,
+                                   neighbours=neighbours, domiflist=iflist, domifaddr=ifaddr,
+                                   heard=heard)
     result["notes"] = notes
     return result
 
@@ -219,6 +279,7 @@ def main():
             ip=dict(type="str"),
             mac=dict(type="str"),
             probe=dict(type="bool", default=False),
+            listen=dict(type="int", default=0),
             **engine.COMMON_ARGS,
         ),
         mutually_exclusive=[("ip", "mac")],

@@ -331,3 +331,25 @@ def test_through_ansible_playbook_with_the_hosts_python(lab, tmp_path):
     assert got["fdb"]["changed"] is False and got["where"]["changed"] is False
     assert by_mac(got["fdb"]["bridges"][0])[lab.macs["vm0"]]["port_name"] == "vnet0"
     assert got["where"]["locations"][0]["port"] == "vnet0"
+
+
+def test_locate_listen_finds_a_vm_on_a_vlan_the_host_has_no_address_in(lab):
+    """vm1 is on VLAN 10, where the host has no address and so no neighbour entry: only
+    listening on the vnet ports for a packet it sends places it."""
+    lab.ovs.ns("ip", "neigh", "flush", "all")
+    res = lab.ovs.module("locate", ip="203.0.113.11")
+    assert not any(lo["local"] for lo in res["locations"]), res
+    talker = subprocess.Popen(["ip", "netns", "exec", lab.vm["vm1"], "ping", "-q", "-c", "50",
+                               "-i", "0.2", "203.0.113.12"], stdout=subprocess.DEVNULL)
+    try:
+        res = lab.ovs.module("locate", ip="203.0.113.11", listen=5)
+    finally:
+        talker.terminate()
+        talker.wait()
+    assert res["found"] is True, res
+    loc = res["locations"][0]
+    assert (loc["port"], loc["role"], loc["local"], loc["mac"]) == (
+        "vnet1", "vnet", True, lab.macs["vm1"])
+    assert any(e.startswith("heard 203.0.113.11 send") for e in loc["evidence"])
+    assert any(n.startswith("listened") for n in res["notes"])
+    assert lab.ovs.module("locate", ip="203.0.113.11", listen=-1)["msg"].startswith("listen:")

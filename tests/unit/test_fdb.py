@@ -557,3 +557,14 @@ def test_explain_traces_without_generate():
     assert run.calls == [["ofproto/trace", "vswitch0", flow]]
     assert (res["verdict"], res["port_name"], res["role"], res["in_port"]) == (
         "unicast", "vnet0", "vnet", "bond0")
+
+
+def test_listen_parses_tcpdump_e_output():
+    from ansible_collections.cloudnet.vswitch.plugins.module_utils import locate as loc
+
+    # tcpdump 4.99 -n -e -l -c 1 output, recorded on vnet1 in the integration test's sandbox
+    line = ("00:03:21.154108 66:2f:38:09:c3:5e > 3a:11:8a:de:91:45, ethertype IPv4 (0x0800), "
+            "length 98: 203.0.113.11 > 203.0.113.12: ICMP echo request, id 7, seq 3, length 64")
+    assert loc.parse_heard(line) == "66:2f:38:09:c3:5e"
+    assert loc.parse_heard("tcpdump: listening on vnet1\n") is None
+    assert loc.listen_argv("203.0.113.11", "vnet1")[-3:] == ["src", "host", "203.0.113.11"]
