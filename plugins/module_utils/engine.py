@@ -165,6 +165,8 @@ def _apply(module, config, state, options):
         if module.check_mode or not plan.changed:
             result["after"] = model.gather(plan.world, names)
             result["summary"] = model.summarize(result["before"], result["after"], plan.pending)
+            timing["total_s"] = round(time.monotonic() - t0, 4)
+            result["timing"] = timing
             return result
         errors = []
         if next_cfg is not None:

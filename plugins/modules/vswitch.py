@@ -327,7 +327,7 @@ retries:
   type: int
 timing:
   description: Seconds spent in plan+commit, waiting for ovs-vswitchd, and in total.
-  returned: when changes were applied
+  returned: when state is merged, replaced, overridden or deleted
   type: dict
   sample: {plan_commit_s: 0.08, wait_vswitchd_s: 0.35, total_s: 0.52}
 """
