@@ -418,6 +418,16 @@ def _redirect_patch(world, name, pname, path, method, match_vlan, notes):
 
 # --------------------------------------------------------------------------- mirrors
 
+def stale_mirrors(world):
+    """Notes on capture mirrors of ours already in OVSDB: another capture running, or one
+    whose cleanup never ran (the watchdog itself killed). Reported, never removed here."""
+    return ["a capture mirror %s (run %s) is already on %s: another capture is running, or "
+            "it was left behind; remove it with ovs-vsctl -- --id=@m get Mirror %s -- remove "
+            "Bridge %s mirrors @m" % (name, m["external_ids"].get(RUN_KEY, "?"), m["bridge"],
+                                      name, m["bridge"])
+            for name, m in sorted((world.get("mirrors") or {}).items()) if _is_ours(m)]
+
+
 class OpsPlan(object):
     """What ovsdb.Client.apply commits: a list of ops in one transaction."""
 

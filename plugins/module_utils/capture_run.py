@@ -46,6 +46,10 @@ _PCAP_HEADER = b"\xd4\xc3\xb2\xa1\x02\x00\x04\x00" + b"\x00" * 8 + b"\x00\x00\x0
     b"\x01\x00\x00\x00"
 
 
+# In the run directory while every tcpdump listens; removed when they stop.
+LISTENING = ".listening"
+
+
 class Interrupted(VswitchError):
     """The module got SIGTERM / SIGINT / SIGHUP: clean up and fail."""
 
@@ -341,6 +345,10 @@ class Capture(object):
         for name in pending:
             self.notes.append("tcpdump on %s did not say it was listening within %ss"
                               % (name, LISTEN_WAIT))
+        # The readiness signal for whoever generates traffic (wait_for: path=...).
+        _write_private(os.path.join(self.dir, LISTENING), json.dumps({
+            "run_id": self.run_id, "interfaces": sorted(t["interface"] for t in self.targets
+                                                        if "listening_at" in t)}) + "\n")
 
     def watch(self, end):
         """Until the duration ends or every tcpdump stopped; stops any file at max_bytes."""
@@ -391,6 +399,8 @@ class Capture(object):
             self.stop()
         except Exception as exc:  # keep going: mirrors must still go
             errors.append("stopping tcpdump: %s" % exc)
+        if os.path.exists(os.path.join(self.dir, LISTENING)):
+            os.unlink(os.path.join(self.dir, LISTENING))
         errors += remove_mirrors(self.p["db"], self.p["timeout"], self.mirrors, self.tables,
                                  self.run_cmd)
         if self.watchdog is not None:

@@ -160,8 +160,10 @@ notes:
   - tcpdump runs with C(-Z root) so that it writes into the root-owned 0700 directory
     (Debian's tcpdump otherwise switches to user C(tcpdump)); with C(-w) it does not dissect
     packets, so no protocol parser runs as root.
-  - Works under C(async) with C(poll=0) (stdout is only the result); give the capture a
-    second to start before generating traffic.
+  - Works under C(async) with C(poll=0) (stdout is only the result). The capture is ready
+    when C(<output_dir>/.listening) exists (every tcpdump has opened its interface; the file
+    goes when they stop): wait for it before generating traffic, for example with
+    M(ansible.builtin.wait_for) C(path=<output_dir>/.listening).
 seealso:
   - module: cloudnet.vswitch.locate
   - module: cloudnet.vswitch.vswitch_info
@@ -339,6 +341,12 @@ watchdog_pid:
   description: The PID of the watchdog (gone when the module returns).
   returned: success
   type: int
+timing:
+  description: Seconds spent validating and planning (C(prepare_s)), setting up mirrors
+    (C(mirrors_s)), from the start until every tcpdump listened (C(listening_s)), and
+    stopping tcpdump and removing mirrors (C(stop_and_cleanup_s)).
+  returned: success
+  type: dict
 notes:
   description: What the operator should know (bonds, mirrors, patch ports, clock).
   returned: always
@@ -384,6 +392,7 @@ ARGS = dict(
     start_at=dict(type="float"),
 )
 MAX_WAIT = 3600
+T0 = time.monotonic()
 
 
 def _bounds(p):
@@ -437,6 +446,7 @@ def prepare(module):
         raise MissingLibrary("tcpdump", "the tcpdump package", "not on PATH")
     world = engine.read_world(module)
     targets, notes = capture.plan(world, p["interfaces"], p["method"], p["match_vlan"])
+    notes += capture.stale_mirrors(world)
     if any(t["method"] == "mirror" for t in targets) and not module.get_bin_path("nft"):
         raise ParamError("interfaces", "%s need(s) a temporary mirror, whose capture port is "
                          "isolated with nftables, and nft is not installed (package nftables)"
@@ -492,12 +502,15 @@ def run(module):
     cap = capture_run.Capture(module, spec, targets, notes, run_id, run_dir)
     capture_run.install_signal_handlers()
     # Until the capture starts, the watchdog's deadline covers the OVSDB work and start_at.
+    timing = result["timing"] = {"prepare_s": round(time.monotonic() - T0, 3)}
     cap.watchdog = capture_run.Watchdog(time.time() + wait + 2 * p["timeout"] + p["duration"] +
                                         capture_run.GRACE, p["db"], p["timeout"])
     result["watchdog_pid"] = cap.watchdog.pid
     failure, errors = None, []
     try:
+        t = time.monotonic()
         cap.setup_mirrors()
+        timing["mirrors_s"] = round(time.monotonic() - t, 3)
         if p["start_at"] is not None:
             late = time.time() - p["start_at"]
             if late > 0:
@@ -512,13 +525,17 @@ def run(module):
         if p["start_at"] is not None:
             result["start_skew"] = round(started - p["start_at"], 6)
         cap.wait_listening()
+        timing["listening_s"] = round(time.time() - started, 3)
         cap.watch(started + p["duration"])
+        t = time.monotonic()
     except VswitchError as exc:
         failure = exc
     except Exception as exc:  # still stop everything, then report it
         failure = VswitchError("capture failed: %s: %s" % (type(exc).__name__, exc))
     finally:
+        t = time.monotonic()
         errors = cap.cleanup()
+        timing["stop_and_cleanup_s"] = round(time.monotonic() - t, 3)
     result["ended_at"] = time.time()
     result["changed"] = True
     result["argv"] = {t["interface"]: t.get("argv") for t in targets}
@@ -540,6 +557,8 @@ def run(module):
 
 
 def main():
+    global T0
+    T0 = time.monotonic()
     module = AnsibleModule(argument_spec=dict(ARGS, **engine.COMMON_ARGS),
                            supports_check_mode=True)
     try:

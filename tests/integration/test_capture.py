@@ -139,14 +139,15 @@ class Lab:
         return res
 
     def wait_listening(self, output_dir, names, timeout=10):
-        """Until tcpdump runs for every interface (its stderr file says it listens)."""
+        """Until the module says every tcpdump listens (the documented .listening file)."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            ok = all("listening on" in _read(os.path.join(output_dir, ".%s.stderr" % n))
-                     for n in names)
-            if ok:
+            try:
+                with open(os.path.join(output_dir, ".listening")) as f:
+                    assert json.load(f)["interfaces"] == sorted(names)
                 return
-            time.sleep(0.05)
+            except (OSError, ValueError):
+                time.sleep(0.05)
         raise AssertionError("tcpdump did not start on %s" % names)
 
     # ------------------------------------------------------------------ leftovers
@@ -265,6 +266,11 @@ def test_counted_ping_on_vnet_and_internal_port_concurrently(lab):
         assert side["bytes"] == os.path.getsize(f["path"])
         assert "clock_offset" in side and side["argv"][:3] == [side["argv"][0], "-i", name]
     assert res["clock_offset"] is None and any("clock offset" in n for n in res["notes"])
+    end = time.monotonic() + 2
+    while _state(res["watchdog_pid"]) not in (None, "Z") and time.monotonic() < end:
+        time.sleep(0.05)
+    assert _state(res["watchdog_pid"]) in (None, "Z"), "the watchdog outlived its job"
+    print("timing", res["timing"])
     print("ready after %.2f s, returned after %.2f s" % (ready, elapsed))
 
 
@@ -332,6 +338,7 @@ def test_mirror_capture_holds_what_tcpdump_sees_and_leaves_nothing(lab):
     assert f1["packets"] == 16
     assert icmp_packets(f1["path"]) == icmp_packets(f2["path"])
     assert any("temporary OVS mirror" in n for n in r2["notes"])
+    print("mirror timing", r2["timing"])
     no_leftovers(lab)
 
 
@@ -463,3 +470,46 @@ def test_bond_is_captured_on_each_member(lab):
     assert any("duplicates every outbound frame" in n for n in res["notes"])
     ovs.module("vswitch", state="deleted", config=[{"name": "cnt-bond"}],
                allow_disruptive=True)
+
+
+def test_under_ansible_async_with_the_hosts_python(lab, tmp_path):
+    """The real AnsiballZ path (Debian's python3 and python3-openvswitch), started the way the
+    captures role starts it: async, poll 0, then async_status. The watchdog outlives the
+    AnsiballZ temp dir, so everything it needs is imported before it forks."""
+    out = lab.dir("async")
+    play = tmp_path / "play.yml"
+    play.write_text(json.dumps([{
+        "hosts": "localhost", "gather_facts": False,
+        "vars": {"ansible_python_interpreter": "/usr/bin/python3"},
+        "tasks": [
+            {"name": "start", "cloudnet.vswitch.capture": {
+                "db": lab.ovs.db, "interfaces": ["vnet0", "vnet1"], "host": VM_A,
+                "duration": 4, "output_dir": out, "archive": True, "method": "mirror"},
+             "async": 64, "poll": 0, "register": "job"},
+            {"name": "ready", "ansible.builtin.wait_for": {"path": out + "/.listening",
+                                                           "timeout": 10}},
+            {"name": "traffic", "ansible.builtin.command": {
+                "argv": ["ip", "netns", "exec", lab.vms["vnet0"], "ping", "-c", "3", "-i",
+                         "0.2", VM_B]},
+             "changed_when": False},
+            {"name": "wait", "ansible.builtin.async_status": {"jid": "{{ job.ansible_job_id }}"},
+             "register": "res", "until": "res.finished", "retries": 40, "delay": 0.5},
+            {"ansible.builtin.copy": {"content": "{{ res | to_json }}",
+                                      "dest": str(tmp_path / "out.json")}}]}]))
+    env = dict(os.environ, ANSIBLE_CONFIG=REPO + "/ansible.cfg",
+               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
+    t0 = time.monotonic()
+    res = subprocess.run(["ip", "netns", "exec", lab.ovs.netns,
+                          REPO + "/.venv/bin/ansible-playbook", str(play)],
+                         capture_output=True, text=True, env=env, cwd=REPO)
+    assert res.returncode == 0, res.stdout + res.stderr
+    result = json.loads((tmp_path / "out.json").read_text())
+    assert result["archive"] == out + ".tar.gz" and os.path.exists(result["archive"])
+    files = {f["interface"]: f for f in result["files"]}
+    assert len(tshark(files["vnet0"]["path"], "icmp.type == 8")) == 3, (
+        [tshark(f["path"], "icmp", ("ip.src", "ip.dst", "icmp.type", "icmp.seq"))
+         for f in files.values()], [(f["kernel_dropped"], f["received_by_filter"])
+                                    for f in files.values()], result["notes"], result["timing"])
+    assert len(tshark(files["vnet1"]["path"], "icmp.type == 0")) == 3
+    os.unlink(result["archive"])
+    print("ansible-playbook with async capture: %.2f s" % (time.monotonic() - t0))
