@@ -6,6 +6,7 @@ report.html (0600) into it. Nothing runs on the managed host."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -17,10 +18,26 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils import pcap, pcap
 from ansible_collections.cloudnet.vswitch.plugins.modules.capture_report import ARGUMENT_SPEC
 
 
-def build(run_dir, address=None, title=None, write=True):
+def write_evidence(run_dir, evidence):
+    """Each {relative path: data} as JSON, 0600, in 0700 directories inside run_dir."""
+    root = os.path.realpath(run_dir)
+    for rel, data in sorted((evidence or {}).items()):
+        path = os.path.realpath(os.path.join(root, rel))
+        if not path.startswith(root + os.sep) or not rel.endswith(".json"):
+            raise AnsibleActionFail("evidence: %r is not a .json path inside run_dir" % rel)
+        parent = os.path.dirname(path)
+        if not os.path.isdir(parent):
+            os.makedirs(parent, mode=0o700)
+        with pcap.open_private(path) as f:
+            f.write((json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+
+
+def build(run_dir, address=None, title=None, write=True, evidence=None):
     """The whole job, without Ansible: returns the module's result."""
     if not os.path.isdir(run_dir):
         raise AnsibleActionFail("run_dir %s is not a directory" % run_dir)
+    if write:
+        write_evidence(run_dir, evidence)
     sources, ctx = pcap_report.load_run(run_dir)
     if not sources:
         raise AnsibleActionFail("run_dir %s holds no <host>/<interface>.pcap" % run_dir)
@@ -78,7 +95,8 @@ class ActionModule(ActionBase):
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         try:
             result.update(build(args["run_dir"], args.get("address"), args.get("title"),
-                                write=not self._task.check_mode))
+                                write=not self._task.check_mode,
+                                evidence=args.get("evidence")))
         except (OSError, pcap.PcapError) as e:
             raise AnsibleActionFail("capture_report: %s" % e) from e
         return result

@@ -45,6 +45,13 @@ options:
   title:
     description: The report's title. Default C(Capture of ADDR).
     type: str
+  evidence:
+    description:
+      - Files to write into O(run_dir) before the analysis, as JSON (0600, directories 0700),
+        C({relative path - data}), for example C(fdb/hv1.json), C(routes/hv1.json),
+        C(hv1/vswitches.json), C(located.json). One task instead of one file copy each.
+      - Paths must stay inside O(run_dir).
+    type: dict
 attributes:
   action:
     support: full
@@ -130,7 +137,7 @@ summary:
 from ansible.module_utils.basic import AnsibleModule
 
 ARGUMENT_SPEC = {"run_dir": {"type": "path", "required": True}, "address": {"type": "str"},
-                 "title": {"type": "str"}}
+                 "title": {"type": "str"}, "evidence": {"type": "dict"}}
 
 
 def main():
