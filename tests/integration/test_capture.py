@@ -513,3 +513,25 @@ def test_under_ansible_async_with_the_hosts_python(lab, tmp_path):
     assert len(tshark(files["vnet1"]["path"], "icmp.type == 0")) == 3
     os.unlink(result["archive"])
     print("ansible-playbook with async capture: %.2f s" % (time.monotonic() - t0))
+
+
+def test_start_at_and_headers_only(lab):
+    out = lab.dir("start")
+    start_at = time.time() + 2
+    proc = lab.start(interfaces=["vnet0"], host=VM_A, duration=3, headers_only=True,
+                     start_at=start_at, output_dir=out)
+    lab.wait_listening(out, ["vnet0"])
+    lab.ping("vnet0", HOST_IP, count=3, size=1000)
+    res = lab.result(proc)
+    assert res["rc"] == 0, res.get("msg")
+    assert res["started_at"] >= start_at and 0 <= res["start_skew"] < 0.1, res["start_skew"]
+    f = res["files"][0]
+    assert f["snaplen"] == 128 and "-s" in f["argv"] and "128" in f["argv"]
+    lengths = tshark(f["path"], "icmp", ("frame.cap_len", "frame.len"))
+    assert len(lengths) == 6 and all(ln.split("\t") == ["128", "1042"] for ln in lengths)
+    assert f["wire_bytes"] == 6 * 1042 + (f["packets"] - 6) * 42   # the rest is ARP
+    # a moment already past: started at once, with a note
+    res = lab.ovs.module("capture", interfaces=["vnet0"], duration=1, start_at=time.time() - 5,
+                         output_dir=lab.dir("late"))
+    assert res["rc"] == 0 and 5 <= res["start_skew"] < 7
+    assert any("start_at was" in n for n in res["notes"])
