@@ -162,8 +162,8 @@ notes:
     packets, so no protocol parser runs as root.
   - Works under C(async) with C(poll=0) (stdout is only the result). The capture is ready
     when C(<output_dir>/.listening) exists (every tcpdump has opened its interface; the file
-    goes when they stop): wait for it before generating traffic, for example with
-    M(ansible.builtin.wait_for) C(path=<output_dir>/.listening).
+    goes when they stop). Wait for it before generating traffic, for example with
+    M(ansible.builtin.wait_for) and C(path=<output_dir>/.listening).
 seealso:
   - module: cloudnet.vswitch.locate
   - module: cloudnet.vswitch.vswitch_info
