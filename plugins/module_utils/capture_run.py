@@ -355,6 +355,9 @@ class Capture(object):
         max_bytes = self.p["max_bytes"]
         while True:
             running = [n for n, p in self.procs.items() if p.poll() is None]
+            for t in self.targets:  # the moment each one was seen stopped
+                if t["interface"] not in running:
+                    t.setdefault("ended_at", time.time())
             if not running:
                 return
             if time.time() >= end:
@@ -385,6 +388,10 @@ class Capture(object):
                 p.kill()
                 p.wait()
                 self.stopped_by[n] = self.stopped_by.get(n, "") + " (killed)"
+        now = time.time()
+        for t in self.targets:
+            if t["interface"] in self.procs:
+                t.setdefault("ended_at", now)
         for n, p in self.procs.items():
             if n not in self.stopped_by:
                 self.stopped_by[n] = "packet_count" if (self.p["packet_count"] and

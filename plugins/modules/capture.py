@@ -279,6 +279,9 @@ files:
     started_at:
       description: When this tcpdump was started (epoch seconds).
       type: float
+    ended_at:
+      description: When it was seen stopped (within 0.1 s).
+      type: float
   sample:
     - interface: vnet0
       requested: vnet0
@@ -541,7 +544,7 @@ def run(module):
     result["argv"] = {t["interface"]: t.get("argv") for t in targets}
     result["plan"] = _plan_view(targets)
     for t in targets:
-        t["ended_at"] = result["ended_at"]
+        t.setdefault("ended_at", result["ended_at"])
         if "argv" in t:
             result["files"].append(cap.sidecar(t, clock))
         if os.path.exists(t.get("stderr_path") or ""):

@@ -290,6 +290,8 @@ def test_packet_count_and_max_bytes_stop_early(lab):
     assert time.monotonic() - t0 < 10
     f = res["files"][0]
     assert f["packets"] == 4 and f["stopped_by"] == "packet_count"
+    assert f["started_at"] < f["ended_at"] <= res["ended_at"]
+    assert f["ended_at"] - f["started_at"] < 5
     assert len(tshark(f["path"])) == 4
 
     out = lab.dir("bytes")

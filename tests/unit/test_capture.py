@@ -360,6 +360,16 @@ def test_mirror_ops_and_their_undo_in_one_transaction_each():
     assert "policy drop" in capture.nft_isolation("t", "cncapa1b2c30")
 
 
+def test_capture_mirrors_already_there_are_reported_not_removed():
+    w = world()
+    w["mirrors"] = {"cloudnet-capture-vnet0-aaaaaa": {
+        "bridge": "vswitch0", "external_ids": {"cloudnet-vswitch": "capture",
+                                               "cloudnet-capture-run": "R1"}},
+        "span0": {"bridge": "vswitch0", "external_ids": {}}}
+    notes = capture.stale_mirrors(w)
+    assert len(notes) == 1 and "cloudnet-capture-vnet0-aaaaaa (run R1)" in notes[0]
+
+
 # --------------------------------------------------------------------------- readers
 
 def test_tcpdump_summary():
