@@ -1,0 +1,79 @@
+"""Checks of a capture run with tshark, for verify.yml: prints one JSON object.
+
+  check.py run RUN_DIR A B   per pcap: packets, packets matching the conversation A<->B, tagged
+                             (VLAN 10) packets, ICMP echo requests (id, seq); and whether every
+                             request in the window all hops share was seen at every hop; and
+                             the interface names in merged.pcapng
+  check.py tcpdumps          tcpdump processes left in the lab's host namespaces
+"""
+import json
+import os
+import subprocess
+import sys
+
+
+def tshark(path, *args):
+    out = subprocess.run(["tshark", "-r", path, "-n"] + list(args), capture_output=True,
+                         text=True, check=True).stdout
+    return [line for line in out.splitlines() if line.strip()]
+
+
+def run(run_dir, a, b):
+    hops = {}
+    for host in sorted(os.listdir(run_dir)):
+        hdir = os.path.join(run_dir, host)
+        if not os.path.isdir(hdir) or host in ("fdb", "routes"):
+            continue
+        for name in sorted(os.listdir(hdir)):
+            if not name.endswith(".pcap"):
+                continue
+            path = os.path.join(hdir, name)
+            hop = "%s:%s" % (host, name[:-5])
+            echo = tshark(path, "-Y", "icmp.type == 8", "-T", "fields", "-e", "icmp.ident",
+                          "-e", "icmp.seq")
+            hops[hop] = {
+                "packets": len(tshark(path, "-T", "fields", "-e", "frame.number")),
+                "matching": len(tshark(path, "-Y", "ip.addr == %s && ip.addr == %s" % (a, b),
+                                       "-T", "fields", "-e", "frame.number")),
+                "tagged": len(tshark(path, "-Y", "vlan.id == 10", "-T", "fields",
+                                     "-e", "frame.number")),
+                "tcp": len(tshark(path, "-Y", "tcp.port == 5001", "-T", "fields",
+                                  "-e", "frame.number")),
+                "requests": sorted({tuple(int(x, 0) for x in line.split("\t")[:2])
+                                    for line in echo}),
+            }
+    with_requests = [h for h in hops.values() if h["requests"]]
+    lo = max(min(r[1] for r in h["requests"]) for h in with_requests) if with_requests else 0
+    hi = min(max(r[1] for r in h["requests"]) for h in with_requests) if with_requests else -1
+    window = {hop: sorted(r for r in h["requests"] if lo <= r[1] <= hi)
+              for hop, h in hops.items() if h["requests"]}
+    merged = sorted(set(tshark(os.path.join(run_dir, "merged.pcapng"), "-T", "fields",
+                               "-e", "frame.interface_name")))
+    for h in hops.values():
+        h["requests"] = len(h["requests"])
+    return {"hops": hops, "window": [lo, hi], "shared_requests": len(next(iter(
+        window.values()), [])), "none_missing": len({json.dumps(v) for v in window.values()}) <= 1
+        and hi >= lo, "merged_interfaces": merged}
+
+
+def tcpdumps():
+    left = []
+    listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    for ns in (line.split()[0] for line in listing.splitlines() if line.startswith("cnlab-hv")):
+        pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True,
+                              text=True).stdout.split()
+        for pid in pids:
+            try:
+                with open("/proc/%s/comm" % pid) as f:
+                    if f.read().strip() == "tcpdump":
+                        left.append({"netns": ns, "pid": int(pid)})
+            except OSError:
+                pass
+    return {"tcpdumps": left}
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "run":
+        print(json.dumps(run(*sys.argv[2:5])))
+    else:
+        print(json.dumps(tcpdumps()))
