@@ -39,7 +39,7 @@ options:
     description:
       - When nothing else places O(ip) on this host (a VM on a VLAN the host has no address
         in, no virsh), listen up to this many seconds on every vnet port for a packet sent by
-        O(ip) (C(tcpdump -c 1 -e src host IP), one per port at once, all ended by then): the
+        O(ip) (C(tcpdump -c 1 -e src host IP), one per port at once, all ended by then). The
         port it arrives on and its source MAC locate the VM. 0 (default) never listens.
       - Only with O(ip). Needs the VM to send something meanwhile (any traffic, ARP included).
     type: int
