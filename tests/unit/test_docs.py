@@ -11,6 +11,8 @@ import yaml
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODULES = ["vswitch", "bridge", "uplink", "vnet"]
 INFO_MODULES = ["vswitch_info", "fdb_info", "path_check", "locate"]
+ALL_MODULES = sorted(n[:-3] for n in os.listdir(os.path.join(REPO, "plugins", "modules"))
+                     if n.endswith(".py"))
 
 
 def doc(name):
@@ -77,3 +79,12 @@ def test_path_check_returns_what_the_report_reads():
     assert set(d["return"]["paths"]["contains"]) >= {
         "local_address", "interface", "peer", "family", "egress", "verdict", "explanation",
         "rp_filter", "arp", "firewall_rpfilter", "drop_counter", "kernel_check"}
+
+
+@pytest.mark.parametrize("name", ALL_MODULES)
+def test_every_module_documents_its_arguments(name):
+    d = doc(name)
+    assert d["doc"]["short_description"] and d["doc"]["attributes"]["check_mode"]
+    assert set(d["doc"]["options"]) == set(argspec_keys(name))
+    assert d["return"]
+    assert any("cloudnet.vswitch." + name in task for task in yaml.safe_load(d["examples"]))
