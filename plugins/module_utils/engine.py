@@ -12,7 +12,6 @@ import time
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils import kernel, model
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
-    MissingLibrary,
     OvsdbError,
     VswitchError,
 )
@@ -83,9 +82,7 @@ def run(module, config, state, options=None):
     options = dict(options or {})
     result = {"changed": False}
     try:
-        if not model.HAS_NETADDR:
-            raise MissingLibrary("netaddr", "python3-netaddr (Debian/Ubuntu, RHEL family) or "
-                                 "'pip install netaddr'", "import failed")
+        model.require_netaddr()
         config = model.normalize_config(config, state)
         if state == "rendered":
             plan = model.plan(model.empty_world(), config, state, offline=True, **options)

@@ -18,6 +18,7 @@ import re
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
     DisruptiveChange,
+    MissingLibrary,
     OwnershipError,
     ParamError,
 )
@@ -29,6 +30,13 @@ try:
 except ImportError:  # pragma: no cover - reported by the module edge
     netaddr = None
     HAS_NETADDR = False
+
+def require_netaddr():
+    """MissingLibrary naming the package, where the host's Python lacks netaddr."""
+    if not HAS_NETADDR:
+        raise MissingLibrary("netaddr", "python3-netaddr (Debian/Ubuntu, RHEL family) or "
+                             "'pip install netaddr'", "import failed")
+
 
 # Our mark on every row we create (or adopt): external_ids key -> role.
 MARK = "cloudnet-vswitch"

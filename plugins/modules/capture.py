@@ -367,6 +367,7 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils import (
     capture,
     capture_run,
     engine,
+    model,
 )
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
     MissingLibrary,
@@ -437,9 +438,7 @@ def _free(path):
 
 def prepare(module):
     p = module.params
-    if not capture.HAS_NETADDR:
-        raise MissingLibrary("netaddr", "python3-netaddr (Debian/Ubuntu, RHEL family) or "
-                             "'pip install netaddr'", "import failed")
+    model.require_netaddr()
     _bounds(p)
     spec = capture.normalize_filter(p)
     run_id = "%s-%s" % (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()), uuid.uuid4().hex[:6])

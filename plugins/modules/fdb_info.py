@@ -203,16 +203,13 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils import (
     model,
 )
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
-    MissingLibrary,
     ParamError,
 )
 
 
 def validate(params):
     """Normalised (mac, ip, explain, vlan); ParamError naming the option otherwise."""
-    if not model.HAS_NETADDR:
-        raise MissingLibrary("netaddr", "python3-netaddr (Debian/Ubuntu, RHEL family) or "
-                             "'pip install netaddr'", "import failed")
+    model.require_netaddr()
     mac = model.normalize_mac(params["mac"], "mac") if params["mac"] is not None else None
     explain = model.normalize_mac(params["explain"], "explain") \
         if params["explain"] is not None else None

@@ -146,16 +146,13 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils import (
     model,
 )
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
-    MissingLibrary,
     ParamError,
 )
 
 
 def validate(params):
     if params["mac"] is not None:
-        if not model.HAS_NETADDR:
-            raise MissingLibrary("netaddr", "python3-netaddr (Debian/Ubuntu, RHEL family) or "
-                                 "'pip install netaddr'", "import failed")
+        model.require_netaddr()
         return None, model.normalize_mac(params["mac"], "mac")
     if not 0 <= params["listen"] <= 300:
         raise ParamError("listen", "%r is not a number of seconds from 0 to 300"

@@ -3,11 +3,8 @@ on hv1's vnet0, VLAN 10 on the uplinks, VM B behind hv2's uplink), and the merge
 back with tshark and capinfos."""
 
 import os
-import resource
 import struct
 import subprocess
-import sys
-import time
 
 import pcap_craft as craft
 import pytest
@@ -188,55 +185,6 @@ def test_memory_is_bounded_by_flows_not_packets(monkeypatch):
     assert sum(u["count"] for u in res["unanswered"]) == 20000
     assert len(res["unanswered"]) == 50 and res["conversation_count"] == 10
     assert res["other_conversations"] == {"hv1:eth0": 20000 - 10 * 400}
-
-
-def synthetic(path, packets):
-    """A 1,000-flow mix (TCP data, echo request/reply, tagged UDP) written with struct."""
-    frames = []
-    for flow in range(1000):
-        ip_b = "10.2.%d.%d" % (flow // 250, flow % 250 + 1)
-        frames.append(bytes(craft.ether(craft.MAC_A, craft.MAC_B, craft.tcp(
-            craft.IP_A, ip_b, 30000 + flow, 443, 0x18, seq=flow, payload=b"p" * 200))))
-        frames.append(bytes(craft.ether(craft.MAC_A, craft.MAC_B, craft.echo(
-            craft.IP_A, ip_b, flow))))
-        frames.append(bytes(craft.ether(craft.MAC_B, craft.MAC_A, craft.echo(
-            ip_b, craft.IP_A, flow, reply=True))))
-        frames.append(bytes(craft.ether(craft.MAC_A, craft.MAC_B, craft.udp(
-            craft.IP_A, ip_b), vlan=10)))
-    hdr = struct.Struct("<IIII")
-    with open(path, "wb", buffering=1 << 20) as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-        for i in range(packets):
-            frame = frames[i % len(frames)]
-            f.write(hdr.pack(1000 + i // 100000, i % 100000 * 10, len(frame), len(frame)))
-            f.write(frame)
-
-
-@pytest.mark.skipif(not os.environ.get("CLOUDNET_PCAP_BENCH"),
-                    reason="measurement, not a check: set CLOUDNET_PCAP_BENCH=1")
-def test_throughput_one_million_packets(tmp_path):
-    """Measured, not asserted: seconds and peak RSS for analysis + merge of 1,000,000 packets
-    (in a child process, so ru_maxrss is its own)."""
-    run = tmp_path / "run"
-    (run / "hv1").mkdir(parents=True)
-    synthetic(str(run / "hv1" / "eth0.pcap"), 1000000)
-    code = ("import sys, time, resource; sys.path[:0] = %r\n"
-            "from ansible_collections.cloudnet.vswitch.plugins.module_utils import pcap, "
-            "pcap_report\n"
-            "t = time.time(); s, c = pcap_report.load_run(%r)\n"
-            "r = pcap.analyse(s, %r)\n"
-            "print(r['packets'], r['conversation_count'], time.time() - t, "
-            "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n") % (
-                sys.path, str(run), str(tmp_path / "merged.pcapng"))
-    start = time.time()
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split()
-    packets, convs, seconds, rss_kib = int(out[0]), int(out[1]), float(out[2]), int(out[3])
-    print("\n%d packets, %d conversations: %.1f s (%.0f packets/s), peak RSS %.1f MiB, "
-          "wall %.1f s" % (packets, convs, seconds, packets / seconds, rss_kib / 1024.0,
-                           time.time() - start))
-    assert packets == 1000000
-    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss > 0
 
 
 def test_garbage_and_cut_headers_never_raise():
