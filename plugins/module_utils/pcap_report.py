@@ -33,6 +33,15 @@ def _json(path, problems):
         return None
 
 
+def start_skew(starts):
+    """One sentence: how far apart the captures started listening, by the hosts' clocks."""
+    if len(starts) < 2:
+        return "Start skew: one capture only."
+    first, last = min(starts, key=starts.get), max(starts, key=starts.get)
+    return "Start skew: the captures started listening within %.3f s of each other (first %s, " \
+        "last %s; hosts' clocks)." % (starts[last] - starts[first], first, last)
+
+
 def load_run(run_dir):
     """(sources, context): one source per `<host>/<interface>.pcap` with its sidecar's fields,
     sorted by host and interface, and the evidence beside them (missing files are None)."""
@@ -40,7 +49,7 @@ def load_run(run_dir):
     hosts = sorted(d for d in os.listdir(run_dir) if os.path.isdir(os.path.join(run_dir, d))
                    and d not in ("fdb", "routes"))
     ctx = {"located": _json(os.path.join(run_dir, "located.json"), problems),
-           "vswitches": {}, "fdb": {}, "routes": {}, "problems": problems}
+           "vswitches": {}, "fdb": {}, "routes": {}, "problems": problems, "starts": {}}
     for host in hosts:
         hdir = os.path.join(run_dir, host)
         for name in sorted(os.listdir(hdir)):
@@ -54,6 +63,9 @@ def load_run(run_dir):
                        path=os.path.join(hdir, name))
             src["sidecar_packets"] = (side or {}).get("packets")
             sources.append(src)
+            start = (side or {}).get("listening_at") or (side or {}).get("started_at")
+            if isinstance(start, (int, float)):
+                ctx["starts"]["%s:%s" % (host, name[:-5])] = start
         vs = _json(os.path.join(hdir, "vswitches.json"), problems)
         if vs is not None:
             ctx["vswitches"][host] = vs.get("vswitches", vs) if isinstance(vs, dict) else vs
@@ -125,7 +137,8 @@ def sections(rep):
                    h.get("vlan"), "; ".join(h.get("evidence") or [])] for h in located])
                 if located else None))
     out.append(("What was captured where", [
-        "Times are the hosts' own clocks (not corrected by the offsets shown)."],
+        "Times are the hosts' own clocks (not corrected by the offsets shown).",
+        start_skew(rep["context"].get("starts") or {})],
         (["hop", "packets", "bytes", "first", "last", "span", "drops (kernel/interface)",
           "truncated", "clock offset", "filter"],
          [[f["hop"], _packets(f), size(f["bytes"]), utc(f["first"]), utc(f["last"]),

@@ -157,3 +157,12 @@ def test_module_docs_and_stub():
                          env=dict(env, PYTHONPATH=os.path.join(REPO, ".venv", "collections")))
     out = json.loads(res.stdout)
     assert out["failed"] and "runs on the controller only" in out["msg"]
+
+
+def test_start_skew_sentence():
+    from ansible_collections.cloudnet.vswitch.plugins.module_utils.pcap_report import start_skew
+
+    assert start_skew({"hv1:eth0": 100.25, "hv1:vnet1": 100.0, "hv2:eth0": 100.5}) == (
+        "Start skew: the captures started listening within 0.500 s of each other (first "
+        "hv1:vnet1, last hv2:eth0; hosts' clocks).")
+    assert start_skew({"hv1:eth0": 1.0}) == "Start skew: one capture only."
