@@ -4,6 +4,8 @@
                              (VLAN 10) packets, ICMP echo requests (id, seq); and whether every
                              request in the window all hops share was seen at every hop; and
                              the interface names in merged.pcapng
+  check.py same A.pcap B.pcap  the ICMP echo requests/replies (type, id, seq) each holds, within
+                             the seq window both cover: equal?
   check.py tcpdumps          tcpdump processes left in the lab's host namespaces
 """
 import json
@@ -56,6 +58,22 @@ def run(run_dir, a, b):
         and hi >= lo, "merged_interfaces": merged}
 
 
+def same(a, b):
+    def echoes(path):
+        rows = tshark(path, "-Y", "icmp.type == 8 || icmp.type == 0", "-T", "fields", "-e",
+                      "icmp.type", "-e", "icmp.ident", "-e", "icmp.seq")
+        return {tuple(int(x, 0) for x in r.split("\t")[:3]) for r in rows}
+    ea, eb = echoes(a), echoes(b)
+    if not ea or not eb:
+        return {"equal": False, "a": len(ea), "b": len(eb)}
+    lo = max(min(e[2] for e in ea), min(e[2] for e in eb))
+    hi = min(max(e[2] for e in ea), max(e[2] for e in eb))
+    wa = {e for e in ea if lo <= e[2] <= hi}
+    wb = {e for e in eb if lo <= e[2] <= hi}
+    return {"equal": wa == wb and len(wa) > 0, "a": len(ea), "b": len(eb), "window": len(wa),
+            "only_a": sorted(wa - wb)[:10], "only_b": sorted(wb - wa)[:10]}
+
+
 def tcpdumps():
     left = []
     listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
@@ -75,5 +93,7 @@ def tcpdumps():
 if __name__ == "__main__":
     if sys.argv[1] == "run":
         print(json.dumps(run(*sys.argv[2:5])))
+    elif sys.argv[1] == "same":
+        print(json.dumps(same(*sys.argv[2:4])))
     else:
         print(json.dumps(tcpdumps()))
