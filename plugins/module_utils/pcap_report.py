@@ -49,7 +49,8 @@ def load_run(run_dir):
     hosts = sorted(d for d in os.listdir(run_dir) if os.path.isdir(os.path.join(run_dir, d))
                    and d not in ("fdb", "routes"))
     ctx = {"located": _json(os.path.join(run_dir, "located.json"), problems),
-           "vswitches": {}, "fdb": {}, "routes": {}, "problems": problems, "starts": {}}
+           "vswitches": {}, "fdb": {}, "routes": {}, "problems": problems, "starts": {},
+           "host_notes": {}}
     for host in hosts:
         hdir = os.path.join(run_dir, host)
         for name in sorted(os.listdir(hdir)):
@@ -66,6 +67,11 @@ def load_run(run_dir):
             start = (side or {}).get("listening_at") or (side or {}).get("started_at")
             if isinstance(start, (int, float)):
                 ctx["starts"]["%s:%s" % (host, name[:-5])] = start
+        # the capture module's notes: bond members skipped, patch ports redirected, a mirrored
+        # balance-tcp bond's duplicated frames (OVS 3.1), an unknown clock offset
+        cap = _json(os.path.join(hdir, "capture.json"), problems)
+        if isinstance(cap, dict) and cap.get("notes"):
+            ctx["host_notes"][host] = [str(n) for n in cap["notes"]]
         vs = _json(os.path.join(hdir, "vswitches.json"), problems)
         if vs is not None:
             ctx["vswitches"][host] = vs.get("vswitches", vs) if isinstance(vs, dict) else vs
@@ -187,6 +193,10 @@ def sections(rep):
                  [[p["host"], p.get("local_address"), p.get("peer"), p.get("interface"),
                    p.get("egress"), p.get("verdict"), p.get("explanation")] for p in odd])
                 if odd else None))
+    notes = ["%s: %s" % (h, n) for h, ns in sorted(ctx.get("host_notes", {}).items())
+             for n in ns]
+    if notes:
+        out.append(("Notes from the hosts", notes, None))
     if rep.get("files_written"):
         out.append(("Files", list(rep["files_written"]), None))
     return out

@@ -166,3 +166,22 @@ def test_start_skew_sentence():
         "Start skew: the captures started listening within 0.500 s of each other (first "
         "hv1:vnet1, last hv2:eth0; hosts' clocks).")
     assert start_skew({"hv1:eth0": 1.0}) == "Start skew: one capture only."
+
+
+def test_host_notes_reach_the_report(tmp_path):
+    """The capture module's notes (a mirrored balance-tcp bond duplicates outbound frames in
+    OVS 3.1, a patch port redirected, ...) are in the report, not silently kept."""
+    import json
+
+    from ansible_collections.cloudnet.vswitch.plugins.module_utils import pcap_report
+
+    (tmp_path / "hv1").mkdir()
+    note = "bond0 is balance-tcp: OVS 3.1 duplicates its outbound frames in a mirror"
+    (tmp_path / "hv1" / "capture.json").write_text(json.dumps({"notes": [note]}))
+    _sources, ctx = pcap_report.load_run(str(tmp_path))
+    assert ctx["host_notes"] == {"hv1": [note]}
+    from ansible_collections.cloudnet.vswitch.plugins.module_utils import pcap
+
+    titles = {t: p for t, p, _tab in pcap_report.sections({
+        "analysis": pcap.analyse([]), "context": ctx, "generated": "now"})}
+    assert titles["Notes from the hosts"] == ["hv1: " + note]
