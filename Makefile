@@ -5,11 +5,12 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: setup test lint unit integration lab molecule demo lab-down bench
+.PHONY: setup test lint unit integration lab molecule demo lab-down bench changelog
 
 lint: setup
 	ruff check .
 	ansible-lint
+	antsibull-changelog lint
 
 setup:
 	./scripts/setup
@@ -30,6 +31,7 @@ molecule: setup
 test: setup
 	ruff check .
 	ansible-lint
+	antsibull-changelog lint
 	pytest -q tests/unit tests/integration tests/lab -m 'not lab10'
 	HOME=$(CURDIR)/$(VENV)/molecule-home molecule test --all
 
@@ -41,3 +43,10 @@ lab-down: setup
 
 bench: setup
 	python bench/run.py
+
+# CHANGELOG.rst for galaxy.yml's version from every fragment (kept: keep_fragments is true, so
+# re-running while that version is unreleased picks up new and edited fragments and modules).
+changelog: setup
+	antsibull-changelog lint
+	antsibull-changelog release --version $$(sed -n 's/^version: *//p' galaxy.yml) \
+	  --refresh --reload-plugins
