@@ -22,9 +22,22 @@ options:
         ovs-vswitchd to apply it. Every wait is bounded by it; nothing hangs longer.
     type: int
     default: 30
+  backend:
+    description:
+      - How to talk to ovsdb-server. V(idl) is the C(ovs) Python IDL (one session, verified
+        transaction, retried on conflicts). V(vsctl) reads with C(ovs-vsctl --format=json) and
+        writes the same plan as one C(ovs-vsctl) transaction (argv, never a shell), for hosts
+        without the Python bindings. V(auto) takes V(idl) where the bindings import, else
+        V(vsctl); the result's C(backend) says which ran.
+      - V(vsctl) cannot verify that nothing changed between its read and its write; it replays
+        safely (C(--may-exist), C(--if-exists)) instead. Mirror captures need V(idl).
+    type: str
+    choices: [auto, idl, vsctl]
+    default: auto
 requirements:
-  - On the managed host, the Python C(ovs) bindings (Debian/Ubuntu C(python3-openvswitch))
-    and C(netaddr) (C(python3-netaddr)), and iproute2 with JSON output (C(ip -j)).
+  - On the managed host, C(netaddr) (C(python3-netaddr)), iproute2 with JSON output
+    (C(ip -j)), and either the Python C(ovs) bindings (Debian/Ubuntu C(python3-openvswitch))
+    or C(ovs-vsctl) (see O(backend)).
 notes:
   - The module talks to ovsdb-server through the C(ovs) Python IDL, commits one transaction
     per task, and waits like C(ovs-vsctl) until ovs-vswitchd has applied it.
@@ -34,24 +47,30 @@ notes:
     ATTRIBUTES = r"""
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The predicted C(after) equals what a real run returns.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
-    description: A second run with the same arguments reports C(changed=false).
+    details: A second run with the same arguments reports C(changed=false).
 """
 
     # Attributes of the read-only (troubleshooting) modules.
     INFO_ATTRIBUTES = r"""
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The module never changes anything; check mode returns the same data.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
 """
 

@@ -20,6 +20,7 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
 COMMON_ARGS = dict(
     db=dict(type="str"),
     timeout=dict(type="int", default=30),
+    backend=dict(type="str", default="auto", choices=["auto", "idl", "vsctl"]),
 )
 SAFETY_ARGS = dict(
     adopt=dict(type="bool", default=False),
@@ -99,12 +100,19 @@ def run(module, config, state, options=None):
     module.exit_json(**result)
 
 
+def _client(module):
+    from ansible_collections.cloudnet.vswitch.plugins.module_utils import ovsdb
+
+    p = module.params
+    return ovsdb.open_client(db=p.get("db"), timeout=p["timeout"],
+                             backend=p.get("backend") or "auto", run=module.run_command)
+
+
 def read_world(module):
     """The host as the planner sees it: OVSDB (bridges, ports, interfaces with their status)
     and the kernel (links, addresses, routes). For the read-only modules."""
-    from ansible_collections.cloudnet.vswitch.plugins.module_utils import ovsdb
 
-    with ovsdb.Client(db=module.params.get("db"), timeout=module.params["timeout"]) as client:
+    with _client(module) as client:
         world = client.world()
     world["links"], world["routes"] = kernel.read(module.run_command)
     return world
@@ -121,10 +129,9 @@ def run_info(module, collect):
 
 
 def _apply(module, config, state, options):
-    from ansible_collections.cloudnet.vswitch.plugins.module_utils import ovsdb
 
     run_cmd = module.run_command
-    client = ovsdb.Client(db=module.params.get("db"), timeout=module.params["timeout"])
+    client = _client(module)
     timing = {}
     t0 = time.monotonic()
     with client:
@@ -136,7 +143,7 @@ def _apply(module, config, state, options):
         if state == "gathered":
             world = snapshot(client.world())
             names = [vs["name"] for vs in config] or None
-            return {"gathered": model.gather(world, names), "backend": "idl"}
+            return {"gathered": model.gather(world, names), "backend": client.name}
 
         def replan(world):
             return model.plan(snapshot(world), config, state, **options)
@@ -156,7 +163,7 @@ def _apply(module, config, state, options):
             "pending": plan.pending,
             "warnings": list(plan.warnings),
             "changed": plan.changed,
-            "backend": "idl",
+            "backend": client.name,
             "retries": client.stats["retries"],
         }
         if module.check_mode or not plan.changed:
@@ -182,7 +189,6 @@ def _apply(module, config, state, options):
             kernel.apply(run_cmd, plan.kernel)
         links, _routes = kernel.read(run_cmd)
         kernel.apply(run_cmd, model.reassert_links(plan.world["links"], links, internal))
-        client.idl.run()
         result["after"] = model.gather(snapshot(client.world()), names)
         result["summary"] = model.summarize(result["before"], result["after"], plan.pending)
         timing["total_s"] = round(time.monotonic() - t0, 4)

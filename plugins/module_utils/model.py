@@ -570,8 +570,14 @@ def vsctl_clauses(op):
         ifaces = op["interfaces"]
         if len(ifaces) == 1 and ifaces[0]["name"] == op["name"]:
             out = [["add-port", op["bridge"], op["name"]]]
-        else:
+        elif len(ifaces) > 1:
             out = [["add-bond", op["bridge"], op["name"]] + [i["name"] for i in ifaces]]
+        else:  # one interface named unlike its port: create both rows explicitly
+            out = [["--id=@%s" % ifaces[0]["name"], "create", "Interface",
+                    "name=%s" % ifaces[0]["name"]],
+                   ["--id=@%s" % op["name"], "create", "Port", "name=%s" % op["name"],
+                    "interfaces=@%s" % ifaces[0]["name"]],
+                   ["add", "Bridge", op["bridge"], "ports", "@%s" % op["name"]]]
         sets = _vsctl_sets(op["columns"])
         if sets:
             out.append(["set", "Port", op["name"]] + sets)

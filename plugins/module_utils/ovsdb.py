@@ -14,6 +14,7 @@ Every wait has a deadline; every failure is an OvsdbError / OvsdbTimeout with a 
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -87,6 +88,8 @@ class Deadline(object):
 
 class Client(object):
     """One session with ovsdb-server for one task."""
+
+    name = "idl"
 
     def __init__(self, db=None, timeout=30, retries=10):
         require_ovs()
@@ -185,6 +188,7 @@ class Client(object):
         """The engine's plain snapshot of OVSDB (kernel facts are added by kernel.py)."""
         from ansible_collections.cloudnet.vswitch.plugins.module_utils.model import empty_world
 
+        self.idl.run()  # take in what the server sent since the last look
         w = empty_world()
         root = self._root()
         w["ovs"]["external_ids"] = dict(root.external_ids)
@@ -437,6 +441,202 @@ def _iface(iface, port):
             "error": _one(iface.error), "mac_in_use": _one(iface.mac_in_use),
             "options": dict(iface.options), "link_state": _one(iface.link_state),
             "admin_state": _one(iface.admin_state), "mtu": _one(iface.mtu)}
+
+
+# ------------------------------------------------------------------ the ovs-vsctl backend
+
+def open_client(db=None, timeout=30, backend="auto", run=None):
+    """The IDL client where the python ovs bindings import (or backend=idl, which then
+    requires them), else the ovs-vsctl client (hosts without the bindings: RHEL ships them only
+    in extra repositories). Both read the same world and commit a plan as one transaction."""
+    if backend == "idl" or (backend == "auto" and IMPORT_ERROR is None):
+        return Client(db=db, timeout=timeout)
+    return VsctlClient(db=db, timeout=timeout, run=run)
+
+
+VSCTL_COLUMNS = (
+    ("Open_vSwitch", ["external_ids"]),
+    ("Bridge", ["_uuid", "name", "ports", "datapath_type", "fail_mode", "stp_enable",
+                "other_config", "external_ids"]),
+    ("Port", ["_uuid", "name", "interfaces", "tag", "trunks", "vlan_mode", "bond_mode", "lacp",
+              "other_config", "external_ids"]),
+    ("Interface", ["_uuid", "name", "type", "external_ids", "mtu_request", "options", "ofport",
+                   "error", "mac_in_use", "link_state", "admin_state", "mtu"]),
+)
+
+
+def _j_atom(value):
+    if isinstance(value, list) and len(value) == 2 and value[0] in ("uuid", "named-uuid"):
+        return value[1]
+    return value
+
+
+def _j_set(value):
+    """OVSDB JSON: ["set", [...]] for 0 or 2+ elements, the bare atom for exactly one."""
+    if isinstance(value, list) and len(value) == 2 and value[0] == "set":
+        return [_j_atom(v) for v in value[1]]
+    return [_j_atom(value)]
+
+
+def _j_opt(value):
+    items = _j_set(value)
+    return items[0] if items else None
+
+
+def _j_map(value):
+    return {k: _j_atom(v) for k, v in value[1]} if isinstance(value, list) else {}
+
+
+def parse_vsctl_lists(text):
+    """The JSON objects `ovs-vsctl --format=json --data=json list T -- list U ...` prints, one
+    per line, as {table: [row dicts]} in the order of VSCTL_COLUMNS."""
+    out = {}
+    lines = [line for line in text.splitlines() if line.strip()]
+    for (table, _columns), line in zip(VSCTL_COLUMNS, lines):
+        data = json.loads(line)
+        out[table] = [dict(zip(data["headings"], row)) for row in data["data"]]
+    return out
+
+
+def world_from_vsctl(tables):
+    """The engine's world from parse_vsctl_lists(), plus {(table, name): uuid}."""
+    from ansible_collections.cloudnet.vswitch.plugins.module_utils.model import empty_world
+
+    w, uuids = empty_world(), {}
+    root = (tables.get("Open_vSwitch") or [{}])[0]
+    w["ovs"]["external_ids"] = _j_map(root.get("external_ids", ["map", []]))
+    ports = {_j_atom(r["_uuid"]): r for r in tables["Port"]}
+    ifaces = {_j_atom(r["_uuid"]): r for r in tables["Interface"]}
+    for br in tables["Bridge"]:
+        name = br["name"]
+        uuids[("Bridge", name)] = _j_atom(br["_uuid"])
+        members = [ports[u] for u in _j_set(br["ports"]) if u in ports]
+        w["bridges"][name] = {
+            "datapath_type": br["datapath_type"], "fail_mode": _j_opt(br["fail_mode"]),
+            "stp_enable": bool(br["stp_enable"]), "other_config": _j_map(br["other_config"]),
+            "external_ids": _j_map(br["external_ids"]),
+            "ports": sorted(p["name"] for p in members)}
+        for port in members:
+            uuids[("Port", port["name"])] = _j_atom(port["_uuid"])
+            its = [ifaces[u] for u in _j_set(port["interfaces"]) if u in ifaces]
+            w["ports"][port["name"]] = {
+                "bridge": name, "interfaces": sorted(i["name"] for i in its),
+                "tag": _j_opt(port["tag"]), "trunks": sorted(_j_set(port["trunks"])),
+                "vlan_mode": _j_opt(port["vlan_mode"]), "bond_mode": _j_opt(port["bond_mode"]),
+                "lacp": _j_opt(port["lacp"]), "other_config": _j_map(port["other_config"]),
+                "external_ids": _j_map(port["external_ids"])}
+            for i in its:
+                uuids[("Interface", i["name"])] = _j_atom(i["_uuid"])
+                w["interfaces"][i["name"]] = {
+                    "port": port["name"], "type": i["type"],
+                    "external_ids": _j_map(i["external_ids"]),
+                    "mtu_request": _j_opt(i["mtu_request"]), "ofport": _j_opt(i["ofport"]),
+                    "error": _j_opt(i["error"]), "mac_in_use": _j_opt(i["mac_in_use"]),
+                    "options": _j_map(i["options"]), "link_state": _j_opt(i["link_state"]),
+                    "admin_state": _j_opt(i["admin_state"]), "mtu": _j_opt(i["mtu"])}
+    return w, uuids
+
+
+def vsctl_transaction(ops, uuids):
+    """One ovs-vsctl argv (after the global options) for a plan's ops: the same clauses as the
+    `commands` shown to users, made safe to replay (--may-exist / --if-exists) and exact where
+    ovs-vsctl has no by-name form (moving a port or removing a bond member keeps its row)."""
+    from ansible_collections.cloudnet.vswitch.plugins.module_utils.model import vsctl_clauses
+
+    argv = []
+    for op in ops:
+        kind = op["kind"]
+        if kind in ("add_mirror", "del_mirror"):
+            raise OvsdbError("a mirror capture needs the python ovs bindings (%s)" % PACKAGES)
+        if kind == "move_port":
+            uuid = uuids[("Port", op["name"])]
+            clauses = [["remove", "Bridge", op["from_bridge"], "ports", uuid],
+                       ["add", "Bridge", op["bridge"], "ports", uuid]]
+        elif kind == "del_iface":
+            clauses = [["remove", "Port", op["port"], "interfaces",
+                        uuids[("Interface", op["name"])]]]
+        else:
+            clauses = vsctl_clauses(op)
+            first = clauses[0]
+            if first[0] in ("add-br", "add-port"):
+                clauses[0] = ["--may-exist"] + first
+            elif first[0] in ("del-br", "del-port"):
+                clauses[0] = ["--if-exists"] + first
+        for clause in clauses:
+            argv += ["--"] + clause
+    return argv
+
+
+class VsctlClient(object):
+    """The Client's interface over ovs-vsctl: reads with --format=json, commits a plan as one
+    ovs-vsctl transaction (argv, never a shell), which itself waits for ovs-vswitchd."""
+
+    name = "vsctl"
+
+    def __init__(self, db=None, timeout=30, run=None):
+        if run is None:
+            raise ValueError("VsctlClient needs a run callable")
+        self.remote = resolve_remote(db)
+        self.timeout = timeout
+        self.run = run
+        self.uuids = {}
+        self.stats = {"retries": 0, "commit_s": 0.0, "wait_s": 0.0, "connect_s": 0.0}
+
+    def _vsctl(self, args, what, timeout_msg):
+        argv = ["ovs-vsctl", "--db=%s" % self.remote, "--timeout=%d" % max(1, self.timeout)]
+        rc, out, err = self.run(argv + list(args))
+        if rc != 0:
+            text = (err or out or "").strip()
+            # --timeout ends ovs-vsctl with SIGALRM (rc 142 through a shell, -14 without one)
+            if rc in (142, -14) or "Alarm clock" in text or "timed out" in text:
+                raise OvsdbTimeout("%s within %ss (ovs-vsctl: %s)" % (timeout_msg, self.timeout,
+                                                                     text))
+            raise OvsdbError("ovs-vsctl failed %s (rc=%s): %s" % (what, rc, text))
+        return out
+
+    def connect(self):
+        start = time.monotonic()
+        self.world()
+        self.stats["connect_s"] = time.monotonic() - start
+        return self
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self.connect()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def world(self):
+        args = ["--format=json", "--data=json"]
+        for i, (table, columns) in enumerate(VSCTL_COLUMNS):
+            args += (["--"] if i else []) + ["--columns=%s" % ",".join(columns), "list", table]
+        text = self._vsctl(args, "reading OVSDB", "ovsdb-server did not answer (is it running?)")
+        w, self.uuids = world_from_vsctl(parse_vsctl_lists(text))
+        return w
+
+    def interfaces(self, names):
+        w = self.world()
+        return {n: dict(i, port=None) for n, i in w["interfaces"].items() if n in names}
+
+    def apply(self, replan):
+        plan = replan(self.world())
+        if not plan.ops:
+            return plan, None
+        start = time.monotonic()
+        try:
+            self._vsctl(vsctl_transaction(plan.ops, self.uuids),
+                        "applying the transaction (ovsdb-server refused it: nothing was changed)",
+                        "the change was committed, but ovs-vswitchd did not apply it (is "
+                        "ovs-vswitchd running?)")
+        finally:
+            self.stats["commit_s"] += time.monotonic() - start
+        return plan, True
+
+    def wait_applied(self, next_cfg):
+        """ovs-vsctl (without --no-wait) already waited for ovs-vswitchd."""
 
 
 def _EAGAIN():

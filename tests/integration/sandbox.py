@@ -38,6 +38,7 @@ class Sandbox:
         self.sock = os.path.join(self.dir, "db.sock")
         self.db = "unix:" + self.sock
         self.pids = {}
+        self.backend = None   # a test may force the modules' OVSDB backend (idl / vsctl)
         self.env = {"OVS_RUNDIR": self.dir, "OVS_LOGDIR": self.dir, "OVS_DBDIR": self.dir,
                     "OVS_SYSCONFDIR": self.dir}
 
@@ -142,6 +143,8 @@ class Sandbox:
     def module(self, _module, check=False, diff=True, **args):
         """Run a module file directly in the namespace with the venv's python."""
         args = dict(args, db=self.db, _ansible_check_mode=check, _ansible_diff=diff)
+        if self.backend and _module not in ("capture", "capture_report"):
+            args.setdefault("backend", self.backend)
         argsfile = os.path.join(self.dir, "args-%s.json" % uuid.uuid4().hex[:8])
         with open(argsfile, "w") as f:
             json.dump({"ANSIBLE_MODULE_ARGS": args}, f)

@@ -2,6 +2,8 @@
 
 from test_vswitch import BASE, converge, libvirt_plug
 
+BACKENDS = ["idl", "vsctl"]
+
 
 def test_ports_roles_and_bond(ovs):
     for n in ("eth0", "eth2", "eth3"):
