@@ -47,14 +47,17 @@ notes:
     ATTRIBUTES = r"""
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
+    description: Can run in check_mode and return changed status prediction without modifying
+      target.
     support: full
     details: The predicted C(after) equals what a real run returns.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    description: Will return details on what has changed (or possibly needs changing in
+      check_mode), when in diff mode.
     support: full
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+    description: When run twice in a row outside check mode, with the same arguments, the second
+      invocation indicates no change.
     support: full
     details: A second run with the same arguments reports C(changed=false).
 """
@@ -63,14 +66,17 @@ attributes:
     INFO_ATTRIBUTES = r"""
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
+    description: Can run in check_mode and return changed status prediction without modifying
+      target.
     support: full
     details: The module never changes anything; check mode returns the same data.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    description: Will return details on what has changed (or possibly needs changing in
+      check_mode), when in diff mode.
     support: none
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+    description: When run twice in a row outside check mode, with the same arguments, the second
+      invocation indicates no change.
     support: full
 """
 

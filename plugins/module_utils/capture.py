@@ -116,7 +116,7 @@ def normalize_filter(params):
             path = "%s[%d]" % (key, i)
             addr, family = _address(value, path)
             if spec["family"] and family and family != spec["family"]:
-                raise ParamError(path, "%s is IPv%d but host %s is IPv%d: they can never be "
+                raise ParamError(path, "%s is IPv%s but host %s is IPv%s: they can never be "
                                        "in the same packet" % (addr, family, spec["host"],
                                                                spec["family"]))
             spec[key].append({"addr": addr, "family": family})

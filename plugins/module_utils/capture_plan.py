@@ -35,8 +35,8 @@ def plan(address, hosts, peers=(), only_hosts=(), interfaces=()):
     local = [loc for loc in located if loc.get("local")]
     for loc in local:
         uplink, internal = _ports(hosts[loc["host"]].get("vswitches", []), loc["vswitch"])
-        add(loc["host"], loc["port"], "%s's %s port on %s" % (address, loc["role"],
-                                                               loc["vswitch"]))
+        add(loc["host"], loc["port"],
+            "%s's %s port on %s" % (address, loc["role"], loc["vswitch"]))
         add(loc["host"], uplink, "the uplink of %s, where %s lives" % (loc["vswitch"], address))
         add(loc["host"], internal, "the internal port of %s" % loc["vswitch"])
     if not local:

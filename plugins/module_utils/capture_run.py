@@ -199,7 +199,7 @@ def stop_processes(procs, kill_after):
 
 def _run(argv, data=None):
     res = subprocess.run(argv, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         universal_newlines=True)
+                         universal_newlines=True, check=False)
     return res.returncode, res.stdout, res.stderr
 
 

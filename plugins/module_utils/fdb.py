@@ -110,7 +110,7 @@ def parse_stats(text):
     for line in (text or "").splitlines():
         if ":" not in line:
             continue
-        label, _, value = line.rpartition(":")
+        label, _sep, value = line.rpartition(":")
         label = label.strip()
         for known, keys in _STATS:
             if label == known:
@@ -279,6 +279,6 @@ def explain_sentence(ex):
     if ex["in_port"] is None:
         return "No port of %s other than the one that learned %s carries %s; nothing to " \
                "trace." % (ex["bridge"], ex["mac"], where)
-    return "A frame to %s on %s entering %s by %s is not switched by NORMAL alone " \
-           "(datapath actions: %s); see the trace." % (ex["mac"], where, ex["bridge"],
-                                                      ex["in_port"], ex["actions"])
+    return ("A frame to %s on %s entering %s by %s is not switched by NORMAL alone "
+            "(datapath actions: %s); see the trace."
+            % (ex["mac"], where, ex["bridge"], ex["in_port"], ex["actions"]))

@@ -72,7 +72,7 @@ def parse_domifaddr(text):
             continue
         if f[0] != "-":
             name, mac = f[0], f[1].lower()
-        addr, _, prefix = f[3].partition("/")
+        addr, _sep, prefix = f[3].partition("/")
         out.append({"name": name, "mac": mac, "protocol": f[2], "address": addr,
                     "prefix": int(prefix) if prefix.isdigit() else None})
     return out

@@ -302,8 +302,9 @@ class Analysis(object):
     def __init__(self, sources, local_macs=None):
         self.sources = sources
         self.hops = ["%s:%s" % (s["host"], s["interface"]) for s in sources]
-        self.local = [{_mac_bytes(m): why for m, why in ((local_macs or {}).get(s["host"]) or
-                                                           {}).items()} for s in sources]
+        local_macs = local_macs or {}
+        self.local = [{_mac_bytes(m): why for m, why in (local_macs.get(s["host"]) or {}).items()}
+                      for s in sources]
         self.files = [{"packets": 0, "bytes": 0, "captured_bytes": 0, "first": None,
                        "last": None, "vlans": Counter(), "truncated_packets": 0,
                        "bad_checksums": Counter()} for _s in sources]
@@ -478,9 +479,9 @@ class Analysis(object):
 
     def _file(self, i):
         s, f = self.sources[i], self.files[i]
-        out = {k: s.get(k) for k in ("host", "interface", "path", "drops_kernel",
-                                      "drops_interface", "clock_offset", "snaplen", "filter",
-                                      "linktype", "truncated_file", "sidecar_packets")}
+        keys = ("host", "interface", "path", "drops_kernel", "drops_interface", "clock_offset",
+                "snaplen", "filter", "linktype", "truncated_file", "sidecar_packets")
+        out = {k: s.get(k) for k in keys}
         out.update(hop=self.hops[i], packets=f["packets"], bytes=f["bytes"],
                    captured_bytes=f["captured_bytes"], first=f["first"], last=f["last"],
                    span=(f["last"] - f["first"]) if f["first"] is not None else None,

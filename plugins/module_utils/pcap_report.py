@@ -172,13 +172,13 @@ def sections(rep):
                  [[u["description"], u["count"], u["last_hop"], ", ".join(u["hops"]),
                    utc(u["first"]), "; ".join(u["qualifiers"])] for u in a["unanswered"]])
                 if a["unanswered"] else None))
-    out.append(("Replies seen before their request (clock skew)", [
-        "%d found%s." % (a["skew_count"], "" if a["skew_count"] <= len(a["skew"]) else
-                         ", %d shown" % len(a["skew"]))],
-        (["exchange", "reply seen on", "at", "request seen on", "at", "reply earlier by"],
-         [[s["description"], s["reply_hop"], utc(s["reply_time"]), s["request_hop"],
-           utc(s["request_time"]), "%.3f s" % s["delta"]] for s in a["skew"]])
-        if a["skew"] else None))
+    shown = "" if a["skew_count"] <= len(a["skew"]) else ", %d shown" % len(a["skew"])
+    out.append(("Replies seen before their request (clock skew)",
+                ["%d found%s." % (a["skew_count"], shown)],
+                (["exchange", "reply seen on", "at", "request seen on", "at", "reply earlier by"],
+                 [[s["description"], s["reply_hop"], utc(s["reply_time"]), s["request_hop"],
+                   utc(s["request_time"]), "%.3f s" % s["delta"]] for s in a["skew"]])
+                if a["skew"] else None))
     out.append(("Bad checksums", ["Only packets captured whole are checked (%d truncated "
                                   "packet(s) skipped)." % sum(f["truncated_packets"]
                                                               for f in a["files"])],
@@ -187,8 +187,9 @@ def sections(rep):
                    b["reason"]] for b in a["bad_checksums"]]) if a["bad_checksums"] else None))
     paths = [dict(p, host=h) for h, ps in sorted(ctx.get("routes", {}).items()) for p in ps or []]
     odd = [p for p in paths if p.get("verdict") != "symmetric"]
-    out.append(("Reverse-path verdicts", ["%d path(s) checked, %d symmetric." % (
-        len(paths), len(paths) - len(odd))] if paths else ["No routes/*.json in the run."],
+    checked = (["%d path(s) checked, %d symmetric." % (len(paths), len(paths) - len(odd))]
+               if paths else ["No routes/*.json in the run."])
+    out.append(("Reverse-path verdicts", checked,
                 (["host", "local", "peer", "in", "out", "verdict", "explanation"],
                  [[p["host"], p.get("local_address"), p.get("peer"), p.get("interface"),
                    p.get("egress"), p.get("verdict"), p.get("explanation")] for p in odd])
@@ -258,6 +259,11 @@ def _md(value):
     return str(value).replace("|", "\\|").replace("<", "&lt;").replace("\n", " ")
 
 
+def _md_table(header, rows):
+    return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            + ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows] + [""])
+
+
 def markdown(rep):
     lines = ["# %s" % _md(rep.get("title") or "Capture report"), ""]
     for title, paragraphs, table in sections(rep):
@@ -267,10 +273,7 @@ def markdown(rep):
         if paragraphs:
             lines += ["%s%s" % ("- " if bullets else "", _md(p)) for p in paragraphs] + [""]
         if table:
-            header, rows = table
-            lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-            lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
-            lines.append("")
+            lines += _md_table(*table)
     lines += ["The picture of the vSwitches is in report.html.", ""]
     return "\n".join(lines)
 
@@ -286,6 +289,12 @@ def _h(value):
     return html.escape("-" if value in (None, "", []) else str(value), quote=True)
 
 
+def _html_table(header, rows):
+    return "<table><tr>%s</tr>%s</table>" % (
+        "".join("<th>%s</th>" % _h(c) for c in header),
+        "".join("<tr>%s</tr>" % "".join("<td>%s</td>" % _h(c) for c in row) for row in rows))
+
+
 def render_html(rep):
     title = _h(rep.get("title") or "Capture report")
     body = ["<h1>%s</h1>" % title]
@@ -298,11 +307,7 @@ def render_html(rep):
         else:
             body += ["<p>%s</p>" % _h(p) for p in paragraphs]
         if table:
-            header, rows = table
-            body.append("<table><tr>%s</tr>%s</table>" % (
-                "".join("<th>%s</th>" % _h(c) for c in header),
-                "".join("<tr>%s</tr>" % "".join("<td>%s</td>" % _h(c) for c in row)
-                        for row in rows)))
+            body.append(_html_table(*table))
         if name == "Findings":
             body += ["<h2>The vSwitches involved</h2>", svg(rep)]
     return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>%s</title>"

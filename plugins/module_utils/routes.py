@@ -108,8 +108,8 @@ def parse_proc_netstat(text, name=DROP_COUNTER):
     ...") -> the counter named like nstat names it (prefix + field), or None."""
     lines = (text or "").splitlines()
     for head, values in zip(lines[0::2], lines[1::2]):
-        hk, _, hnames = head.partition(":")
-        vk, _, vnums = values.partition(":")
+        hk, _sep, hnames = head.partition(":")
+        vk, _sep, vnums = values.partition(":")
         if hk != vk or not name.startswith(hk):
             continue
         fields = dict(zip(hnames.split(), vnums.split()))
@@ -220,8 +220,8 @@ def parse_nft_rpfilter(nft):
             continue
         rules.append({
             "source": "nft",
-            "rule": "nft: %s %s chain %s: %s" % (rule.get("family"), rule.get("table"),
-                                                  rule.get("chain"), _nft_text(expr)),
+            "rule": "nft: %s %s chain %s: %s" % (
+                rule.get("family"), rule.get("table"), rule.get("chain"), _nft_text(expr)),
             "families": families,
             "mode": "strict" if "iif" in fib.get("flags", []) else "loose",
             "iifnames": iifnames,
@@ -257,7 +257,7 @@ def parse_firewalld_conf(text):
     """firewalld.conf -> its IPv6_rpfilter rule (yes/strict: strict, loose: loose; the
     *-forward values and no do not touch local traffic), or None."""
     for line in (text or "").splitlines():
-        key, _, value = line.strip().partition("=")
+        key, _sep, value = line.strip().partition("=")
         if key.strip() != "IPv6_rpfilter":
             continue
         value = value.strip().strip('"').lower()

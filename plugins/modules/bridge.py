@@ -16,7 +16,7 @@ description:
     they are. V(absent) deletes the bridge with its ports.
   - The string V(none) clears C(fail_mode), C(mac_aging_time) or C(mac_table_size).
 author:
-  - cloudnet.vswitch developers
+  - cloudnet.vswitch developers (@cloudnet)
 extends_documentation_fragment:
   - cloudnet.vswitch.common
   - cloudnet.vswitch.common.attributes

@@ -45,7 +45,7 @@ description:
     hostname (resolved on the host); C(host A and (B or C)) is O(peers)=[B, C];
     C(host A and not B) is O(exclude)=[B]; C(tcp port 80) is O(protocol)=tcp, O(port)=80."
 author:
-  - cloudnet.vswitch developers
+  - cloudnet.vswitch developers (@cloudnet)
 extends_documentation_fragment:
   - cloudnet.vswitch.common
 options:
@@ -146,12 +146,18 @@ options:
     type: float
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying
+      target.
     support: full
     details: Validates, plans and compiles the filters (C(tcpdump -d)), returns what would be
       captured and the argv, and starts nothing.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in
+      check_mode), when in diff mode.
     support: none
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second
+      invocation indicates no change.
     support: none
     details: Every run is a new capture into new files. OVSDB is changed only by temporary
       mirrors that are removed before the module returns.
@@ -517,7 +523,7 @@ def run(module):
             late = time.time() - p["start_at"]
             if late > 0:
                 notes.append("start_at was %.3f s ago when the capture was ready: started at "
-                              "once" % late)
+                             "once" % late)
             else:
                 time.sleep(-late)
         started = time.time()

@@ -30,7 +30,7 @@ description:
     reverse-path verdicts; a picture of the vSwitches involved with the address's port marked."
   - Memory grows with conversations and outstanding requests, not with packets.
 author:
-  - cloudnet.vswitch developers
+  - cloudnet.vswitch developers (@cloudnet)
 options:
   run_dir:
     description: The capture run directory, C(OUTPUT_DIR/captures/<UTC timestamp>-<ADDR>).
@@ -54,15 +54,23 @@ options:
     type: dict
 attributes:
   action:
+    description: Indicates this has a corresponding action plugin so some parts of the options
+      can be executed on the controller.
     support: full
     details: The work is done by the action plugin on the controller.
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying
+      target.
     support: full
     details: In check mode the pcaps are analysed and the summary returned, but nothing is
       written.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in
+      check_mode), when in diff mode.
     support: none
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second
+      invocation indicates no change.
     support: none
     details: Every run rewrites the three files (their content is the same for the same run
       directory, apart from the generation time).

@@ -23,7 +23,7 @@ description:
     C(ofproto/trace) without C(-generate), so the trace teaches the table nothing.
   - Never changes anything.
 author:
-  - cloudnet.vswitch developers
+  - cloudnet.vswitch developers (@cloudnet)
 extends_documentation_fragment:
   - cloudnet.vswitch.common
   - cloudnet.vswitch.common.info_attributes
@@ -161,9 +161,9 @@ bridges:
         reason: {description: "NORMAL's own words, e.g. C(forwarding to learned port).",
                  type: str}
         actions: {description: The datapath actions of the trace., type: str}
-        port: {description: For unicast, the port as fdb/show prints it., type: str}
-        port_name: {description: For unicast, the port it goes to., type: str}
-        role: {description: For unicast, that port's role., type: str}
+        port: {description: "For unicast, the port as fdb/show prints it.", type: str}
+        port_name: {description: "For unicast, the port it goes to.", type: str}
+        role: {description: "For unicast, that port's role.", type: str}
         aging_time: {description: The bridge's aging time., type: int}
         sentence: {description: One sentence that says it all., type: str}
   sample:

@@ -24,7 +24,7 @@ description:
     holds the IP, so the kernel sends an ARP request (IPv4) or neighbour solicitation (IPv6)
     and the neighbour table and FDB are fresh. This is the only traffic the module makes.
 author:
-  - cloudnet.vswitch developers
+  - cloudnet.vswitch developers (@cloudnet)
 extends_documentation_fragment:
   - cloudnet.vswitch.common
   - cloudnet.vswitch.common.info_attributes
@@ -93,10 +93,10 @@ locations:
     vswitch: {description: The bridge., type: str}
     port: {description: The OVS port (a bond's name for its members)., type: str}
     role: {description: "uplink, vnet, internal or other.", type: str}
-    mac: {description: The MAC, lower case., type: str}
+    mac: {description: "The MAC, lower case.", type: str}
     ip: {description: "The IP asked for; with O(mac), the neighbour table's IP for it when
         there is exactly one, else null.", type: str}
-    vlan: {description: The VLAN (the FDB's, or the port's tag; null if unknown)., type: int}
+    vlan: {description: "The VLAN (the FDB's, or the port's tag; null if unknown).", type: int}
     local:
       description: True for a VM's vnet or the internal port on this host; false when the
         vSwitch learned it via its uplink (it lives elsewhere) or another port.

@@ -45,7 +45,7 @@ description:
   - Read-only. Every command is an argv list; nothing is written, not even C(nstat)'s
     history file.
 author:
-  - cloudnet.vswitch developers
+  - cloudnet.vswitch developers (@cloudnet)
 extends_documentation_fragment:
   - cloudnet.vswitch.common
   - cloudnet.vswitch.common.info_attributes
@@ -164,6 +164,14 @@ paths:
           error, C(expected) V(local) or V(rejected) (what the verdict implies), C(agrees)
           whether the two match.
       type: dict
+      contains:
+        argv: {description: The command that was run., type: list, elements: str}
+        ok: {description: Whether it returned a route., type: bool}
+        output_or_error: {description: Its JSON output or its error message., type: raw}
+        expected:
+          description: What the verdict implies, V(local) or V(rejected).
+          type: str
+        agrees: {description: Whether the kernel's answer matches the verdict., type: bool}
       sample:
         argv: [ip, -j, route, get, 203.0.113.31, from, 203.0.113.101, iif, vswitch1]
         ok: false
@@ -229,7 +237,7 @@ def main():
         routes.validate_peers(p["peers"])
         neigh = None if p["peers"] else kernel.neighbours(module.run_command)
         return routes.collect(world, internal, module.run_command, _read,
-                              lambda name: module.get_bin_path(name),
+                              module.get_bin_path,
                               interfaces=p["interfaces"], peers=p["peers"], neighbours=neigh)
 
     engine.run_info(module, collect)

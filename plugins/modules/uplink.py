@@ -17,7 +17,7 @@ description:
     transaction.
   - Changing or removing the uplink of a vSwitch is disruptive, see O(allow_disruptive).
 author:
-  - cloudnet.vswitch developers
+  - cloudnet.vswitch developers (@cloudnet)
 extends_documentation_fragment:
   - cloudnet.vswitch.common
   - cloudnet.vswitch.common.attributes

@@ -21,7 +21,7 @@ description:
     domain XML); keep the domain XML and this task in agreement.
   - The string V(none) clears O(tag), O(vlan_mode) or O(mtu_request).
 author:
-  - cloudnet.vswitch developers
+  - cloudnet.vswitch developers (@cloudnet)
 extends_documentation_fragment:
   - cloudnet.vswitch.common
   - cloudnet.vswitch.common.attributes

@@ -28,7 +28,7 @@ description:
     C(iface_id), and the tag declared here must agree with the domain XML, or the next VM start
     undoes it."
 author:
-  - cloudnet.vswitch developers
+  - cloudnet.vswitch developers (@cloudnet)
 extends_documentation_fragment:
   - cloudnet.vswitch.common
   - cloudnet.vswitch.common.attributes

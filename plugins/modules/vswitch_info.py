@@ -23,7 +23,7 @@ description:
   - Bridge settings are reported with their effective values, OVS's defaults where unset
     (fail_mode standalone, mac_aging_time 300 s, mac_table_size 8192).
 author:
-  - cloudnet.vswitch developers
+  - cloudnet.vswitch developers (@cloudnet)
 extends_documentation_fragment:
   - cloudnet.vswitch.common
   - cloudnet.vswitch.common.info_attributes

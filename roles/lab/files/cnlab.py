@@ -362,7 +362,7 @@ class Init:
             # reaper leaves zombies that look alive (trap 5).
             while True:
                 try:
-                    pid, _ = os.waitpid(-1, os.WNOHANG)
+                    pid, _status = os.waitpid(-1, os.WNOHANG)
                 except ChildProcessError:
                     break
                 if pid == 0:
@@ -863,7 +863,7 @@ def do_down(lab, keep_dir=False):
     if any(alive(p, s) for p, s in inits):
         changed = True
     kill_and_wait(inits)
-    for _ in range(3):
+    for _attempt in range(3):
         members = netns_members(lab_ns)
         rest = [(p, proc_start_time(p)) for pids in members.values() for p in pids]
         rest = [(p, s) for p, s in rest if s is not None]
@@ -882,6 +882,7 @@ def do_down(lab, keep_dir=False):
     # 3. Links: namespace deletion is asynchronous (trap 5), so delete veths explicitly, the
     #    root-side ones (mgmt bridge and its ports) and those inside the lab namespaces (a
     #    host's vnets take their VMs' eth0 with them).
+
     def del_links(ns):
         cmds = [f"link del {ln['ifname']}" for ln in links(ns) if ln.get("link_type") == "ether"]
         if cmds:
