@@ -198,8 +198,10 @@ def stop_processes(procs, kill_after):
 
 
 def _run(argv, data=None):
-    res = subprocess.run(argv, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         universal_newlines=True, check=False)
+    # The watchdog runs detached, after the module has returned: no AnsibleModule.run_command.
+    res = subprocess.run(  # pylint: disable=ansible-bad-function
+        argv, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True, check=False)
     return res.returncode, res.stdout, res.stderr
 
 
@@ -321,9 +323,11 @@ class Capture(object):
             t["stderr_path"] = os.path.join(self.dir, ".%s.stderr" % t["interface"])
         for t in self.targets:
             with open(t["stderr_path"], "w") as err:
-                proc = subprocess.Popen(t["argv"], stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=err,
-                                        start_new_session=True, close_fds=True)
+                # tcpdump runs in the background, one per interface at once, while the module
+                # watches and stops them; run_command can only wait for one command to end.
+                proc = subprocess.Popen(  # pylint: disable=ansible-bad-function
+                    t["argv"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                    start_new_session=True, close_fds=True)
             self.procs[t["interface"]] = proc
             self.starts[t["interface"]] = _stat_start(proc.pid)[0]
             t["started_at"] = time.time()

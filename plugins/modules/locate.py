@@ -215,8 +215,11 @@ def _listen(module, world, ip, notes):
     procs = {}
     try:
         for port in ports:
-            procs[port] = subprocess.Popen(locate.listen_argv(ip, port), stdout=subprocess.PIPE,
-                                           stderr=subprocess.DEVNULL, text=True)
+            # One listener per vnet port, all at once, stopped together after the listen time;
+            # run_command can only wait for one command to end.
+            procs[port] = subprocess.Popen(  # pylint: disable=ansible-bad-function
+                locate.listen_argv(ip, port), stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL, text=True)
         end = time.monotonic() + seconds
         while time.monotonic() < end and any(p.poll() is None for p in procs.values()):
             if any(p.poll() == 0 for p in procs.values()):
