@@ -65,3 +65,14 @@ def test_capture_errors_name_the_option():
     assert capture_errors({"host": ""})[0].startswith("host_ip: required")
     errs = capture_errors({"host": "2001:db8::5", "peers": ["203.0.113.1"]})
     assert any(e.startswith("peers[0]") for e in errs)
+
+
+def test_capture_errors_accept_port_ranges():
+    from ansible_collections.cloudnet.vswitch.plugins.filter.capture_errors import (
+        capture_errors,
+    )
+
+    assert capture_errors({"host": "203.0.113.1", "port": "8000-8080", "protocol": "tcp",
+                           "duration": 5}) == []
+    assert capture_errors({"host": "203.0.113.1", "port": "x", "protocol": "tcp",
+                           "duration": 5})[0].startswith("port:")
