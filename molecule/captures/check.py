@@ -76,10 +76,11 @@ def same(a, b):
 
 def tcpdumps():
     left = []
-    listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
+                             check=False).stdout
     for ns in (line.split()[0] for line in listing.splitlines() if line.startswith("cnlab-hv")):
         pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True,
-                              text=True).stdout.split()
+                              text=True, check=False).stdout.split()
         for pid in pids:
             try:
                 with open("/proc/%s/comm" % pid) as f:

@@ -6,7 +6,7 @@ s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", 5001))
 s.listen(1)
 s.settimeout(140)
-conn, _ = s.accept()
+conn, _addr = s.accept()
 conn.settimeout(140)
 while conn.recv(65536):
     pass

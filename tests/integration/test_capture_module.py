@@ -100,7 +100,7 @@ class Lab:
 
     def _nft(self, script):
         res = subprocess.run(["ip", "netns", "exec", self.ovs.netns, "nft", "-f", "-"],
-                             input=script, capture_output=True, text=True)
+                             input=script, capture_output=True, text=True, check=False)
         assert res.returncode == 0, res.stderr
 
     def vm(self, vnet, *argv):
@@ -213,14 +213,15 @@ def tshark(path, display_filter=None, fields=("frame.number",)):
         argv += ["-e", f]
     if display_filter:
         argv += ["-Y", display_filter]
-    res = subprocess.run(argv, capture_output=True, text=True)
+    res = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert res.returncode == 0, res.stderr
     return [ln for ln in res.stdout.split("\n") if ln]
 
 
 def matching(path, expr):
     """Packets of the file that tcpdump's own filter matches."""
-    res = subprocess.run(["tcpdump", "-n", "-r", path, expr], capture_output=True, text=True)
+    res = subprocess.run(["tcpdump", "-n", "-r", path, expr], capture_output=True, text=True,
+                         check=False)
     assert res.returncode == 0, res.stderr
     return len([ln for ln in res.stdout.split("\n") if ln])
 
@@ -370,8 +371,8 @@ def test_watchdog_cleans_up_when_the_module_is_killed(lab):
     assert len(tshark(os.path.join(out, "vnet0.pcap"), "icmp")) == 6, (
         os.listdir(out), _read(os.path.join(out, ".vnet0.stderr")),
         os.path.getsize(os.path.join(out, "vnet0.pcap")))
-    print("cleaned up %.2f s after the kill, %.2f s after the start" % (cleaned - killed,
-                                                                       cleaned - t0))
+    print("cleaned up %.2f s after the kill, %.2f s after the start"
+          % (cleaned - killed, cleaned - t0))
 
 
 def test_watchdog_deadline_without_the_module(lab):
@@ -503,7 +504,7 @@ def test_under_ansible_async_with_the_hosts_python(lab, tmp_path):
     t0 = time.monotonic()
     res = subprocess.run(["ip", "netns", "exec", lab.ovs.netns,
                           REPO + "/.venv/bin/ansible-playbook", str(play)],
-                         capture_output=True, text=True, env=env, cwd=REPO)
+                         capture_output=True, text=True, env=env, cwd=REPO, check=False)
     assert res.returncode == 0, res.stdout + res.stderr
     result = json.loads((tmp_path / "out.json").read_text())
     assert result["archive"] == out + ".tar.gz" and os.path.exists(result["archive"])

@@ -132,8 +132,8 @@ def test_ovs_per_host(lab):
 def test_unplugged_vnet_is_in_kernel_not_ovs(lab):
     rc, res = adhoc(lab["inventory"], "command", "ip -j link show")
     assert rc == 0, res
-    rc_ovs, ovs = adhoc(lab["inventory"], "command", "ovs-vsctl list-ifaces vswitch0 -- "
-                     "list-ifaces vswitch1")
+    rc_ovs, ovs = adhoc(lab["inventory"], "command",
+                        "ovs-vsctl list-ifaces vswitch0 -- list-ifaces vswitch1")
     assert rc_ovs == 0, ovs
     for host, r in res.items():
         kernel = {ln["ifname"] for ln in json.loads(r["stdout"])}
@@ -231,8 +231,8 @@ def test_protect_command(lab):
         out = subprocess.run(prog + list(args), capture_output=True, text=True, check=True)
         return json.loads(out.stdout)
 
-    assert protect("--ifname", "eth1") == {"changed": False, "host": "hv2", "ifname": "eth1",
-                                            "drop": True}
+    assert protect("--ifname", "eth1") == {
+        "changed": False, "host": "hv2", "ifname": "eth1", "drop": True}
     assert protect("--ifname", "eth1", "--undo")["changed"] is True
     assert protect("--ifname", "eth1", "--undo")["changed"] is False
     assert protect("--ifname", "eth1")["changed"] is True

@@ -42,8 +42,8 @@ def ipv4(src, dst, proto, payload):
 
 
 def echo(src, dst, seq, reply=False, ident=0x42):
-    icmp = dpkt.icmp.ICMP(type=0 if reply else 8, data=dpkt.icmp.ICMP.Echo(id=ident, seq=seq,
-                                                                          data=b"ping"))
+    echo_data = dpkt.icmp.ICMP.Echo(id=ident, seq=seq, data=b"ping")
+    icmp = dpkt.icmp.ICMP(type=0 if reply else 8, data=echo_data)
     return ipv4(src, dst, dpkt.ip.IP_PROTO_ICMP, icmp)
 
 
@@ -129,11 +129,11 @@ def scene(run):
     vnet.append((105.0, ether(MAC_A, MAC_B, udp(IP_A, IP_B, bad=True))))
     up1.append((105.001, ether(MAC_A, MAC_B, udp(IP_A, IP_B), 10)))
     # a remote sender's bad checksum, seen only on hv1's uplink
-    up1.append((105.5, ether(MAC_B, MAC_A, tcp(IP_B, IP_A, 80, 40001, dpkt.tcp.TH_ACK,
-                                                 payload=b"x" * 40, bad=True), 10)))
+    bad = tcp(IP_B, IP_A, 80, 40001, dpkt.tcp.TH_ACK, payload=b"x" * 40, bad=True)
+    up1.append((105.5, ether(MAC_B, MAC_A, bad, 10)))
     # truncated by snaplen with a wrong checksum field: not checked
-    up1.append((105.6, ether(MAC_B, MAC_A, tcp(IP_B, IP_A, 80, 40001, dpkt.tcp.TH_ACK,
-                                                 payload=b"y" * 400, bad=True), 10), 80))
+    bad = tcp(IP_B, IP_A, 80, 40001, dpkt.tcp.TH_ACK, payload=b"y" * 400, bad=True)
+    up1.append((105.6, ether(MAC_B, MAC_A, bad, 10), 80))
     # hv2's clock is behind: its reply is stamped before the request leaves the VM
     up2.append((106.2, ether(MAC_B, MAC_A, echo(IP_B, IP_A, 3, reply=True), 10)))
     vnet.append((106.5, ether(MAC_A, MAC_B, echo(IP_A, IP_B, 3))))

@@ -113,16 +113,16 @@ def test_second_plan_on_predicted_world_is_empty():
 
 def test_unset_means_leave_as_is():
     w = world(eth0={}, vnet0={})
-    _, w = applied(w, [{"name": "vs0", "fail_mode": "secure", "mac_aging_time": 9,
-                        "vnets": [{"name": "vnet0", "tag": 7}]}])
+    _plan, w = applied(w, [{"name": "vs0", "fail_mode": "secure", "mac_aging_time": 9,
+                            "vnets": [{"name": "vnet0", "tag": 7}]}])
     p, w2 = applied(w, [{"name": "vs0", "vnets": [{"name": "vnet0"}]}])
     assert p.ops == []
     assert w2["ports"]["vnet0"]["tag"] == 7
 
 
 def test_clear_with_none_and_replaced_resets():
-    _, w = applied(world(vnet0={}), [{"name": "vs0", "vnets": [{"name": "vnet0", "tag": 7,
-                                                                "mtu_request": 1400}]}])
+    _plan, w = applied(world(vnet0={}), [{"name": "vs0", "vnets": [{"name": "vnet0", "tag": 7,
+                                                                    "mtu_request": 1400}]}])
     p, w2 = applied(w, [{"name": "vs0", "vnets": [{"name": "vnet0", "tag": "none"}]}])
     assert [(op["kind"], op["column"], op["value"]) for op in p.ops] == [("set", "tag", None)]
     assert w2["interfaces"]["vnet0"]["mtu_request"] == 1400
@@ -131,14 +131,14 @@ def test_clear_with_none_and_replaced_resets():
 
 
 def test_disruptive_changes_are_refused_without_allow_disruptive():
-    _, w = applied(world(eth0={}, eth1={}), [{"name": "vs0", "uplink": {"interfaces": ["eth0"]},
-                                              "internal": {"addresses": ["203.0.113.1/24"]}}])
+    _plan, w = applied(world(eth0={}, eth1={}), [{"name": "vs0", "uplink": {"interfaces": ["eth0"]},
+                                                  "internal": {"addresses": ["203.0.113.1/24"]}}])
     w["links"]["vs0"] = {"mac": None, "addresses": ["203.0.113.1/24"], "up": True}
     for change in ({"datapath_type": "netdev"}, {"fail_mode": "secure"}, {"stp": True},
                    {"uplink": {"interfaces": ["eth1"]}}):
         with pytest.raises(DisruptiveChange):
             applied(w, [dict({"name": "vs0"}, **change)])
-        p, _ = applied(w, [dict({"name": "vs0"}, **change)], allow_disruptive=True)
+        p, _world = applied(w, [dict({"name": "vs0"}, **change)], allow_disruptive=True)
         assert p.ops and p.warnings
     with pytest.raises(DisruptiveChange) as err:
         applied(w, [{"name": "vs0", "uplink": {"interfaces": ["eth0"]}, "internal": {
@@ -206,7 +206,7 @@ def test_vnet_lookup_prefers_mac_over_name():
 
 
 def test_pending_vnets():
-    p, _ = applied(world(), [{"name": "vs0", "vnets": [
+    p, _world = applied(world(), [{"name": "vs0", "vnets": [
         {"attached_mac": "52:54:00:00:00:01"}, {"name": "vnet3", "tag": 2}]}])
     assert [v["reason"] for v in p.pending] == ["not plugged (VM not running?)",
                                                 "no such interface on this host"]

@@ -200,7 +200,7 @@ def test_garbage_and_cut_headers_never_raise():
     n = 0
     for frame in frames:
         for cut in range(len(frame) + 1):
-            for data in (frame[:cut], frame[:cut] + bytes(rnd.getrandbits(8) for _ in range(20))):
+            for data in (frame[:cut], frame[:cut] + bytes(rnd.getrandbits(8) for _i in range(20))):
                 n += 1
                 a.feed(n * 1000, 0, len(data), len(data), data)
     res = a.result()

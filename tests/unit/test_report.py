@@ -56,7 +56,7 @@ def test_markdown_findings_and_tables():
                                         [mtu]),
                             "hv2": {"errors": ["no data: the host was unreachable"]}},
                            generated="20261124T000000Z", host_ip="203.0.113.101")
-    findings = text.split("## hv1")[0]
+    findings = text.split("## hv1", maxsplit=1)[0]
     assert "hv1: A request ... vswitch1 ... vswitch0" in findings
     assert "fine" not in findings
     assert "hv1: MTU mismatch on vswitch0: vnet vnet0 has MTU 9000, its uplink eth0 has 1500" \

@@ -120,7 +120,7 @@ def test_effective_sysctls_missing_values():
     rp, arp = routes.effective_sysctls({}, "vswitch1")
     assert rp == {"all": None, "interface": None, "effective": None}
     assert arp == {"arp_ignore": None, "arp_announce": None, "arp_filter": None}
-    rp, _ = routes.effective_sysctls({"net/ipv4/conf/all/rp_filter": "2\n"}, "vswitch1")
+    rp, _notes = routes.effective_sysctls({"net/ipv4/conf/all/rp_filter": "2\n"}, "vswitch1")
     assert rp == {"all": 2, "interface": None, "effective": 2}
     assert sorted(routes.sysctl_paths("vswitch1"))[0] == "net/ipv4/conf/all/arp_announce"
 
@@ -367,4 +367,3 @@ def test_collect_with_recorded_outputs():
     assert [p["verdict"] for p in res["paths"]] == ["asymmetric-dropped"]
     assert res["drop_counter"] == 3 and res["summary"]["asymmetric-dropped"] == 1
     assert all(isinstance(a, list) for a in calls)  # argv lists, never shell strings
-
