@@ -32,7 +32,8 @@ class BenchError(RuntimeError):
 
 def run(argv, check=True, timeout=None, **kw):
     """Run an argv list; return CompletedProcess (text)."""
-    res = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, **kw)
+    res = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout,
+                         check=False, **kw)
     if check and res.returncode != 0:
         raise BenchError("%s failed (rc=%d): %s" % (" ".join(argv[:6]), res.returncode,
                                                     (res.stderr or res.stdout)[-3000:]))
@@ -128,7 +129,7 @@ def run_playbook(sb, path):
                BENCH_TIMING_OUT=timing_out)
     argv = ns_argv(sb, os.path.join(VENV_BIN, "ansible-playbook"), path)
     start = time.monotonic()
-    res = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=REPO)
+    res = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=REPO, check=False)
     end = time.monotonic()
     if res.returncode != 0:
         raise BenchError("playbook %s failed (rc=%d):\n%s\n%s" % (
@@ -198,7 +199,7 @@ def run_module_direct(sb, module, args, workdir, wrapper=()):
     env = dict(os.environ, PYTHONPATH=_module_pythonpath(workdir))
     argv = ns_argv(sb, *wrapper, HOST_PYTHON, path, argsfile)
     start = time.monotonic()
-    res = subprocess.run(argv, capture_output=True, text=True, env=env)
+    res = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
     wall = time.monotonic() - start
     stdout = res.stdout
     if wrapper:  # a profiler's own messages ("py-spy> ... behind in sampling") interleave

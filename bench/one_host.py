@@ -213,7 +213,7 @@ def verify(sb, p, marked):
 
 def reset(sb):
     """Back to an empty OVS (untimed for the contenders; recorded for the report)."""
-    seconds, _ = timed(vsctl_argv(sb, "--if-exists", "del-br", BRIDGE, timeout=600))
+    seconds, _res = timed(vsctl_argv(sb, "--if-exists", "del-br", BRIDGE, timeout=600))
     left = run(vsctl_argv(sb, "list-br")).stdout.split()
     if left:
         raise BenchError("reset: bridges left: %s" % left)
@@ -282,7 +282,7 @@ def run_suite(p, reps, precreate, workdir, log, calls="auto", calls_full_max=200
             s = run_playbook(sb, books["ping"])
             out["samples"]["ping"].append(s)
             order = creates[rep % len(creates):] + creates[:rep % len(creates)]
-            out["order"].append([name for name, _ in order])
+            out["order"].append([name for name, _value in order])
             for _name, fn in order:
                 msg = fn()
                 r = reset(sb)

@@ -42,7 +42,7 @@ def summarize(raw_path, top=15):
     total = 0
     with open(raw_path) as f:
         for line in f:
-            stack, _, count = line.rstrip("\n").rpartition(" ")
+            stack, _sep, count = line.rstrip("\n").rpartition(" ")
             if not stack or not count.isdigit():
                 continue
             n = int(count)
@@ -54,7 +54,7 @@ def summarize(raw_path, top=15):
                 continue
             self_[frames[-1][0]] += n
             names = {name for name, path in frames if _interesting(path)}
-            if any(name.startswith("_find_and_load ") for name, _ in frames):
+            if any(name.startswith("_find_and_load ") for name, _path in frames):
                 names = {IMPORTS}  # time under an import belongs to the import
             for name in names:
                 inclusive[name] += n

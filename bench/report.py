@@ -111,8 +111,8 @@ def _render_suite(res):
     vnets = ("`precreate: true` (no kernel interfaces; vnet ports created without them)"
              if res["precreate"] else
              "real kernel interfaces: %d veth pairs created once per sandbox, outside the "
-             "timing (%.1f s with one `ip -batch`)" % (res["setup"]["veth_pairs"],
-                                                     res["setup"]["veths_s"]))
+             "timing (%.1f s with one `ip -batch`)"
+             % (res["setup"]["veth_pairs"], res["setup"]["veths_s"]))
     out = [
         "## P = %d vnet ports" % p,
         "",
@@ -153,8 +153,8 @@ def _render_suite(res):
             "| ports already on the bridge | median per call (s) | min–max (s) |",
             "|---:|---:|---:|"]
         for pt in e["points"]:
-            out.append("| %d | %.3f | %.3f–%.3f |" % (pt["ports_before"], pt["median_s"],
-                                                    pt["min_s"], pt["max_s"]))
+            out.append("| %d | %.3f | %.3f–%.3f |"
+                       % (pt["ports_before"], pt["median_s"], pt["min_s"], pt["max_s"]))
     out += [
         "",
         "### Ratios (of medians)",

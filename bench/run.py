@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The benchmark (`make bench`): cloudnet.vswitch beside ovs-vsctl and Ansible's own floor.
 
 Today: issue 6's first suite (one host, one vSwitch with P vnet ports; see one_host.py).
@@ -42,7 +41,7 @@ def _git_state():
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     ap.add_argument("-P", "--ports", type=int, nargs="+", default=[1000],
                     help="vnet ports per vSwitch, one suite per value (default: 1000)")
     ap.add_argument("-r", "--reps", type=int, default=3, help="repetitions (default: 3)")
@@ -94,9 +93,9 @@ def main(argv=None):
                         "(.venv/bin/pip install py-spy, bench only)")
             doc["suites"].append(res)
             log("P=%d: ours %.2fs, vsctl task %.2fs (%.2fx), calls %.2fs, rerun %.2fs, "
-                "read %.2fs, ping %.2fs" % (p, m["ours"], m["vsctl_task"],
-                                             m["r_ours_vsctl_task"], m["vsctl_calls"],
-                                             m["ours_rerun"], m["read_task"], m["ping"]))
+                "read %.2fs, ping %.2fs"
+                % (p, m["ours"], m["vsctl_task"], m["r_ours_vsctl_task"], m["vsctl_calls"],
+                   m["ours_rerun"], m["read_task"], m["ping"]))
     except KeyboardInterrupt:
         log("interrupted: sandboxes cleaned up, nothing written")
         return 130
