@@ -25,7 +25,7 @@ SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 
 def sh(argv, check=True, **kw):
     """Run an argv list; return stdout."""
-    res = subprocess.run(argv, capture_output=True, text=True, **kw)
+    res = subprocess.run(argv, capture_output=True, text=True, check=False, **kw)
     if check and res.returncode != 0:
         raise RuntimeError("%s failed (%d): %s" % (argv, res.returncode, res.stderr))
     return res.stdout
@@ -81,7 +81,7 @@ class Sandbox:
             os.kill(pid, sig)
         except ProcessLookupError:
             return
-        for _ in range(100):
+        for _attempt in range(100):
             if not _alive(pid):
                 return
             time.sleep(0.05)
@@ -151,7 +151,7 @@ class Sandbox:
         path = os.path.join(REPO, "plugins", "modules", _module + ".py")
         env = dict(os.environ, PYTHONPATH=COLLECTIONS, **self.env)
         res = subprocess.run(["ip", "netns", "exec", self.netns, sys.executable, path, argsfile],
-                             capture_output=True, text=True, env=env)
+                             capture_output=True, text=True, env=env, check=False)
         os.unlink(argsfile)
         try:
             out = json.loads(res.stdout)
