@@ -194,4 +194,3 @@ def _apply(module, config, state, options):
         timing["total_s"] = round(time.monotonic() - t0, 4)
         result["timing"] = timing
         return result
-

@@ -31,6 +31,7 @@ except ImportError:  # pragma: no cover - reported by the module edge
     netaddr = None
     HAS_NETADDR = False
 
+
 def require_netaddr():
     """MissingLibrary naming the package, where the host's Python lacks netaddr."""
     if not HAS_NETADDR:

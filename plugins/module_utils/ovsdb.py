@@ -136,8 +136,8 @@ class Client(object):
                 if err == 0:
                     break
                 if err != _EAGAIN():
-                    raise OvsdbError("cannot connect to %s: %s" % (self.remote,
-                                                                  os.strerror(err)))
+                    raise OvsdbError("cannot connect to %s: %s"
+                                     % (self.remote, os.strerror(err)))
                 self._block(deadline, "connecting to %s" % self.remote,
                             lambda p: stream.run_wait(p) or stream.connect_wait(p))
             rpc = ovs.jsonrpc.Connection(stream)
@@ -151,8 +151,8 @@ class Client(object):
                         raise OvsdbError("%s: get_schema failed: %s" % (self.remote, msg.error))
                     return msg.result
                 if err and err != _EAGAIN():
-                    raise OvsdbError("%s closed the connection: %s" % (self.remote,
-                                                                      os.strerror(err)))
+                    raise OvsdbError("%s closed the connection: %s"
+                                     % (self.remote, os.strerror(err)))
 
                 def wait(p):
                     rpc.wait(p)
@@ -589,8 +589,8 @@ class VsctlClient(object):
             text = (err or out or "").strip()
             # --timeout ends ovs-vsctl with SIGALRM (rc 142 through a shell, -14 without one)
             if rc in (142, -14) or "Alarm clock" in text or "timed out" in text:
-                raise OvsdbTimeout("%s within %ss (ovs-vsctl: %s)" % (timeout_msg, self.timeout,
-                                                                     text))
+                raise OvsdbTimeout("%s within %ss (ovs-vsctl: %s)"
+                                   % (timeout_msg, self.timeout, text))
             raise OvsdbError("ovs-vsctl failed %s (rc=%s): %s" % (what, rc, text))
         return out
 

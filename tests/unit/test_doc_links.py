@@ -38,7 +38,7 @@ def test_docs_exist():
 def test_relative_links_resolve(page):
     broken = []
     for target in links(page):
-        path, _, anchor = target.partition("#")
+        path, _sep, anchor = target.partition("#")
         full = os.path.normpath(os.path.join(REPO, os.path.dirname(page), path)) if path else \
             os.path.join(REPO, page)
         if not os.path.exists(full):

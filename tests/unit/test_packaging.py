@@ -30,7 +30,8 @@ def tool(name):
 
 
 def run(argv, env, cwd):
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd, timeout=120,
+                          check=False)
     assert proc.returncode == 0, "%s failed (%d):\n%s\n%s" % (
         " ".join(argv), proc.returncode, proc.stdout, proc.stderr)
     return proc.stdout
@@ -113,7 +114,7 @@ def test_execution_environment_names_existing_files():
         for line in f:
             line = line.split("#")[0].strip()
             if line:
-                name, _, selectors = line.partition("[")
+                name, _sep, selectors = line.partition("[")
                 system[name.strip()] = selectors.rstrip("]").split()
     # An EE installs bindep's default profile: no hypervisor package may land in it.
     for name, selectors in system.items():
