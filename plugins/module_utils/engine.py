@@ -187,9 +187,16 @@ def _apply(module, config, state, options):
         if plan.kernel:
             kernel.wait_for_links(run_cmd, internal, module.params["timeout"], time.sleep)
             kernel.apply(run_cmd, plan.kernel)
-        links, _routes = kernel.read(run_cmd)
-        kernel.apply(run_cmd, model.reassert_links(plan.world["links"], links, internal))
-        result["after"] = model.gather(snapshot(client.world()), names)
+        # Read the kernel once after the change: to re-assert what a link bounce dropped, and
+        # (unless that changed something) as the kernel half of the read-back.
+        links, routes = kernel.read(run_cmd)
+        fixes = model.reassert_links(plan.world["links"], links, internal)
+        if fixes:
+            kernel.apply(run_cmd, fixes)
+            links, routes = kernel.read(run_cmd)
+        after = client.world()
+        after["links"], after["routes"] = links, routes
+        result["after"] = model.gather(after, names)
         result["summary"] = model.summarize(result["before"], result["after"], plan.pending)
         timing["total_s"] = round(time.monotonic() - t0, 4)
         result["timing"] = timing

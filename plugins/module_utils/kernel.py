@@ -78,15 +78,6 @@ def neighbours(run):
     return parse_neighbours(_ip_json(run, ["neigh", "show"]))
 
 
-def sysctl(path, default=None):
-    """A value under /proc/sys, e.g. sysctl("net/ipv4/conf/all/rp_filter") -> "1"."""
-    try:
-        with open("/proc/sys/" + path) as f:
-            return f.read().strip()
-    except (IOError, OSError):
-        return default
-
-
 def read(run):
     """The kernel facts the planner needs, in three `ip -j` calls."""
     links = parse_links(_ip_json(run, ["address", "show"]))
