@@ -8,13 +8,15 @@ addresses, read back. Modules only build `config` and call run(); errors become 
 
 from __future__ import annotations
 
+import os
 import time
 
-from ansible_collections.cloudnet.vswitch.plugins.module_utils import kernel, model
+from ansible_collections.cloudnet.vswitch.plugins.module_utils import guard, kernel, model
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
     OvsdbError,
     VswitchError,
 )
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.guard import GuardError
 
 # Options every module shares (documented in doc_fragments/common.py).
 COMMON_ARGS = dict(
@@ -78,8 +80,9 @@ def _names(config, world, state):
     return names
 
 
-def run(module, config, state, options=None):
-    """Run one task; exits the module. `options` are planner options."""
+def run(module, config, state, options=None, guarding=None):
+    """Run one task; exits the module. `options` are planner options; `guarding` (the
+    vswitch module's rollback_timeout and management addresses) turns on the guarded apply."""
     options = dict(options or {})
     result = {"changed": False}
     try:
@@ -89,7 +92,7 @@ def run(module, config, state, options=None):
             plan = model.plan(model.empty_world(), config, state, offline=True, **options)
             module.exit_json(changed=False, rendered=plan.commands(), commands=plan.commands(),
                              pending=plan.pending)
-        result.update(_apply(module, config, state, options))
+        result.update(_apply(module, config, state, options, guarding))
     except VswitchError as exc:
         _fail(module, exc, **result)
     if module._diff and result.get("changed"):
@@ -128,76 +131,220 @@ def run_info(module, collect):
     module.exit_json(changed=False, **result)
 
 
-def _apply(module, config, state, options):
+class _Handover(Exception):
+    """Raised by the planning step when the change must be guarded: nothing is committed, the
+    detached guard process makes the change instead."""
 
+    def __init__(self, plan, reasons):
+        super().__init__("guarded")
+        self.plan = plan
+        self.reasons = reasons
+
+
+def _replanner(config, state, options, run_cmd, guarding=None):
+    """plan(world) for client.apply: kernel facts added, the last plan kept in .last (so a
+    failure after the commit still knows what to undo). With `guarding` (timeout, management
+    links), a change that must be guarded raises _Handover instead of being committed."""
+
+    def replan(world):
+        world["links"], world["routes"] = kernel.read(run_cmd)
+        if guarding is not None:
+            guarding["links"] = model.management_links(world, guarding["addresses"])
+        plan = model.plan(world, config, state, **options)
+        replan.last = plan
+        if guarding is not None and plan.changed and guarding["timeout"] != 0:
+            reasons = model.management_reasons(plan, guarding["links"])
+            if guarding["timeout"] or reasons:
+                raise _Handover(plan, reasons)
+        return plan
+
+    replan.last = None
+    return replan
+
+
+def _apply(module, config, state, options, guarding=None):
     run_cmd = module.run_command
     client = _client(module)
-    timing = {}
     t0 = time.monotonic()
     with client:
-
-        def snapshot(world):
-            world["links"], world["routes"] = kernel.read(run_cmd)
-            return world
-
         if state == "gathered":
-            world = snapshot(client.world())
+            world = client.world()
+            world["links"], world["routes"] = kernel.read(run_cmd)
             names = [vs["name"] for vs in config] or None
             return {"gathered": model.gather(world, names), "backend": client.name}
-
-        def replan(world):
-            return model.plan(snapshot(world), config, state, **options)
-
         if module.check_mode:
-            plan, next_cfg = replan(client.world()), None
-        else:
+            plan = _replanner(config, state, options, run_cmd)(client.world())
+            return _finish(client, plan, None, run_cmd, config, state, True,
+                           module.params["timeout"], t0)
+        if guarding is not None:
+            guard.check_standing(client.remote)
+        replan = _replanner(config, state, options, run_cmd, guarding)
+        try:
             plan, next_cfg = client.apply(replan)
-            client.wait_applied(next_cfg)
-        timing["plan_commit_s"] = round(client.stats["commit_s"], 4)
-        timing["wait_vswitchd_s"] = round(client.stats["wait_s"], 4)
-        before_world = plan.before_world
-        names = _names(config, before_world, state)
-        result = {
-            "before": model.gather(before_world, names),
-            "commands": plan.commands(),
-            "pending": plan.pending,
-            "warnings": list(plan.warnings),
-            "changed": plan.changed,
-            "backend": client.name,
-            "retries": client.stats["retries"],
-        }
-        if module.check_mode or not plan.changed:
-            result["after"] = model.gather(plan.world, names)
-            result["summary"] = model.summarize(result["before"], result["after"], plan.pending)
-            timing["total_s"] = round(time.monotonic() - t0, 4)
-            result["timing"] = timing
-            return result
-        errors = []
-        if next_cfg is not None:
-            status = client.interfaces(plan.touched)
-            for name in sorted(status):
-                err = status[name]["error"]
-                if err and name not in plan.expect_missing:
-                    errors.append("%s: %s" % (name, err))
-        if errors:
-            raise OvsdbError("ovs-vswitchd reported errors on %d interface(s) (the transaction "
-                             "was committed): %s" % (len(errors), "; ".join(errors)),
-                             details=errors)
-        internal = sorted(n for n in names if n in plan.world["bridges"])
-        if plan.kernel:
-            kernel.wait_for_links(run_cmd, internal, module.params["timeout"], time.sleep)
-            kernel.apply(run_cmd, plan.kernel)
-        # Read the kernel once after the change: to re-assert what a link bounce dropped, and
-        # (unless that changed something) as the kernel half of the read-back.
-        links, routes = kernel.read(run_cmd)
-        fixes = model.reassert_links(plan.world["links"], links, internal)
-        if fixes:
-            kernel.apply(run_cmd, fixes)
-            links, routes = kernel.read(run_cmd)
-        after = client.world()
-        after["links"], after["routes"] = links, routes
-        result["after"] = model.gather(after, names)
+        except _Handover as h:
+            return _arm(module, client, config, state, options, guarding, h)
+        client.wait_applied(next_cfg)
+        return _finish(client, plan, next_cfg, run_cmd, config, state, False,
+                       module.params["timeout"], t0)
+
+
+def _finish(client, plan, next_cfg, run_cmd, config, state, check_mode, timeout, t0):
+    """After the commit (or in check mode, instead of it): check the touched interfaces, apply
+    the kernel side, read back, and build the result."""
+    before_world = plan.before_world
+    names = _names(config, before_world, state)
+    result = {
+        "before": model.gather(before_world, names),
+        "commands": plan.commands(),
+        "pending": plan.pending,
+        "warnings": list(plan.warnings),
+        "changed": plan.changed,
+        "backend": client.name,
+        "retries": client.stats["retries"],
+    }
+    timing = {"plan_commit_s": round(client.stats["commit_s"], 4),
+              "wait_vswitchd_s": round(client.stats["wait_s"], 4)}
+    if check_mode or not plan.changed:
+        result["after"] = model.gather(plan.world, names)
         result["summary"] = model.summarize(result["before"], result["after"], plan.pending)
         timing["total_s"] = round(time.monotonic() - t0, 4)
         result["timing"] = timing
         return result
+    errors = []
+    if next_cfg is not None:
+        status = client.interfaces(plan.touched)
+        for name in sorted(status):
+            err = status[name]["error"]
+            if err and name not in plan.expect_missing:
+                errors.append("%s: %s" % (name, err))
+    if errors:
+        raise OvsdbError("ovs-vswitchd reported errors on %d interface(s) (the transaction "
+                         "was committed): %s" % (len(errors), "; ".join(errors)),
+                         details=errors)
+    internal = sorted(n for n in names if n in plan.world["bridges"])
+    if plan.kernel:
+        kernel.wait_for_links(run_cmd, internal, timeout, time.sleep)
+        kernel.apply(run_cmd, plan.kernel)
+    # Read the kernel once after the change: to re-assert what a link bounce dropped, and
+    # (unless that changed something) as the kernel half of the read-back.
+    links, routes = kernel.read(run_cmd)
+    fixes = model.reassert_links(plan.world["links"], links, internal)
+    if fixes:
+        kernel.apply(run_cmd, fixes)
+        links, routes = kernel.read(run_cmd)
+    after = client.world()
+    after["links"], after["routes"] = links, routes
+    result["after"] = model.gather(after, names)
+    result["summary"] = model.summarize(result["before"], result["after"], plan.pending)
+    timing["total_s"] = round(time.monotonic() - t0, 4)
+    result["timing"] = timing
+    return result
+
+
+# --------------------------------------------------------------------------- guarded apply
+
+AUTO_ROLLBACK_TIMEOUT = 60   # seconds, when a change touches the management connection
+HANDOVER_S = 1.0             # after the module exits: its result is on its way to the controller
+
+
+def _arm(module, client, config, state, options, guarding, handover):
+    """Hand a change that must be guarded to a detached process; return the prediction."""
+    plan = handover.plan
+    timeout = guarding["timeout"] or AUTO_ROLLBACK_TIMEOUT
+    names = _names(config, plan.before_world, state)
+    rec = guard.new_record(client.remote, timeout, handover.reasons,
+                           {"state": state, "vswitches": names})
+    guard.write(rec)
+    spec = {"db": client.remote, "backend": client.name, "timeout": module.params["timeout"],
+            "config": config, "state": state, "options": options,
+            "management_links": sorted(guarding["links"])}
+    rec["pid"], rec["pid_start"] = guard.detach(lambda: _guard_main(dict(rec), spec))
+    if not rec["pid"]:
+        raise GuardError("could not start the guard process; nothing was changed")
+    guard.write(rec)  # the guard process writes only after this module has exited
+    before = model.gather(plan.before_world, names)
+    after = model.gather(plan.world, names)
+    return {
+        "before": before, "after": after, "commands": plan.commands(), "pending": plan.pending,
+        "warnings": list(plan.warnings), "changed": True, "backend": client.name,
+        "retries": 0, "summary": model.summarize(before, after, plan.pending),
+        "guard": guard.public(rec),
+    }
+
+
+def _guard_main(rec, spec):  # pragma: no cover - the detached process (tested end to end)
+    """The detached process: make the change, wait for the confirmation, else undo it."""
+    from ansible_collections.cloudnet.vswitch.plugins.module_utils import ovsdb
+
+    token = rec["token"]
+    rec["pid"], rec["pid_start"] = os.getpid(), guard.start_time(os.getpid())
+    run_cmd = guard.run
+    replan = None
+    try:
+        guard.wait_gone(rec["module_pid"], rec["module_start"], spec["timeout"])
+        time.sleep(HANDOVER_S)
+        rec["status"] = "applying"
+        guard.write(rec)
+        replan = _replanner(spec["config"], spec["state"], spec["options"], run_cmd)
+        t0 = time.monotonic()
+        with ovsdb.open_client(db=spec["db"], timeout=spec["timeout"], backend=spec["backend"],
+                               run=run_cmd) as client:
+            plan, next_cfg = client.apply(replan)
+            client.wait_applied(next_cfg)
+            result = _finish(client, plan, next_cfg, run_cmd, spec["config"], spec["state"],
+                             False, spec["timeout"], t0)
+        now = time.time()
+        rec.update(status="applied", result=result, applied_at=now,
+                   deadline=now + rec["timeout"])
+        guard.write(rec)
+        while time.time() < rec["deadline"] and guard.decision(token) != "confirm":
+            time.sleep(0.1)
+        if guard.decide(token, "rollback") == "confirm":
+            rec.update(status="confirmed", finished_at=time.time())
+            guard.write(rec)
+            return
+        _rollback(rec, spec, replan.last)
+    except Exception as exc:  # the record must say what happened, whatever it was
+        rec["error"] = "applying the change failed: %s" % exc
+        if replan is not None and replan.last is not None and \
+                guard.decide(token, "rollback") == "rollback":
+            try:
+                _rollback(rec, spec, replan.last)
+                return
+            except Exception as exc2:
+                rec["error"] += "; the rollback failed too: %s" % exc2
+        rec.update(status="failed", finished_at=time.time())
+        guard.write(rec)
+
+
+def _rollback(rec, spec, plan):  # pragma: no cover - the detached process (tested end to end)
+    """Undo `plan` (verified, re-planned on conflicts), then the kernel side; record what was
+    reverted."""
+    from ansible_collections.cloudnet.vswitch.plugins.module_utils import ovsdb
+
+    run_cmd = guard.run
+    rec["status"] = "rolling_back"
+    guard.write(rec)
+
+    def replan(world):
+        world["links"], world["routes"] = kernel.read(run_cmd)
+        return model.undo(world, plan.before_world, plan.ops)
+
+    with ovsdb.open_client(db=spec["db"], timeout=spec["timeout"], backend=spec["backend"],
+                           run=run_cmd) as client:
+        undo, next_cfg = client.apply(replan)
+        client.wait_applied(next_cfg)
+    links, routes = kernel.read(run_cmd)
+    names = model.kernel_names(plan) | set(spec["management_links"])
+    failed = []
+    done = []
+    for argv in model.undo_kernel(plan.before_world, links, routes, names):
+        rc, _out, err = run_cmd(argv)
+        (done if rc == 0 else failed).append(" ".join(argv) + ("" if rc == 0 else
+                                                               " (%s)" % err.strip()))
+    rec.update(status="rolled_back" if not failed else "failed", finished_at=time.time(),
+               reverted=undo.commands() + done + list(undo.warnings))
+    if failed:
+        rec["error"] = (rec.get("error") or "not confirmed") + "; could not restore: " + \
+            "; ".join(failed)
+    guard.write(rec)

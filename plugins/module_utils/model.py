@@ -1138,3 +1138,244 @@ def plan(world, config, state, **options):
         planner.purge_stale_vnets([vs["name"] for vs in config] or
                                   sorted(n for n, b in world["bridges"].items() if _is_ours(b)))
     return planner.plan
+
+
+# --------------------------------------------------------------------------- guarded apply
+
+# The configuration columns of a row (what re-creating it must write back); the rest of what
+# the world holds (ofport, error, link_state, ...) is status that ovs-vswitchd writes.
+_CONFIG = {
+    "Bridge": ("datapath_type", "fail_mode", "stp_enable", "other_config", "external_ids"),
+    "Port": ("tag", "trunks", "vlan_mode", "bond_mode", "lacp", "other_config", "external_ids"),
+    "Interface": ("type", "external_ids", "mtu_request", "options"),
+}
+
+
+def _config_of(table, row):
+    return {c: copy.deepcopy(row[c]) for c in _CONFIG[table]
+            if row.get(c) not in (None, [], {}, "") and not (c == "stp_enable" and not row[c])}
+
+
+def management_links(world, addresses):
+    """{link: address} for the links holding one of `addresses` (the addresses the controller
+    reaches the host by; bare IPs, compared without their prefix length)."""
+    import netaddr
+
+    wanted = set()
+    for a in addresses or ():
+        try:
+            wanted.add(netaddr.IPAddress(str(a).split("/")[0].strip("[]")))
+        except (netaddr.AddrFormatError, ValueError):
+            continue
+    out = {}
+    for name, link in sorted(world["links"].items()):
+        for cidr in link.get("addresses", []):
+            if netaddr.IPAddress(cidr.split("/")[0]) in wanted:
+                out[name] = cidr
+    return out
+
+
+def _op_bridge_and_port(world, op):
+    """(bridge, port) an OVSDB op acts on, in `world` (the world before it); port None for
+    bridge-level ops."""
+    kind = op["kind"]
+    if kind in ("add_bridge", "del_bridge"):
+        return op["name"], None
+    if kind in ("add_port", "del_port", "move_port"):
+        return op["bridge"], op["name"]
+    if kind in ("add_iface", "del_iface"):
+        port = world["ports"].get(op["port"])
+        return (port["bridge"] if port else None), op["port"]
+    table, name = op.get("table"), op.get("name")
+    if table == "Bridge":
+        return name, None
+    if table == "Interface":
+        name = (world["interfaces"].get(name) or {}).get("port")
+    port = world["ports"].get(name)
+    return (port["bridge"] if port else None), name
+
+
+def management_reasons(plan, links):
+    """Why `plan` touches what carries the management connection: one sentence per reason.
+    `links` is management_links() of the world before. Vnet-only changes never count."""
+    reasons = []
+    before, after = plan.before_world, plan.world
+    for link, cidr in sorted(links.items()):
+        port = before["interfaces"].get(link, {}).get("port")
+        bridge = before["ports"][port]["bridge"] if port in before["ports"] else None
+        if link in before["bridges"]:
+            bridge = link            # the management address sits on an internal port
+        for argv in plan.kernel:
+            if "dev" in argv and argv[argv.index("dev") + 1] == link:
+                reasons.append("%s, which holds the management address %s: %s"
+                               % (link, cidr, " ".join(argv)))
+                break
+        for op in plan.ops:
+            br, pname = _op_bridge_and_port(before, op)
+            if op["kind"] in ("add_port", "add_iface") and \
+                    link in [i["name"] if isinstance(i, dict) else i
+                             for i in op.get("interfaces", [op.get("name")])]:
+                reasons.append("%s, which holds the management address %s, becomes a port of "
+                               "%s" % (link, cidr, br))
+                break
+            if bridge is None or br != bridge:
+                continue
+            world = before if pname in before["ports"] else after
+            if pname is not None and pname in world["ports"] and \
+                    port_role(world, pname) == ROLE_VNET:
+                continue
+            reasons.append("%s carries the management address %s (on %s) and the change "
+                           "touches it (%s %s)" % (bridge, cidr, link, op["kind"],
+                                                    pname or op.get("column") or ""))
+            break
+    return reasons
+
+
+class _Undo(Planner):
+    """The planner's emitters, driven by a committed plan's ops instead of a config."""
+
+    def __init__(self, world):
+        super().__init__(world, "merged", adopt=True, allow_disruptive=True)
+
+    def ops(self, before, ops):
+        kept = []
+        start = copy.deepcopy(self.w)
+        for op in reversed(ops):
+            getattr(self, "_undo_" + op["kind"])(before, op, kept)
+        # A bridge the undo deletes takes its rows along: drop the ops that restored them.
+        gone = {op["name"] for op in self.plan.ops if op["kind"] == "del_bridge"}
+        self.plan.ops = [op for op in self.plan.ops if op["kind"] == "del_bridge" or
+                         _op_bridge_and_port(start, op)[0] not in gone]
+        self.plan.warnings.extend(kept)
+        return self.plan
+
+    def _restore_key(self, before, table, name, column, key):
+        if name not in self.w[_WORLD_KEY[table]]:
+            return
+        row = before[_WORLD_KEY[table]].get(name)
+        self._setkey(table, name, column, key, row[column].get(key) if row else None)
+
+    def _undo_setkey(self, before, op, kept):
+        self._restore_key(before, op["table"], op["name"], op["column"], op["key"])
+
+    _undo_delkey = _undo_setkey
+
+    def _undo_set(self, before, op, kept):
+        row = before[_WORLD_KEY[op["table"]]].get(op["name"])
+        if row is not None and op["name"] in self.w[_WORLD_KEY[op["table"]]]:
+            self._set(op["table"], op["name"], op["column"], copy.deepcopy(row[op["column"]]))
+
+    def _undo_add_port(self, before, op, kept):
+        if op["name"] in self.w["ports"] and op["name"] not in before["ports"]:
+            self._del_port(op["name"])
+
+    def _undo_add_iface(self, before, op, kept):
+        port = self.w["ports"].get(op["port"])
+        if port and op["name"] in port["interfaces"] and len(port["interfaces"]) > 1:
+            self._del_iface(op["port"], op["name"])
+
+    def _undo_del_iface(self, before, op, kept):
+        port = self.w["ports"].get(op["port"])
+        if port and op["name"] not in port["interfaces"] and op["name"] not in self.w["interfaces"]:
+            self._add_iface(op["port"], op["name"])
+
+    def _undo_move_port(self, before, op, kept):
+        port = self.w["ports"].get(op["name"])
+        if port and port["bridge"] == op["bridge"] and op["from_bridge"] in self.w["bridges"]:
+            self._move_port(op["name"], op["from_bridge"])
+
+    def _readd_port(self, before, pname):
+        port = before["ports"][pname]
+        if pname in self.w["ports"] or any(i in self.w["interfaces"]
+                                           for i in port["interfaces"]):
+            return  # back already (libvirt re-plugged it), or its NIC is used elsewhere
+        self._add_port(port["bridge"], pname, _config_of("Port", port),
+                       [{"name": i, "columns": _config_of("Interface", before["interfaces"][i])}
+                        for i in port["interfaces"]])
+
+    def _undo_del_port(self, before, op, kept):
+        if op["name"] in before["ports"] and op["bridge"] in self.w["bridges"]:
+            self._readd_port(before, op["name"])
+
+    def _undo_add_bridge(self, before, op, kept):
+        name = op["name"]
+        if name not in self.w["bridges"] or name in before["bridges"]:
+            return
+        others = [p for p in self.w["bridges"][name]["ports"] if p != name]
+        if others:  # plugged since (a VM started on the new vSwitch): keep it and them
+            kept.append("kept %s: ports %s were added to it after the change"
+                        % (name, ", ".join(others)))
+            return
+        self._del_bridge(name)
+
+    def _undo_del_bridge(self, before, op, kept):
+        name = op["name"]
+        if name in self.w["bridges"] or name not in before["bridges"]:
+            return
+        br = before["bridges"][name]
+        self._add_bridge(name, _config_of("Bridge", br))
+        self._set("Bridge", name, "external_ids", dict(br["external_ids"]))
+        self._set("Port", name, "external_ids", dict(before["ports"][name]["external_ids"]))
+        for pname in br["ports"]:
+            if pname != name:
+                self._readd_port(before, pname)
+
+
+def undo(world, before, ops):
+    """The inverse of a committed plan: ops that bring every row, column and key `ops` touched
+    back to what `before` held, planned against the current `world` and committed like any
+    plan (verified, so a concurrent change re-plans instead of being overwritten). Rows that
+    appeared since (libvirt re-plugging a VM) are left alone."""
+    return _Undo(world).ops(before, ops)
+
+
+def undo_kernel(before, links, routes, names):
+    """`ip` argv lists that give the links in `names` back the addresses, master, up state and
+    (migrated) routes they had in `before`; addresses the change put on them are removed.
+    `links` / `routes` are the kernel now."""
+    out = []
+    for name in sorted(names):
+        was, now = before["links"].get(name), links.get(name)
+        if not was or not now:
+            continue
+        if was.get("master") not in (None, "ovs-system") and now.get("master") != was["master"]:
+            out.append(["ip", "link", "set", "dev", name, "master", was["master"]])
+        if was.get("up") and not now.get("up"):
+            out.append(["ip", "link", "set", "dev", name, "up"])
+        for addr in now.get("addresses", []):
+            if addr not in was.get("addresses", []):
+                out.append(["ip", "address", "del", addr, "dev", name])
+        for addr in was.get("addresses", []):
+            if addr not in now.get("addresses", []):
+                out.append(["ip", "address", "add", addr, "dev", name])
+
+    def key(r):
+        return (r["family"], r["dst"], r["dev"], r.get("gateway"), r.get("metric"))
+
+    have = {key(r) for r in routes}
+    for r in before["routes"]:
+        if r["dev"] in names and r.get("migrate") and key(r) not in have and r["dev"] in links:
+            argv = ["route", "replace", r["dst"]]
+            if r.get("gateway"):
+                argv += ["via", r["gateway"]]
+            argv += ["dev", r["dev"]]
+            if r.get("metric") is not None:
+                argv += ["metric", str(r["metric"])]
+            out.append(["ip"] + (["-6"] if r["family"] == 6 else []) + argv)
+    return out
+
+
+def kernel_names(plan):
+    """Every link a plan's kernel commands or OVSDB ops name: what undo_kernel must restore."""
+    names = set()
+    for argv in plan.kernel:
+        if "dev" in argv:
+            names.add(argv[argv.index("dev") + 1])
+    for op in plan.ops:
+        if op["kind"] in ("add_bridge", "del_bridge"):
+            names.add(op["name"])
+        for i in op.get("interfaces", []):
+            names.add(i["name"] if isinstance(i, dict) else i)
+        if op["kind"] in ("add_iface", "del_iface", "add_port", "del_port", "move_port"):
+            names.add(op["name"])
+    return names

@@ -1,0 +1,223 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudnet.vswitch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Guarded apply: a change that could cut the host off is made by a detached process on the
+host, which undoes it unless the controller confirms in time.
+
+The protocol, all on the host, in GUARD_DIR (0700, files 0600):
+- `<token>.json`, the record: written by the module (status armed), then only by the guard
+  process (applying -> applied -> confirmed | rolled_back | failed). Always replaced atomically.
+- `<token>.decision`: created exclusively (O_EXCL) by whoever decides first, holding `confirm`
+  (the guard module, on the controller's word) or `rollback` (the guard process, at the
+  deadline). Whoever loses the race goes by what the file says: no change is both kept and
+  undone.
+The process is double-forked and detached (setsid, stdio on /dev/null): neither the SSH session
+nor Ansible's module wrapper can take it down, and it needs no systemd.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import VswitchError
+
+GUARD_DIR = "/run/cloudnet-vswitch/guard"
+ACTIVE = ("armed", "applying", "applied")
+FINAL_FAILED = ("rolled_back", "failed")
+
+
+class GuardError(VswitchError):
+    """A guarded change stands in the way, or one was rolled back and is reported now."""
+
+    def __init__(self, msg, record=None):
+        self.record = record
+        super().__init__(msg)
+
+    def to_fail(self):
+        out = {"msg": str(self)}
+        if self.record is not None:
+            out["guard"] = public(self.record)
+        return out
+
+
+def guard_dir():
+    # The tests point this elsewhere; hosts keep the default (tmpfs: a reboot forgets).
+    return os.environ.get("CLOUDNET_VSWITCH_GUARD_DIR") or GUARD_DIR
+
+
+def _path(token, suffix):
+    if not token or not all(c in "0123456789abcdef-" for c in token):
+        raise VswitchError("token: %r is not a guard token" % (token,))
+    return os.path.join(guard_dir(), token + suffix)
+
+
+def write(record):
+    """Replace the record atomically."""
+    path = _path(record["token"], ".json")
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(record, f, sort_keys=True, default=str)
+    os.rename(tmp, path)
+
+
+def read(token):
+    try:
+        with open(_path(token, ".json")) as f:
+            return json.load(f)
+    except (IOError, OSError, ValueError):
+        return None
+
+
+def records(db):
+    """Every record of the OVSDB `db` (several test sandboxes share one machine), oldest
+    first."""
+    out = []
+    try:
+        names = os.listdir(guard_dir())
+    except OSError:
+        return out
+    for name in names:
+        if name.endswith(".json"):
+            rec = read(name[:-5])
+            if rec and rec.get("db") == db:
+                out.append(rec)
+    return sorted(out, key=lambda r: r.get("created", 0))
+
+
+def decide(token, what):
+    """Claim the decision; returns the decision that stands (ours, or the one made first)."""
+    path = _path(token, ".decision")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:
+        with open(path) as f:
+            return f.read().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(what)
+    return what
+
+
+def decision(token):
+    try:
+        with open(_path(token, ".decision")) as f:
+            return f.read().strip()
+    except (IOError, OSError):
+        return None
+
+
+def new_record(db, timeout, reasons, request):
+    os.makedirs(guard_dir(), mode=0o700, exist_ok=True)
+    os.chmod(guard_dir(), 0o700)
+    return {"token": str(uuid.uuid4()), "db": db, "status": "armed", "timeout": timeout,
+            "reasons": reasons, "created": time.time(), "request": request,
+            "module_pid": os.getpid(), "module_start": start_time(os.getpid()),
+            "reported": False}
+
+
+def public(record):
+    """What a task result shows of a record (not the request or the internal state)."""
+    keep = ("token", "status", "timeout", "reasons", "created", "applied_at", "deadline",
+            "finished_at", "reverted", "error", "pid")
+    out = {k: record.get(k) for k in keep if record.get(k) is not None}
+    if record.get("deadline") and record["status"] == "applied":
+        out["seconds_left"] = round(record["deadline"] - time.time(), 1)
+    return out
+
+
+def describe(record):
+    """One sentence: what happened to a guarded change that did not stick."""
+    what = "; ".join(record.get("reverted") or []) or "nothing needed reverting"
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.get("created", 0)))
+    if record["status"] == "rolled_back":
+        why = record.get("error") or ("not confirmed within %ss (the controller could not "
+                                      "reach the host again after the change)"
+                                      % record.get("timeout"))
+        return ("the guarded change %s of %s was rolled back: %s. Reverted: %s"
+                % (record["token"], when, why, what))
+    return ("the guarded change %s of %s failed: %s. Reverted: %s"
+            % (record["token"], when, record.get("error"), what))
+
+
+def check_standing(db):
+    """Before a change: a rollback nobody has seen yet is reported (once) as this task's
+    failure; a guarded change still waiting for its confirmation blocks new changes."""
+    for rec in records(db):
+        if rec["status"] in FINAL_FAILED and not rec.get("reported"):
+            rec["reported"] = True
+            write(rec)
+            raise GuardError(describe(rec), rec)
+        if rec["status"] in ACTIVE and _guard_alive(rec):
+            raise GuardError(
+                "a guarded change (%s, %s) is waiting for its confirmation; run again once it "
+                "is confirmed or rolled back (see cloudnet.vswitch.guard)"
+                % (rec["token"], rec["status"]), rec)
+
+
+def _guard_alive(rec):
+    if rec.get("pid") is None:
+        return time.time() - rec.get("created", 0) < 60  # being spawned
+    return _alive(rec["pid"], rec.get("pid_start"))
+
+
+def start_time(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(") ", 1)[1].split()
+        return None if fields[0] == "Z" else fields[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _alive(pid, start):
+    now = start_time(pid)
+    return now is not None and (start is None or now == start)
+
+
+def wait_gone(pid, start, limit):
+    """Wait (bounded) until process `pid` (started at `start`) has exited."""
+    end = time.monotonic() + limit
+    while _alive(pid, start) and time.monotonic() < end:
+        time.sleep(0.05)
+
+
+def run(argv):
+    """The detached process's runner: no AnsibleModule there. argv lists only."""
+    res = subprocess.run(  # pylint: disable=ansible-bad-function
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+        check=False)
+    return res.returncode, res.stdout, res.stderr
+
+
+def detach(main):
+    """Run main() in a double-forked, session-less process with stdio on /dev/null and every
+    other descriptor closed; returns its (pid, start time). main() never returns to the
+    caller's code: the process ends with os._exit."""
+    pid_r, pid_w = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the forked processes
+        try:
+            os.close(pid_r)
+            os.setsid()
+            if os.fork() != 0:
+                os._exit(0)
+            os.write(pid_w, str(os.getpid()).encode())
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            os.closerange(3, 65536)
+            for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
+                signal.signal(sig, signal.SIG_IGN)
+            main()
+        finally:
+            os._exit(0)
+    os.close(pid_w)
+    os.waitpid(child, 0)
+    pid = int(os.read(pid_r, 32) or 0)
+    os.close(pid_r)
+    return pid, start_time(pid)
