@@ -65,13 +65,17 @@ def _ok(value, target):
 
 @pytest.fixture
 def figure(request):
-    """figure(name, value, target, note="") records one measured figure; returns ok."""
+    """figure(name, value, target, note="", known=None) records one measured figure and
+    returns whether it is on target. `known` names a product finding (reported, with its
+    reproduction, in docs/reliability.md) that explains an off-target value: the table shows
+    it, and the test asserts the contract that does hold instead."""
     store = request.config.stash[_KEY]
 
-    def record(name, value, target, note=""):
+    def record(name, value, target, note="", known=None):
         ok = bool(_ok(value, target))
         store.append({"name": name, "value": value, "target": target, "ok": ok,
-                      "note": note, "test": request.node.nodeid,
+                      "known": None if ok else known, "note": note,
+                      "test": request.node.nodeid,
                       "date": datetime.datetime.now(datetime.timezone.utc)
                       .strftime("%Y-%m-%dT%H:%M:%SZ")})
         return ok
@@ -92,7 +96,8 @@ def ovs(request):
 def pytest_generate_tests(metafunc):
     """A test module that sets BACKENDS runs each of its tests once per OVSDB backend."""
     backends = getattr(metafunc.module, "BACKENDS", None)
-    if backends and "ovs" in metafunc.fixturenames:
+    explicit = any("ovs" in m.args[0] for m in metafunc.definition.iter_markers("parametrize"))
+    if backends and "ovs" in metafunc.fixturenames and not explicit:
         metafunc.parametrize("ovs", backends, indirect=True)
 
 
@@ -108,7 +113,8 @@ def _table(rows):
     lines = ["| figure | value | target | ok | note |", "|---|---|---|---|---|"]
     for r in rows:
         lines.append("| %s | %s | %s | %s | %s |" % (
-            r["name"], _fmt(r["value"]), _fmt(r["target"]), "yes" if r["ok"] else "**NO**",
+            r["name"], _fmt(r["value"]), _fmt(r["target"]),
+            "yes" if r["ok"] else "**NO** (%s)" % r["known"] if r.get("known") else "**NO**",
             r.get("note", "").replace("|", "/")))
     return lines
 

@@ -85,22 +85,48 @@ def ofports(ovs):
 
 
 def config_dump(ovs):
-    """Every configuration column of the tables the collection writes (no status columns)."""
+    """Every configuration column of the tables the collection writes (no status columns),
+    with row references replaced by the referenced row's name, so two dumps compare equal
+    exactly when the configuration is the same."""
     cols = {
         "Open_vSwitch": "bridges,external_ids,other_config",
-        "Bridge": "name,ports,datapath_type,fail_mode,stp_enable,rstp_enable,mcast_snooping_"
-                  "enable,other_config,external_ids,mirrors,protocols,controller",
+        "Bridge": "name,ports,datapath_type,fail_mode,stp_enable,rstp_enable,"
+                  "mcast_snooping_enable,other_config,external_ids,mirrors,protocols,"
+                  "controller",
         "Port": "name,interfaces,tag,trunks,vlan_mode,bond_mode,lacp,other_config,"
                 "external_ids,bond_updelay,bond_downdelay",
         "Interface": "name,type,external_ids,mtu_request,options,other_config,mac,"
                      "ofport_request",
         "Mirror": "name,select_all,select_src_port,select_dst_port,output_port,external_ids",
     }
-    out = {}
+    raw, names = {}, {}
     for table, c in cols.items():
         data = json.loads(ovs.vsctl("--format=json", "--columns=_uuid," + c, "list", table))
-        out[table] = sorted(json.dumps(row, sort_keys=True) for row in data["data"])
+        raw[table] = (data["headings"], data["data"])
+        if "name" in data["headings"]:
+            i = data["headings"].index("name")
+            names.update({row[0][1]: row[i] for row in data["data"]})
+
+    def named(v):
+        if isinstance(v, list) and len(v) == 2 and v[0] == "uuid":
+            return names.get(v[1], "?")
+        if isinstance(v, list) and len(v) == 2 and v[0] == "set":   # sets: order by name
+            return ["set", sorted((named(x) for x in v[1]), key=json.dumps)]
+        if isinstance(v, list):
+            return [named(x) for x in v]
+        return v
+
+    out = {}
+    for table, (headings, rows) in raw.items():
+        out[table] = sorted(json.dumps(dict(zip(headings[1:], named(row[1:]))), sort_keys=True)
+                            for row in rows)
     return out
+
+
+def restart_ovsdb(ovs):
+    """Start ovsdb-server again on the sandbox's database file (after a kill)."""
+    ovs._daemon("ovsdb-server", [os.path.join(ovs.dir, "conf.db"),
+                                 "--remote=punix:" + ovs.sock])
 
 
 def module_proc(ovs, module, args, env_extra=None, path_prefix=None):
