@@ -143,7 +143,7 @@ class Sandbox:
     def module(self, _module, check=False, diff=True, **args):
         """Run a module file directly in the namespace with the venv's python."""
         args = dict(args, db=self.db, _ansible_check_mode=check, _ansible_diff=diff)
-        if self.backend and _module not in ("capture", "capture_report"):
+        if self.backend and _module not in ("capture", "capture_report", "guard"):
             args.setdefault("backend", self.backend)
         argsfile = os.path.join(self.dir, "args-%s.json" % uuid.uuid4().hex[:8])
         with open(argsfile, "w") as f:
