@@ -35,8 +35,10 @@ def addresses_of(host):
     return sorted({i[4][0] for i in infos})
 
 
-class ActionModule(ActionBase):
+class GuardedAction(ActionBase):
+    """Shared by the provisioning modules that take GUARD_ARGS (vswitch, bridge, uplink)."""
 
+    MODULE = "cloudnet.vswitch.vswitch"
     _supports_check_mode = True
 
     def run(self, tmp=None, task_vars=None):
@@ -48,7 +50,7 @@ class ActionModule(ActionBase):
             host = task_vars.get("ansible_host") or self._play_context.remote_addr or \
                 task_vars.get("inventory_hostname")
             args["management_addresses"] = addresses_of(host)
-        res = self._execute_module(module_name="cloudnet.vswitch.vswitch", module_args=args,
+        res = self._execute_module(module_name=self.MODULE, module_args=args,
                                    task_vars=task_vars)
         result.update(res)
         g = res.get("guard")
@@ -120,3 +122,7 @@ class ActionModule(ActionBase):
         out = dict(result)
         out.update(failed=True, changed=True, msg=c.get("msg"), guard=c.get("guard"))
         return out
+
+
+class ActionModule(GuardedAction):
+    MODULE = "cloudnet.vswitch.vswitch"

@@ -102,3 +102,32 @@ options:
     type: bool
     default: false
 """
+
+    # Guarded apply (the provisioning modules that can touch the management connection).
+    GUARD = r"""
+options:
+  rollback_timeout:
+    description:
+      - Guarded apply. The change is made by a detached process on the host, which undoes it
+        (the inverse transaction, verified, so vnets that libvirt plugged meanwhile stay; then
+        the kernel addresses and routes) unless the controller confirms it within this many
+        seconds. The action plugin confirms only after it has reached the host again over a
+        new connection, and reports a rollback as the task's failure, naming what was
+        reverted. A rollback it could not see is reported by the next run on that host.
+      - Unset, a change is guarded (for 60 seconds) only when it touches what carries the
+        management connection, see O(management_addresses); V(0) turns the guard off even
+        then.
+      - While a guarded change waits for its confirmation, other changes on the host are
+        refused. M(cloudnet.vswitch.guard) shows and confirms guarded changes.
+    type: int
+  management_addresses:
+    description:
+      - The addresses the controller reaches this host by. A change that moves, removes or
+        re-plumbs the interface holding one of them (C(migrate_addresses) above all; vnet
+        changes never) is guarded, see O(rollback_timeout).
+      - Filled in by the action plugin with the connection's address (C(ansible_host),
+        resolved on the controller); else the module uses the server address of
+        C(SSH_CONNECTION), when the session has it.
+    type: list
+    elements: str
+"""

@@ -28,6 +28,10 @@ SAFETY_ARGS = dict(
     adopt=dict(type="bool", default=False),
     allow_disruptive=dict(type="bool", default=False),
 )
+GUARD_ARGS = dict(
+    rollback_timeout=dict(type="int"),
+    management_addresses=dict(type="list", elements="str"),
+)
 
 VNET_OPTIONS = dict(
     name=dict(type="str"),
@@ -62,6 +66,18 @@ BRIDGE_OPTIONS = dict(
     external_ids=dict(type="dict"),
     internal=dict(type="dict", options=INTERNAL_OPTIONS),
 )
+
+
+def guarding(module):
+    """The guarded apply's settings from GUARD_ARGS (see doc_fragments/common.py GUARD)."""
+    p = module.params
+    if p["rollback_timeout"] is not None and p["rollback_timeout"] < 0:
+        module.fail_json(msg="rollback_timeout: %r is negative; give seconds, or 0 to turn the "
+                         "guard off" % p["rollback_timeout"], path="rollback_timeout")
+    addresses = p["management_addresses"]
+    if addresses is None:
+        addresses = os.environ.get("SSH_CONNECTION", "").split()[2:3]
+    return {"timeout": p["rollback_timeout"], "addresses": addresses}
 
 
 def _fail(module, exc, **extra):

@@ -21,6 +21,7 @@ extends_documentation_fragment:
   - cloudnet.vswitch.common
   - cloudnet.vswitch.common.attributes
   - cloudnet.vswitch.common.safety
+  - cloudnet.vswitch.common.guard
 options:
   name:
     description: The bridge (and internal port) name.
@@ -68,6 +69,7 @@ options:
         description: A MAC for the internal port (C(other_config:hwaddr)).
         type: str
 seealso:
+  - module: cloudnet.vswitch.guard
   - module: cloudnet.vswitch.vswitch
   - module: cloudnet.vswitch.uplink
 """
@@ -101,6 +103,11 @@ commands:
   returned: always
   type: list
   elements: str
+guard:
+  description: The guarded apply, when the change was guarded (see O(rollback_timeout)), as in
+    M(cloudnet.vswitch.vswitch).
+  returned: when the change was guarded
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -111,12 +118,13 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils import engine
 def main():
     argument_spec = dict(engine.BRIDGE_OPTIONS)
     argument_spec.update(state=dict(type="str", default="present", choices=["present", "absent"]),
-                         **engine.SAFETY_ARGS, **engine.COMMON_ARGS)
+                         **engine.SAFETY_ARGS, **engine.GUARD_ARGS, **engine.COMMON_ARGS)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     p = module.params
     vswitch = {k: p[k] for k in engine.BRIDGE_OPTIONS}
     engine.run(module, [vswitch], "merged" if p["state"] == "present" else "deleted",
-               options={"adopt": p["adopt"], "allow_disruptive": p["allow_disruptive"]})
+               options={"adopt": p["adopt"], "allow_disruptive": p["allow_disruptive"]},
+               guarding=engine.guarding(module))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ extends_documentation_fragment:
   - cloudnet.vswitch.common
   - cloudnet.vswitch.common.attributes
   - cloudnet.vswitch.common.safety
+  - cloudnet.vswitch.common.guard
 options:
   bridge:
     description: The vSwitch.
@@ -56,6 +57,7 @@ options:
     choices: [present, absent]
     default: present
 seealso:
+  - module: cloudnet.vswitch.guard
   - module: cloudnet.vswitch.vswitch
 """
 
@@ -87,6 +89,11 @@ commands:
   returned: always
   type: list
   elements: str
+guard:
+  description: The guarded apply, when the change was guarded (see O(rollback_timeout)), as in
+    M(cloudnet.vswitch.vswitch).
+  returned: when the change was guarded
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -101,7 +108,7 @@ def main():
         bridge=dict(type="str", required=True),
         migrate_addresses=dict(type="bool", default=False),
         state=dict(type="str", default="present", choices=["present", "absent"]),
-        **engine.SAFETY_ARGS, **engine.COMMON_ARGS)
+        **engine.SAFETY_ARGS, **engine.GUARD_ARGS, **engine.COMMON_ARGS)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_if=[("state", "present", ("interfaces",))])
     p = module.params
@@ -111,7 +118,8 @@ def main():
         uplink = {"state": "absent"}
     engine.run(module, [{"name": p["bridge"], "uplink": uplink}], "merged",
                options={"adopt": p["adopt"], "allow_disruptive": p["allow_disruptive"],
-                        "migrate_addresses": p["migrate_addresses"], "create_bridges": False})
+                        "migrate_addresses": p["migrate_addresses"], "create_bridges": False},
+               guarding=engine.guarding(module))
 
 
 if __name__ == "__main__":

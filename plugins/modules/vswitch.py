@@ -33,6 +33,7 @@ extends_documentation_fragment:
   - cloudnet.vswitch.common
   - cloudnet.vswitch.common.attributes
   - cloudnet.vswitch.common.safety
+  - cloudnet.vswitch.common.guard
 options:
   config:
     description:
@@ -191,30 +192,6 @@ options:
         reports an error (VMs that died without unplugging), ours or not.
     type: bool
     default: false
-  rollback_timeout:
-    description:
-      - Guarded apply. The change is made by a detached process on the host, which undoes it
-        (the inverse transaction, verified, so vnets that libvirt plugged meanwhile stay; then
-        the kernel addresses and routes) unless the controller confirms it within this many
-        seconds. The action plugin confirms only after it has reached the host again over a
-        new connection, and reports a rollback as the task's failure, naming what was
-        reverted. A rollback it could not see is reported by the next run on that host.
-      - Unset, a change is guarded (for 60 seconds) only when it touches what carries the
-        management connection, see O(management_addresses); V(0) turns the guard off even
-        then.
-      - While a guarded change waits for its confirmation, other changes on the host are
-        refused. M(cloudnet.vswitch.guard) shows and confirms guarded changes.
-    type: int
-  management_addresses:
-    description:
-      - The addresses the controller reaches this host by. A change that moves, removes or
-        re-plumbs the interface holding one of them (C(migrate_addresses) above all) is
-        guarded, see O(rollback_timeout).
-      - Filled in by the action plugin with the connection's address (C(ansible_host),
-        resolved on the controller); else the module uses the server address of
-        C(SSH_CONNECTION), when the session has it.
-    type: list
-    elements: str
 seealso:
   - module: cloudnet.vswitch.guard
   - module: cloudnet.vswitch.bridge
@@ -367,8 +344,6 @@ timing:
   sample: {plan_commit_s: 0.08, wait_vswitchd_s: 0.35, total_s: 0.52}
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils import engine
@@ -385,9 +360,8 @@ def main():
         migrate_addresses=dict(type="bool", default=False),
         exclusive_maps=dict(type="bool", default=False),
         purge_stale=dict(type="bool", default=False),
-        rollback_timeout=dict(type="int"),
-        management_addresses=dict(type="list", elements="str"),
         **engine.SAFETY_ARGS,
+        **engine.GUARD_ARGS,
         **engine.COMMON_ARGS,
     )
     module = AnsibleModule(
@@ -397,16 +371,10 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    if p["rollback_timeout"] is not None and p["rollback_timeout"] < 0:
-        module.fail_json(msg="rollback_timeout: %r is negative; give seconds, or 0 to turn the "
-                         "guard off" % p["rollback_timeout"], path="rollback_timeout")
-    addresses = p["management_addresses"]
-    if addresses is None:
-        addresses = os.environ.get("SSH_CONNECTION", "").split()[2:3]
     engine.run(module, p["config"] or [], p["state"], options={
         k: p[k] for k in ("adopt", "allow_disruptive", "migrate_addresses", "exclusive_maps",
                           "purge_stale")},
-        guarding={"timeout": p["rollback_timeout"], "addresses": addresses})
+        guarding=engine.guarding(module))
 
 
 if __name__ == "__main__":

@@ -204,3 +204,14 @@ def test_through_ansible_playbook_the_action_plugin_confirms(host, tmp_path):
     time.sleep(5)
     assert ovs.addresses("vswitch0") == ["2001:db8::50/64", "203.0.113.50/24"]
     assert [r["status"] for r in _records(ovs)] == ["confirmed"]
+
+
+def test_the_uplink_module_is_guarded_too(host):
+    ovs = host
+    columns, kernel = ovs.config_columns(), _kernel(ovs)
+    armed = ovs.module("uplink", bridge="vswitch0", interfaces=["eth0"], migrate_addresses=True,
+                       management_addresses=["2001:db8::50"], rollback_timeout=2)
+    assert armed["rc"] == 0, armed
+    assert any("2001:db8::50/64" in r for r in armed["guard"]["reasons"]), armed["guard"]
+    assert _final(ovs, armed["guard"]["token"])["status"] == "rolled_back"
+    assert ovs.config_columns() == columns and _kernel(ovs) == kernel

@@ -58,8 +58,8 @@ def test_on_an_internal_port_only_vnet_changes_are_unguarded():
     assert vnet.changed and model.management_reasons(vnet, links) == []
     mac = plan(w, [{"name": "vswitch1", "internal": {"mac": "02:00:00:00:00:99"}}])
     assert model.management_reasons(mac, links)
-    uplink = plan(w, [{"name": "vswitch1", "uplink": {"interfaces": ["eth1"], "other_config":
-                                                       {"lacp-time": "fast"}}}])
+    fast = {"interfaces": ["eth1"], "other_config": {"lacp-time": "fast"}}
+    uplink = plan(w, [{"name": "vswitch1", "uplink": fast}])
     assert model.management_reasons(uplink, links)
 
 
@@ -88,8 +88,7 @@ def test_undo_restores_columns_keys_and_removed_ports():
     before = copy.deepcopy(w)
     cfg = [{"name": "vswitch1", "mac_aging_time": 60,
             "internal": {"addresses": ["203.0.113.31/24"]},
-            "uplink": {"interfaces": ["eth1"],
-                                                                  "other_config": {"x": "1"}},
+            "uplink": {"interfaces": ["eth1"], "other_config": {"x": "1"}},
             "vnets": [{"name": "vnet3", "tag": 30, "external_ids": {"k": "v"}}]}]
     p = model.plan(w, model.normalize_config(cfg, "replaced"), "replaced")
     u = model.undo(p.world, before, p.ops)
