@@ -176,21 +176,21 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: The seed's first recipe, bounded (tcpdump -i eth0 host 192.168.21.244)
+- name: The seed's first recipe, bounded (tcpdump -i eth0 host 203.0.113.44)
   cloudnet.vswitch.capture:
     interfaces: [eth0]
-    host: 192.168.21.244
-    duration: 30
+    host: 203.0.113.44
+    duration: 10
 
 - name: A VM's conversations with two peers, on its vnet, its uplink bond and internal port
   cloudnet.vswitch.capture:
     interfaces: [vnet3, bond0, vswitch0]
-    host: 192.168.21.244
-    peers: [192.168.21.200, 192.168.21.201]
-    exclude: [192.168.21.1]
+    host: 203.0.113.44
+    peers: [203.0.113.200, 203.0.113.201]
+    exclude: [203.0.113.1]
     protocol: tcp
     port: 443
-    duration: 60
+    duration: 10
     packet_count: 10000
     max_bytes: 20000000
     archive: true
@@ -200,12 +200,20 @@ EXAMPLES = r"""
   cloudnet.vswitch.capture:
     interfaces: "{{ capture_interfaces }}"
     host: 2001:db8::44
-    duration: 30
+    duration: 10
     start_at: "{{ capture_start }}"
     archive: true
-  async: 90
+  async: 60
   poll: 0
   register: job
+
+- name: Wait for it (start_at, then the duration and a few seconds)
+  ansible.builtin.async_status:
+    jid: "{{ job.ansible_job_id }}"
+  register: captured
+  until: captured.finished
+  retries: 30
+  delay: 1
 """
 
 RETURN = r"""

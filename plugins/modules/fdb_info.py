@@ -67,8 +67,8 @@ EXAMPLES = r"""
 - name: Where did vswitch0 learn this VM's MAC, and would a frame to it be flooded?
   cloudnet.vswitch.fdb_info:
     bridge: vswitch0
-    mac: 52:54:00:12:34:56
-    explain: 52:54:00:12:34:56
+    mac: "52:54:00:12:34:56"
+    explain: "52:54:00:12:34:56"
 
 - name: The FDB entries of an IP's MAC
   cloudnet.vswitch.fdb_info:

@@ -71,7 +71,7 @@ EXAMPLES = r"""
 
 - name: Which hypervisor holds this VM's vNIC?
   cloudnet.vswitch.locate:
-    mac: 52:54:00:12:34:56
+    mac: "52:54:00:12:34:56"
   register: where
 
 - name: Say it
