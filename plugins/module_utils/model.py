@@ -1164,7 +1164,7 @@ def management_links(world, addresses):
     wanted = set()
     for a in addresses or ():
         try:
-            wanted.add(netaddr.IPAddress(str(a).split("/")[0].strip("[]")))
+            wanted.add(netaddr.IPAddress(str(a).split("/", 1)[0].strip("[]")))
         except (netaddr.AddrFormatError, ValueError):
             continue
     out = {}
@@ -1224,9 +1224,9 @@ def management_reasons(plan, links):
             if pname is not None and pname in world["ports"] and \
                     port_role(world, pname) == ROLE_VNET:
                 continue
+            what = "%s %s" % (op["kind"], pname or op.get("column") or "")
             reasons.append("%s carries the management address %s (on %s) and the change "
-                           "touches it (%s %s)" % (bridge, cidr, link, op["kind"],
-                                                    pname or op.get("column") or ""))
+                           "touches it (%s)" % (bridge, cidr, link, what.strip()))
             break
     return reasons
 
