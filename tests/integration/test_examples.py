@@ -497,15 +497,50 @@ def setup_capture(rig):
     vm = rig.vm("vnet3", VM_MAC, ["203.0.113.44/24", "2001:db8::44/64"])
     rig.guard("vnet3")
     rig.ping(vm, "2001:db8::11")
-    # the VM talks to the host over IPv6 throughout: what the background capture is about
+    # The peers behind the bond: a top-of-rack namespace whose bridge (fixed MAC, LAB_NOTES
+    # trap 3) joins both members' far ends; OVS's active-backup bond takes frames from the
+    # active member only, so there is no loop.
+    tor = rig.netns("tor")
+    for nic in ("eth2p", "eth3p"):
+        ovs.ns("ip", "link", "set", nic, "netns", tor)
+    sh(["ip", "-n", tor, "link", "add", "br0", "address", "52:54:00:cc:00:01", "type", "bridge"])
+    for nic in ("eth2p", "eth3p"):
+        sh(["ip", "-n", tor, "link", "set", nic, "master", "br0"])
+        sh(["ip", "-n", tor, "link", "set", nic, "up"])
+    for peer in ("203.0.113.200/24", "203.0.113.201/24"):
+        sh(["ip", "-n", tor, "address", "add", peer, "dev", "br0"])
+    sh(["ip", "-n", tor, "link", "set", "br0", "up"])
+    rig.ping(vm, "203.0.113.200")
+    # Throughout the examples the VM talks to the host over IPv6 (what the background capture
+    # is about) and tries HTTPS on a peer (what the conversations capture is about).
     rig.traffic.append(["ip", "netns", "exec", vm, "ping", "-n", "-q", "-i", "0.2", "-w", "120",
                         "2001:db8::11"])
+    rig.traffic.append(["ip", "netns", "exec", vm, sys.executable, "-c", HTTPS_ATTEMPTS])
     rig.vars.update(capture_interfaces=["vnet3", "vswitch0"],
                     capture_start="{{ now().timestamp() + 1 }}")
 
 
+HTTPS_ATTEMPTS = """
+import socket, time
+end = time.time() + 120
+while time.time() < end:
+    s = socket.socket()
+    s.settimeout(0.2)
+    try:
+        s.connect(("203.0.113.200", 443))
+    except OSError:
+        pass
+    s.close()
+    time.sleep(0.2)
+"""
+
+
 def check_capture(rig, res):
     first, conversations = res("The seed's first recipe"), res("A VM's conversations")
+    packets = {f["interface"]: f["packets"] for f in conversations["files"]}
+    # the attempts cross the VM's vnet and the bond's active member, never the internal port
+    assert packets["vnet3"] >= 10 and packets["eth2"] + packets["eth3"] >= 10, packets
+    assert packets["vswitch0"] == 0, packets
     assert [f["interface"] for f in first["files"]] == ["eth0"]
     assert sorted(f["interface"] for f in conversations["files"]) == [
         "eth2", "eth3", "vnet3", "vswitch0"]
