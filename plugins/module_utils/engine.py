@@ -189,9 +189,17 @@ def _apply(module, config, state, options, guarding=None):
             names = [vs["name"] for vs in config] or None
             return {"gathered": model.gather(world, names), "backend": client.name}
         if module.check_mode:
-            plan = _replanner(config, state, options, run_cmd)(client.world())
-            return _finish(client, plan, None, run_cmd, config, state, True,
-                           module.params["timeout"], t0)
+            try:
+                plan = _replanner(config, state, options, run_cmd, guarding)(client.world())
+                would = None
+            except _Handover as h:
+                plan, would = h.plan, h.reasons
+            result = _finish(client, plan, None, run_cmd, config, state, True,
+                             module.params["timeout"], t0)
+            if would is not None:
+                result["guard"] = {"status": "would_guard", "reasons": would,
+                                   "timeout": guarding["timeout"] or AUTO_ROLLBACK_TIMEOUT}
+            return result
         if guarding is not None:
             guard.check_standing(client.remote)
         replan = _replanner(config, state, options, run_cmd, guarding)

@@ -144,15 +144,48 @@ def describe(record):
             % (record["token"], when, record.get("error"), what))
 
 
+def lost(rec):
+    """A record whose guard process is gone before finishing (killed, OOM): marked failed, with
+    what that means for the change. Returns the record, updated or not."""
+    if rec["status"] not in ACTIVE + ("rolling_back",) or _guard_alive(rec):
+        return rec
+    # Gone: its last word is on disk (it writes the final status before it exits).
+    rec = read(rec["token"]) or rec
+    if rec["status"] not in ACTIVE + ("rolling_back",):
+        return rec
+    rec["error"] = ("the guard process %s ended while the change was %s: %s"
+                    % (rec.get("pid"), rec["status"],
+                       "it was applied and is NOT rolled back" if rec["status"] == "applied"
+                       else "check the host's vSwitches" if rec["status"] != "armed"
+                       else "nothing was changed"))
+    rec.update(status="failed", finished_at=time.time())
+    write(rec)
+    return rec
+
+
+def prune(db, keep=20):
+    """Forget all but the newest `keep` finished and reported records of `db`."""
+    done = [r for r in records(db) if r["status"] not in ACTIVE + ("rolling_back",)
+            and (r.get("reported") or r["status"] == "confirmed")]
+    for rec in done[:-keep] if keep else done:
+        for suffix in (".json", ".decision"):
+            try:
+                os.unlink(_path(rec["token"], suffix))
+            except OSError:
+                pass
+
+
 def check_standing(db):
     """Before a change: a rollback nobody has seen yet is reported (once) as this task's
     failure; a guarded change still waiting for its confirmation blocks new changes."""
+    prune(db)
     for rec in records(db):
+        rec = lost(rec)
         if rec["status"] in FINAL_FAILED and not rec.get("reported"):
             rec["reported"] = True
             write(rec)
             raise GuardError(describe(rec), rec)
-        if rec["status"] in ACTIVE and _guard_alive(rec):
+        if rec["status"] in ACTIVE + ("rolling_back",):
             raise GuardError(
                 "a guarded change (%s, %s) is waiting for its confirmation; run again once it "
                 "is confirmed or rolled back (see cloudnet.vswitch.guard)"

@@ -123,8 +123,13 @@ def main():
     try:
         if not p["token"]:
             db = resolve_remote(p["db"])
-            module.exit_json(changed=False, guards=[guard.public(r) for r in guard.records(db)])
+            recs = guard.records(db)
+            if not module.check_mode:
+                recs = [guard.lost(r) for r in recs]
+            module.exit_json(changed=False, guards=[guard.public(r) for r in recs])
         rec = guard.read(p["token"])
+        if rec is not None and not module.check_mode:
+            rec = guard.lost(rec)
         if rec is None:
             module.fail_json(msg="token: no guarded change %r on this host (records live in "
                              "%s until the next boot)" % (p["token"], guard.guard_dir()),
@@ -133,6 +138,7 @@ def main():
         while p["state"] == "status" and rec["status"] in _MOVING and time.monotonic() < end:
             time.sleep(0.1)
             rec = guard.read(p["token"]) or rec
+            rec = rec if module.check_mode else guard.lost(rec)
         if p["state"] == "confirmed":
             _confirm(module, rec)
         out = {"changed": False, "guard": guard.public(rec)}

@@ -153,7 +153,8 @@ def test_management_address_guards_only_what_carries_it(host):
     # Moving the NIC that holds it is, with the default timeout, and says why.
     check = ovs.module("vswitch", check=True, management_addresses=["203.0.113.50"],
                        config=MIGRATE, migrate_addresses=True)
-    assert check["rc"] == 0 and "guard" not in check
+    assert check["rc"] == 0 and check["guard"]["status"] == "would_guard", check
+    assert check["guard"]["timeout"] == 60 and check["guard"]["reasons"]
     armed = ovs.module("vswitch", management_addresses=["203.0.113.50"], config=MIGRATE,
                        migrate_addresses=True)
     g = armed["guard"]
@@ -215,3 +216,19 @@ def test_the_uplink_module_is_guarded_too(host):
     assert any("2001:db8::50/64" in r for r in armed["guard"]["reasons"]), armed["guard"]
     assert _final(ovs, armed["guard"]["token"])["status"] == "rolled_back"
     assert ovs.config_columns() == columns and _kernel(ovs) == kernel
+
+
+def test_a_guard_process_that_dies_is_reported_not_waited_for(host):
+    ovs = host
+    armed = ovs.module("vswitch", config=MIGRATE, migrate_addresses=True, rollback_timeout=30)
+    token = armed["guard"]["token"]
+    assert _status(ovs, token, wait=15)["guard"]["status"] == "applied"
+    os.kill(armed["guard"]["pid"], 9)
+    _wait(lambda: not os.path.exists("/proc/%d" % armed["guard"]["pid"]), 10)
+    rec = _status(ovs, token)["guard"]
+    assert rec["status"] == "failed" and "NOT rolled back" in rec["error"], rec
+    # It does not block the host, and the next change reports it once.
+    nxt = ovs.module("vswitch", config=[{"name": "vswitch1", "datapath_type": "netdev"}])
+    assert nxt["rc"] == 1 and "NOT rolled back" in nxt["msg"], nxt
+    nxt = ovs.module("vswitch", config=[{"name": "vswitch1", "datapath_type": "netdev"}])
+    assert nxt["rc"] == 0, nxt
