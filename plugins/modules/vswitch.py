@@ -330,9 +330,9 @@ retries:
 guard:
   description:
     - The guarded apply, when the change was guarded (see O(rollback_timeout)). C(status) is
-      V(confirmed) once the action plugin has confirmed it; C(reasons) says why it was
-      guarded; C(reverted) lists what a rollback undid.
-  returned: when the change was guarded
+      V(confirmed) once the action plugin has confirmed it, V(would_guard) in check mode;
+      C(reasons) says why it was guarded; C(reverted) lists what a rollback undid.
+  returned: when the change was (or, in check mode, would be) guarded
   type: dict
   sample: {token: 0f6c1d2e-7a41-4a8e-9a53-2b1f0c3d4e5f, status: confirmed, timeout: 60,
            reasons: ["eth0, which holds the management address 198.51.100.13/24, becomes a port
