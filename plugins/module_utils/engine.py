@@ -268,7 +268,7 @@ def _finish(client, plan, next_cfg, run_cmd, config, state, check_mode, timeout,
 # --------------------------------------------------------------------------- guarded apply
 
 AUTO_ROLLBACK_TIMEOUT = 60   # seconds, when a change touches the management connection
-HANDOVER_S = 1.0             # after the module exits: its result is on its way to the controller
+HANDOVER_S = 1.5             # after the module exits: its result is on its way to the controller
 
 
 def _arm(module, client, config, state, options, guarding, handover):
