@@ -90,10 +90,19 @@ def _ifname(value, path):
     return value
 
 
+_MAC_RE = re.compile(r"^[0-9A-Fa-f]{1,2}([:-][0-9A-Fa-f]{1,2}){5}$"
+                     r"|^[0-9A-Fa-f]{4}(\.[0-9A-Fa-f]{4}){2}$")
+
+
 def normalize_mac(value, path):
-    if isinstance(value, str) and netaddr.valid_mac(value):
+    """A MAC written with separators (52:54:00:12:34:56, 52-54-..., 5254.0012.3456). netaddr
+    alone would also take a bare number, which is what YAML makes of an unquoted MAC (base 60):
+    that is refused with a hint instead of silently becoming another MAC."""
+    if isinstance(value, str) and _MAC_RE.match(value) and netaddr.valid_mac(value):
         return str(netaddr.EUI(value, dialect=netaddr.mac_unix_expanded)).lower()
-    raise ParamError(path, "%r is not a valid MAC address" % (value,))
+    hint = " (an unquoted MAC in YAML is read as a number: quote it)" \
+        if isinstance(value, int) or (isinstance(value, str) and value.isdigit()) else ""
+    raise ParamError(path, "%r is not a valid MAC address%s" % (value, hint))
 
 
 def normalize_cidr(value, path):

@@ -262,3 +262,18 @@ def test_kernel_parsers():
                                                       ("198.51.100.0/24", False)]
     r6 = kernel.parse_routes(fixture("ip-route6.json"), 6)
     assert [r["dst"] for r in r6] == ["2001:db8::/64", "default"]   # no fe80::/64
+
+
+@pytest.mark.parametrize("value,ok", [
+    ("52:54:00:12:34:56", True), ("52-54-00-12-34-56", True), ("5254.0012.3456", True),
+    ("52:54:00:12:34", False), ("zz:54:00:12:34:56", False),
+    (4114350852296, False), ("4114350852296", False),   # YAML's reading of an unquoted MAC
+])
+def test_macs_need_separators_and_bare_numbers_get_a_hint(value, ok):
+    if ok:
+        assert model.normalize_mac(value, "mac") == "52:54:00:12:34:56"
+        return
+    with pytest.raises(ParamError) as exc:
+        model.normalize_mac(value, "mac")
+    assert str(exc.value).startswith("mac: ")
+    assert ("quote it" in str(exc.value)) == str(value).isdigit()
