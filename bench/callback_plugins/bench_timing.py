@@ -46,7 +46,14 @@ class CallbackModule(CallbackBase):
         self._data["playbook_start"] = time.monotonic()
 
     def v2_playbook_on_task_start(self, task, is_conditional):
-        self._task = {"name": task.get_name(), "start": time.monotonic()}
+        self._task = {"name": task.get_name(), "start": time.monotonic(), "items": []}
+
+    def v2_runner_item_on_ok(self, result):
+        # a loop: when each item's result came back (the per-item cost of a looped task)
+        if self._task is not None:
+            self._task["items"].append(time.monotonic())
+
+    v2_runner_item_on_failed = v2_runner_item_on_ok
 
     def _record(self, result, status):
         res = getattr(result, "result", None) or result._result

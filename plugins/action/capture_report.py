@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import tarfile
 import time
 
 from ansible.errors import AnsibleActionFail
@@ -32,11 +34,51 @@ def write_evidence(run_dir, evidence):
             f.write((json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8"))
 
 
+_MEMBER = re.compile(r"^[A-Za-z0-9_.:@+-]+$")
+
+
+def unpack_archives(run_dir):
+    """Each <host>.tar.gz the role fetched into run_dir becomes <host>/ (0700) with its files
+    (0600), and is removed. Only regular files are taken, one directory level deep (the
+    archive's top directory is dropped), with plain names: no links, devices, absolute paths
+    or '..'. Returns the hosts unpacked."""
+    hosts = []
+    for name in sorted(os.listdir(run_dir)):
+        path = os.path.join(run_dir, name)
+        host = name[:-len(".tar.gz")]
+        if not name.endswith(".tar.gz") or not os.path.isfile(path):
+            continue
+        if not _MEMBER.match(host) or host.startswith(".") or host in ("fdb", "routes"):
+            raise AnsibleActionFail("%s: not an archive name this role writes" % name)
+        hdir = os.path.join(run_dir, host)
+        if not os.path.isdir(hdir):
+            os.mkdir(hdir, 0o700)
+        os.chmod(hdir, 0o700)
+        with tarfile.open(path, "r:gz") as tar:
+            files = []
+            for member in tar.getmembers():  # every member checked before any is written
+                parts = member.name.split("/")
+                if member.isdir() and len(parts) == 1:
+                    continue
+                base = parts[-1]
+                if not member.isfile() or len(parts) != 2 or not _MEMBER.match(base) \
+                        or base.startswith("."):
+                    raise AnsibleActionFail("%s: unexpected member %r" % (name, member.name))
+                files.append((member, base))
+            for member, base in files:
+                with pcap.open_private(os.path.join(hdir, base)) as out:
+                    shutil.copyfileobj(tar.extractfile(member), out, 1 << 20)
+        os.unlink(path)
+        hosts.append(host)
+    return hosts
+
+
 def build(run_dir, address=None, title=None, write=True, evidence=None):
     """The whole job, without Ansible: returns the module's result."""
     if not os.path.isdir(run_dir):
         raise AnsibleActionFail("run_dir %s is not a directory" % run_dir)
     if write:
+        unpack_archives(run_dir)
         write_evidence(run_dir, evidence)
     sources, ctx = pcap_report.load_run(run_dir)
     if not sources:
@@ -97,6 +139,6 @@ class ActionModule(ActionBase):
             result.update(build(args["run_dir"], args.get("address"), args.get("title"),
                                 write=not self._task.check_mode,
                                 evidence=args.get("evidence")))
-        except (OSError, pcap.PcapError) as e:
+        except (OSError, tarfile.TarError, pcap.PcapError) as e:
             raise AnsibleActionFail("capture_report: %s" % e) from e
         return result

@@ -35,13 +35,27 @@ options:
   mac:
     description: The MAC to find (any notation netaddr accepts).
     type: str
+  ips:
+    description:
+      - Several IPv4/IPv6 addresses at once, in one run that reads OVSDB, the FDBs, the
+        neighbour table and virsh once and, with O(listen), listens for all of them in the same
+        window. Each address's answer is in RV(addresses), the same as O(ip) would return.
+    type: list
+    elements: str
+  vswitches:
+    description:
+      - Also return RV(vswitches), what M(cloudnet.vswitch.vswitch_info) returns as
+        C(vswitches), from the same read of OVSDB (saves a second module run).
+    type: bool
+    default: false
   listen:
     description:
       - When nothing else places O(ip) on this host (a VM on a VLAN the host has no address
         in, no virsh), listen up to this many seconds on every vnet port for a packet sent by
         O(ip) (C(tcpdump -c 1 -e src host IP), one per port at once, all ended by then). The
         port it arrives on and its source MAC locate the VM. 0 (default) never listens.
-      - Only with O(ip). Needs the VM to send something meanwhile (any traffic, ARP included).
+      - Only with O(ip) or O(ips) (all of them listened for at once). Needs the VM to send
+        something meanwhile (any traffic, ARP included).
     type: int
     default: 0
   probe:
@@ -52,7 +66,7 @@ options:
     type: bool
     default: false
 notes:
-  - Exactly one of O(ip) and O(mac).
+  - Exactly one of O(ip), O(ips) and O(mac).
   - Each C(virsh) call is bounded by O(timeout) (through C(timeout) from coreutils when
     installed); domains not reached within O(timeout) overall are skipped and listed in
     RV(notes).
@@ -69,6 +83,11 @@ EXAMPLES = r"""
     ip: 2001:db8::10
     probe: true
 
+- name: Several addresses in one run, with the vSwitches read by the same run
+  cloudnet.vswitch.locate:
+    ips: [203.0.113.10, 203.0.113.20]
+    vswitches: true
+  register: where_all
 - name: Which hypervisor holds this VM's vNIC?
   cloudnet.vswitch.locate:
     mac: "52:54:00:12:34:56"
@@ -131,6 +150,18 @@ notes:
   returned: success
   type: list
   elements: str
+addresses:
+  description: With O(ips), each address's own C(found), C(locations), C(summary) and
+    C(notes), as O(ip) returns them, and C(local) (true when a location is on this host).
+  returned: with O(ips)
+  type: dict
+  sample: {"203.0.113.10": {"found": true, "local": false, "locations": [], "summary": "...",
+                            "notes": []}}
+vswitches:
+  description: With O(vswitches=true), the same list M(cloudnet.vswitch.vswitch_info) returns.
+  returned: with O(vswitches=true)
+  type: list
+  elements: dict
 """
 
 import shutil
@@ -139,8 +170,10 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils import (
+    appctl,
     engine,
     fdb_read,
+    info,
     kernel,
     locate,
     model,
@@ -151,13 +184,21 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
 
 
 def validate(params):
+    """(ips, mac): the addresses asked for (one with ip, several with ips), each checked and
+    normalised, or the MAC. RV(addresses) keys are the addresses as given."""
     if params["mac"] is not None:
         model.require_netaddr()
-        return None, model.normalize_mac(params["mac"], "mac")
+        return [], model.normalize_mac(params["mac"], "mac")
     if not 0 <= params["listen"] <= 300:
         raise ParamError("listen", "%r is not a number of seconds from 0 to 300"
                          % params["listen"])
-    return locate.check_ip(params["ip"], "ip"), None
+    if params["ips"] is not None:
+        if not params["ips"]:
+            raise ParamError("ips", "is empty")
+        for i, ip in enumerate(params["ips"]):
+            locate.check_ip(ip, "ips[%d]" % i)
+        return list(dict.fromkeys(params["ips"])), None
+    return [params["ip"]], None
 
 
 def _virsh(module, ip, deadline, notes):
@@ -204,8 +245,9 @@ def _probe(module, world, ip, notes):
                                      "got no answer (rc=%s)" % rc))
 
 
-def _listen(module, world, ip, notes):
-    """Packets heard from ip on the vnet ports: [{mac, interface}]."""
+def _listen(module, world, ips, notes):
+    """Packets heard from each of ips on the vnet ports: {ip: [{mac, interface}]}. All the
+    addresses are listened for in the same window; it ends early once each has been heard."""
     import signal
     import subprocess
 
@@ -214,15 +256,17 @@ def _listen(module, world, ip, notes):
                    and p in world["links"])
     procs = {}
     try:
-        for port in ports:
-            # One listener per vnet port, all at once, stopped together after the listen time;
-            # run_command can only wait for one command to end.
-            procs[port] = subprocess.Popen(  # pylint: disable=ansible-bad-function
-                locate.listen_argv(ip, port), stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL, text=True)
+        for ip in ips:
+            for port in ports:
+                # One listener per address and vnet port, all at once, stopped together after
+                # the listen time; run_command can only wait for one command to end.
+                procs[(ip, port)] = subprocess.Popen(  # pylint: disable=ansible-bad-function
+                    locate.listen_argv(ip, port), stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL, text=True)
         end = time.monotonic() + seconds
         while time.monotonic() < end and any(p.poll() is None for p in procs.values()):
-            if any(p.poll() == 0 for p in procs.values()):
+            heard_from = set(k[0] for k, p in procs.items() if p.poll() == 0)
+            if heard_from.issuperset(ips):
                 break
             time.sleep(0.1)
     finally:
@@ -235,55 +279,94 @@ def _listen(module, world, ip, notes):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-    heard = []
-    for port, proc in sorted(procs.items()):
+    heard = dict((ip, []) for ip in ips)
+    for (ip, port), proc in sorted(procs.items()):
         mac = locate.parse_heard(proc.stdout.read() if proc.stdout else "")
         if mac:
-            heard.append({"mac": mac, "interface": port})
-    notes.append("listened %ss on %d vnet port(s): %s" % (
-        seconds, len(ports), ", ".join("%s from %s" % (h["interface"], h["mac"]) for h in heard)
-        or "heard nothing"))
+            heard[ip].append({"mac": mac, "interface": port})
+    for ip in ips:
+        notes[ip].append("listened %ss on %d vnet port(s): %s" % (
+            seconds, len(ports), ", ".join("%s from %s" % (h["interface"], h["mac"])
+                                           for h in heard[ip]) or "heard nothing"))
     return heard
+
+
+def _vswitches(module, world):
+    """vswitch_info's `vswitches` from this run's read of OVSDB (bonds and LACP included)."""
+    bonds, lacp = {}, {}
+    for pname, port in world["ports"].items():
+        if len(port["interfaces"]) > 1:
+            bonds[pname] = info.parse_bond_show(appctl.call(module.run_command, "bond/show",
+                                                            pname))
+            if port["lacp"] in ("active", "passive"):
+                lacp[pname] = info.parse_lacp_show(appctl.call(module.run_command,
+                                                               "lacp/show", pname))
+    return info.vswitches(world, bonds, lacp, None)
 
 
 def collect(module):
     p = module.params
-    ip, mac = validate(p)
+    ips, mac = validate(p)
     deadline = time.monotonic() + p["timeout"]
     notes = []
+    normal = dict((ip, locate.check_ip(ip, "ip")) for ip in ips)
     world = engine.read_world(module)
     run = module.run_command
-    if p["probe"] and ip is not None:
-        _probe(module, world, ip, notes)
+    per_ip = dict((ip, []) for ip in ips)
+    if p["probe"] and ips:
+        for ip in ips:
+            _probe(module, world, normal[ip], per_ip[ip])
     elif p["probe"]:
         notes.append("probe skipped: it needs ip")
     tables, _ver = fdb_read.tables(run, world, sorted(world["bridges"]), p["timeout"])
-    iflist, ifaddr = _virsh(module, ip, deadline, notes)
+    iflist, ifaddr = _virsh(module, normal[ips[0]] if ips else None, deadline, notes)
     fdbs = {b: t["entries"] for b, t in tables.items()}
     neighbours = kernel.neighbours(run)
-    result = locate.locate(world, fdbs, fdb_read.role_of(world), ip=ip, mac=mac,
-                           neighbours=neighbours, domiflist=iflist, domifaddr=ifaddr)
-    if p["listen"] and ip is not None and not any(lo["local"] for lo in result["locations"]):
-        heard = _listen(module, world, ip, notes)
-        if heard:
-            result = locate.locate(world, fdbs, fdb_read.role_of(world), ip=ip,
-                                   neighbours=neighbours, domiflist=iflist, domifaddr=ifaddr,
-                                   heard=heard)
-    result["notes"] = notes
-    return result
+    roles = fdb_read.role_of(world)
+    if mac is not None:
+        results = {None: locate.locate(world, fdbs, roles, mac=mac, neighbours=neighbours,
+                                       domiflist=iflist, domifaddr=ifaddr)}
+    else:
+        results = dict((ip, locate.locate(world, fdbs, roles, ip=normal[ip],
+                                          neighbours=neighbours, domiflist=iflist,
+                                          domifaddr=ifaddr)) for ip in ips)
+    unplaced = [ip for ip in ips if not any(lo["local"] for lo in results[ip]["locations"])]
+    if p["listen"] and unplaced:
+        heard = _listen(module, world, [normal[ip] for ip in unplaced],
+                        dict((normal[ip], per_ip[ip]) for ip in unplaced))
+        for ip in unplaced:
+            if heard[normal[ip]]:
+                results[ip] = locate.locate(world, fdbs, roles, ip=normal[ip],
+                                            neighbours=neighbours, domiflist=iflist,
+                                            domifaddr=ifaddr, heard=heard[normal[ip]])
+    for key, res in results.items():
+        res["notes"] = notes + per_ip.get(key, [])
+        if p["ips"] is not None:
+            res["local"] = any(lo["local"] for lo in res["locations"])
+    if p["ips"] is not None:
+        out = {"addresses": results, "found": any(r["found"] for r in results.values()),
+               "notes": notes,
+               "summary": " ".join(results[ip]["summary"] for ip in ips)}
+    else:
+        out = results[ips[0] if ips else None]
+    if p["vswitches"]:
+        out["vswitches"] = _vswitches(module, world)
+    return out
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             ip=dict(type="str"),
+            ips=dict(type="list", elements="str"),
             mac=dict(type="str"),
+            vswitches=dict(type="bool", default=False),
             probe=dict(type="bool", default=False),
             listen=dict(type="int", default=0),
             **engine.COMMON_ARGS,
         ),
-        mutually_exclusive=[("ip", "mac")],
-        required_one_of=[("ip", "mac")],
+        mutually_exclusive=[("ip", "ips", "mac")],
+        required_one_of=[("ip", "ips", "mac")],
         supports_check_mode=True,
     )
     engine.run_info(module, lambda: collect(module))

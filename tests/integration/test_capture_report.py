@@ -72,3 +72,54 @@ def test_missing_run_dir_fails_cleanly(tmp_path):
     with pytest.raises(AssertionError) as e:
         playbook(tmp_path, tmp_path / "nowhere")
     assert "is not a directory" in str(e.value)
+
+
+def _pack(run, host, extra=()):
+    """<run>/<host>.tar.gz as the capture module writes it (top directory `pcaps/`), and
+    <run>/<host>/ moved away; `extra` adds (name, data) members."""
+    import io
+    import shutil
+    import tarfile
+
+    hdir = run / host
+    with tarfile.open(str(run / (host + ".tar.gz")), "w:gz") as tar:
+        for name in sorted(os.listdir(hdir)):
+            if name.endswith((".pcap", ".json")) and name != "vswitches.json":
+                tar.add(str(hdir / name), arcname="pcaps/" + name)
+        for name, data in extra:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    keep = [n for n in os.listdir(hdir) if n == "vswitches.json"]
+    for name in os.listdir(hdir):
+        if name not in keep:
+            os.unlink(hdir / name)
+    if not keep:
+        shutil.rmtree(hdir)
+
+
+def test_unpacks_the_fetched_archives(tmp_path, run_dir):
+    _pack(run_dir, "hv2")
+    out, _stdout = playbook(tmp_path, run_dir)
+    assert not (run_dir / "hv2.tar.gz").exists()
+    assert os.stat(run_dir / "hv2").st_mode & 0o777 == 0o700
+    assert os.stat(run_dir / "hv2" / "eth0.pcap").st_mode & 0o777 == 0o600
+    assert out["packets"] == 44 and out["unanswered"] == 4
+    assert "hv2:eth0" in [f["hop"] for f in out["files"]]
+
+
+def test_refuses_an_archive_member_outside_its_directory(tmp_path, run_dir):
+    _pack(run_dir, "hv2", extra=[("pcaps/../../evil.pcap", b"x")])
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(json.dumps({"all": {"hosts": {"localhost": {
+        "ansible_connection": "local"}}}}))
+    play = tmp_path / "play.yml"
+    play.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [
+        {"cloudnet.vswitch.capture_report": {"run_dir": str(run_dir)}}]}]))
+    env = dict(os.environ, ANSIBLE_CONFIG=REPO + "/ansible.cfg",
+               ANSIBLE_LOCALHOST_WARNING="false")
+    res = subprocess.run([REPO + "/.venv/bin/ansible-playbook", "-i", str(inventory), str(play)],
+                         capture_output=True, text=True, env=env, cwd=REPO, check=False)
+    assert res.returncode != 0
+    assert "unexpected member 'pcaps/../../evil.pcap'" in res.stdout
+    assert not (tmp_path / "captures" / "evil.pcap").exists()

@@ -353,3 +353,32 @@ def test_locate_listen_finds_a_vm_on_a_vlan_the_host_has_no_address_in(lab):
     assert any(e.startswith("heard 203.0.113.11 send") for e in loc["evidence"])
     assert any(n.startswith("listened") for n in res["notes"])
     assert lab.ovs.module("locate", ip="203.0.113.11", listen=-1)["msg"].startswith("listen:")
+
+
+def test_locate_several_ips_at_once_with_the_vswitches(lab):
+    """ips: one run answers each address as ip would, listens for all the unplaced ones in
+    one window, and with vswitches returns vswitch_info's list from the same read."""
+    lab.ovs.ns("ip", "neigh", "flush", "all")
+    lab.ovs.ns("ping", "-c", "1", "-W", "1", "203.0.113.10", check=False)
+    talker = subprocess.Popen(["ip", "netns", "exec", lab.vm["vm1"], "ping", "-q", "-c", "50",
+                               "-i", "0.2", "203.0.113.12"], stdout=subprocess.DEVNULL)
+    try:
+        res = lab.ovs.module("locate", ips=["203.0.113.10", "203.0.113.11", "198.51.100.7"],
+                             listen=2, vswitches=True)
+    finally:
+        talker.terminate()
+        talker.wait()
+    assert res["changed"] is False and res["found"] is True, res
+    addrs = res["addresses"]
+    assert sorted(addrs) == ["198.51.100.7", "203.0.113.10", "203.0.113.11"]
+    assert addrs["203.0.113.10"]["local"] is True
+    assert addrs["203.0.113.10"]["locations"][0]["port"] == "vnet0"
+    assert addrs["203.0.113.11"]["local"] is True
+    assert addrs["203.0.113.11"]["locations"][0]["port"] == "vnet1"
+    assert any(n.startswith("listened") for n in addrs["203.0.113.11"]["notes"])
+    assert addrs["198.51.100.7"]["found"] is False and addrs["198.51.100.7"]["local"] is False
+    info = lab.ovs.module("vswitch_info")
+    assert [v["name"] for v in res["vswitches"]] == [v["name"] for v in info["vswitches"]]
+    assert "vswitches" not in lab.ovs.module("locate", ip="203.0.113.10")
+    bad = lab.ovs.module("locate", ips=["203.0.113.10", "203.0.113.0/24"])
+    assert bad.get("failed") and bad["msg"].startswith("ips[1]: ")
