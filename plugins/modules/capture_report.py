@@ -16,9 +16,10 @@ description:
     C(<run_dir>/<host>/<interface>.pcap) with a sidecar C(<interface>.json) beside each, and
     the evidence beside them (C(located.json), C(fdb/<host>.json), C(routes/<host>.json),
     C(<host>/vswitches.json); each optional).
-  - A C(<run_dir>/<host>.tar.gz) as the role fetches it (the capture module's O(archive))
-    is unpacked first into C(<host>/) (directory 0700, files 0600; regular files with plain
-    names only) and removed, so the role needs no unpacking tasks of its own.
+  - A C(<run_dir>/<host>.tar.gz) as the role fetches it (what
+    O(cloudnet.vswitch.capture#module:archive) writes) is unpacked first into C(<host>/)
+    (directory 0700, files 0600; regular files with plain names only) and removed, so the
+    role needs no unpacking tasks of its own.
   - Streams every pcap once, in one timeline across all files, and writes
     C(merged.pcapng) (one interface per source, named C(<host>:<interface>), the host's clock
     offset in the interface comment), C(report.md) and a self-contained C(report.html) (inline
