@@ -17,8 +17,8 @@ from sandbox import COLLECTIONS
 
 pytestmark = pytest.mark.fast
 BACKENDS = ["idl", "vsctl"]
-TRIALS = 6
-FROZEN_TRIALS = 3
+TRIALS = 4
+FROZEN_TRIALS = 2
 
 BASE = {"name": "vswitch0", "datapath_type": "netdev", "uplink": {"interfaces": ["eth0"]},
         "internal": {"addresses": ["203.0.113.11/24"]}, "mac_aging_time": 300,
