@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
 .PHONY: setup test lint sanity test-newer unit integration lab molecule demo lab-down bench \
-	changelog
+	changelog reliability
 
 lint: setup
 	ruff check .
@@ -47,6 +47,14 @@ test: setup
 	./scripts/test-newer
 	pytest -q tests/unit tests/integration tests/lab -m 'not lab10'
 	HOME=$(CURDIR)/$(VENV)/molecule-home molecule test --all
+
+# Reliability figures (issue 7, docs/reliability.md): the sandbox part (also in CI), then the
+# lab part under the shared lab's lock; both run, then docs/reliability.md is written.
+reliability: setup
+	pytest -q -p no:cacheprovider tests/reliability -m fast; fast=$$?; \
+	flock /run/cnlab-agents.lock pytest -q -p no:cacheprovider tests/reliability -m lab \
+	  --write-doc; lab=$$?; \
+	exit $$(( fast || lab ))
 
 demo: setup
 	./scripts/demo

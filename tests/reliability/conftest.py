@@ -209,8 +209,75 @@ and `last-run.md`. A figure whose `ok` is not `yes` is off its target (the test 
 """
 
 
+# The product findings the figures revealed (`known=` in a figure). Each stays listed until
+# its figure is back on target.
+FINDINGS = {
+    "F1": "A commit that times out may still be applied (IDL backend). `ovsdb.py`, "
+          "`Client._commit`: the transaction is on the wire when the deadline expires; "
+          "`txn.abort()` cannot take it back, so a frozen ovsdb-server applies it when it "
+          "resumes. The error says so (\"may or may not have been applied\"), and the result is "
+          "all of the change, never part of it. Reproduce: "
+          "`test_atomicity.py::test_ovsdb_server_frozen_past_the_timeout[idl]` (SIGSTOP "
+          "ovsdb-server after the snapshot, timeout 2, SIGCONT). A guarded apply (rollback) or "
+          "a re-read after the timeout that reports what is really there would close it.",
+    "F2": "Wrong cause in the ovs-vsctl backend's timeout message. `ovsdb.py`, "
+          "`VsctlClient.apply`: any `--timeout` expiry of the committing ovs-vsctl is reported "
+          "as \"the change was committed, but ovs-vswitchd did not apply it\", also when "
+          "ovsdb-server hung and nothing was committed. Reproduce: "
+          "`test_atomicity.py::test_ovsdb_server_frozen_past_the_timeout[vsctl]`. ovs-vsctl "
+          "cannot tell the two apart from its exit status; the message should say that either "
+          "may be the case, or the client re-read OVSDB to find out.",
+    "F3": "Misleading message when ovsdb-server dies before the commit (IDL backend). "
+          "`ovsdb.py`, `Client.apply`: the IDL returns TRY_AGAIN on a lost connection, so the "
+          "task waits out the whole timeout for \"a fresh snapshot after a conflicting change\" "
+          "and says so. Reproduce: "
+          "`test_atomicity.py::test_ovsdb_server_killed_before_the_commit[idl]`. It should "
+          "check `idl.is_connected()` and report the lost connection at once.",
+    "F4": "Names with shell metacharacters are accepted. `model.py`, `_IFNAME_RE = "
+          "r\"^[^\\s/:]{1,15}$\"` lets `eth0;reboot`, `$(reboot)`, `` `id` ``, `x|y` through as "
+          "bridge, port, bond and interface names (bridge, vswitch, uplink, vnet modules), and "
+          "`vswitch_info`, `fdb_info`, `path_check` use them as filters. Nothing is executed "
+          "(argv everywhere, commands quoted with shlex), but `cloudnet.vswitch.bridge "
+          "name='$(reboot)'` creates that bridge. Reproduce: `test_bad_input.py` (table, class "
+          "shell). Suggested rule: `^[A-Za-z0-9_.@-]{1,15}$`.",
+    "F5": "Read-only modules read the host before validating their input: `vswitch_info`, "
+          "`fdb_info`, `path_check` (`collect()` calls `engine.read_world()` first) and "
+          "`capture` (`prepare()`: `engine.read_world()` before the interface and filter "
+          "checks) run `ip -j address/route show` (read-only) for an invalid bridge, "
+          "interface, peer, bpf or max_bytes. Nothing changes, but the contract is \"no process "
+          "but tcpdump -d\". Reproduce: `test_bad_input.py`, rows F5.",
+    "F6": "`timeout` has no range check (`engine.py`, `COMMON_ARGS`): `timeout: -1` is used as "
+          "is and the task fails with \"timed out after -1s\" instead of naming the option.",
+    "F7": "The single-object modules name their `bridge` option `config[0].name` in errors "
+          "(`uplink.py`, `vnet.py` pass it to `engine.run` as a vSwitch entry): "
+          "`cloudnet.vswitch.vnet bridge='eth 0'` fails with \"config[0].name: 'eth 0' is not a "
+          "valid interface name\", an option the user never typed.",
+    "F8": "A string given for a dict option (`config: vswitch0`, `internal: x`) fails with "
+          "ansible-core's own \"dictionary requested, could not parse JSON or key=value\", which "
+          "does not name the option (ansible-core's argument spec validation, not our code).",
+    "F9": "Malformed MACs accepted as another MAC. `model.py`, `normalize_mac`: "
+          "`netaddr.valid_mac('52:54:00')` is true (read as the 3-group form "
+          "`0052:0054:0000`), so `internal.mac: 52:54:00` becomes `00:52:00:54:00:00`, and an "
+          "`attached_mac` typo matches nothing; multicast, broadcast and all-zero MACs are "
+          "accepted for `internal.mac` too. Reproduce: `test_bad_input.py` (table and "
+          "hypothesis). Accept only six groups and reject multicast/zero for `internal.mac`.",
+    "F10": "`max_bytes` can be exceeded by ~0.1 s of traffic (tens of packets at a few hundred "
+           "frames/s, ~25-30 KB in the last run). `capture_run.py`, `Capture.watch`: file sizes "
+           "are polled every `POLL = 0.1` s and tcpdump's output is buffered. `packet_count` is "
+           "exact (tcpdump -c). Reproduce: "
+           "`test_captures.py::test_bounds_are_never_exceeded_by_more_than_one_packet`. "
+           "Exactness would need tcpdump writing to a pipe the module counts (`-w - -U`), "
+           "or documenting the bound as max_bytes + 0.1 s of traffic.",
+}
+
+
 def write_doc(rows, meta):
     text = DOC_HEAD.format(**meta) + "\n".join(_table(rows)) + "\n"
     bad = [r for r in rows if not r["ok"]]
     text += "\n%d figures, %d off target.\n" % (len(rows), len(bad))
+    seen = sorted({r["known"] for r in bad if r.get("known")}, key=lambda f: int(f[1:]))
+    if seen:
+        text += "\n## Findings\n\nWhat the off-target figures point at in the product:\n\n"
+        for fid in seen:
+            text += "- **%s** %s\n" % (fid, FINDINGS.get(fid, ""))
     DOC.write_text(text)
