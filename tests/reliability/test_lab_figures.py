@@ -186,7 +186,10 @@ def test_04_libvirt_replug_loop_during_provision_loses_no_port(lab, figure, tmp_
     assert run.rc == 0, run
     assert plugs[0] >= 3 and missing[0] == 0 and v["vnet"] in ports
     assert kept == v["vm_id"]
-    run = provision(lab, "-i", inv, "-e", "target=hv1")
+    run = provision(lab, "-i", inv, "-e", "target=hv1", "--diff")
+    (lab["out"] / "replug-rerun.log").write_text(run.out)
+    figure("lab.replug_loop_during_provision_yml.next_run_changed", run.recap["hv1"]["changed"],
+           0, "provision.yml again after the loop")
     assert run.rc == 0 and run.recap["hv1"]["changed"] == 0, run
 
 
@@ -196,6 +199,7 @@ def test_05_diagnostics_playbook_changes_nothing(lab, figure):
         run = playbook("collect_diagnostics.yml", lab["dir"], "-i", str(lab["inventory"]),
                        "-e", "output_dir=%s" % lab["out"])
         assert run.rc == 0, run
+        (lab["out"] / ("diagnostics-%d.log" % _run)).write_text(run.out)
         changed += sum(r["changed"] for h, r in run.recap.items() if h in lab["hosts"])
     figure("lab.idempotence.collect_diagnostics_yml.changed", changed, 0, "two runs, 3 hosts")
     assert changed == 0
@@ -240,11 +244,38 @@ def captures_argv(lab, out, duration):
             "-e", "duration=%d" % duration, "-e", "output_dir=%s" % out]
 
 
+class Chatter:
+    """VMs that talk (a ping every 0.2 s to their host's vswitch0), so that locate finds
+    them in the FDB and neighbour tables, as it would find a live VM."""
+
+    def __init__(self, lab, hosts):
+        self.procs = []
+        for h in hosts:
+            i = int(h[2:])
+            self.procs.append(subprocess.Popen(
+                ["ip", "netns", "exec", vm(lab, h, 0)["netns"], "ping", "-q", "-i", "0.2",
+                 "203.0.113.%d" % (10 + i)], stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL))
+        time.sleep(2)
+
+    def stop(self):
+        for p in self.procs:
+            p.terminate()
+            p.wait()
+
+
 def _env():
     return dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
 
 
-def test_06_captures_controller_modes_and_no_tcpdump_after_a_cut(lab, figure):
+@pytest.fixture
+def chatter(lab):
+    c = Chatter(lab, ("hv1", "hv3"))
+    yield c
+    c.stop()
+
+
+def test_06_captures_controller_modes_and_no_tcpdump_after_a_cut(lab, figure, chatter):
     out = lab["out"] / "cap"
     res = subprocess.run(captures_argv(lab, out, 3), cwd=REPO, env=_env(), capture_output=True,
                          text=True, timeout=300, check=False)
@@ -341,3 +372,42 @@ def test_07_a_host_stopped_mid_provision_the_others_finish(lab, figure, tmp_path
            "hv2: %s" % recap.get("hv2"))
     assert killed is not None, out[-4000:]
     assert others_ok and hv3_line and named > 0, out[-6000:]
+
+
+def test_08_a_host_stopped_mid_capture_the_others_finish(lab, figure, chatter):
+    """collect_captures.yml for hv1's VM and a peer VM on hv3 (so both capture); hv3 dies
+    (its init killed) while its tcpdump runs; hv2 is already down (test_07). hv1's capture
+    still comes back, the report is written, and the run names hv3."""
+    out = lab["out"] / "stopped"
+    peer = vm(lab, "hv3", 0)["address"].split("/")[0]
+    argv = captures_argv(lab, out, 8) + ["-e", "peer_ips=%s" % peer]
+    proc = subprocess.Popen(argv, cwd=REPO, env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    reader_lines = []
+    reader = threading.Thread(target=lambda: reader_lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    t0 = time.monotonic()
+    while not any(t.startswith("hv3:") for t in _tcpdumps(lab)) and \
+            time.monotonic() - t0 < 180 and proc.poll() is None:
+        time.sleep(0.2)
+    running = [t for t in _tcpdumps(lab) if t.startswith("hv3:")]
+    if running:
+        os.kill(state(lab)["nodes"]["hv3"]["init_pid"], signal.SIGKILL)
+    try:
+        proc.wait(timeout=200)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    reader.join(10)
+    (lab["out"] / "stopped-capture.log").write_text("".join(reader_lines))
+    text = "".join(reader_lines)
+    reports = list((out / "captures").glob("*/report.md")) if (out / "captures").exists() else []
+    hv1_pcaps = list((out / "captures").glob("*/hv1/*.pcap")) if reports else []
+    recap = re.search(r"^hv3\s+:.*(unreachable=[1-9]|failed=[1-9])", text, re.MULTILINE)
+    figure("lab.host_stopped_mid_collect_captures_yml.others_finished",
+           bool(reports and hv1_pcaps), True,
+           "report written, %d hv1 pcaps, rc %s" % (len(hv1_pcaps), proc.returncode),
+           known="F11")
+    figure("lab.host_stopped_mid_collect_captures_yml.run_names_it", bool(recap), True)
+    assert running, "hv3 never captured: " + text[-3000:]
+    assert recap, text[-4000:]
