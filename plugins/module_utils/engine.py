@@ -14,6 +14,7 @@ import time
 from ansible_collections.cloudnet.vswitch.plugins.module_utils import guard, kernel, model
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
     OvsdbError,
+    ParamError,
     VswitchError,
 )
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.guard import GuardError
@@ -68,6 +69,12 @@ BRIDGE_OPTIONS = dict(
 )
 
 
+def check_timeout(value, path="timeout"):
+    if value is None or value < 1:
+        raise ParamError(path, "%r is not a number of seconds (1 or more)" % (value,))
+    return value
+
+
 def guarding(module):
     """The guarded apply's settings from GUARD_ARGS (see doc_fragments/common.py GUARD)."""
     p = module.params
@@ -78,6 +85,15 @@ def guarding(module):
     if addresses is None:
         addresses = os.environ.get("SSH_CONNECTION", "").split()[2:3]
     return {"timeout": p["rollback_timeout"], "addresses": addresses}
+
+
+def _renamed(exc, paths):
+    for prefix, name in (paths or {}).items():
+        if exc.path == prefix or (exc.path or "").startswith(prefix + "."):
+            path = name + exc.path[len(prefix):]
+            renamed = type(exc)(path.lstrip("."), exc.msg)
+            return renamed
+    return exc
 
 
 def _fail(module, exc, **extra):
@@ -96,9 +112,11 @@ def _names(config, world, state):
     return names
 
 
-def run(module, config, state, options=None, guarding=None):
+def run(module, config, state, options=None, guarding=None, paths=None):
     """Run one task; exits the module. `options` are planner options; `guarding` (the
-    vswitch module's rollback_timeout and management addresses) turns on the guarded apply."""
+    vswitch module's rollback_timeout and management addresses) turns on the guarded apply.
+    `paths` maps a prefix of the config's error paths to the module's own option names (the
+    single-object modules: `config[0].name` is their `bridge`)."""
     options = dict(options or {})
     result = {"changed": False}
     try:
@@ -109,6 +127,8 @@ def run(module, config, state, options=None, guarding=None):
             module.exit_json(changed=False, rendered=plan.commands(), commands=plan.commands(),
                              pending=plan.pending)
         result.update(_apply(module, config, state, options, guarding))
+    except ParamError as exc:
+        _fail(module, _renamed(exc, paths), **result)
     except VswitchError as exc:
         _fail(module, exc, **result)
     if module._diff and result.get("changed"):
@@ -123,6 +143,7 @@ def _client(module):
     from ansible_collections.cloudnet.vswitch.plugins.module_utils import ovsdb
 
     p = module.params
+    check_timeout(p["timeout"])
     return ovsdb.open_client(db=p.get("db"), timeout=p["timeout"],
                              backend=p.get("backend") or "auto", run=module.run_command)
 

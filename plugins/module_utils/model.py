@@ -77,17 +77,22 @@ VNET_COLUMNS = {
 }
 
 _WORLD_KEY = {"Bridge": "bridges", "Port": "ports", "Interface": "interfaces"}
-_IFNAME_RE = re.compile(r"^[^\s/:]{1,15}$")
+# Interface, bridge, port and bond names: what Linux and OVS names are made of in practice
+# (eth0, enp3s0f1, br-ex, vlan.10, tap1a2b3c4d-5e, vxlan_sys_4789); no shell metacharacters.
+_IFNAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$")
 _VNET_NAME_RE = re.compile(r"^(vnet|tap|vif|macvtap)\d")
 
 
 # --------------------------------------------------------------------------- validation
 
-def _ifname(value, path):
-    if not isinstance(value, str) or not _IFNAME_RE.match(value) or value in (".", ".."):
-        raise ParamError(path, "%r is not a valid interface name (1-15 characters, no "
-                               "whitespace, '/' or ':')" % (value,))
+def check_ifname(value, path):
+    if not isinstance(value, str) or not _IFNAME_RE.match(value):
+        raise ParamError(path, "%r is not a valid interface name (1-15 characters: letters, "
+                               "digits, '_', '.', '-')" % (value,))
     return value
+
+
+_ifname = check_ifname
 
 
 _MAC_RE = re.compile(r"^[0-9A-Fa-f]{1,2}([:-][0-9A-Fa-f]{1,2}){5}$"
@@ -103,6 +108,15 @@ def normalize_mac(value, path):
     hint = " (an unquoted MAC in YAML is read as a number: quote it)" \
         if isinstance(value, int) or (isinstance(value, str) and value.isdigit()) else ""
     raise ParamError(path, "%r is not a valid MAC address%s" % (value, hint))
+
+
+def _host_mac(value, path):
+    """A MAC a host may use as its own: unicast and not all zero."""
+    mac = normalize_mac(value, path)
+    if int(mac[:2], 16) & 1 or mac == "00:00:00:00:00:00":
+        raise ParamError(path, "%r is a %s MAC; an internal port needs a unicast one"
+                         % (value, "zero" if mac == "00:00:00:00:00:00" else "multicast"))
+    return mac
 
 
 def normalize_cidr(value, path):
@@ -303,8 +317,8 @@ def normalize_vswitch(vs, path, state):
                                  for i, a in enumerate(internal["addresses"])]
         mac = internal.get("mac")
         if mac is not None:
-            norm["mac"] = "uplink" if mac == "uplink" else normalize_mac(mac, path
-                                                                         + ".internal.mac")
+            norm["mac"] = "uplink" if mac == "uplink" else _host_mac(mac, path
+                                                                     + ".internal.mac")
         out["internal"] = norm
     if vs.get("vnets") is not None:
         if not isinstance(vs["vnets"], list):

@@ -254,6 +254,10 @@ class Client(object):
             if status != ovs.db.idl.Transaction.TRY_AGAIN:
                 raise OvsdbError("ovsdb-server rejected the transaction (nothing was changed): "
                                  "%s" % txn.get_error())
+            if not self.idl._session.is_connected():  # the IDL says TRY_AGAIN for this too
+                raise OvsdbError("lost the connection to ovsdb-server (%s) during the commit; "
+                                 "the change may or may not have been applied: check that "
+                                 "ovsdb-server runs, then run again" % self.remote)
             attempt += 1
             self.stats["retries"] = attempt
             if attempt > self.retries:
@@ -589,8 +593,8 @@ class VsctlClient(object):
             text = (err or out or "").strip()
             # --timeout ends ovs-vsctl with SIGALRM (rc 142 through a shell, -14 without one)
             if rc in (142, -14) or "Alarm clock" in text or "timed out" in text:
-                raise OvsdbTimeout("%s within %ss (ovs-vsctl: %s)"
-                                   % (timeout_msg, self.timeout, text))
+                raise OvsdbTimeout("no answer within %ss: %s (ovs-vsctl: %s)"
+                                   % (self.timeout, timeout_msg, text))
             raise OvsdbError("ovs-vsctl failed %s (rc=%s): %s" % (what, rc, text))
         return out
 
@@ -613,7 +617,7 @@ class VsctlClient(object):
         args = ["--format=json", "--data=json"]
         for i, (table, columns) in enumerate(VSCTL_COLUMNS):
             args += (["--"] if i else []) + ["--columns=%s" % ",".join(columns), "list", table]
-        text = self._vsctl(args, "reading OVSDB", "ovsdb-server did not answer (is it running?)")
+        text = self._vsctl(args, "reading OVSDB", "ovsdb-server did not answer; is it running?")
         w, self.uuids = world_from_vsctl(parse_vsctl_lists(text))
         return w
 
@@ -629,8 +633,9 @@ class VsctlClient(object):
         try:
             self._vsctl(vsctl_transaction(plan.ops, self.uuids),
                         "applying the transaction (ovsdb-server refused it: nothing was changed)",
-                        "the change was committed, but ovs-vswitchd did not apply it (is "
-                        "ovs-vswitchd running?)")
+                        "either ovsdb-server did not answer (then nothing was changed) or it "
+                        "committed the change and ovs-vswitchd did not apply it; ovs-vsctl "
+                        "cannot tell which: check that both daemons run, then run again")
         finally:
             self.stats["commit_s"] += time.monotonic() - start
         return plan, True

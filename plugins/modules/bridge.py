@@ -124,7 +124,7 @@ def main():
     vswitch = {k: p[k] for k in engine.BRIDGE_OPTIONS}
     engine.run(module, [vswitch], "merged" if p["state"] == "present" else "deleted",
                options={"adopt": p["adopt"], "allow_disruptive": p["allow_disruptive"]},
-               guarding=engine.guarding(module))
+               guarding=engine.guarding(module), paths={"config[0]": ""})
 
 
 if __name__ == "__main__":

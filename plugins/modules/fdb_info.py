@@ -214,6 +214,8 @@ def validate(params):
     explain = model.normalize_mac(params["explain"], "explain") \
         if params["explain"] is not None else None
     ip = locate.check_ip(params["ip"], "ip") if params["ip"] is not None else None
+    if params["bridge"] is not None:
+        model.check_ifname(params["bridge"], "bridge")
     vlan = params["vlan"]
     if vlan is not None and not 0 <= vlan <= 4095:
         raise ParamError("vlan", "%r is outside the VLAN range 0-4095" % (vlan,))

@@ -230,6 +230,9 @@ def main():
     p = module.params
 
     def collect():
+        for i, name in enumerate(p["interfaces"] or []):
+            model.check_ifname(name, "interfaces[%d]" % i)
+        routes.validate_peers(p["peers"])
         world = engine.read_world(module)
         internal = sorted(n for n in world["ports"]
                           if model.port_role(world, n) == model.ROLE_INTERNAL)

@@ -119,7 +119,8 @@ def main():
     engine.run(module, [{"name": p["bridge"], "uplink": uplink}], "merged",
                options={"adopt": p["adopt"], "allow_disruptive": p["allow_disruptive"],
                         "migrate_addresses": p["migrate_addresses"], "create_bridges": False},
-               guarding=engine.guarding(module))
+               guarding=engine.guarding(module),
+               paths={"config[0].name": "bridge", "config[0].uplink": ""})
 
 
 if __name__ == "__main__":

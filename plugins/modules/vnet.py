@@ -125,7 +125,8 @@ def main():
     vnet["state"] = p["state"]
     engine.run(module, [{"name": p["bridge"], "vnets": [vnet]}], "merged",
                options={"adopt": p["adopt"], "allow_disruptive": p["allow_disruptive"],
-                        "create_bridges": False})
+                        "create_bridges": False},
+               paths={"config[0].name": "bridge", "config[0].vnets[0]": ""})
 
 
 if __name__ == "__main__":

@@ -118,13 +118,15 @@ mtu_mismatches:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cloudnet.vswitch.plugins.module_utils import appctl, engine, info
+from ansible_collections.cloudnet.vswitch.plugins.module_utils import appctl, engine, info, model
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import ParamError
 
 
 def collect(module):
-    world = engine.read_world(module)
     bridge = module.params["bridge"]
+    if bridge is not None:
+        model.check_ifname(bridge, "bridge")
+    world = engine.read_world(module)
     if bridge and bridge not in world["bridges"]:
         raise ParamError("bridge", "%r is not a vSwitch on this host (there are: %s)"
                          % (bridge, ", ".join(sorted(world["bridges"])) or "none"))

@@ -304,11 +304,14 @@ def test_single_object_modules(ovs):
     converge(ovs, "vnet", bridge="vswitch0", attached_mac="52:54:00:00:00:01", tag="none")
     converge(ovs, "vnet", bridge="vswitch0", attached_mac="52:54:00:00:00:01", state="absent")
     assert "vnet0" not in ovs.vsctl("list-ports", "vswitch0")
-    fails(ovs, "uplink", "config[0].uplink.interfaces", "allow_disruptive", bridge="vswitch0",
-          interfaces=["eth2", "eth3"], bond_name="bond0")
+    res = fails(ovs, "uplink", "interfaces", "allow_disruptive", bridge="vswitch0",
+                interfaces=["eth2", "eth3"], bond_name="bond0")
+    assert res["path"] == "interfaces" and "config[0]" not in res["msg"]   # its own options
     converge(ovs, "uplink", bridge="vswitch0", state="absent", allow_disruptive=True)
-    fails(ovs, "uplink", "config[0].name", "does not exist", bridge="nope",
-          interfaces=["eth2"])
+    res = fails(ovs, "uplink", "bridge", "does not exist", bridge="nope", interfaces=["eth2"])
+    assert res["msg"].startswith("bridge: ")
+    res = fails(ovs, "vnet", "tag", "4096", bridge="vswitch1", name="vnet0", tag=4096)
+    assert res["msg"].startswith("tag: ")
     converge(ovs, "bridge", name="vswitch0", state="absent", allow_disruptive=True)
     assert ovs.vsctl("list-br").strip() == ""
 
