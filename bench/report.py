@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from harness import pick, summary
 from one_host import CONTENDERS
 
@@ -76,7 +78,6 @@ def merge_latest(doc):
     """bench/results/latest.json: each suite's newest result (with the run's date, load and
     git state), replacing that suite's previous one; one_host per P. Returns the merged dict."""
     import json
-    import os
 
     from harness import RESULTS_DIR
 
@@ -154,6 +155,10 @@ def render(latest):
     lines += ["- Collection commit(s) measured: %s (`+dirty`: uncommitted changes in plugins/, "
               "measured as they were)" % ", ".join(gits), ""]
     lines += _render_targets(parts, one)
+    notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ANALYSIS.md")
+    if os.path.exists(notes):  # the hand-written reading of these numbers, kept verbatim
+        with open(notes) as f:
+            lines += [f.read().rstrip(), ""]
     if one:
         lines += _render_one_host_overview(one, parts)
     if "peer" in parts:
