@@ -170,11 +170,15 @@ class Client(object):
         poller.timer_wait(min(deadline.left_ms(), 200))
         poller.block()
 
-    def _run_until(self, predicate, deadline, what):
+    def _run_until(self, predicate, deadline, what, lost=None):
+        """Run the IDL until predicate(); `lost` is the error if the connection drops (the IDL
+        answers a commit on a dropped connection with TRY_AGAIN, like a conflict)."""
         while True:
             self.idl.run()
             if predicate():
                 return
+            if lost and not self.idl._session.is_connected():
+                raise OvsdbError(lost)
             if not self.idl._session.is_connected() and deadline.expired():
                 raise OvsdbTimeout("timed out after %ss waiting for %s: cannot reach "
                                    "ovsdb-server at %s" % (deadline.seconds, what, self.remote))
@@ -254,17 +258,16 @@ class Client(object):
             if status != ovs.db.idl.Transaction.TRY_AGAIN:
                 raise OvsdbError("ovsdb-server rejected the transaction (nothing was changed): "
                                  "%s" % txn.get_error())
-            if not self.idl._session.is_connected():  # the IDL says TRY_AGAIN for this too
-                raise OvsdbError("lost the connection to ovsdb-server (%s) during the commit; "
-                                 "the change may or may not have been applied: check that "
-                                 "ovsdb-server runs, then run again" % self.remote)
             attempt += 1
             self.stats["retries"] = attempt
             if attempt > self.retries:
                 raise OvsdbError("gave up after %d attempts: other clients kept changing the "
                                  "rows this task reads" % attempt)
             self._run_until(lambda seqno=seqno: self.idl.change_seqno != seqno, deadline,
-                            "a fresh snapshot after a conflicting change")
+                            "a fresh snapshot after a conflicting change", lost=(
+                                "lost the connection to ovsdb-server (%s) during the commit; "
+                                "the change may or may not have been applied: check that "
+                                "ovsdb-server runs, then run again" % self.remote))
 
     def _commit(self, txn, deadline):
         while True:
