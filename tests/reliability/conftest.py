@@ -268,6 +268,17 @@ FINDINGS = {
            "`test_captures.py::test_bounds_are_never_exceeded_by_more_than_one_packet`. "
            "Exactness would need tcpdump writing to a pipe the module counts (`-w - -U`), "
            "or documenting the bound as max_bytes + 0.1 s of traffic.",
+    "F11": "A host that vanishes without a TCP reset (power loss, cable cut; on the lab: "
+           "the last host, reached through the ToR, with its processes killed) hangs "
+           "collect_captures.yml for every host: the established SSH ControlMaster connection "
+           "waits forever (no ServerAliveInterval anywhere: ansible.cfg, the lab's inventory "
+           "`ansible_ssh_common_args`), and the captures role's tasks have no `timeout:`. The "
+           "other hosts' captures are bounded and their tcpdumps end, but nothing comes back "
+           "and no report is written. (A host that refuses the connection is reported "
+           "UNREACHABLE at once, and provision.yml then finishes for the others.) Reproduce: "
+           "`test_lab_figures.py::test_08_a_host_stopped_mid_capture_the_others_finish`. Fix: "
+           "`-o ServerAliveInterval=5 -o ServerAliveCountMax=3` in the documented ssh args and "
+           "the lab inventory, and `timeout:` on the role's waits.",
 }
 
 

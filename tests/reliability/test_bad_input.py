@@ -86,8 +86,8 @@ class Runner:
         for ln in new.splitlines():
             m = EXEC.match(ln)
             if m:
-                spawned.append([a.strip('"') for a in re.findall(r'"(?:[^"\\]|\\.)*"',
-                                                                  m.group(3))])
+                quoted = re.findall(r'"(?:[^"\\]|\\.)*"', m.group(3))
+                spawned.append([a.strip('"') for a in quoted])
         return res, spawned, os.path.getsize(self.dbfile) != db_before
 
     def close(self):

@@ -86,8 +86,8 @@ def test_every_module_changes_nothing_on_its_second_run(lab, figure):
 
 
 @pytest.mark.parametrize("ovs", ["auto"], indirect=True)   # the role picks its backend
-def test_provision_playbook_second_run_changes_nothing_and_loses_no_packet(lab, figure,
-                                                                          tmp_path):
+def test_provision_playbook_second_run_changes_nothing_and_loses_no_packet(
+        lab, figure, tmp_path):
     ovs = lab.ovs
     cfg = [dict(BASE, mac_aging_time=120, vnets=[{"name": "vnet0", "tag": None},
                                                  {"name": "vnet1"}]),
