@@ -138,7 +138,7 @@ def _git_head():
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     rows = config.stash.get(_KEY, [])
-    if not rows:
+    if not rows and not config.getoption("--write-doc"):
         return
     tr = terminalreporter
     tr.section("reliability figures (this run)")
@@ -279,6 +279,15 @@ FINDINGS = {
            "`test_lab_figures.py::test_08_a_host_stopped_mid_capture_the_others_finish`. Fix: "
            "`-o ServerAliveInterval=5 -o ServerAliveCountMax=3` in the documented ssh args and "
            "the lab inventory, and `timeout:` on the role's waits.",
+    "F12": "With `provision_adopt: true` (the lab's inventory sets it), every libvirt re-plug "
+           "of a VM's tap (each VM start, stop or migration) makes the next provision.yml run "
+           "report a change on that host: the re-created Port row lacks our "
+           "`external_ids:cloudnet-vswitch=vnet` mark and the run writes it again "
+           "(`ovs-vsctl -- set Port vnet0 external_ids:cloudnet-vswitch=vnet`). Harmless to "
+           "traffic (no ofport moves, no packet lost), but a fleet with VMs restarting never "
+           "shows `changed=0`. Options: put the adoption mark where libvirt does not recreate "
+           "it, or do not count re-marking an already-listed vnet as a change. Reproduce: "
+           "`test_lab_figures.py::test_04_libvirt_replug_loop_during_provision_loses_no_port`.",
 }
 
 
