@@ -224,7 +224,15 @@ def session_captures(reps, workdir):
     return out
 
 
+def _interrupt(signum, _frame):
+    raise KeyboardInterrupt("signal %d" % signum)
+
+
 def _child(argv):
+    # SIGTERM/SIGHUP (a timeout, a killed parent) become KeyboardInterrupt, so the `finally`
+    # that takes the lab down still runs before the lock is released.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     mode, n, reps, out_json, workdir = argv[0], int(argv[1]), int(argv[2]), argv[3], argv[4]
     os.makedirs(workdir, exist_ok=True)
     res = session_provision(n, reps, workdir) if mode == "provision" else \

@@ -169,6 +169,8 @@ def render(latest):
         lines += _render_pcap(parts["pcap"])
     if "fleet" in parts:
         lines += _render_fleet(parts["fleet"])
+    if "fleet_before" in parts:  # kept by hand from the run before provision.yml changed
+        lines += _render_fleet(parts["fleet_before"], before=True)
     if "captures" in parts:
         lines += _render_captures(parts["captures"])
     for v in one:
@@ -380,7 +382,7 @@ def _render_pcap(part):
            "temporary directory deleted afterwards. `ours` is the whole report step as the "
            "role runs it (`capture_report`'s `build()`: the streaming pass with every check, "
            "merged.pcapng, report.md, report.html), in a fresh Python; peak memory is each "
-           "process's `ru_maxrss`. Medians of %d runs." % (
+           "process's `ru_maxrss`. Medians over %d runs (at most 2 at 10M packets)." % (
                _when(part), d["files"][0]["cycle_frames"], d["reps"]), "",
            "| packets | file (MB) | program | wall (s) | packets/s | peak RSS (MiB) |",
            "|---:|---:|---|---:|---:|---:|"]
@@ -405,7 +407,10 @@ def _render_pcap(part):
     return out + [""]
 
 
-def _render_fleet(part):
+def _render_fleet(part, before=False):
+    if before:
+        return ["### Before this session's change to provision.yml (canary batch + full role "
+                "on every host, %s)" % _when(part), ""] + _render_fleet(part)[6:]
     out = ["## The fleet: provision.yml on the lab over SSH", "",
            "Measured %s. The lab (roles/lab): each hypervisor a set of namespaces with its own "
            "sshd, ovsdb-server and ovs-vswitchd, reached over SSH with sudo (ControlPersist). "
