@@ -17,7 +17,7 @@ from sandbox import COLLECTIONS
 
 pytestmark = pytest.mark.fast
 BACKENDS = ["idl", "vsctl"]
-TRIALS = 4
+TRIALS = 3
 FROZEN_TRIALS = 2
 
 BASE = {"name": "vswitch0", "datapath_type": "netdev", "uplink": {"interfaces": ["eth0"]},

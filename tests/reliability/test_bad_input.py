@@ -437,7 +437,7 @@ def _mutation():
 GENERATED = {"n": 0, "failures": []}
 
 
-@settings(max_examples=220, deadline=None, derandomize=True,
+@settings(max_examples=210, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(mutation=_mutation(), backend=st.sampled_from(["idl", "vsctl"]),
        n_good=st.integers(0, 2))

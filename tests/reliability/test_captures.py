@@ -39,7 +39,7 @@ def traffic(lab, seconds=3, interval="0.005", size=1000):
 
 def test_bounds_are_never_exceeded_by_more_than_one_packet(lab, figure):
     over_count, over_bytes = [], []
-    for i, count in enumerate((1, 25, 100)):
+    for i, count in enumerate((1, 100)):
         out = lab.dir("count%d" % i)
         proc = lab.start(interfaces=["vnet0"], duration=20, packet_count=count, output_dir=out)
         lab.wait_listening(out, ["vnet0"])
@@ -51,7 +51,7 @@ def test_bounds_are_never_exceeded_by_more_than_one_packet(lab, figure):
         f = res["files"][0]
         assert f["stopped_by"] == "packet_count", f
         over_count.append(f["packets"] - count)
-    for i, limit in enumerate((4096, 65536, 262144)):
+    for i, limit in enumerate((4096, 262144)):
         out = lab.dir("bytes%d" % i)
         proc = lab.start(interfaces=["vnet0"], duration=20, max_bytes=limit, output_dir=out)
         lab.wait_listening(out, ["vnet0"])
@@ -65,9 +65,9 @@ def test_bounds_are_never_exceeded_by_more_than_one_packet(lab, figure):
         over_bytes.append(max(0, f["bytes"] - limit))
     worst = max(over_bytes) / PKT
     figure("captures.packet_count.overshoot_packets", max(over_count), "<= 1",
-           "packet_count 1, 25, 100 under ~400 frames/s: %s" % over_count)
+           "packet_count 1, 100 under ~400 frames/s: %s" % over_count)
     figure("captures.max_bytes.overshoot_packets", round(worst, 1), "<= 1",
-           "max_bytes 4 KiB, 64 KiB, 256 KiB under ~400 frames/s: over by %s bytes"
+           "max_bytes 4 KiB, 256 KiB under ~400 frames/s: over by %s bytes"
            % over_bytes, known="F10")
     assert max(over_count) <= 1
     # max_bytes is watched every 0.1 s (capture_run.POLL): finding F10. What holds: never

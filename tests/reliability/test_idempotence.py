@@ -45,6 +45,9 @@ STEPS = [
 ]
 
 
+READ_ONLY = ("vswitch_info", "fdb_info", "path_check", "locate")
+
+
 @pytest.fixture
 def lab(ovs):
     box = Lab(ovs)
@@ -66,7 +69,8 @@ def test_every_module_changes_nothing_on_its_second_run(lab, figure):
         for module, args in STEPS:
             first = ovs.module(module, **args)
             assert first["rc"] == 0, (module, args, first.get("msg"))
-            for check in (True, False):
+            # read-only modules never take the check-mode path differently: one rerun
+            for check in ((False,) if module in READ_ONLY else (True, False)):
                 again = ovs.module(module, check=check, **args)
                 seconds += 1
                 assert again["rc"] == 0, (module, args, again.get("msg"))
@@ -78,7 +82,7 @@ def test_every_module_changes_nothing_on_its_second_run(lab, figure):
         sent, lost, _dups = ping.stop()
     moved = [n for n in ("vnet0", "vnet1", "eth0") if ofports(ovs).get(n) != before[n]]
     figure("idempotence.modules.%s.second_runs_changed" % ovs.backend, len(second), 0,
-           "%d second runs of %d module tasks (10 modules)" % (seconds, len(STEPS)))
+           "%d second runs of %d module tasks (9 modules)" % (seconds, len(STEPS)))
     figure("disruption.module_sequence.%s.lost_packets" % ovs.backend, lost, 0,
            "an unrelated VM on vnet0 during all %d module runs, %d pings" % (3 * len(STEPS), sent))
     assert second == [], second
