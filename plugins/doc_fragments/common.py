@@ -90,6 +90,9 @@ options:
         remove them, and bridges that belong to another manager (NetworkManager, OVN's
         integration bridge) may be changed.
       - Without it, rows we did not create are never deleted or marked.
+      - Vnet ports that libvirt plugged (with its external_ids) are never marked. libvirt owns
+        them and re-creates them on every VM start, so a mark would not last and every run
+        would write it again.
     type: bool
     default: false
   allow_disruptive:

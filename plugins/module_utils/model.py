@@ -417,6 +417,11 @@ def port_role(world, pname):
     return "other"
 
 
+def _plugged_by_libvirt(world, pname):
+    return any(k in world["interfaces"][i]["external_ids"] for i in world["ports"][pname]
+               ["interfaces"] if i in world["interfaces"] for k in LIBVIRT_KEYS)
+
+
 def _is_ours(row):
     return MARK in row["external_ids"]
 
@@ -1041,7 +1046,9 @@ class Planner(object):
                                          % (pname, port["bridge"],
                                             foreign_owner(self.w, port["bridge"])))
                 self._move_port(pname, bridge)
-            if self.adopt:
+            if self.adopt and not _plugged_by_libvirt(self.w, pname):
+                # (libvirt re-creates its ports on every VM start: a mark would not last,
+                # and each run would write it again)
                 self._mark("Port", pname, ROLE_VNET)
         port = self.w["ports"][pname]
         iname = port["interfaces"][0]
