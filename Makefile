@@ -46,6 +46,7 @@ test: setup
 	./scripts/sanity
 	./scripts/test-newer
 	pytest -q tests/unit tests/integration tests/lab -m 'not lab10'
+	pytest -q -p no:cacheprovider tests/reliability -m fast
 	HOME=$(CURDIR)/$(VENV)/molecule-home molecule test --all
 
 # Reliability figures (issue 7, docs/reliability.md): the sandbox part (also in CI), then the
