@@ -274,12 +274,8 @@ def check_name(value, path):
     return value
 
 
-def plan(world, names, method="auto", match_vlan="auto"):
-    """The names asked for -> (targets, notes).
-
-    Each target: interface (the file name stem: the name asked for, or a bond member),
-    requested, method (tcpdump | mirror), device (the netdev tcpdump opens; None for a mirror
-    until its capture port exists), bridge, port, vlan (whether to match tagged frames)."""
+def check_request(names, method="auto", match_vlan="auto"):
+    """What plan() can check without the host: run it before reading the host."""
     if method not in METHODS:
         raise ParamError("method", "%r is not one of %s" % (method, ", ".join(METHODS)))
     if match_vlan not in VLAN_MATCH:
@@ -287,6 +283,17 @@ def plan(world, names, method="auto", match_vlan="auto"):
                                                                 ", ".join(VLAN_MATCH)))
     if not names:
         raise ParamError("interfaces", "name at least one interface to capture on")
+    for i, name in enumerate(names):
+        check_name(name, "interfaces[%d]" % i)
+
+
+def plan(world, names, method="auto", match_vlan="auto"):
+    """The names asked for -> (targets, notes).
+
+    Each target: interface (the file name stem: the name asked for, or a bond member),
+    requested, method (tcpdump | mirror), device (the netdev tcpdump opens; None for a mirror
+    until its capture port exists), bridge, port, vlan (whether to match tagged frames)."""
+    check_request(names, method, match_vlan)
     targets, notes = [], []
     seen = set()
 
@@ -494,12 +501,16 @@ def parse_summary(stderr):
     return out
 
 
-def read_pcap(path):
+def read_pcap(path, limit=None):
     """Walk a pcap file's record headers: {packets, wire_bytes, first, last, linktype,
     snaplen, truncated} (first/last epoch seconds as floats, None without packets). Reads
-    16-byte headers and seeks over the data, so memory stays flat."""
+    16-byte headers and seeks over the data, so memory stays flat.
+
+    With `limit` (bytes), only the records that end within it count; `cut_at` is then the
+    offset to truncate the file at (None when it fits) and `past_limit` how many records
+    lie beyond."""
     out = {"packets": 0, "wire_bytes": 0, "first": None, "last": None, "linktype": None,
-           "snaplen": None, "truncated": False}
+           "snaplen": None, "truncated": False, "cut_at": None, "past_limit": 0}
     with open(path, "rb") as f:
         head = f.read(24)
         if len(head) < 24:
@@ -515,6 +526,7 @@ def read_pcap(path):
         out["snaplen"], out["linktype"] = snaplen, linktype & 0xFFFF
         rec = struct.Struct(order + "IIII")
         div = 1e9 if nano else 1e6
+        pos = 24
         while True:
             h = f.read(16)
             if not h:
@@ -527,6 +539,12 @@ def read_pcap(path):
             if len(data) < incl:
                 out["truncated"] = True
                 break
+            pos += 16 + incl
+            if limit is not None and (out["cut_at"] is not None or pos > limit):
+                if out["cut_at"] is None:
+                    out["cut_at"] = pos - 16 - incl
+                out["past_limit"] += 1
+                continue
             ts = sec + frac / div
             out["packets"] += 1
             out["wire_bytes"] += orig

@@ -420,7 +420,14 @@ class Capture(object):
 
     # ------------------------------------------------------------------ results
     def sidecar(self, t, clock):
-        info = capture.read_pcap(t["path"]) if os.path.exists(t["path"]) else {}
+        info = capture.read_pcap(t["path"], limit=self.p["max_bytes"]) \
+            if os.path.exists(t["path"]) else {}
+        if info.get("cut_at") is not None:
+            # tcpdump wrote on while the watch (every POLL s) noticed max_bytes: keep the
+            # file within its bound, at a packet boundary.
+            os.truncate(t["path"], info["cut_at"])
+            self.notes.append("%s: %d packet(s) captured past max_bytes were dropped from the "
+                              "file" % (t["interface"], info["past_limit"]))
         summary = capture.parse_summary(_read(t["stderr_path"]))
         proc = self.procs.get(t["interface"])
         side = {

@@ -113,8 +113,9 @@ options:
     type: int
   max_bytes:
     description:
-      - Stop each interface's tcpdump when its file reaches this size in bytes (checked ten
-        times a second, so a file may pass it by what arrives in 0.1 s).
+      - Stop each interface's tcpdump when its file reaches this size in bytes. The size is
+        checked ten times a second; what tcpdump wrote past the bound meanwhile is cut off at a
+        packet boundary afterwards (and counted in RV(notes)), so no file is larger.
       - The module refuses to start when the file system lacks room for O(max_bytes) times
         the number of interfaces.
     type: int
@@ -460,6 +461,7 @@ def prepare(module):
     tcpdump = module.get_bin_path("tcpdump")
     if not tcpdump:
         raise MissingLibrary("tcpdump", "the tcpdump package", "not on PATH")
+    capture.check_request(p["interfaces"], p["method"], p["match_vlan"])
     world = engine.read_world(module)
     targets, notes = capture.plan(world, p["interfaces"], p["method"], p["match_vlan"])
     notes += capture.stale_mirrors(world)

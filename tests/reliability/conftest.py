@@ -252,13 +252,12 @@ FINDINGS = {
           "Nothing is executed (argv everywhere). Reproduce: `test_bad_input.py`, rows "
           "`capture ... interfaces` of class shell. Suggested: the model's interface-name "
           "rule applied in `_bounds()`.",
-    "F5": "The `capture` module reads the host before validating its input "
-          "(`plugins/modules/capture.py`, `prepare()`: `engine.read_world()` runs `ip -j "
-          "address/route show` before the interface-name, filter (`tcpdump -d`) and disk "
-          "checks), so an invalid interface name, bpf or max_bytes spawns three read-only "
-          "`ip -j` processes before the refusal. Nothing changes, but the contract is \"no "
-          "process but tcpdump -d\". (Fixed for vswitch_info, fdb_info, path_check in "
-          "6f07a58.) Reproduce: `test_bad_input.py`, rows F5.",
+    "F5": "Read-only modules read the host before validating their input. Fixed for "
+          "`vswitch_info`, `fdb_info`, `path_check` and the syntax checks of `capture`. What "
+          "remains: `capture` takes interface names up to 64 characters, because OVS port "
+          "names (OVN's patch ports, bond ports) may be longer than a kernel interface name, "
+          "so a 16-character name is found missing only after reading the host (`ip -j "
+          "address/route show`, read-only). Reproduce: `test_bad_input.py`, rows F5.",
     "F6": "`timeout` has no range check (`engine.py`, `COMMON_ARGS`): `timeout: -1` is used as "
           "is and the task fails with \"timed out after -1s\" instead of naming the option.",
     "F7": "The single-object modules name their `bridge` option `config[0].name` in errors "

@@ -388,7 +388,14 @@ def test_read_pcap(tmp_path):
     info = capture.read_pcap(path)
     assert info == {"packets": 3, "wire_bytes": 42 + 42 + 46, "first": 1700000000.0005,
                     "last": 1700000002.0005, "linktype": 1, "snaplen": 262144,
-                    "truncated": False}
+                    "truncated": False, "cut_at": None, "past_limit": 0}
+    # max_bytes: only the records that end within the limit count; the cut is at a boundary.
+    size = os.path.getsize(path)
+    assert capture.read_pcap(path, limit=size)["cut_at"] is None
+    cut = capture.read_pcap(path, limit=size - 1)
+    assert (cut["packets"], cut["past_limit"]) == (2, 1)
+    assert cut["cut_at"] == 24 + 2 * (16 + 42) and cut["last"] == 1700000001.0005
+    assert capture.read_pcap(path, limit=24 + 16 + 41)["packets"] == 0
     with open(path, "ab") as f:
         f.write(b"\x01\x02\x03")
     assert capture.read_pcap(path)["truncated"] is True
