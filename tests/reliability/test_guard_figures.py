@@ -6,22 +6,15 @@ confirmed, and that the other hosts carry on.
 """
 
 import pytest
-import yaml
-from test_guard_lab import CUT_OFF, HARMLESS, RIGHT, run_vswitch
+import test_guard_lab as proof
 
-from labkit import adhoc, start_lab
+from labkit import adhoc
 
 pytestmark = pytest.mark.lab
 TIMEOUT = 15
-
-
-@pytest.fixture(scope="module")
-def lab(request, tmp_path_factory):
-    info = start_lab(request, tmp_path_factory, 3)
-    inv = yaml.safe_load(info["inventory"].read_text())
-    info["hosts"] = inv["all"]["children"]["hypervisors"]["hosts"]
-    info["last"] = sorted(info["hosts"])[-1]
-    return info
+lab = proof.lab   # the proof's module-scoped 3-host lab fixture
+CUT_OFF, HARMLESS, RIGHT, run_vswitch = proof.CUT_OFF, proof.HARMLESS, proof.RIGHT, \
+    proof.run_vswitch
 
 
 def test_guard_rollback_and_confirmation(lab, tmp_path, figure):
