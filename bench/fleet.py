@@ -58,8 +58,8 @@ def _play(argv, forks, fleet_out=None, check=True):
                          env=_env(forks, fleet_out))
     wall = time.monotonic() - start
     if check and res.returncode != 0:
-        raise BenchError("%s failed (rc=%d):\n%s\n%s" % (" ".join(argv[:4]), res.returncode,
-                                                        res.stdout[-5000:], res.stderr[-2000:]))
+        raise BenchError("%s failed (rc=%d):\n%s\n%s" % (
+            " ".join(argv[:4]), res.returncode, res.stdout[-5000:], res.stderr[-2000:]))
     return wall, res
 
 
@@ -209,9 +209,9 @@ def session_captures(reps, workdir):
                                  "s": t["end"] - t["start"], "remote_runs": t["remote_runs"]}
                                 for t in data["tasks"]]}
             out["runs"].append(sample)
+            skew_text = "?" if skew is None else str(round(skew, 3))
             log("captures rep %d/%d: %.2f s wall, overhead %.2f s, start skew %s s" % (
-                rep + 1, reps, wall, wall - CAPTURE_DURATION,
-                "?" if skew is None else "%.3f" % skew))
+                rep + 1, reps, wall, wall - CAPTURE_DURATION, skew_text))
     finally:
         if pinger is not None:
             pinger.send_signal(signal.SIGINT)

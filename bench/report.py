@@ -205,9 +205,9 @@ def _target_rows(parts, one):
             idem = _med([x["wall_s"] for x in size["idempotent"]])
             ping = _med(size["ping"])
             if size["hosts"] == 10:
-                rows.append(("10 hosts: idempotent provision.yml ≤ 1.5× the ping floor",
-                             "%.2f× (%.2f s vs %.2f s, forks %d)" % (idem / ping, idem, ping,
-                                                                      size["forks"]),
+                text = "%.2f× (%.2f s vs %.2f s, forks %d)" % (
+                    idem / ping, idem, ping, size["forks"])
+                rows.append(("10 hosts: idempotent provision.yml ≤ 1.5× the ping floor", text,
                              idem / ping <= 1.5))
     cap = parts.get("captures", {}).get("data")
     if cap:

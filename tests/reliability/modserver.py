@@ -14,7 +14,8 @@ import sys
 
 from ansible.module_utils import basic  # noqa: F401  (imported once, before any fork)
 
-from ansible_collections.cloudnet.vswitch.plugins.module_utils import (  # noqa: F401
+# Imported once, before any fork, so each forked module run finds them loaded.
+from ansible_collections.cloudnet.vswitch.plugins.module_utils import (  # noqa: F401 pylint: disable=unused-import
     capture,
     engine,
     model,
