@@ -26,7 +26,7 @@ import subprocess
 import tarfile
 import time
 
-from ansible_collections.cloudnet.vswitch.plugins.module_utils import capture, kernel, ovsdb
+from ansible_collections.cloudnet.vswitch.plugins.module_utils import capture, guard, kernel, ovsdb
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
     KernelError,
     ParamError,
@@ -75,21 +75,6 @@ def check_filter(run, tcpdump, expr, spec, interface):
     path = "bpf" if spec["bpf"] else "filter"
     raise ParamError(path, "tcpdump -d rejected the filter for %s %r: %s"
                      % (interface, expr, msg))
-
-
-def _stat_start(pid):
-    """(start time, state) of a process from /proc, or (None, None) when gone."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(") ", 1)[1].split()
-        return fields[19], fields[0]
-    except (OSError, IndexError):
-        return None, None
-
-
-def _alive(pid, start):
-    now_start, state = _stat_start(pid)
-    return now_start is not None and now_start == start and state != "Z"
 
 
 # --------------------------------------------------------------------------- watchdog
@@ -175,34 +160,26 @@ def _watchdog_main(rfd, deadline, db, timeout):  # pragma: no cover - a detached
                 tables = msg.get("tables", [])
                 db, timeout = msg.get("db", db), msg.get("timeout", timeout)
     stop_processes(procs, KILL_AFTER)
-    remove_mirrors(db, timeout, mirrors, tables, _run)
+    remove_mirrors(db, timeout, mirrors, tables, guard.run)
 
 
 def stop_processes(procs, kill_after):
     """SIGINT (tcpdump flushes and writes its summary), then SIGKILL what is left."""
     for pid, start in procs.items():
-        if _alive(pid, start):
+        if guard.alive(pid, start):
             try:
                 os.kill(pid, signal.SIGINT)
             except OSError:
                 pass
     end = time.monotonic() + kill_after
-    while time.monotonic() < end and any(_alive(p, s) for p, s in procs.items()):
+    while time.monotonic() < end and any(guard.alive(p, s) for p, s in procs.items()):
         time.sleep(0.05)
     for pid, start in procs.items():
-        if _alive(pid, start):
+        if guard.alive(pid, start):
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-
-
-def _run(argv, data=None):
-    # The watchdog runs detached, after the module has returned: no AnsibleModule.run_command.
-    res = subprocess.run(  # pylint: disable=ansible-bad-function
-        argv, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        universal_newlines=True, check=False)
-    return res.returncode, res.stdout, res.stderr
 
 
 def remove_mirrors(db, timeout, mirrors, tables, run):
@@ -329,7 +306,7 @@ class Capture(object):
                     t["argv"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
                     start_new_session=True, close_fds=True)
             self.procs[t["interface"]] = proc
-            self.starts[t["interface"]] = _stat_start(proc.pid)[0]
+            self.starts[t["interface"]] = guard.start_time(proc.pid)
             t["started_at"] = time.time()
             self.watchdog.send(pid=proc.pid, start=self.starts[t["interface"]])
 

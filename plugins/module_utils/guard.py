@@ -195,7 +195,7 @@ def check_standing(db):
 def _guard_alive(rec):
     if rec.get("pid") is None:
         return time.time() - rec.get("created", 0) < 60  # being spawned
-    return _alive(rec["pid"], rec.get("pid_start"))
+    return alive(rec["pid"], rec.get("pid_start"))
 
 
 def start_time(pid):
@@ -207,7 +207,9 @@ def start_time(pid):
         return None
 
 
-def _alive(pid, start):
+def alive(pid, start):
+    """Process `pid` still runs and is the one started at `start` (None: any); zombies are
+    not alive (LAB_NOTES 5)."""
     now = start_time(pid)
     return now is not None and (start is None or now == start)
 
@@ -215,15 +217,16 @@ def _alive(pid, start):
 def wait_gone(pid, start, limit):
     """Wait (bounded) until process `pid` (started at `start`) has exited."""
     end = time.monotonic() + limit
-    while _alive(pid, start) and time.monotonic() < end:
+    while alive(pid, start) and time.monotonic() < end:
         time.sleep(0.05)
 
 
-def run(argv):
-    """The detached process's runner: no AnsibleModule there. argv lists only."""
+def run(argv, data=None):
+    """The runner of detached processes (the guard, the capture watchdog): no AnsibleModule
+    there. argv lists only."""
     res = subprocess.run(  # pylint: disable=ansible-bad-function
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-        check=False)
+        argv, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True, check=False)
     return res.returncode, res.stdout, res.stderr
 
 
