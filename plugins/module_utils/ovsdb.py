@@ -103,16 +103,19 @@ class Client(object):
 
     # ------------------------------------------------------------------ connect / read
     def connect(self):
+        """The IDL session that a commit needs: schema, registered columns, first snapshot."""
+        if self.idl is not None:
+            return self
         start = time.monotonic()
         deadline = Deadline(self.timeout)
-        schema = self._get_schema(deadline)
+        schema = self._request("get_schema", ["Open_vSwitch"], deadline, "the schema")
         helper = ovs.db.idl.SchemaHelper(schema_json=schema)
         for table, columns in COLUMNS.items():
             helper.register_columns(table, columns)
         self.idl = ovs.db.idl.Idl(self.remote, helper, probe_interval=0)
         self._run_until(lambda: self.idl.has_ever_connected() and self.idl.change_seqno > 0
                         and self._root() is not None, deadline, "the first OVSDB snapshot")
-        self.stats["connect_s"] = time.monotonic() - start
+        self.stats["connect_s"] += time.monotonic() - start
         return self
 
     def close(self):
@@ -121,12 +124,34 @@ class Client(object):
             self.idl = None
 
     def __enter__(self):
-        return self.connect()
+        # Nothing to open yet: reads are one `select` each (snapshot), and only a plan with
+        # changes opens the IDL session (apply).
+        return self
 
     def __exit__(self, *exc):
         self.close()
 
-    def _get_schema(self, deadline):
+    def snapshot(self):
+        """The world from ONE `transact` of `select`s of the registered columns, without the
+        IDL: an idempotent run, check mode and the read-only modules never build a replica
+        (at 1,000 ports the IDL's first sync and row access cost more than the rest of the
+        run). Decoded by the same world_from_json as the ovs-vsctl backend's reads."""
+        start = time.monotonic()
+        ops = [{"op": "select", "table": table, "where": [], "columns": columns}
+               for table, columns in SELECT]
+        result = self._request("transact", ["Open_vSwitch"] + ops, Deadline(self.timeout),
+                               "reading OVSDB")
+        rows = {}
+        for (table, _columns), answer in zip(SELECT, result):
+            if "error" in answer:
+                raise OvsdbError("%s: reading %s failed: %s %s" % (
+                    self.remote, table, answer["error"], answer.get("details", "")))
+            rows[table] = answer["rows"]
+        self.stats["connect_s"] += time.monotonic() - start
+        return world_from_json(rows)[0]
+
+    def _request(self, method, params, deadline, what):
+        """One JSON-RPC request on its own short connection; its result."""
         err, stream = ovs.stream.Stream.open(self.remote)
         if err:
             raise OvsdbError("cannot connect to %s: %s" % (self.remote, os.strerror(err)))
@@ -141,14 +166,13 @@ class Client(object):
                 self._block(deadline, "connecting to %s" % self.remote,
                             lambda p: stream.run_wait(p) or stream.connect_wait(p))
             rpc = ovs.jsonrpc.Connection(stream)
-            request = ovs.jsonrpc.Message.create_request("get_schema", ["Open_vSwitch"])
-            err = rpc.send(request)
+            err = rpc.send(ovs.jsonrpc.Message.create_request(method, params))
             while True:
                 rpc.run()
                 err, msg = rpc.recv()
                 if msg is not None:
                     if msg.error:
-                        raise OvsdbError("%s: get_schema failed: %s" % (self.remote, msg.error))
+                        raise OvsdbError("%s: %s failed: %s" % (self.remote, method, msg.error))
                     return msg.result
                 if err and err != _EAGAIN():
                     raise OvsdbError("%s closed the connection: %s"
@@ -157,7 +181,7 @@ class Client(object):
                 def wait(p):
                     rpc.wait(p)
                     rpc.recv_wait(p)
-                self._block(deadline, "the schema from %s" % self.remote, wait)
+                self._block(deadline, "%s from %s" % (what, self.remote), wait)
         finally:
             stream.close()
 
@@ -189,9 +213,13 @@ class Client(object):
         return rows[0] if rows else None
 
     def world(self):
-        """The engine's plain snapshot of OVSDB (kernel facts are added by kernel.py)."""
+        """The engine's plain snapshot of OVSDB (kernel facts are added by kernel.py): from the
+        IDL's replica while a session is open (a commit verifies what it planned on), else
+        from one select."""
         from ansible_collections.cloudnet.vswitch.plugins.module_utils.model import empty_world
 
+        if self.idl is None:
+            return self.snapshot()
         self.idl.run()  # take in what the server sent since the last look
         w = empty_world()
         root = self._root()
@@ -222,6 +250,9 @@ class Client(object):
 
     def interfaces(self, names):
         """Status of interfaces by name (after vswitchd applied a change)."""
+        if self.idl is None:
+            return {n: dict(i, port=None) for n, i in self.snapshot()["interfaces"].items()
+                    if n in names}
         out = {}
         for iface in self.idl.tables["Interface"].rows.values():
             if iface.name in names:
@@ -235,6 +266,10 @@ class Client(object):
         `replan(world)` returns a Plan; on TRY_AGAIN (another client changed what we verified)
         the snapshot is refreshed and the plan rebuilt, up to `retries` times. Returns the plan
         that was committed (or found empty)."""
+        plan = replan(self.snapshot()) if self.idl is None else None
+        if plan is not None and not plan.ops:
+            return plan, None
+        self.connect()
         deadline = Deadline(self.timeout)
         attempt = 0
         while True:
@@ -461,15 +496,9 @@ def open_client(db=None, timeout=30, backend="auto", run=None):
     return VsctlClient(db=db, timeout=timeout, run=run)
 
 
-VSCTL_COLUMNS = (
-    ("Open_vSwitch", ["external_ids"]),
-    ("Bridge", ["_uuid", "name", "ports", "datapath_type", "fail_mode", "stp_enable",
-                "other_config", "external_ids"]),
-    ("Port", ["_uuid", "name", "interfaces", "tag", "trunks", "vlan_mode", "bond_mode", "lacp",
-              "other_config", "external_ids"]),
-    ("Interface", ["_uuid", "name", "type", "external_ids", "mtu_request", "options", "ofport",
-                   "error", "mac_in_use", "link_state", "admin_state", "mtu"]),
-)
+# What a read without the IDL selects (Client.snapshot, VsctlClient.world): the columns the
+# IDL registers, each row with its _uuid (references are resolved by world_from_json).
+SELECT = tuple((table, ["_uuid"] + columns) for table, columns in COLUMNS.items())
 
 
 def _j_atom(value):
@@ -496,17 +525,18 @@ def _j_map(value):
 
 def parse_vsctl_lists(text):
     """The JSON objects `ovs-vsctl --format=json --data=json list T -- list U ...` prints, one
-    per line, as {table: [row dicts]} in the order of VSCTL_COLUMNS."""
+    per line, as {table: [row dicts]} in the order of SELECT."""
     out = {}
     lines = [line for line in text.splitlines() if line.strip()]
-    for (table, _columns), line in zip(VSCTL_COLUMNS, lines):
+    for (table, _columns), line in zip(SELECT, lines):
         data = json.loads(line)
         out[table] = [dict(zip(data["headings"], row)) for row in data["data"]]
     return out
 
 
-def world_from_vsctl(tables):
-    """The engine's world from parse_vsctl_lists(), plus {(table, name): uuid}."""
+def world_from_json(tables):
+    """The engine's world from OVSDB rows in RFC 7047 JSON ({table: [row dicts]}: the IDL
+    client's select, or parse_vsctl_lists()), plus {(table, name): uuid}."""
     from ansible_collections.cloudnet.vswitch.plugins.module_utils.model import empty_world
 
     w, uuids = empty_world(), {}
@@ -541,6 +571,16 @@ def world_from_vsctl(tables):
                     "error": _j_opt(i["error"]), "mac_in_use": _j_opt(i["mac_in_use"]),
                     "options": _j_map(i["options"]), "link_state": _j_opt(i["link_state"]),
                     "admin_state": _j_opt(i["admin_state"]), "mtu": _j_opt(i["mtu"])}
+        mirrors = {_j_atom(r["_uuid"]): r for r in tables.get("Mirror", [])}
+        for m in (mirrors[u] for u in _j_set(br.get("mirrors", ["set", []])) if u in mirrors):
+            out = [ports[u]["name"] for u in _j_set(m["output_port"]) if u in ports]
+            w.setdefault("mirrors", {})[m["name"]] = {
+                "bridge": name, "external_ids": _j_map(m["external_ids"]),
+                "select_src_port": sorted(ports[u]["name"] for u in _j_set(m["select_src_port"])
+                                          if u in ports),
+                "select_dst_port": sorted(ports[u]["name"] for u in _j_set(m["select_dst_port"])
+                                          if u in ports),
+                "output_port": out[0] if out else None}
     return w, uuids
 
 
@@ -618,10 +658,10 @@ class VsctlClient(object):
 
     def world(self):
         args = ["--format=json", "--data=json"]
-        for i, (table, columns) in enumerate(VSCTL_COLUMNS):
+        for i, (table, columns) in enumerate(SELECT):
             args += (["--"] if i else []) + ["--columns=%s" % ",".join(columns), "list", table]
         text = self._vsctl(args, "reading OVSDB", "ovsdb-server did not answer; is it running?")
-        w, self.uuids = world_from_vsctl(parse_vsctl_lists(text))
+        w, self.uuids = world_from_json(parse_vsctl_lists(text))
         return w
 
     def interfaces(self, names):

@@ -429,6 +429,43 @@ def test_rejected_transaction_changes_nothing(ovs):
     assert ovs.config_columns() == before
 
 
+def test_every_read_gives_the_idl_replicas_world(ovs):
+    """The reads without the IDL (the IDL client's one select, which idempotent runs, check
+    mode and the read-only modules use, and ovs-vsctl's JSON lists) decode to exactly the
+    world of a synced IDL replica: bonds, tags, trunks, maps, optional columns, mirrors."""
+    import sys
+    sys.path.insert(0, COLLECTIONS)
+    from ansible_collections.cloudnet.vswitch.plugins.module_utils import ovsdb
+
+    for nic in ("eth0", "eth1", "vnet0", "vnet1"):
+        ovs.nic(nic)
+    converge(ovs, "vswitch", config=[dict(
+        BASE, uplink={"bond_name": "bond0", "interfaces": ["eth0", "eth1"],
+                      "bond_mode": "balance-slb", "lacp": "off"},
+        vnets=[{"name": "vnet0", "tag": 10}, {"name": "vnet1", "trunks": [10, 20],
+                                              "external_ids": {"vm-id": "vm1"}}])])
+    ovs.vsctl("--", "--id=@p", "get", "Port", "vnet0", "--", "--id=@o", "get", "Port", "vnet1",
+              "--", "--id=@m", "create", "Mirror", "name=m0", "select-src-port=@p",
+              "select-dst-port=@p", "output-port=@o", "external_ids:owner=test",
+              "--", "add", "Bridge", "vswitch0", "mirrors", "@m")
+
+    def run(argv):
+        res = subprocess.run(argv, capture_output=True, text=True, check=False)
+        return res.returncode, res.stdout, res.stderr
+
+    with ovsdb.Client(db=ovs.db, timeout=5).connect() as replica:
+        expected = replica.world()
+    with ovsdb.open_client(db=ovs.db, timeout=5, backend=ovs.backend, run=run) as client:
+        got = client.world()
+        assert getattr(client, "idl", None) is None, "a read opened an IDL session"
+    assert expected["mirrors"]["m0"] == {
+        "bridge": "vswitch0", "external_ids": {"owner": "test"}, "select_src_port": ["vnet0"],
+        "select_dst_port": ["vnet0"], "output_port": "vnet1"}
+    assert expected["ports"]["bond0"]["interfaces"] == ["eth0", "eth1"]
+    assert expected["ports"]["vnet1"]["trunks"] == [10, 20]
+    assert got == expected
+
+
 def test_concurrent_applies_both_succeed(ovs):
     for n in ("eth0", "vnet0", "vnet1", "vnet2", "vnet3"):
         ovs.nic(n)
