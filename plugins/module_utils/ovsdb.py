@@ -25,7 +25,6 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
 )
 
 try:
-    import ovs.db.idl
     import ovs.jsonrpc
     import ovs.poller
     import ovs.stream
@@ -54,6 +53,13 @@ COLUMNS = {
 }
 OPTIONAL = {"fail_mode", "tag", "vlan_mode", "bond_mode", "lacp", "mtu_request", "ofport",
             "error", "mac_in_use", "link_state"}
+
+
+def _idl():
+    """The IDL, imported when a commit needs it (reads never do: see Client.snapshot)."""
+    import ovs.db.idl
+
+    return ovs.db.idl
 
 
 def require_ovs():
@@ -109,10 +115,10 @@ class Client(object):
         start = time.monotonic()
         deadline = Deadline(self.timeout)
         schema = self._request("get_schema", ["Open_vSwitch"], deadline, "the schema")
-        helper = ovs.db.idl.SchemaHelper(schema_json=schema)
+        helper = _idl().SchemaHelper(schema_json=schema)
         for table, columns in COLUMNS.items():
             helper.register_columns(table, columns)
-        self.idl = ovs.db.idl.Idl(self.remote, helper, probe_interval=0)
+        self.idl = _idl().Idl(self.remote, helper, probe_interval=0)
         self._run_until(lambda: self.idl.has_ever_connected() and self.idl.change_seqno > 0
                         and self._root() is not None, deadline, "the first OVSDB snapshot")
         self.stats["connect_s"] += time.monotonic() - start
@@ -278,19 +284,19 @@ class Client(object):
             if not plan.ops:
                 return plan, None
             start = time.monotonic()
-            txn = ovs.db.idl.Transaction(self.idl)
+            txn = _idl().Transaction(self.idl)
             txn.add_comment("cloudnet.vswitch: %d change(s)" % len(plan.ops))
             _Executor(self.idl, txn).run(plan.ops)
             root = self._root()
             root.increment("next_cfg")
             status = self._commit(txn, deadline)
             self.stats["commit_s"] += time.monotonic() - start
-            if status == ovs.db.idl.Transaction.SUCCESS:
+            if status == _idl().Transaction.SUCCESS:
                 new = txn.get_increment_new_value()
                 return plan, _scalar(new)
-            if status == ovs.db.idl.Transaction.UNCHANGED:
+            if status == _idl().Transaction.UNCHANGED:
                 return plan, None
-            if status != ovs.db.idl.Transaction.TRY_AGAIN:
+            if status != _idl().Transaction.TRY_AGAIN:
                 raise OvsdbError("ovsdb-server rejected the transaction (nothing was changed): "
                                  "%s" % txn.get_error())
             attempt += 1
@@ -307,7 +313,7 @@ class Client(object):
     def _commit(self, txn, deadline):
         while True:
             status = txn.commit()
-            if status != ovs.db.idl.Transaction.INCOMPLETE:
+            if status != _idl().Transaction.INCOMPLETE:
                 return status
             self.idl.run()
             if deadline.expired():
