@@ -27,6 +27,7 @@ import os
 import time
 
 from harness import (
+    REPO,
     BenchError,
     make_veths,
     ns_argv,
@@ -56,6 +57,9 @@ CONTENDERS = {
     "read_task": ("one batched ovs-vsctl read task (list Bridge/Port/Interface)", "idempotent"),
     "ours_rerun_direct": ("the same re-run, module run directly by the host's Python "
                           "(no Ansible)", "idempotent"),
+    "module_floor": ("vswitch's own module file, arguments and module_utils, exiting right "
+                     "after AnsibleModule validated the arguments: the floor of any module "
+                     "with this interface", "idempotent"),
 }
 
 
@@ -111,6 +115,19 @@ _CLI_SCRIPT = 'br=$1; addr=$2; shift 2; ovs-vsctl "$@" && ip link set dev "$br" 
               'ip address add "$addr" dev "$br"'
 
 
+def _write_floor_module(libdir):
+    """library/module_floor.py next to the playbooks (Ansible finds it there): vswitch.py as
+    it is (documentation, imports, argument spec), exiting right after argument validation."""
+    with open(os.path.join(REPO, "plugins", "modules", "vswitch.py")) as f:
+        src = f.read()
+    cut = "    p = module.params\n"
+    if src.count(cut) != 1:
+        raise BenchError("module_floor: vswitch.py's main() changed shape; update one_host.py")
+    os.makedirs(libdir, exist_ok=True)
+    with open(os.path.join(libdir, "module_floor.py"), "w") as f:
+        f.write(src.replace(cut, "    module.exit_json(changed=False)\n" + cut))
+
+
 def write_playbooks(sb, p, precreate, workdir):
     db = sb.db
     books = {}
@@ -122,6 +139,9 @@ def write_playbooks(sb, p, precreate, workdir):
             "--db=" + db, "--timeout=300"] + vsctl_create_args(p)
     books["vsctl_task"] = write_playbook(os.path.join(workdir, "vsctl_task.yml"), [{
         "name": "ovs-vsctl batched", "ansible.builtin.command": {"argv": argv}}])
+    _write_floor_module(os.path.join(workdir, "library"))
+    books["module_floor"] = write_playbook(os.path.join(workdir, "module_floor.yml"), [{
+        "name": "module floor", "module_floor": module_args(sb, p, precreate)}])
     books["read_task"] = write_playbook(os.path.join(workdir, "read_task.yml"), [{
         "name": "ovs-vsctl batched read", "ansible.builtin.command": {"argv": [
             "ovs-vsctl", "--db=" + db, "--format=json", "list", "Bridge", "--", "list", "Port",
@@ -265,6 +285,7 @@ def run_suite(p, reps, precreate, workdir, log, calls="auto", calls_full_max=200
                 raise BenchError("ours: the re-run reported changed=true")
             out["samples"]["ours_rerun"].append(s)
             out["samples"]["read_task"].append(run_playbook(sb, books["read_task"]))
+            out["samples"]["module_floor"].append(run_playbook(sb, books["module_floor"]))
             wall, res = run_module_direct(sb, "vswitch", module_args(sb, p, precreate), workdir)
             if res["changed"]:
                 raise BenchError("ours: the direct re-run reported changed=true")

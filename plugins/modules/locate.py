@@ -50,10 +50,11 @@ options:
     default: false
   listen:
     description:
-      - When nothing else places O(ip) on this host (a VM on a VLAN the host has no address
-        in, no virsh), listen up to this many seconds on every vnet port for a packet sent by
-        O(ip) (C(tcpdump -c 1 -e src host IP), one per port at once, all ended by then). The
-        port it arrives on and its source MAC locate the VM. 0 (default) never listens.
+      - When nothing else tells this host where O(ip) is, neither here nor behind the uplink
+        (a VM on a VLAN the host has no address in, no virsh), listen up to this many seconds
+        on every vnet port for a packet sent by O(ip) (C(tcpdump -c 1 -e src host IP), one per
+        port at once, all ended by then, or as soon as each address was heard). The port it
+        arrives on and its source MAC locate the VM. 0 (default) never listens.
       - Only with O(ip) or O(ips) (all of them listened for at once). Needs the VM to send
         something meanwhile (any traffic, ARP included).
     type: int
@@ -330,7 +331,9 @@ def collect(module):
         results = dict((ip, locate.locate(world, fdbs, roles, ip=normal[ip],
                                           neighbours=neighbours, domiflist=iflist,
                                           domifaddr=ifaddr)) for ip in ips)
-    unplaced = [ip for ip in ips if not any(lo["local"] for lo in results[ip]["locations"])]
+    # Listen only for what this host knows nothing about: an address it places itself, or
+    # sees behind its uplink (its neighbour table and FDB), is not worth a listening window.
+    unplaced = [ip for ip in ips if not results[ip]["locations"]]
     if p["listen"] and unplaced:
         heard = _listen(module, world, [normal[ip] for ip in unplaced],
                         dict((normal[ip], per_ip[ip]) for ip in unplaced))

@@ -360,17 +360,24 @@ def test_locate_several_ips_at_once_with_the_vswitches(lab):
     one window, and with vswitches returns vswitch_info's list from the same read."""
     lab.ovs.ns("ip", "neigh", "flush", "all")
     lab.ovs.ns("ping", "-c", "1", "-W", "1", "203.0.113.10", check=False)
+    lab.ovs.ns("ping", "-c", "1", "-W", "1", "203.0.113.200", check=False)
     talker = subprocess.Popen(["ip", "netns", "exec", lab.vm["vm1"], "ping", "-q", "-c", "50",
                                "-i", "0.2", "203.0.113.12"], stdout=subprocess.DEVNULL)
     try:
-        res = lab.ovs.module("locate", ips=["203.0.113.10", "203.0.113.11", "198.51.100.7"],
-                             listen=2, vswitches=True)
+        res = lab.ovs.module("locate", ips=["203.0.113.10", "203.0.113.11", "198.51.100.7",
+                                            "203.0.113.200"], listen=2, vswitches=True)
     finally:
         talker.terminate()
         talker.wait()
     assert res["changed"] is False and res["found"] is True, res
     addrs = res["addresses"]
-    assert sorted(addrs) == ["198.51.100.7", "203.0.113.10", "203.0.113.11"]
+    assert sorted(addrs) == ["198.51.100.7", "203.0.113.10", "203.0.113.11", "203.0.113.200"]
+    # Only what the host knows nothing about is listened for: not an address it places
+    # itself (vnet0) nor one it sees behind its uplink (the neighbour table and the FDB).
+    remote = addrs["203.0.113.200"]
+    assert remote["local"] is False and remote["locations"][0]["port"] == "eth0", remote
+    for known in ("203.0.113.10", "203.0.113.200"):
+        assert not any(n.startswith("listened") for n in addrs[known]["notes"]), addrs[known]
     assert addrs["203.0.113.10"]["local"] is True
     assert addrs["203.0.113.10"]["locations"][0]["port"] == "vnet0"
     assert addrs["203.0.113.11"]["local"] is True
