@@ -257,8 +257,7 @@ class Client(object):
     def interfaces(self, names):
         """Status of interfaces by name (after vswitchd applied a change)."""
         if self.idl is None:
-            return {n: dict(i, port=None) for n, i in self.snapshot()["interfaces"].items()
-                    if n in names}
+            return _interfaces_of(self.snapshot(), names)
         out = {}
         for iface in self.idl.tables["Interface"].rows.values():
             if iface.name in names:
@@ -483,6 +482,11 @@ def _one(value):
     return _scalar(value)
 
 
+def _interfaces_of(world, names):
+    """Client.interfaces from a world read without the IDL (the select, ovs-vsctl)."""
+    return {n: dict(i, port=None) for n, i in world["interfaces"].items() if n in names}
+
+
 def _iface(iface, port):
     return {"port": port, "type": iface.type, "external_ids": dict(iface.external_ids),
             "mtu_request": _one(iface.mtu_request), "ofport": _one(iface.ofport),
@@ -671,8 +675,7 @@ class VsctlClient(object):
         return w
 
     def interfaces(self, names):
-        w = self.world()
-        return {n: dict(i, port=None) for n, i in w["interfaces"].items() if n in names}
+        return _interfaces_of(self.world(), names)
 
     def apply(self, replan):
         plan = replan(self.world())
