@@ -35,7 +35,7 @@ integration: setup
 lab: setup
 	pytest -q tests/lab -m 'not lab10'
 
-# Molecule gets a HOME of its own (LAB_NOTES trap 9).
+# Molecule gets a HOME of its own (docs/lab.md, trap 9).
 molecule: setup
 	HOME=$(CURDIR)/$(VENV)/molecule-home molecule test --all
 

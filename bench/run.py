@@ -1,7 +1,8 @@
 """The benchmark (`make bench`): cloudnet.vswitch beside ovs-vsctl, the peer collection and
 Ansible's own floor (issue 6).
 
-Suites (--suites, default all): one_host (one vSwitch with P vnet ports; one_host.py), peer
+Suites (--suites, default all; their code is in bench/suites/, what they share in
+bench/tools/): one_host (one vSwitch with P vnet ports; one_host.py), peer
 (openvswitch.openvswitch 2.1.1's openvswitch_port loop; peer.py), memory (peak memory of the
 module process at P = 5,000), pcap (the capture report on 1M and 10M-packet pcaps beside
 tshark and capinfos; pcap_bench.py), fleet (provision.yml on the lab, 3 and 10 hosts;
@@ -25,7 +26,11 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.dirname(os.path.abspath(__file__))
+# The bench's import path (what pytest.ini's pythonpath is to the tests): its tools and suites,
+# and the tests' shared helpers (tests/support: the Sandbox, pcap_craft).
+sys.path[:0] = [os.path.join(BENCH, "tools"), os.path.join(BENCH, "suites"),
+                os.path.join(os.path.dirname(BENCH), "tests", "support")]
 
 import harness  # noqa: E402
 import machine  # noqa: E402

@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: cloudnet.vswitch contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""capture_report on the controller: analyse a capture run, write merged.pcapng, report.md and
-report.html (0600) into it. Nothing runs on the managed host."""
+"""capture_report on the controller: write the captures role's evidence (from what its tasks
+registered, with `plan`), analyse a capture run, write merged.pcapng, report.md and report.html
+(0600) into it. Nothing runs on the managed host."""
 
 from __future__ import annotations
 
@@ -16,8 +17,14 @@ import time
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.cloudnet.vswitch.plugins.module_utils import pcap, pcap_report
-from ansible_collections.cloudnet.vswitch.plugins.modules.capture_report import ARGUMENT_SPEC
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import PcapError
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.host.files import open_private
+from ansible_collections.cloudnet.vswitch.plugins.modules.capture_report import (
+    ARGUMENT_SPEC,
+    REQUIRED_BY,
+)
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import capture_report as report
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import pcap_analysis
 
 
 def write_evidence(run_dir, evidence):
@@ -30,7 +37,7 @@ def write_evidence(run_dir, evidence):
         parent = os.path.dirname(path)
         if not os.path.isdir(parent):
             os.makedirs(parent, mode=0o700)
-        with pcap.open_private(path) as f:
+        with open_private(path) as f:
             f.write((json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8"))
 
 
@@ -66,7 +73,7 @@ def unpack_archives(run_dir):
                     raise AnsibleActionFail("%s: unexpected member %r" % (name, member.name))
                 files.append((member, base))
             for member, base in files:
-                with pcap.open_private(os.path.join(hdir, base)) as out:
+                with open_private(os.path.join(hdir, base), buffering=1 << 20) as out:
                     shutil.copyfileobj(tar.extractfile(member), out, 1 << 20)
         os.unlink(path)
         hosts.append(host)
@@ -74,13 +81,14 @@ def unpack_archives(run_dir):
 
 
 def build(run_dir, address=None, title=None, write=True, evidence=None):
-    """The whole job, without Ansible: returns the module's result."""
+    """The whole job, without Ansible: returns the module's result. evidence: {relative path:
+    data} written first (report.evidence builds the captures role's)."""
     if not os.path.isdir(run_dir):
         raise AnsibleActionFail("run_dir %s is not a directory" % run_dir)
     if write:
         unpack_archives(run_dir)
         write_evidence(run_dir, evidence)
-    sources, ctx = pcap_report.load_run(run_dir)
+    sources, ctx = report.load_run(run_dir)
     if not sources:
         raise AnsibleActionFail("run_dir %s holds no <host>/<interface>.pcap" % run_dir)
     name = os.path.basename(os.path.normpath(run_dir))
@@ -90,7 +98,7 @@ def build(run_dir, address=None, title=None, write=True, evidence=None):
         ("merged", "merged.pcapng"), ("markdown", "report.md"), ("html", "report.html"))}
     tmp = paths["merged"] + ".part"
     try:
-        analysis = pcap.analyse(sources, tmp if write else None, pcap_report.local_macs(ctx))
+        analysis = pcap_analysis.analyse(sources, tmp if write else None, report.local_macs(ctx))
         if write:
             os.replace(tmp, paths["merged"])
     finally:
@@ -101,9 +109,9 @@ def build(run_dir, address=None, title=None, write=True, evidence=None):
            "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "files_written": [os.path.basename(p) for p in paths.values()] if write else []}
     if write:
-        for key, text in (("markdown", pcap_report.markdown(rep)),
-                          ("html", pcap_report.render_html(rep))):
-            with pcap.open_private(paths[key]) as f:
+        for key, text in (("markdown", report.markdown(rep)),
+                          ("html", report.render_html(rep))):
+            with open_private(paths[key]) as f:
                 f.write(text.encode("utf-8"))
     unexplained = [b for b in analysis["bad_checksums"] if not b["likely_offload"]]
     return {
@@ -132,13 +140,23 @@ class ActionModule(ActionBase):
     _supports_async = False
 
     def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC,
+                                                        required_by=REQUIRED_BY)
+        evidence = None
+        if args.get("plan") is not None:
+            # the captures role's evidence, from what its tasks registered on the planned hosts
+            try:
+                evidence = report.evidence(args["plan"], task_vars.get("hostvars") or {},
+                                           task_vars.get("ansible_play_hosts") or [],
+                                           args["address"], args.get("peers"))
+            except ValueError as e:
+                raise AnsibleActionFail("capture_report: %s" % e) from e
         try:
             result.update(build(args["run_dir"], args.get("address"), args.get("title"),
-                                write=not self._task.check_mode,
-                                evidence=args.get("evidence")))
-        except (OSError, tarfile.TarError, pcap.PcapError) as e:
+                                write=not self._task.check_mode, evidence=evidence))
+        except (OSError, tarfile.TarError, PcapError) as e:
             raise AnsibleActionFail("capture_report: %s" % e) from e
         return result

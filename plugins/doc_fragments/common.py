@@ -43,40 +43,51 @@ notes:
     per task, and waits like C(ovs-vsctl) until ovs-vswitchd has applied it.
 """
 
-    # Attributes of the provisioning modules.
+    # Every module's attributes: each one's description, and its support where one is the
+    # default (check_mode, idempotent). diff_mode has none: each module says, directly or by one
+    # of the variants below. A module's own attributes block (and a variant) sets only what
+    # differs, support and details; ansible-core merges those keys over the fragment's.
     ATTRIBUTES = r"""
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying
       target.
     support: full
-    details: The predicted C(after) equals what a real run returns.
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in
       check_mode), when in diff mode.
-    support: full
   idempotent:
     description: When run twice in a row outside check mode, with the same arguments, the second
       invocation indicates no change.
     support: full
+"""
+
+    # Variant: the provisioning modules (with ATTRIBUTES).
+    PROVISIONING_ATTRIBUTES = r"""
+attributes:
+  check_mode:
+    details: The predicted C(after) equals what a real run returns.
+  diff_mode:
+    support: full
+  idempotent:
     details: A second run with the same arguments reports C(changed=false).
 """
 
-    # Attributes of the read-only (troubleshooting) modules.
+    # Variant: the read-only (troubleshooting) modules (with ATTRIBUTES).
     INFO_ATTRIBUTES = r"""
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying
-      target.
-    support: full
     details: The module never changes anything; check mode returns the same data.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in
-      check_mode), when in diff mode.
     support: none
-  idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second
-      invocation indicates no change.
+"""
+
+    # Variant: a module that is an action plugin on the controller (with ATTRIBUTES).
+    ACTION_ATTRIBUTES = r"""
+attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options
+      can be executed on the controller.
     support: full
 """
 

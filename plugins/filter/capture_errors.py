@@ -6,7 +6,9 @@ collect_captures.yml stops before anything starts on any host."""
 
 from __future__ import annotations
 
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.capture import normalize_filter
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.capture.filter import (
+    normalize_filter,
+)
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import ParamError
 
 

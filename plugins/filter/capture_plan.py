@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.cloudnet.vswitch.plugins.module_utils import capture_plan as _plan
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.capture_plan import hosts_plan
 
 
 def capture_plan(hosts, address, peers=(), only_hosts=(), interfaces=()):
     try:
-        return _plan.plan(address, hosts, list(peers or ()), list(only_hosts or ()),
+        return hosts_plan(address, hosts, list(peers or ()), list(only_hosts or ()),
                           list(interfaces or ()))
     except ValueError as exc:
         raise AnsibleFilterError(str(exc)) from None

@@ -7,7 +7,9 @@ inventory stops provision.yml before any host changes."""
 from __future__ import annotations
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import ParamError
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.model import normalize_config
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch.validate import (
+    normalize_config,
+)
 
 
 def config_errors(vswitches, state="merged"):

@@ -1,11 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: cloudnet.vswitch contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The diagnostics role's report.md, built on the controller (see module_utils/report.py)."""
+"""The diagnostics role's report.md, built on the controller by plugin_utils."""
 
 from __future__ import annotations
 
-from ansible_collections.cloudnet.vswitch.plugins.module_utils import report
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import diagnostics_report as report
 
 
 def diagnostics_report(hosts, generated=None, host_ip=None, files=None):

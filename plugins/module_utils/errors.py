@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: cloudnet.vswitch contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Typed errors of the engine. Shared code raises them; only a module's edge turns one into
-fail_json (see common.run_module), so the planner and the clients stay testable without Ansible."""
+"""Every typed error of the collection. Shared code raises them; only the edge turns one into
+fail_json (vswitch/runner.py for the modules, the action plugins on the controller), so the
+planner, the clients and the parsers stay testable without Ansible."""
 
 from __future__ import annotations
 
@@ -69,6 +70,46 @@ class KernelError(VswitchError):
     def __init__(self, argv, rc, err):
         self.argv = list(argv)
         super().__init__("'%s' failed (rc=%s): %s" % (" ".join(argv), rc, (err or "").strip()))
+
+
+class GuardError(VswitchError):
+    """A guarded change stands in the way, or one was rolled back and is reported now.
+    `record` is the guard record (vswitch/guard.py); to_fail shows its public part."""
+
+    def __init__(self, msg, record=None, public=None):
+        self.record = record
+        self.public = public
+        super().__init__(msg)
+
+    def to_fail(self):
+        out = {"msg": str(self)}
+        if self.public is not None:
+            out["guard"] = self.public
+        return out
+
+
+class RunFailed(VswitchError):
+    """A run that started and failed: the message, with the partial result (what was captured,
+    what was cleaned up) that the failure reports beside it."""
+
+    def __init__(self, msg, result):
+        self.result = result
+        super().__init__(msg)
+
+    def to_fail(self):
+        return dict(self.result, msg=str(self))
+
+
+class Interrupted(VswitchError):
+    """The module got SIGTERM / SIGINT / SIGHUP: clean up and fail."""
+
+
+class ParseError(ValueError):
+    """Text or JSON a host printed is not in the shape its parser knows."""
+
+
+class PcapError(ValueError):
+    """A file that is not a classic pcap."""
 
 
 def _python():

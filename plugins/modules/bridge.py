@@ -20,6 +20,7 @@ author:
 extends_documentation_fragment:
   - cloudnet.vswitch.common
   - cloudnet.vswitch.common.attributes
+  - cloudnet.vswitch.common.provisioning_attributes
   - cloudnet.vswitch.common.safety
   - cloudnet.vswitch.common.guard
 options:
@@ -112,19 +113,19 @@ guard:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cloudnet.vswitch.plugins.module_utils import engine
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner, spec
 
 
 def main():
-    argument_spec = dict(engine.BRIDGE_OPTIONS)
+    argument_spec = dict(spec.BRIDGE_OPTIONS)
     argument_spec.update(state=dict(type="str", default="present", choices=["present", "absent"]),
-                         **engine.SAFETY_ARGS, **engine.GUARD_ARGS, **engine.COMMON_ARGS)
+                         **spec.SAFETY_ARGS, **spec.GUARD_ARGS, **spec.COMMON_ARGS)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     p = module.params
-    vswitch = {k: p[k] for k in engine.BRIDGE_OPTIONS}
-    engine.run(module, [vswitch], "merged" if p["state"] == "present" else "deleted",
+    vswitch = {k: p[k] for k in spec.BRIDGE_OPTIONS}
+    runner.run(module, [vswitch], "merged" if p["state"] == "present" else "deleted",
                options={"adopt": p["adopt"], "allow_disruptive": p["allow_disruptive"]},
-               guarding=engine.guarding(module), paths={"config[0]": ""})
+               guarded=True, paths={"config[0]": ""})
 
 
 if __name__ == "__main__":

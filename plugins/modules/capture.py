@@ -48,6 +48,7 @@ author:
   - cloudnet.vswitch developers (@cloudnet)
 extends_documentation_fragment:
   - cloudnet.vswitch.common
+  - cloudnet.vswitch.common.attributes
 options:
   interfaces:
     description:
@@ -147,18 +148,11 @@ options:
     type: float
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying
-      target.
-    support: full
     details: Validates, plans and compiles the filters (C(tcpdump -d)), returns what would be
       captured and the argv, and starts nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in
-      check_mode), when in diff mode.
     support: none
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second
-      invocation indicates no change.
     support: none
     details: Every run is a new capture into new files. OVSDB is changed only by temporary
       mirrors that are removed before the module returns.
@@ -177,7 +171,7 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: The seed's first recipe, bounded (tcpdump -i eth0 host 203.0.113.44)
+- name: One address on one NIC, bounded (tcpdump -i eth0 host 203.0.113.44)
   cloudnet.vswitch.capture:
     interfaces: [eth0]
     host: 203.0.113.44
@@ -372,35 +366,25 @@ notes:
   elements: str
 """
 
-import os
-import time
-import uuid
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cloudnet.vswitch.plugins.module_utils import (
-    capture,
-    capture_run,
-    engine,
-    model,
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.capture import (
+    filter as capture_filter,
 )
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
-    MissingLibrary,
-    ParamError,
-    VswitchError,
-)
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.capture import run, targets
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner, spec
 
 ARGS = dict(
     interfaces=dict(type="list", elements="str", required=True),
     host=dict(type="str"),
-    direction=dict(type="str", choices=list(capture.DIRECTIONS), default="both"),
+    direction=dict(type="str", choices=list(capture_filter.DIRECTIONS), default="both"),
     peers=dict(type="list", elements="str"),
     exclude=dict(type="list", elements="str"),
-    protocol=dict(type="str", choices=list(capture.PROTOCOLS)),
+    protocol=dict(type="str", choices=list(capture_filter.PROTOCOLS)),
     port=dict(type="raw"),
     bpf=dict(type="str"),
-    match_vlan=dict(type="str", choices=list(capture.VLAN_MATCH), default="auto"),
-    method=dict(type="str", choices=list(capture.METHODS), default="auto"),
+    match_vlan=dict(type="str", choices=list(targets.VLAN_MATCH), default="auto"),
+    method=dict(type="str", choices=list(targets.METHODS), default="auto"),
     duration=dict(type="int", required=True),
     packet_count=dict(type="int"),
     max_bytes=dict(type="int", default=50000000),
@@ -410,181 +394,12 @@ ARGS = dict(
     archive=dict(type="bool", default=False),
     start_at=dict(type="float"),
 )
-MAX_WAIT = 3600
-T0 = time.monotonic()
-
-
-def _bounds(p):
-    if not 1 <= p["duration"] <= 86400:
-        raise ParamError("duration", "%r is not between 1 and 86400 seconds" % p["duration"])
-    if p["packet_count"] is not None and p["packet_count"] < 1:
-        raise ParamError("packet_count", "%r is not a positive number" % p["packet_count"])
-    if p["max_bytes"] < 4096:
-        raise ParamError("max_bytes", "%r is less than 4096 bytes" % p["max_bytes"])
-    if p["headers_only"] and p["snaplen"] is not None:
-        raise ParamError("snaplen", "%r given with headers_only (which sets %d): choose one"
-                         % (p["snaplen"], capture.HEADERS_ONLY_SNAPLEN))
-    if p["snaplen"] is not None and not 14 <= p["snaplen"] <= 262144:
-        raise ParamError("snaplen", "%r is not between 14 and 262144" % p["snaplen"])
-    if p["start_at"] is not None and p["start_at"] > time.time() + MAX_WAIT:
-        raise ParamError("start_at", "%r is more than an hour away" % p["start_at"])
-    if p["bpf"] and p["bpf"].strip().startswith("-"):
-        raise ParamError("bpf", "%r starts with '-' (tcpdump would read an option)" % p["bpf"])
-
-
-def _output_dir(p, run_id):
-    path = p["output_dir"] or os.path.join(capture_run.DEFAULT_ROOT, run_id)
-    if not os.path.isabs(path):
-        raise ParamError("output_dir", "%r is not an absolute path" % path)
-    real = os.path.realpath(path)
-    if real in ("/", "/tmp", "/var/tmp") or real.startswith("/tmp/"):
-        raise ParamError("output_dir", "%r: captures are not kept in /tmp (shared, cleaned, "
-                                       "often a small tmpfs); use a directory of their own"
-                         % path)
-    return real
-
-
-def _free(path):
-    while not os.path.exists(path):
-        path = os.path.dirname(path)
-    st = os.statvfs(path)
-    return st.f_bavail * st.f_frsize
-
-
-def prepare(module):
-    p = module.params
-    model.require_netaddr()
-    _bounds(p)
-    spec = capture.normalize_filter(p)
-    run_id = "%s-%s" % (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()), uuid.uuid4().hex[:6])
-    run_dir = _output_dir(p, run_id)
-    tcpdump = module.get_bin_path("tcpdump")
-    if not tcpdump:
-        raise MissingLibrary("tcpdump", "the tcpdump package", "not on PATH")
-    capture.check_request(p["interfaces"], p["method"], p["match_vlan"])
-    world = engine.read_world(module)
-    targets, notes = capture.plan(world, p["interfaces"], p["method"], p["match_vlan"])
-    notes += capture.stale_mirrors(world)
-    if any(t["method"] == "mirror" for t in targets) and not module.get_bin_path("nft"):
-        raise ParamError("interfaces", "%s need(s) a temporary mirror, whose capture port is "
-                         "isolated with nftables, and nft is not installed (package nftables)"
-                         % ", ".join(t["interface"] for t in targets if t["method"] == "mirror"))
-    snaplen = capture.HEADERS_ONLY_SNAPLEN if p["headers_only"] else (p["snaplen"] or 262144)
-    for t in targets:
-        t["filter"] = capture.compile_filter(spec, vlan=t["vlan"])
-        capture_run.check_filter(module.run_command, tcpdump, t["filter"], spec,
-                                 t["interface"])
-        t["snaplen"] = snaplen
-        t["path"] = os.path.join(run_dir, t["interface"] + ".pcap")
-        t["sidecar"] = os.path.join(run_dir, t["interface"] + ".json")
-        if os.path.exists(t["path"]) or os.path.exists(t["sidecar"]):
-            raise ParamError("output_dir", "%s already holds %s: use a new directory"
-                             % (run_dir, os.path.basename(t["path"])))
-    need = p["max_bytes"] * len(targets) * (2 if p["archive"] else 1)
-    free = _free(run_dir)
-    if free < need:
-        raise ParamError("max_bytes", "%d bytes x %d interface(s)%s need %d bytes, and %s has "
-                         "only %d free" % (p["max_bytes"], len(targets),
-                                           " (x2 for the archive)" if p["archive"] else "",
-                                           need, run_dir, free))
-    return spec, targets, notes, run_id, run_dir, tcpdump
-
-
-def _plan_view(targets):
-    keys = ("interface", "requested", "method", "device", "bridge", "port", "vlan",
-            "capture_port", "filter", "path")
-    return [{k: t.get(k) for k in keys} for t in targets]
-
-
-def run(module):
-    spec, targets, notes, run_id, run_dir, tcpdump = prepare(module)
-    p = module.params
-    result = {"changed": False, "run_id": run_id, "output_dir": run_dir, "notes": notes,
-              "filters": {t["interface"]: t["filter"] for t in targets}, "files": [],
-              "archive": None, "started_at": None, "ended_at": None, "start_skew": None,
-              "clock_offset": None}
-    if module.check_mode:
-        cap = capture_run.Capture(module, spec, targets, notes, run_id, run_dir)
-        cap.name_mirrors()
-        result["argv"] = {t["interface"]: cap.argv(t, tcpdump) for t in targets}
-        result["plan"] = _plan_view(targets)
-        return result
-    os.umask(0o077)
-    os.makedirs(run_dir, mode=0o700, exist_ok=True)
-    os.chmod(run_dir, 0o700)
-    clock = capture_run.clock_offset(module)
-    if clock["note"]:
-        notes.append(clock["note"])
-    result["clock_offset"] = clock["offset"]
-    wait = max(0.0, (p["start_at"] or 0) - time.time())
-    cap = capture_run.Capture(module, spec, targets, notes, run_id, run_dir)
-    capture_run.install_signal_handlers()
-    # Until the capture starts, the watchdog's deadline covers the OVSDB work and start_at.
-    timing = result["timing"] = {"prepare_s": round(time.monotonic() - T0, 3)}
-    cap.watchdog = capture_run.Watchdog(time.time() + wait + 2 * p["timeout"] + p["duration"] +
-                                        capture_run.GRACE, p["db"], p["timeout"])
-    result["watchdog_pid"] = cap.watchdog.pid
-    failure, errors = None, []
-    try:
-        t = time.monotonic()
-        cap.setup_mirrors()
-        timing["mirrors_s"] = round(time.monotonic() - t, 3)
-        if p["start_at"] is not None:
-            late = time.time() - p["start_at"]
-            if late > 0:
-                notes.append("start_at was %.3f s ago when the capture was ready: started at "
-                             "once" % late)
-            else:
-                time.sleep(-late)
-        started = time.time()
-        cap.watchdog.send(deadline=started + p["duration"] + capture_run.GRACE)
-        cap.start(tcpdump)
-        result["started_at"] = started
-        if p["start_at"] is not None:
-            result["start_skew"] = round(started - p["start_at"], 6)
-        cap.wait_listening()
-        timing["listening_s"] = round(time.time() - started, 3)
-        cap.watch(started + p["duration"])
-        t = time.monotonic()
-    except VswitchError as exc:
-        failure = exc
-    except Exception as exc:  # still stop everything, then report it
-        failure = VswitchError("capture failed: %s: %s" % (type(exc).__name__, exc))
-    finally:
-        t = time.monotonic()
-        errors = cap.cleanup()
-        timing["stop_and_cleanup_s"] = round(time.monotonic() - t, 3)
-    result["ended_at"] = time.time()
-    result["changed"] = True
-    result["argv"] = {t["interface"]: t.get("argv") for t in targets}
-    result["plan"] = _plan_view(targets)
-    for t in targets:
-        t.setdefault("ended_at", result["ended_at"])
-        if "argv" in t:
-            result["files"].append(cap.sidecar(t, clock))
-        if os.path.exists(t.get("stderr_path") or ""):
-            os.unlink(t["stderr_path"])
-    if failure is None and not errors and p["archive"]:
-        result["archive"] = capture_run.make_archive(run_dir, result["files"])
-    if failure is not None or errors:
-        msg = str(failure) if failure is not None else "the capture ran, but cleaning up failed"
-        if errors:
-            msg += "; cleanup: " + "; ".join(errors)
-        module.fail_json(msg=msg, **result)
-    return result
 
 
 def main():
-    global T0
-    T0 = time.monotonic()
-    module = AnsibleModule(argument_spec=dict(ARGS, **engine.COMMON_ARGS),
+    module = AnsibleModule(argument_spec=dict(ARGS, **spec.COMMON_ARGS),
                            supports_check_mode=True)
-    try:
-        result = run(module)
-    except VswitchError as exc:
-        out = exc.to_fail()
-        module.fail_json(**out)
-    module.exit_json(**result)
+    runner.run_info(module, run.run)
 
 
 if __name__ == "__main__":

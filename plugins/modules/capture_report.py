@@ -15,7 +15,8 @@ description:
     capture run directory as the C(captures) role leaves it,
     C(<run_dir>/<host>/<interface>.pcap) with a sidecar C(<interface>.json) beside each, and
     the evidence beside them (C(located.json), C(fdb/<host>.json), C(routes/<host>.json),
-    C(<host>/vswitches.json); each optional).
+    C(<host>/vswitches.json), C(<host>/capture.json); each optional), which it writes itself
+    first when given the role's O(plan).
   - A C(<run_dir>/<host>.tar.gz) as the role fetches it (what
     O(cloudnet.vswitch.capture#module:archive) writes) is unpacked first into C(<host>/)
     (directory 0700, files 0600; regular files with plain names only) and removed, so the
@@ -49,32 +50,37 @@ options:
   title:
     description: The report's title. Default C(Capture of ADDR).
     type: str
-  evidence:
+  plan:
     description:
-      - Files to write into O(run_dir) before the analysis, as JSON (0600, directories 0700),
-        C({relative path - data}), for example C(fdb/hv1.json), C(routes/hv1.json),
-        C(hv1/vswitches.json), C(located.json). One task instead of one file copy each.
-      - Paths must stay inside O(run_dir).
+      - The C(captures) role's plan, what the C(cloudnet.vswitch.capture_plan) filter returned
+        (C(hosts), C(located), C(notes)). Needs O(address).
+      - With it, the evidence is written into O(run_dir) first, as JSON (files 0600,
+        directories 0700), from what the role's tasks registered on each planned host still in
+        the play (C(ansible_play_hosts)) - C(fdb/<host>.json) (C(_captures_fdb.bridges)),
+        C(routes/<host>.json) (C(_captures_paths.paths)), C(<host>/vswitches.json)
+        (C(_captures_seen.vswitches)), C(<host>/capture.json) (C(_captures_result) without the
+        async job's keys) - and C(located.json) (O(address), O(peers), the plan, and the planned
+        hosts lost during the run, unreachable or failed, in C(lost) and in a note each).
+      - The task fails, naming the host and the variable, when a planned host still in the play
+        lacks one of those results.
     type: dict
+  peers:
+    description: The peers the capture was limited to, written into C(located.json) with
+      O(plan).
+    type: list
+    elements: str
+extends_documentation_fragment:
+  - cloudnet.vswitch.common.attributes
+  - cloudnet.vswitch.common.action_attributes
 attributes:
   action:
-    description: Indicates this has a corresponding action plugin so some parts of the options
-      can be executed on the controller.
-    support: full
     details: The work is done by the action plugin on the controller.
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying
-      target.
-    support: full
     details: In check mode the pcaps are analysed and the summary returned, but nothing is
       written.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in
-      check_mode), when in diff mode.
     support: none
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second
-      invocation indicates no change.
     support: none
     details: Every run rewrites the three files (their content is the same for the same run
       directory, apart from the generation time).
@@ -149,11 +155,14 @@ summary:
 from ansible.module_utils.basic import AnsibleModule
 
 ARGUMENT_SPEC = {"run_dir": {"type": "path", "required": True}, "address": {"type": "str"},
-                 "title": {"type": "str"}, "evidence": {"type": "dict"}}
+                 "title": {"type": "str"}, "plan": {"type": "dict"},
+                 "peers": {"type": "list", "elements": "str"}}
+REQUIRED_BY = {"plan": ["address"]}
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, required_by=REQUIRED_BY,
+                           supports_check_mode=True)
     module.fail_json(msg="capture_report runs on the controller only (an action plugin); it "
                          "was executed on a host, which means the collection's action plugin "
                          "was not found")

@@ -26,6 +26,7 @@ author:
   - cloudnet.vswitch developers (@cloudnet)
 extends_documentation_fragment:
   - cloudnet.vswitch.common
+  - cloudnet.vswitch.common.attributes
   - cloudnet.vswitch.common.info_attributes
 options:
   bridge:
@@ -194,60 +195,8 @@ ovs_version:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cloudnet.vswitch.plugins.module_utils import (
-    engine,
-    fdb,
-    fdb_read,
-    kernel,
-    locate,
-    model,
-)
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
-    ParamError,
-)
-
-
-def validate(params):
-    """Normalised (mac, ip, explain, vlan); ParamError naming the option otherwise."""
-    model.require_netaddr()
-    mac = model.normalize_mac(params["mac"], "mac") if params["mac"] is not None else None
-    explain = model.normalize_mac(params["explain"], "explain") \
-        if params["explain"] is not None else None
-    ip = locate.check_ip(params["ip"], "ip") if params["ip"] is not None else None
-    if params["bridge"] is not None:
-        model.check_ifname(params["bridge"], "bridge")
-    vlan = params["vlan"]
-    if vlan is not None and not 0 <= vlan <= 4095:
-        raise ParamError("vlan", "%r is outside the VLAN range 0-4095" % (vlan,))
-    return mac, ip, explain, vlan
-
-
-def collect(module):
-    p = module.params
-    mac, ip, explain, vlan = validate(p)
-    world = engine.read_world(module)
-    fdb_read.check_bridge(world, p["bridge"])
-    names = [p["bridge"]] if p["bridge"] else sorted(world["bridges"])
-    run = module.run_command
-    tables, ver = fdb_read.tables(run, world, names, p["timeout"])
-    result = {"ovs_version": ".".join(str(x) for x in ver) if ver else None}
-    wanted = None
-    if mac:
-        wanted = [mac]
-    elif ip:
-        result["ip_macs"] = locate.macs_for_ip(ip, world, kernel.neighbours(run))
-        locate.attached_evidence(world, result["ip_macs"])
-        wanted = sorted(result["ip_macs"])
-    bridges = []
-    for br in names:
-        table = tables[br]
-        if explain:
-            table["explain"] = fdb_read.explain(run, world, table, explain, vlan, p["timeout"])
-        if wanted is not None:
-            table["entries"] = fdb.filter_macs(table["entries"], wanted)
-        bridges.append(table)
-    result["bridges"] = bridges
-    return result
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import fdb_read
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner, spec
 
 
 def main():
@@ -258,13 +207,13 @@ def main():
             ip=dict(type="str"),
             explain=dict(type="str"),
             vlan=dict(type="int"),
-            **engine.COMMON_ARGS,
+            **spec.COMMON_ARGS,
         ),
         mutually_exclusive=[("mac", "ip")],
         required_by={"vlan": "explain"},
         supports_check_mode=True,
     )
-    engine.run_info(module, lambda: collect(module))
+    runner.run_info(module, fdb_read.collect)
 
 
 if __name__ == "__main__":

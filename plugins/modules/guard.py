@@ -44,20 +44,13 @@ options:
         default the first of C(/run/openvswitch/db.sock) and C(/var/run/openvswitch/db.sock)
         that exists.
     type: str
+extends_documentation_fragment:
+  - cloudnet.vswitch.common.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying
-      target.
-    support: full
     details: In check mode O(state=confirmed) says whether it would confirm, and does not.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in
-      check_mode), when in diff mode.
     support: none
-  idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second
-      invocation indicates no change.
-    support: full
 seealso:
   - module: cloudnet.vswitch.vswitch
 """
@@ -101,9 +94,9 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cloudnet.vswitch.plugins.module_utils import guard
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import VswitchError
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.ovsdb import resolve_remote
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.ovsdb.connect import resolve_remote
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import guard
 
 _MOVING = ("armed", "applying", "rolling_back")
 

@@ -27,6 +27,7 @@ author:
   - cloudnet.vswitch developers (@cloudnet)
 extends_documentation_fragment:
   - cloudnet.vswitch.common
+  - cloudnet.vswitch.common.attributes
   - cloudnet.vswitch.common.info_attributes
 options:
   ip:
@@ -165,196 +166,10 @@ vswitches:
   elements: dict
 """
 
-import shutil
-import time
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cloudnet.vswitch.plugins.module_utils import (
-    appctl,
-    engine,
-    fdb_read,
-    info,
-    kernel,
-    locate,
-    model,
-)
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
-    ParamError,
-)
-
-
-def validate(params):
-    """(ips, mac): the addresses asked for (one with ip, several with ips), each checked and
-    normalised, or the MAC. RV(addresses) keys are the addresses as given."""
-    if params["mac"] is not None:
-        model.require_netaddr()
-        return [], model.normalize_mac(params["mac"], "mac")
-    if not 0 <= params["listen"] <= 300:
-        raise ParamError("listen", "%r is not a number of seconds from 0 to 300"
-                         % params["listen"])
-    if params["ips"] is not None:
-        if not params["ips"]:
-            raise ParamError("ips", "is empty")
-        for i, ip in enumerate(params["ips"]):
-            locate.check_ip(ip, "ips[%d]" % i)
-        return list(dict.fromkeys(params["ips"])), None
-    return [params["ip"]], None
-
-
-def _virsh(module, ip, deadline, notes):
-    """(domiflist rows, domifaddr rows), each row with its 'domain'."""
-    virsh = module.get_bin_path("virsh")
-    if not virsh:
-        notes.append("virsh is not installed: domiflist/domifaddr skipped")
-        return [], []
-    limit = shutil.which("timeout")
-
-    def run(*args):
-        left = max(1, int(deadline - time.monotonic()))
-        argv = ([limit, str(left)] if limit else []) + [virsh, "-q"] + list(args)
-        rc, out, err = module.run_command(argv)
-        if rc != 0:
-            notes.append("'%s' failed (rc=%s): %s" % (" ".join(argv), rc, (err or "").strip()))
-            return None
-        return out
-
-    listed = run("list", "--name")
-    if listed is None:
-        return [], []
-    iflist, ifaddr = [], []
-    for dom in [d.strip() for d in listed.splitlines() if d.strip()]:
-        if time.monotonic() >= deadline:
-            notes.append("timeout reached: virsh skipped domain %s and later ones" % dom)
-            break
-        out = run("domiflist", dom)
-        iflist += [dict(r, domain=dom) for r in locate.parse_domiflist(out or "")]
-        if ip is not None:
-            out = run("domifaddr", dom)
-            ifaddr += [dict(r, domain=dom) for r in locate.parse_domifaddr(out or "")]
-    return iflist, ifaddr
-
-
-def _probe(module, world, ip, notes):
-    dev = locate.probe_device(world, ip)
-    if dev is None:
-        notes.append("probe skipped: no internal port has an address in %s's subnet" % ip)
-        return
-    argv = locate.probe_argv(ip, dev, module.params["timeout"])
-    rc, _out, _err = module.run_command(argv)
-    notes.append("probe: '%s' %s" % (" ".join(argv), "answered" if rc == 0 else
-                                     "got no answer (rc=%s)" % rc))
-
-
-def _listen(module, world, ips, notes):
-    """Packets heard from each of ips on the vnet ports: {ip: [{mac, interface}]}. All the
-    addresses are listened for in the same window; it ends early once each has been heard."""
-    import signal
-    import subprocess
-
-    seconds = min(module.params["listen"], module.params["timeout"])
-    ports = sorted(p for p in world["ports"] if model.port_role(world, p) == model.ROLE_VNET
-                   and p in world["links"])
-    procs = {}
-    try:
-        for ip in ips:
-            for port in ports:
-                # One listener per address and vnet port, all at once, stopped together after
-                # the listen time; run_command can only wait for one command to end.
-                procs[(ip, port)] = subprocess.Popen(  # pylint: disable=ansible-bad-function
-                    locate.listen_argv(ip, port), stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL, text=True)
-        end = time.monotonic() + seconds
-        while time.monotonic() < end and any(p.poll() is None for p in procs.values()):
-            heard_from = set(k[0] for k, p in procs.items() if p.poll() == 0)
-            if heard_from.issuperset(ips):
-                break
-            time.sleep(0.1)
-    finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-    heard = dict((ip, []) for ip in ips)
-    for (ip, port), proc in sorted(procs.items()):
-        mac = locate.parse_heard(proc.stdout.read() if proc.stdout else "")
-        if mac:
-            heard[ip].append({"mac": mac, "interface": port})
-    for ip in ips:
-        notes[ip].append("listened %ss on %d vnet port(s): %s" % (
-            seconds, len(ports), ", ".join("%s from %s" % (h["interface"], h["mac"])
-                                           for h in heard[ip]) or "heard nothing"))
-    return heard
-
-
-def _vswitches(module, world):
-    """vswitch_info's `vswitches` from this run's read of OVSDB (bonds and LACP included)."""
-    bonds, lacp = {}, {}
-    for pname, port in world["ports"].items():
-        if len(port["interfaces"]) > 1:
-            bonds[pname] = info.parse_bond_show(appctl.call(module.run_command, "bond/show",
-                                                            pname))
-            if port["lacp"] in ("active", "passive"):
-                lacp[pname] = info.parse_lacp_show(appctl.call(module.run_command,
-                                                               "lacp/show", pname))
-    return info.vswitches(world, bonds, lacp, None)
-
-
-def collect(module):
-    p = module.params
-    ips, mac = validate(p)
-    deadline = time.monotonic() + p["timeout"]
-    notes = []
-    normal = dict((ip, locate.check_ip(ip, "ip")) for ip in ips)
-    world = engine.read_world(module)
-    run = module.run_command
-    per_ip = dict((ip, []) for ip in ips)
-    if p["probe"] and ips:
-        for ip in ips:
-            _probe(module, world, normal[ip], per_ip[ip])
-    elif p["probe"]:
-        notes.append("probe skipped: it needs ip")
-    tables, _ver = fdb_read.tables(run, world, sorted(world["bridges"]), p["timeout"])
-    iflist, ifaddr = _virsh(module, normal[ips[0]] if ips else None, deadline, notes)
-    fdbs = {b: t["entries"] for b, t in tables.items()}
-    neighbours = kernel.neighbours(run)
-    roles = fdb_read.role_of(world)
-    if mac is not None:
-        results = {None: locate.locate(world, fdbs, roles, mac=mac, neighbours=neighbours,
-                                       domiflist=iflist, domifaddr=ifaddr)}
-    else:
-        results = dict((ip, locate.locate(world, fdbs, roles, ip=normal[ip],
-                                          neighbours=neighbours, domiflist=iflist,
-                                          domifaddr=ifaddr)) for ip in ips)
-    # Listen only for what this host knows nothing about: an address it places itself, or
-    # sees behind its uplink (its neighbour table and FDB), is not worth a listening window.
-    unplaced = [ip for ip in ips if not results[ip]["locations"]]
-    if p["listen"] and unplaced:
-        heard = _listen(module, world, [normal[ip] for ip in unplaced],
-                        dict((normal[ip], per_ip[ip]) for ip in unplaced))
-        for ip in unplaced:
-            if heard[normal[ip]]:
-                results[ip] = locate.locate(world, fdbs, roles, ip=normal[ip],
-                                            neighbours=neighbours, domiflist=iflist,
-                                            domifaddr=ifaddr, heard=heard[normal[ip]])
-    for key, res in results.items():
-        res["notes"] = notes + per_ip.get(key, [])
-        if p["ips"] is not None:
-            res["local"] = any(lo["local"] for lo in res["locations"])
-    if p["ips"] is not None:
-        out = {"addresses": results, "found": any(r["found"] for r in results.values()),
-               "notes": notes,
-               "summary": " ".join(results[ip]["summary"] for ip in ips)}
-    else:
-        out = results[ips[0] if ips else None]
-    if p["vswitches"]:
-        out["vswitches"] = _vswitches(module, world)
-    return out
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import locate_run
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner, spec
 
 
 def main():
@@ -366,13 +181,13 @@ def main():
             vswitches=dict(type="bool", default=False),
             probe=dict(type="bool", default=False),
             listen=dict(type="int", default=0),
-            **engine.COMMON_ARGS,
+            **spec.COMMON_ARGS,
         ),
         mutually_exclusive=[("ip", "ips", "mac")],
         required_one_of=[("ip", "ips", "mac")],
         supports_check_mode=True,
     )
-    engine.run_info(module, lambda: collect(module))
+    runner.run_info(module, locate_run.collect)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ author:
   - cloudnet.vswitch developers (@cloudnet)
 extends_documentation_fragment:
   - cloudnet.vswitch.common
+  - cloudnet.vswitch.common.attributes
   - cloudnet.vswitch.common.info_attributes
 options:
   interfaces:
@@ -72,7 +73,7 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: The seed's case, for one VM address, on the vSwitch that holds 203.0.113.31
+- name: A VM's request arriving on the other vSwitch of the host (vswitch1 holds 203.0.113.31)
   cloudnet.vswitch.path_check:
     interfaces: [vswitch1]
     peers: [203.0.113.101]
@@ -202,20 +203,8 @@ drop_counter:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cloudnet.vswitch.plugins.module_utils import (
-    engine,
-    kernel,
-    model,
-    routes,
-)
-
-
-def _read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except (IOError, OSError):
-        return None
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import path_run
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner, spec
 
 
 def main():
@@ -223,27 +212,11 @@ def main():
         argument_spec=dict(
             interfaces=dict(type="list", elements="str"),
             peers=dict(type="list", elements="str"),
-            **engine.COMMON_ARGS,
+            **spec.COMMON_ARGS,
         ),
         supports_check_mode=True,
     )
-    p = module.params
-
-    def collect():
-        for i, name in enumerate(p["interfaces"] or []):
-            model.check_ifname(name, "interfaces[%d]" % i)
-        routes.validate_peers(p["peers"])
-        world = engine.read_world(module)
-        internal = sorted(n for n in world["ports"]
-                          if model.port_role(world, n) == model.ROLE_INTERNAL)
-        routes.validate_interfaces(p["interfaces"], internal)
-        routes.validate_peers(p["peers"])
-        neigh = None if p["peers"] else kernel.neighbours(module.run_command)
-        return routes.collect(world, internal, module.run_command, _read,
-                              module.get_bin_path,
-                              interfaces=p["interfaces"], peers=p["peers"], neighbours=neigh)
-
-    engine.run_info(module, collect)
+    runner.run_info(module, path_run.collect)
 
 
 if __name__ == "__main__":

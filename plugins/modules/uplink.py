@@ -21,6 +21,7 @@ author:
 extends_documentation_fragment:
   - cloudnet.vswitch.common
   - cloudnet.vswitch.common.attributes
+  - cloudnet.vswitch.common.provisioning_attributes
   - cloudnet.vswitch.common.safety
   - cloudnet.vswitch.common.guard
 options:
@@ -98,29 +99,28 @@ guard:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cloudnet.vswitch.plugins.module_utils import engine
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner, spec
 
 
 def main():
-    argument_spec = dict(engine.UPLINK_OPTIONS)
+    argument_spec = dict(spec.UPLINK_OPTIONS)
     argument_spec["interfaces"] = dict(type="list", elements="str")
     argument_spec.update(
         bridge=dict(type="str", required=True),
         migrate_addresses=dict(type="bool", default=False),
         state=dict(type="str", default="present", choices=["present", "absent"]),
-        **engine.SAFETY_ARGS, **engine.GUARD_ARGS, **engine.COMMON_ARGS)
+        **spec.SAFETY_ARGS, **spec.GUARD_ARGS, **spec.COMMON_ARGS)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_if=[("state", "present", ("interfaces",))])
     p = module.params
     if p["state"] == "present":
-        uplink = {k: p[k] for k in engine.UPLINK_OPTIONS}
+        uplink = {k: p[k] for k in spec.UPLINK_OPTIONS}
     else:
         uplink = {"state": "absent"}
-    engine.run(module, [{"name": p["bridge"], "uplink": uplink}], "merged",
+    runner.run(module, [{"name": p["bridge"], "uplink": uplink}], "merged",
                options={"adopt": p["adopt"], "allow_disruptive": p["allow_disruptive"],
                         "migrate_addresses": p["migrate_addresses"], "create_bridges": False},
-               guarding=engine.guarding(module),
-               paths={"config[0].name": "bridge", "config[0].uplink": ""})
+               guarded=True, paths={"config[0].name": "bridge", "config[0].uplink": ""})
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ author:
 extends_documentation_fragment:
   - cloudnet.vswitch.common
   - cloudnet.vswitch.common.attributes
+  - cloudnet.vswitch.common.provisioning_attributes
   - cloudnet.vswitch.common.safety
 options:
   bridge:
@@ -109,21 +110,21 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cloudnet.vswitch.plugins.module_utils import engine
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner, spec
 
 
 def main():
-    argument_spec = dict(engine.VNET_OPTIONS)
+    argument_spec = dict(spec.VNET_OPTIONS)
     argument_spec.update(
         bridge=dict(type="str", required=True),
         state=dict(type="str", default="present", choices=["present", "absent"]),
-        **engine.SAFETY_ARGS, **engine.COMMON_ARGS)
+        **spec.SAFETY_ARGS, **spec.COMMON_ARGS)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_one_of=[("name", "attached_mac", "iface_id")])
     p = module.params
-    vnet = {k: p[k] for k in engine.VNET_OPTIONS}
+    vnet = {k: p[k] for k in spec.VNET_OPTIONS}
     vnet["state"] = p["state"]
-    engine.run(module, [{"name": p["bridge"], "vnets": [vnet]}], "merged",
+    runner.run(module, [{"name": p["bridge"], "vnets": [vnet]}], "merged",
                options={"adopt": p["adopt"], "allow_disruptive": p["allow_disruptive"],
                         "create_bridges": False},
                paths={"config[0].name": "bridge", "config[0].vnets[0]": ""})

@@ -32,6 +32,7 @@ author:
 extends_documentation_fragment:
   - cloudnet.vswitch.common
   - cloudnet.vswitch.common.attributes
+  - cloudnet.vswitch.common.provisioning_attributes
   - cloudnet.vswitch.common.safety
   - cloudnet.vswitch.common.guard
 options:
@@ -346,23 +347,19 @@ timing:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cloudnet.vswitch.plugins.module_utils import engine
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.model import STATES
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner, spec
 
 
 def main():
-    vswitch = dict(engine.BRIDGE_OPTIONS)
-    vswitch["uplink"] = dict(type="dict", options=engine.UPLINK_OPTIONS)
-    vswitch["vnets"] = dict(type="list", elements="dict", options=engine.VNET_OPTIONS)
     argument_spec = dict(
-        config=dict(type="list", elements="dict", options=vswitch),
-        state=dict(type="str", default="merged", choices=list(STATES)),
+        config=dict(type="list", elements="dict", options=spec.VSWITCH_OPTIONS),
+        state=dict(type="str", default="merged", choices=list(spec.STATES)),
         migrate_addresses=dict(type="bool", default=False),
         exclusive_maps=dict(type="bool", default=False),
         purge_stale=dict(type="bool", default=False),
-        **engine.SAFETY_ARGS,
-        **engine.GUARD_ARGS,
-        **engine.COMMON_ARGS,
+        **spec.SAFETY_ARGS,
+        **spec.GUARD_ARGS,
+        **spec.COMMON_ARGS,
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
@@ -371,10 +368,9 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    engine.run(module, p["config"] or [], p["state"], options={
+    runner.run(module, p["config"] or [], p["state"], options={
         k: p[k] for k in ("adopt", "allow_disruptive", "migrate_addresses", "exclusive_maps",
-                          "purge_stale")},
-        guarding=engine.guarding(module))
+                          "purge_stale")}, guarded=True)
 
 
 if __name__ == "__main__":

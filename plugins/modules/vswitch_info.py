@@ -26,6 +26,7 @@ author:
   - cloudnet.vswitch developers (@cloudnet)
 extends_documentation_fragment:
   - cloudnet.vswitch.common
+  - cloudnet.vswitch.common.attributes
   - cloudnet.vswitch.common.info_attributes
 options:
   bridge:
@@ -118,36 +119,14 @@ mtu_mismatches:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cloudnet.vswitch.plugins.module_utils import appctl, engine, info, model
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import ParamError
-
-
-def collect(module):
-    bridge = module.params["bridge"]
-    if bridge is not None:
-        model.check_ifname(bridge, "bridge")
-    world = engine.read_world(module)
-    if bridge and bridge not in world["bridges"]:
-        raise ParamError("bridge", "%r is not a vSwitch on this host (there are: %s)"
-                         % (bridge, ", ".join(sorted(world["bridges"])) or "none"))
-    bonds, lacp = {}, {}
-    for pname, port in world["ports"].items():
-        if len(port["interfaces"]) > 1 and (not bridge or port["bridge"] == bridge):
-            bonds[pname] = info.parse_bond_show(appctl.call(module.run_command, "bond/show",
-                                                            pname))
-            if port["lacp"] in ("active", "passive"):
-                lacp[pname] = info.parse_lacp_show(appctl.call(module.run_command,
-                                                               "lacp/show", pname))
-    vswitches = info.vswitches(world, bonds, lacp, [bridge] if bridge else None)
-    return {"vswitches": vswitches,
-            "mtu_mismatches": [dict(m, vswitch=vs["name"]) for vs in vswitches
-                               for m in info.mtu_mismatches(vs)]}
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import info
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner, spec
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(bridge=dict(type="str"), **engine.COMMON_ARGS),
+    module = AnsibleModule(argument_spec=dict(bridge=dict(type="str"), **spec.COMMON_ARGS),
                            supports_check_mode=True)
-    engine.run_info(module, lambda: collect(module))
+    runner.run_info(module, info.collect)
 
 
 if __name__ == "__main__":

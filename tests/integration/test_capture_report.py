@@ -4,13 +4,11 @@ also for a host it could never reach, in check mode and for real."""
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(REPO, "tests", "unit"))
-import pcap_craft as craft  # noqa: E402
+import pcap_craft as craft
+from paths import REPO
 
 
 @pytest.fixture

@@ -12,8 +12,9 @@ adds around the examples, and nothing else:
 - a `register` on tasks that have none, and after each example a `set_fact` recording its
   result, written to a file at the end so that the test can assert on every example's result;
 - `datapath_type: netdev` on the vSwitches the vswitch module's examples create, because this
-  kernel has no openvswitch module (LAB_NOTES): a `system` bridge would never come up, so
-  nothing could be checked behind it. The `rendered` example keeps the real host's default;
+  kernel has no openvswitch module (docs/lab.md, "Traps the lab works around"): a `system`
+  bridge would never come up, so nothing could be checked behind it. The `rendered` example
+  keeps the real host's default;
 - where a CASE says so, tasks of the test that run between two examples (a VM that libvirt
   starts), named "(test) ...".
 
@@ -36,10 +37,8 @@ import uuid
 import pytest
 import yaml
 
+import pcap_craft as craft
 from sandbox import REPO, sh
-
-sys.path.insert(0, os.path.join(REPO, "tests", "unit"))
-import pcap_craft as craft  # noqa: E402
 
 MODULES_DIR = os.path.join(REPO, "plugins", "modules")
 MODULES = sorted(n[:-3] for n in os.listdir(MODULES_DIR) if n.endswith(".py")
@@ -101,7 +100,7 @@ class Rig:
         self.ovs.ns("sysctl", "-qw", *settings)
 
     def guard(self, dev):
-        """LAB_NOTES trap 1: the sandbox's kernel does not see what OVS's ports receive."""
+        """docs/lab.md, trap 1: the sandbox's kernel does not see what OVS's ports receive."""
         if not self.nft:
             self.ovs.ns("nft", "add", "table", "netdev", "cnt_examples")
             self.nft = True
@@ -468,13 +467,13 @@ def setup_path_check(rig):
          "internal": {"addresses": ["203.0.113.31/24", "2001:db8::31/64"]}}])
     ovs.ns("ip", "route", "add", "default", "via", "203.0.113.1", "dev", "vswitch0")
     ovs.ns("ip", "-6", "route", "add", "default", "via", "2001:db8::1", "dev", "vswitch0")
-    # the seed's case: the way back to a peer of vswitch1's subnet leaves by vswitch0
+    # the asymmetric case: the way back to a peer of vswitch1's subnet leaves by vswitch0
     assert '"dev":"vswitch0"' in ovs.ns("ip", "-j", "route", "get", "203.0.113.101", "from",
                                         "203.0.113.31")
 
 
 def check_path_check(rig, res):
-    paths = res("The seed's case")["paths"]
+    paths = res("A VM's request arriving")["paths"]
     assert [(p["local_address"], p["peer"], p["verdict"]) for p in paths] == [
         ("203.0.113.31", "203.0.113.101", "asymmetric-answered")], paths
     assert res("Fail when any path drops")["msg"] == "All assertions passed"
@@ -497,7 +496,7 @@ def setup_capture(rig):
     vm = rig.vm("vnet3", VM_MAC, ["203.0.113.44/24", "2001:db8::44/64"])
     rig.guard("vnet3")
     rig.ping(vm, "2001:db8::11")
-    # The peers behind the bond: a top-of-rack namespace whose bridge (fixed MAC, LAB_NOTES
+    # The peers behind the bond: a top-of-rack namespace whose bridge (fixed MAC, docs/lab.md,
     # trap 3) joins both members' far ends; OVS's active-backup bond takes frames from the
     # active member only, so there is no loop.
     tor = rig.netns("tor")
@@ -536,7 +535,7 @@ while time.time() < end:
 
 
 def check_capture(rig, res):
-    first, conversations = res("The seed's first recipe"), res("A VM's conversations")
+    first, conversations = res("One address on one NIC"), res("A VM's conversations")
     packets = {f["interface"]: f["packets"] for f in conversations["files"]}
     # the attempts cross the VM's vnet and the bond's active member, never the internal port
     assert packets["vnet3"] >= 10 and packets["eth2"] + packets["eth3"] >= 10, packets

@@ -3,7 +3,7 @@
 The vSwitch `cnt-br0` (netdev) has an internal port with 203.0.113.1/24, an uplink `eth0`
 whose veth peer lives in a 'remote' namespace (203.0.113.200, a host elsewhere), and three
 "VMs" (namespaces with a veth; host side vnetN marked the way libvirt marks it): vm0 untagged
-(203.0.113.10), vm1 and vm2 on VLAN 10 (.11, .12). LAB_NOTES trap 1: the sandbox's kernel must
+(203.0.113.10), vm1 and vm2 on VLAN 10 (.11, .12). docs/lab.md, trap 1: the sandbox's kernel must
 not answer on OVS-owned ports, so IPv6 is off there and an nftables netdev ingress chain drops
 what the kernel would otherwise see on eth0 and the vnets. Only ICMP is used (no TCP, so trap 2
 does not apply). Everything created is named cnt-* and removed by the fixture's finalizer, also

@@ -1,5 +1,5 @@
-"""path_check against a real ovsdb-server + ovs-vswitchd: the seed's asymmetric case in
-miniature. Two vSwitches on one subnet, vswitch0 (203.0.113.11) and vswitch1 (203.0.113.31);
+"""path_check against a real ovsdb-server + ovs-vswitchd: the asymmetric case in miniature.
+Two vSwitches on one subnet, vswitch0 (203.0.113.11) and vswitch1 (203.0.113.31);
 the route back to a peer on that subnet leaves by vswitch0, so a request that arrives on
 vswitch1 is dropped under strict rp_filter and answered by vswitch0 otherwise.
 
@@ -29,7 +29,7 @@ def rp(ovs, all_=0, vswitch1=0, vswitch0=0):
 
 
 @pytest.fixture
-def seed(ovs):
+def asymmetric(ovs):
     """The two vSwitches, made with the collection's own vswitch module."""
     # no DAD on the new ports: IPv6 addresses usable at once (the sandbox has no other host)
     ovs.ns("sysctl", "-q", "-w", "net.ipv6.conf.default.accept_dad=0",
@@ -38,7 +38,7 @@ def seed(ovs):
     ovs.nic("eth1")
     res = ovs.module("vswitch", config=[VS0, VS1])
     assert res["rc"] == 0, res.get("msg")
-    # the precondition of the seed's case: the route back to the peer leaves by vswitch0
+    # the precondition of the asymmetric case: the route back to the peer leaves by vswitch0
     assert '"dev":"vswitch0"' in ovs.ns("ip", "-j", "route", "get", PEER, "from",
                                         "203.0.113.31")
     yield ovs
@@ -67,9 +67,9 @@ def one(res, local, peer=PEER):
     return found[0]
 
 
-def test_strict_rp_filter_on_vswitch1_drops(seed):
-    rp(seed, vswitch1=1)
-    res = check(seed, peers=[PEER])
+def test_strict_rp_filter_on_vswitch1_drops(asymmetric):
+    rp(asymmetric, vswitch1=1)
+    res = check(asymmetric, peers=[PEER])
     p = one(res, "203.0.113.31")
     assert (p["interface"], p["egress"], p["family"]) == ("vswitch1", "vswitch0", 4)
     assert p["verdict"] == "asymmetric-dropped"
@@ -92,9 +92,9 @@ def test_strict_rp_filter_on_vswitch1_drops(seed):
 
 
 @pytest.mark.parametrize("value", [0, 2])
-def test_off_or_loose_rp_filter_answers_by_the_other_vswitch(seed, value):
-    rp(seed, vswitch1=value)
-    res = check(seed, peers=[PEER], interfaces=["vswitch1"])
+def test_off_or_loose_rp_filter_answers_by_the_other_vswitch(asymmetric, value):
+    rp(asymmetric, vswitch1=value)
+    res = check(asymmetric, peers=[PEER], interfaces=["vswitch1"])
     assert res["interfaces"] == ["vswitch1"]
     p = one(res, "203.0.113.31")
     assert p["verdict"] == "asymmetric-answered"
@@ -104,36 +104,36 @@ def test_off_or_loose_rp_filter_answers_by_the_other_vswitch(seed, value):
     assert [x["local_address"] for x in res["paths"]] == ["203.0.113.31"]
 
 
-def test_rp_filter_on_all_raises_the_effective_value(seed):
-    rp(seed, all_=1, vswitch1=0)
-    p = one(check(seed, peers=[PEER]), "203.0.113.31")
+def test_rp_filter_on_all_raises_the_effective_value(asymmetric):
+    rp(asymmetric, all_=1, vswitch1=0)
+    p = one(check(asymmetric, peers=[PEER]), "203.0.113.31")
     assert p["rp_filter"] == {"all": 1, "interface": 0, "effective": 1}
     assert p["verdict"] == "asymmetric-dropped"
-    rp(seed, all_=2, vswitch1=1)
-    p = one(check(seed, peers=[PEER]), "203.0.113.31")
+    rp(asymmetric, all_=2, vswitch1=1)
+    p = one(check(asymmetric, peers=[PEER]), "203.0.113.31")
     assert p["rp_filter"] == {"all": 2, "interface": 1, "effective": 2}
     assert p["verdict"] == "asymmetric-answered"
 
 
-def test_arp_settings_reported_and_flux_noted(seed):
-    rp(seed, vswitch1=1)
-    p = one(check(seed, peers=[PEER]), "203.0.113.31")
+def test_arp_settings_reported_and_flux_noted(asymmetric):
+    rp(asymmetric, vswitch1=1)
+    p = one(check(asymmetric, peers=[PEER]), "203.0.113.31")
     assert p["arp"] == {"arp_ignore": 0, "arp_announce": 0, "arp_filter": 0}
     assert any("ARP flux" in n for n in p["notes"])
-    seed.ns("sysctl", "-q", "-w", "net.ipv4.conf.vswitch1.arp_ignore=1",
-            "net.ipv4.conf.all.arp_announce=2")
+    asymmetric.ns("sysctl", "-q", "-w", "net.ipv4.conf.vswitch1.arp_ignore=1",
+                  "net.ipv4.conf.all.arp_announce=2")
     try:
-        p = one(check(seed, peers=[PEER]), "203.0.113.31")
+        p = one(check(asymmetric, peers=[PEER]), "203.0.113.31")
         assert p["arp"] == {"arp_ignore": 1, "arp_announce": 2, "arp_filter": 0}
         assert not any("ARP flux" in n for n in p["notes"])
     finally:
-        seed.ns("sysctl", "-q", "-w", "net.ipv4.conf.vswitch1.arp_ignore=0",
-                "net.ipv4.conf.all.arp_announce=0")
+        asymmetric.ns("sysctl", "-q", "-w", "net.ipv4.conf.vswitch1.arp_ignore=0",
+                      "net.ipv4.conf.all.arp_announce=0")
 
 
-def test_ipv6_decided_by_route_and_firewall_only(seed):
-    rp(seed, all_=1, vswitch1=1)  # no effect on IPv6
-    res = check(seed, peers=[PEER6])
+def test_ipv6_decided_by_route_and_firewall_only(asymmetric):
+    rp(asymmetric, all_=1, vswitch1=1)  # no effect on IPv6
+    res = check(asymmetric, peers=[PEER6])
     a = one(res, "2001:db8::31", PEER6)
     assert (a["family"], a["interface"], a["egress"]) == (6, "vswitch1", "vswitch0")
     assert a["verdict"] == "asymmetric-answered"
@@ -143,13 +143,13 @@ def test_ipv6_decided_by_route_and_firewall_only(seed):
     s = one(res, "2001:db8::11", PEER6)
     assert s["verdict"] == "symmetric"
     # an nftables strict reverse-path rule (as firewalld writes it) drops IPv6 too
-    seed.ns("nft", "add", "table", "inet", "cnt_rpf")
+    asymmetric.ns("nft", "add", "table", "inet", "cnt_rpf")
     try:
-        seed.ns("nft", "add", "chain", "inet", "cnt_rpf", "pre",
-                "{ type filter hook prerouting priority raw; policy accept; }")
-        seed.ns("nft", "add", "rule", "inet", "cnt_rpf", "pre", "meta", "nfproto", "ipv6",
-                "fib", "saddr", ".", "mark", ".", "iif", "oif", "missing", "drop")
-        res = check(seed, peers=[PEER6, PEER])
+        asymmetric.ns("nft", "add", "chain", "inet", "cnt_rpf", "pre",
+                      "{ type filter hook prerouting priority raw; policy accept; }")
+        asymmetric.ns("nft", "add", "rule", "inet", "cnt_rpf", "pre", "meta", "nfproto", "ipv6",
+                      "fib", "saddr", ".", "mark", ".", "iif", "oif", "missing", "drop")
+        res = check(asymmetric, peers=[PEER6, PEER])
         a = one(res, "2001:db8::31", PEER6)
         assert (a["verdict"], a["dropped_by"]) == ("asymmetric-dropped", "firewall")
         assert len(a["firewall_rpfilter"]) == 1 and "fib saddr . mark . iif oif missing" in \
@@ -158,39 +158,39 @@ def test_ipv6_decided_by_route_and_firewall_only(seed):
         assert one(res, "2001:db8::11", PEER6)["verdict"] == "symmetric"
         assert one(res, "203.0.113.31")["firewall_rpfilter"] == []  # the rule is IPv6-only
     finally:
-        seed.ns("nft", "delete", "table", "inet", "cnt_rpf", check=False)
+        asymmetric.ns("nft", "delete", "table", "inet", "cnt_rpf", check=False)
 
 
-def test_default_peers_are_neighbours_and_gateways(seed):
-    seed.ns("ip", "neigh", "replace", PEER, "lladdr", "52:54:00:00:01:01", "dev", "vswitch0",
-            "nud", "permanent")
-    seed.ns("ip", "route", "add", "default", "via", "203.0.113.1", "dev", "vswitch0")
+def test_default_peers_are_neighbours_and_gateways(asymmetric):
+    asymmetric.ns("ip", "neigh", "replace", PEER, "lladdr", "52:54:00:00:01:01", "dev", "vswitch0",
+                  "nud", "permanent")
+    asymmetric.ns("ip", "route", "add", "default", "via", "203.0.113.1", "dev", "vswitch0")
     try:
-        res = check(seed)
+        res = check(asymmetric)
         assert res["peers"] == [PEER, "203.0.113.1"]
         assert res["interfaces"] == ["vswitch0", "vswitch1"]
         assert len(res["paths"]) == 4  # two IPv4 addresses x two peers; no IPv6 peer
     finally:
-        seed.ns("ip", "route", "del", "default", check=False)
-        seed.ns("ip", "neigh", "del", PEER, "dev", "vswitch0", check=False)
+        asymmetric.ns("ip", "route", "del", "default", check=False)
+        asymmetric.ns("ip", "neigh", "del", PEER, "dev", "vswitch0", check=False)
 
 
-def test_bad_input_names_the_option(seed):
-    res = seed.module("path_check", peers=[PEER, "203.0.113.999"])
+def test_bad_input_names_the_option(asymmetric):
+    res = asymmetric.module("path_check", peers=[PEER, "203.0.113.999"])
     assert res["rc"] == 1 and res["failed"]
     assert "peers[1]" in res["msg"] and "203.0.113.999" in res["msg"]
-    res = seed.module("path_check", peers=[PEER], interfaces=["vswitch1", "eth0"])
+    res = asymmetric.module("path_check", peers=[PEER], interfaces=["vswitch1", "eth0"])
     assert res["rc"] == 1 and "interfaces[1]" in res["msg"] and "'eth0'" in res["msg"]
     assert "vswitch0, vswitch1" in res["msg"]
 
 
-def test_under_ansible_with_the_hosts_python(seed, tmp_path):
+def test_under_ansible_with_the_hosts_python(asymmetric, tmp_path):
     """The real AnsiballZ path with Debian's /usr/bin/python3 (as on the lab's hosts)."""
-    rp(seed, vswitch1=1)
+    rp(asymmetric, vswitch1=1)
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
                ANSIBLE_NOCOLOR="1", ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"))
-    args = json.dumps({"db": seed.db, "peers": [PEER]})
-    res = subprocess.run(["ip", "netns", "exec", seed.netns,
+    args = json.dumps({"db": asymmetric.db, "peers": [PEER]})
+    res = subprocess.run(["ip", "netns", "exec", asymmetric.netns,
                           os.path.join(REPO, ".venv", "bin", "ansible"), "localhost",
                           "-c", "local", "-t", str(tmp_path / "tree"),
                           "-e", "ansible_python_interpreter=/usr/bin/python3",
@@ -204,12 +204,12 @@ def test_under_ansible_with_the_hosts_python(seed, tmp_path):
 
 
 @pytest.fixture
-def cabled(seed):
+def cabled(asymmetric):
     """A VM namespace whose Linux bridge joins both uplinks (eth0p, eth1p): the external
-    network of the seed. The VM (203.0.113.101 on that bridge) reaches vswitch1's address
-    through eth1 by a static neighbour entry (LAB_NOTES trap 8), and the host's own stack is
+    network of the asymmetric case. The VM (203.0.113.101 on that bridge) reaches vswitch1's address
+    through eth1 by a static neighbour entry (docs/lab.md, trap 8), and the host's own stack is
     kept off the uplinks with a netdev ingress drop (trap 1)."""
-    vm = seed.netns + "-vm"
+    vm = asymmetric.netns + "-vm"
     sh(["ip", "netns", "add", vm])
 
     def in_vm(*argv, check=True):
@@ -217,7 +217,7 @@ def cabled(seed):
 
     try:
         for nic in ("eth0p", "eth1p"):
-            seed.ns("ip", "link", "set", nic, "netns", vm)
+            asymmetric.ns("ip", "link", "set", nic, "netns", vm)
         in_vm("ip", "link", "set", "lo", "up")
         in_vm("ip", "link", "add", "br0", "address", "52:54:00:cc:00:01", "type", "bridge")
         for nic in ("eth0p", "eth1p"):
@@ -225,35 +225,35 @@ def cabled(seed):
             in_vm("ip", "link", "set", nic, "up")
         in_vm("ip", "address", "add", PEER + "/24", "dev", "br0")
         in_vm("ip", "link", "set", "br0", "up")
-        mac1 = seed.link("vswitch1")["address"]
+        mac1 = asymmetric.link("vswitch1")["address"]
         in_vm("ip", "neigh", "replace", "203.0.113.31", "lladdr", mac1, "dev", "br0",
               "nud", "permanent")
-        seed.ns("nft", "add", "table", "netdev", "cnt_lab")
+        asymmetric.ns("nft", "add", "table", "netdev", "cnt_lab")
         for nic in ("eth0", "eth1"):
-            seed.ns("nft", "add", "chain", "netdev", "cnt_lab", nic, "{ type filter hook "
-                    "ingress device %s priority 0; policy drop; }" % nic)
+            asymmetric.ns("nft", "add", "chain", "netdev", "cnt_lab", nic, "{ type filter hook "
+                          "ingress device %s priority 0; policy drop; }" % nic)
         in_vm.netns = vm
         yield in_vm
     finally:
-        seed.ns("nft", "delete", "table", "netdev", "cnt_lab", check=False)
+        asymmetric.ns("nft", "delete", "table", "netdev", "cnt_lab", check=False)
         sh(["ip", "netns", "del", vm], check=False)
 
 
-def test_real_requests_enter_vswitch1_and_are_dropped_or_answered(seed, cabled):
-    rp(seed, vswitch1=1)
-    before = check(seed, peers=[PEER])["drop_counter"]
+def test_real_requests_enter_vswitch1_and_are_dropped_or_answered(asymmetric, cabled):
+    rp(asymmetric, vswitch1=1)
+    before = check(asymmetric, peers=[PEER])["drop_counter"]
     ping = subprocess.run(["ip", "netns", "exec", cabled.netns, "ping", "-c", "3",
                            "-i", "0.2", "-W", "1", "203.0.113.31"], capture_output=True,
                           check=False)
     assert ping.returncode != 0, "strict rp_filter must drop the requests"
-    res = check(seed, peers=[PEER])
+    res = check(asymmetric, peers=[PEER])
     p = one(res, "203.0.113.31")
     assert p["verdict"] == "asymmetric-dropped"
     assert p["drop_counter"] >= before + 3
     assert "TcpExtIPReversePathFilter: %d" % p["drop_counter"] in p["explanation"]
-    rp(seed, vswitch1=0)
+    rp(asymmetric, vswitch1=0)
     ping = subprocess.run(["ip", "netns", "exec", cabled.netns, "ping", "-c", "2",
                            "-i", "0.2", "-W", "2", "203.0.113.31"], capture_output=True,
                           check=False)
     assert ping.returncode == 0, "answered, by vswitch0"
-    assert one(check(seed, peers=[PEER]), "203.0.113.31")["verdict"] == "asymmetric-answered"
+    assert one(check(asymmetric, peers=[PEER]), "203.0.113.31")["verdict"] == "asymmetric-answered"

@@ -10,32 +10,11 @@ import time
 
 import pytest
 
+from converge import BASE, converge, libvirt_plug
 from sandbox import COLLECTIONS, REPO
 
 # Every test here runs on both OVSDB backends: the Python IDL and ovs-vsctl (conftest.py).
 BACKENDS = ["idl", "vsctl"]
-
-
-def converge(ovs, module, **args):
-    """check -> real -> check -> real; returns the real run's result."""
-    check = ovs.module(module, check=True, **args)
-    assert check["rc"] == 0, check.get("msg")
-    assert check["changed"] is True, check
-    state = ovs.config_columns()
-    real = ovs.module(module, **args)
-    assert real["rc"] == 0, real.get("msg")
-    assert real["changed"] is True
-    assert state != ovs.config_columns() or real["commands"][0].startswith("ip "), \
-        "a real change left OVSDB as it was"
-    assert check["after"] == real["after"], "check mode predicted something else"
-    assert check["commands"] == real["commands"]
-    assert real["diff"]["after"]["vswitches"] == real["after"]
-    again = ovs.module(module, check=True, **args)
-    assert again["rc"] == 0 and again["changed"] is False, again.get("commands")
-    again = ovs.module(module, **args)
-    assert again["rc"] == 0 and again["changed"] is False, again.get("commands")
-    assert again["before"] == again["after"] == real["after"]
-    return real
 
 
 def fails(ovs, module, path, text=None, **args):
@@ -48,18 +27,6 @@ def fails(ovs, module, path, text=None, **args):
         assert text in res["msg"], res["msg"]
     assert ovs.config_columns() == before
     return res
-
-
-def libvirt_plug(ovs, bridge, vnet, mac, vm_id="0b1e3c52-5a0e-4f3c-9d2b-0f8e1a2b3c4d"):
-    """Plug a VM's tap the way libvirt does: its keys, not ours."""
-    ovs.nic(vnet)
-    ovs.vsctl("add-port", bridge, vnet, "--", "set", "Interface", vnet,
-              "external_ids:attached-mac=%s" % mac, "external_ids:iface-id=%s-%s" % (vm_id, vnet),
-              "external_ids:iface-status=active", "external_ids:vm-id=%s" % vm_id)
-
-
-BASE = {"name": "vswitch0", "datapath_type": "netdev", "uplink": {"interfaces": ["eth0"]},
-        "internal": {"addresses": ["203.0.113.11/24", "2001:db8::11/64"]}}
 
 
 def test_create_vswitch_with_uplink_address_and_vnets(ovs):
@@ -402,27 +369,30 @@ def test_rejected_transaction_changes_nothing(ovs):
     used twice): every configuration column stays as it was."""
     import sys
     sys.path.insert(0, COLLECTIONS)
-    from ansible_collections.cloudnet.vswitch.plugins.module_utils import model, ovsdb
+    from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import OvsdbError
+    from ansible_collections.cloudnet.vswitch.plugins.module_utils.ovsdb.client import open_client
+    from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import plan as planner
+    from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import validate
 
     ovs.nic("eth0")
     converge(ovs, "vswitch", config=[BASE])
     before = ovs.config_columns()
-    cfg = model.normalize_config([{"name": "vswitch1", "datapath_type": "netdev",
-                                   "mac_aging_time": 10}], "merged")
+    cfg = validate.normalize_config([{"name": "vswitch1", "datapath_type": "netdev",
+                                      "mac_aging_time": 10}], "merged")
 
     def replan(world):
-        plan = model.plan(world, cfg, "merged")
+        plan = planner.plan_task(world, cfg, "merged")
         # a second port whose interface is named like vswitch0's uplink: a unique-index clash
-        plan.ops.append(model.Op("add_port", bridge="vswitch1", name="clash", columns={},
-                                 interfaces=[{"name": "eth0", "columns": {}}]))
+        plan.ops.append(planner.Op("add_port", bridge="vswitch1", name="clash", columns={},
+                                   interfaces=[{"name": "eth0", "columns": {}}]))
         return plan
 
     def run(argv):
         res = subprocess.run(argv, capture_output=True, text=True, check=False)
         return res.returncode, res.stdout, res.stderr
 
-    with ovsdb.open_client(db=ovs.db, timeout=5, backend=ovs.backend, run=run) as client:
-        with pytest.raises(ovsdb.OvsdbError) as err:
+    with open_client(db=ovs.db, timeout=5, backend=ovs.backend, run=run) as client:
+        with pytest.raises(OvsdbError) as err:
             client.apply(replan)
     assert "nothing was changed" in str(err.value)
     assert "constraint violation" in str(err.value) or "already exists" in str(err.value)
@@ -435,7 +405,8 @@ def test_every_read_gives_the_idl_replicas_world(ovs):
     world of a synced IDL replica: bonds, tags, trunks, maps, optional columns, mirrors."""
     import sys
     sys.path.insert(0, COLLECTIONS)
-    from ansible_collections.cloudnet.vswitch.plugins.module_utils import ovsdb
+    from ansible_collections.cloudnet.vswitch.plugins.module_utils.ovsdb.client import open_client
+    from ansible_collections.cloudnet.vswitch.plugins.module_utils.ovsdb.idl import Client
 
     for nic in ("eth0", "eth1", "vnet0", "vnet1"):
         ovs.nic(nic)
@@ -453,9 +424,9 @@ def test_every_read_gives_the_idl_replicas_world(ovs):
         res = subprocess.run(argv, capture_output=True, text=True, check=False)
         return res.returncode, res.stdout, res.stderr
 
-    with ovsdb.Client(db=ovs.db, timeout=5).connect() as replica:
+    with Client(db=ovs.db, timeout=5).connect() as replica:
         expected = replica.world()
-    with ovsdb.open_client(db=ovs.db, timeout=5, backend=ovs.backend, run=run) as client:
+    with open_client(db=ovs.db, timeout=5, backend=ovs.backend, run=run) as client:
         got = client.world()
         assert getattr(client, "idl", None) is None, "a read opened an IDL session"
     assert expected["mirrors"]["m0"] == {

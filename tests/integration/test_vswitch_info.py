@@ -1,6 +1,6 @@
 """vswitch_info against a real OVS: roles, ofports, kernel facts, bonds, effective settings."""
 
-from test_vswitch import BASE, converge, libvirt_plug
+from converge import BASE, converge, libvirt_plug
 
 BACKENDS = ["idl", "vsctl"]
 

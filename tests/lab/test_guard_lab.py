@@ -5,57 +5,19 @@ the right migration is confirmed and kept.
 Run: pytest tests/lab/test_guard_lab.py   (as root, from the repository; ~1 min)
 """
 
-import json
 import time
 
+import guard_lab
 import pytest
-import yaml
-from labkit import REPO, Run, _env, _tool, adhoc, start_lab
+from guard_lab import CUT_OFF, HARMLESS, RIGHT, run_vswitch
+from labkit import adhoc
 
 TIMEOUT = 15
-
-# hvN's management address is on eth0. A LACP bond of eth0 and eth1 towards a ToR that speaks
-# no LACP never comes up: migrating the address onto that vSwitch leaves the host unreachable.
-CUT_OFF = [{"name": "vswitch0", "uplink": {"interfaces": ["eth0", "eth1"], "bond_name": "bond0",
-                                           "bond_mode": "balance-tcp", "lacp": "active"}}]
-RIGHT = [{"name": "vswitch0", "uplink": {"interfaces": ["eth0"]}}]
-HARMLESS = [{"name": "vswitch1", "external_ids": {"rack": "r1"}}]
 
 
 @pytest.fixture(scope="module")
 def lab(request, tmp_path_factory):
-    info = start_lab(request, tmp_path_factory, 3)
-    inv = yaml.safe_load(info["inventory"].read_text())
-    info["hosts"] = inv["all"]["children"]["hypervisors"]["hosts"]
-    info["last"] = sorted(info["hosts"])[-1]
-    return info
-
-
-def run_vswitch(lab, tmp_path, configs, **args):
-    """One vswitch task on every hypervisor (config per host); host -> registered result."""
-    out = tmp_path / "out"
-    out.mkdir(exist_ok=True)
-    play = tmp_path / "play.yml"
-    play.write_text(json.dumps([{
-        "hosts": "hypervisors", "gather_facts": False,
-        "vars": {"configs": configs},
-        "tasks": [
-            {"name": "vswitch", "cloudnet.vswitch.vswitch": dict(
-                {"config": "{{ configs[inventory_hostname] }}", "migrate_addresses": True},
-                **args), "register": "res", "ignore_errors": True},
-            {"name": "keep the result", "delegate_to": "localhost",
-             "become": False,
-             "ansible.builtin.copy": {"content": "{{ res | to_json }}",
-                                      "dest": str(out) + "/{{ inventory_hostname }}.json"}}]}]))
-    import subprocess
-
-    started = time.monotonic()
-    proc = subprocess.run([_tool("ansible-playbook"), "-i", str(lab["inventory"]), str(play)],
-                          cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300,
-                          check=False)
-    run = Run(proc)
-    run.seconds = time.monotonic() - started
-    return run, {h: json.loads((out / (h + ".json")).read_text()) for h in lab["hosts"]}
+    return guard_lab.start(request, tmp_path_factory)
 
 
 def sh(lab, host, cmd):

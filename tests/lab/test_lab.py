@@ -147,7 +147,7 @@ def test_unplugged_vnet_is_in_kernel_not_ovs(lab):
 
 
 def test_host_stack_protection(lab):
-    """LAB_NOTES trap 1: ingress drop on OVS-owned ports, not on the last host's eth0 (yet)."""
+    """docs/lab.md, trap 1: ingress drop on OVS-owned ports, not on the last host's eth0 (yet)."""
     last = f"hv{HOSTS}"
     for host, hv in lab["hosts"].items():
         out = in_node(lab, host, "nft", "-j", "list", "table", "netdev", "cnlab").stdout

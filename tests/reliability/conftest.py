@@ -25,13 +25,10 @@ from pathlib import Path
 
 import pytest
 
+from sandbox import Sandbox  # tests/support, on pytest.ini's pythonpath
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-for extra in (REPO / "tests" / "integration", REPO / "tests" / "lab", HERE):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
-
-from sandbox import Sandbox  # noqa: E402
 
 LAST_JSON = HERE / "last-run.json"
 LAST_MD = HERE / "last-run.md"
@@ -223,7 +220,7 @@ the row names a finding (below), in which case the test asserts what does hold.
 # The product findings the figures revealed (`known=` in a figure). Each stays listed until
 # its figure is back on target.
 FINDINGS = {
-    "F1": "A commit that times out may still be applied (IDL backend). `ovsdb.py`, "
+    "F1": "A commit that times out may still be applied (IDL backend). `ovsdb/idl.py`, "
           "`Client._commit`: the transaction is on the wire when the deadline expires; "
           "`txn.abort()` cannot take it back, so a frozen ovsdb-server applies it when it "
           "resumes. The error says so (\"may or may not have been applied\"), and the result is "
@@ -231,7 +228,7 @@ FINDINGS = {
           "`test_atomicity.py::test_ovsdb_server_frozen_past_the_timeout[idl]` (SIGSTOP "
           "ovsdb-server after the snapshot, timeout 2, SIGCONT). A guarded apply (rollback) or "
           "a re-read after the timeout that reports what is really there would close it.",
-    "F2": "Wrong cause in the ovs-vsctl backend's timeout message. `ovsdb.py`, "
+    "F2": "Wrong cause in the ovs-vsctl backend's timeout message. `ovsdb/vsctl.py`, "
           "`VsctlClient.apply`: any `--timeout` expiry of the committing ovs-vsctl is reported "
           "as \"the change was committed, but ovs-vswitchd did not apply it\", also when "
           "ovsdb-server hung and nothing was committed. Reproduce: "
@@ -239,44 +236,47 @@ FINDINGS = {
           "cannot tell the two apart from its exit status; the message should say that either "
           "may be the case, or the client re-read OVSDB to find out.",
     "F3": "Misleading message when ovsdb-server dies before the commit (IDL backend). "
-          "`ovsdb.py`, `Client.apply`: the IDL returns TRY_AGAIN on a lost connection, so the "
+          "`ovsdb/idl.py`, `Client.apply`: the IDL returns TRY_AGAIN on a lost connection, so the "
           "task waits out the whole timeout for \"a fresh snapshot after a conflicting change\" "
           "and says so. Reproduce: "
           "`test_atomicity.py::test_ovsdb_server_killed_before_the_commit[idl]`. It should "
           "check `idl.is_connected()` and report the lost connection at once.",
     "F4": "Names with shell metacharacters accepted. Fixed for the provisioning and info "
-          "modules (`model.py`, safe interface names, commit 6f07a58); the `capture` module "
+          "modules (`vswitch/validate.py`, safe interface names, commit 6f07a58); the "
+          "`capture` module "
           "still takes `interfaces: ['eth0;reboot']` (or `$(reboot)`, `` `id` ``, `x|y`) past "
           "its argument checks and only refuses it after reading the host, as \"neither a "
-          "kernel interface nor an OVS port\" (`plugins/modules/capture.py`, `prepare()`). "
+          "kernel interface nor an OVS port\" (`capture/run.py`, `prepare()`). "
           "Nothing is executed (argv everywhere). Reproduce: `test_bad_input.py`, rows "
-          "`capture ... interfaces` of class shell. Suggested: the model's interface-name "
-          "rule applied in `_bounds()`.",
+          "`capture ... interfaces` of class shell. Suggested: `vswitch/validate.py`'s "
+          "interface-name rule applied in `_bounds()` (`capture/run.py`).",
     "F5": "Read-only modules read the host before validating their input. Fixed for "
           "`vswitch_info`, `fdb_info`, `path_check` and the syntax checks of `capture`. What "
           "remains: `capture` takes interface names up to 64 characters, because OVS port "
           "names (OVN's patch ports, bond ports) may be longer than a kernel interface name, "
           "so a 16-character name is found missing only after reading the host (`ip -j "
           "address/route show`, read-only). Reproduce: `test_bad_input.py`, rows F5.",
-    "F6": "`timeout` has no range check (`engine.py`, `COMMON_ARGS`): `timeout: -1` is used as "
-          "is and the task fails with \"timed out after -1s\" instead of naming the option.",
+    "F6": "`timeout` has no range check (`vswitch/spec.py`, `COMMON_ARGS`): `timeout: -1` is "
+          "used as is and the task fails with \"timed out after -1s\" instead of naming the "
+          "option.",
     "F7": "The single-object modules name their `bridge` option `config[0].name` in errors "
-          "(`uplink.py`, `vnet.py` pass it to `engine.run` as a vSwitch entry): "
+          "(`uplink.py`, `vnet.py` pass it to `runner.run`, `vswitch/runner.py`, as a vSwitch "
+          "entry): "
           "`cloudnet.vswitch.vnet bridge='eth 0'` fails with \"config[0].name: 'eth 0' is not a "
           "valid interface name\", an option the user never typed.",
     "F8": "A string given for a dict option (`config: vswitch0`, `internal: x`) fails with "
           "ansible-core's own \"dictionary requested, could not parse JSON or key=value\", which "
           "does not name the option (ansible-core's argument spec validation, not our code).",
-    "F9": "Malformed MACs accepted as another MAC. `model.py`, `normalize_mac`: "
+    "F9": "Malformed MACs accepted as another MAC. `vswitch/validate.py`, `normalize_mac`: "
           "`netaddr.valid_mac('52:54:00')` is true (read as the 3-group form "
           "`0052:0054:0000`), so `internal.mac: 52:54:00` becomes `00:52:00:54:00:00`, and an "
           "`attached_mac` typo matches nothing; multicast, broadcast and all-zero MACs are "
           "accepted for `internal.mac` too. Reproduce: `test_bad_input.py` (table and "
           "hypothesis). Accept only six groups and reject multicast/zero for `internal.mac`.",
     "F10": "`max_bytes` can be exceeded by ~0.1 s of traffic (tens of packets at a few hundred "
-           "frames/s, ~25-30 KB in the last run). `capture_run.py`, `Capture.watch`: file sizes "
-           "are polled every `POLL = 0.1` s and tcpdump's output is buffered. `packet_count` is "
-           "exact (tcpdump -c). Reproduce: "
+           "frames/s, ~25-30 KB in the last run). `capture/run.py`, `Capture.watch`: file "
+           "sizes are polled every `POLL = 0.1` s and tcpdump's output is buffered. "
+           "`packet_count` is exact (tcpdump -c). Reproduce: "
            "`test_captures.py::test_bounds_are_never_exceeded_by_more_than_one_packet`. "
            "Exactness would need tcpdump writing to a pipe the module counts (`-w - -U`), "
            "or documenting the bound as max_bytes + 0.1 s of traffic.",

@@ -10,9 +10,9 @@ import subprocess
 import time
 
 import pytest
+
 from relkit import config_dump, restart_ovsdb, result
 from relkit import module_proc as start_module
-
 from sandbox import COLLECTIONS
 
 pytestmark = pytest.mark.fast
@@ -34,8 +34,10 @@ def _lib():
     import sys
     if COLLECTIONS not in sys.path:
         sys.path.insert(0, COLLECTIONS)
-    from ansible_collections.cloudnet.vswitch.plugins.module_utils import model, ovsdb
-    return model, ovsdb
+    from ansible_collections.cloudnet.vswitch.plugins.module_utils import errors
+    from ansible_collections.cloudnet.vswitch.plugins.module_utils.ovsdb.client import open_client
+    from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import plan, validate
+    return plan, validate, open_client, errors.OvsdbError
 
 
 def _run(argv):
@@ -55,33 +57,33 @@ def host(ovs):
 def apply_with(ovs, inject, timeout=3):
     """The engine's apply (read, plan, commit) through the library, with inject(plan) called
     between planning and the commit; returns the exception raised (or None)."""
-    model, ovsdb = _lib()
-    cfg = model.normalize_config(CHANGE, "merged")
+    planner, validate, open_client, ovsdb_error = _lib()
+    cfg = validate.normalize_config(CHANGE, "merged")
 
     def replan(world):
         world["links"], world["routes"] = {}, []
-        plan = model.plan(world, cfg, "merged", offline=True)
+        plan = planner.plan_task(world, cfg, "merged", offline=True)
         inject(plan)
         return plan
 
     try:
-        with ovsdb.open_client(db=ovs.db, timeout=timeout, backend=ovs.backend,
-                               run=_run) as client:
+        with open_client(db=ovs.db, timeout=timeout, backend=ovs.backend,
+                         run=_run) as client:
             plan, next_cfg = client.apply(replan)
             client.wait_applied(next_cfg)
-    except ovsdb.OvsdbError as exc:
+    except ovsdb_error as exc:
         return exc
     return None
 
 
 def test_constraint_violation_at_commit(host, figure):
-    model, _ovsdb = _lib()
+    planner = _lib()[0]
     before = config_dump(host)
 
     def clash(plan):
         # one more port whose interface is named like vswitch0's uplink: a unique-index clash
-        plan.ops.append(model.Op("add_port", bridge="vswitch1", name="clash", columns={},
-                                 interfaces=[{"name": "eth0", "columns": {}}]))
+        plan.ops.append(planner.Op("add_port", bridge="vswitch1", name="clash", columns={},
+                                   interfaces=[{"name": "eth0", "columns": {}}]))
 
     err = apply_with(host, clash)
     same = config_dump(host) == before

@@ -22,10 +22,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from paths import SUPPORT
 from sandbox import COLLECTIONS, REPO, Sandbox
 
 pytestmark = pytest.mark.fast
-HERE = os.path.dirname(os.path.abspath(__file__))
 EXEC = re.compile(r'^(\d+) +execve\("([^"]+)", \[(.*)\], .* = 0$')
 WRAPPED = ("ovs-vsctl", "ovs-appctl", "ovs-ofctl", "ovsdb-client", "ip", "tcpdump", "nft",
            "ethtool", "sysctl", "tc", "bridge", "ss", "sh", "bash", "ping", "arping")
@@ -39,7 +39,7 @@ class Runner:
         self.log = os.path.join(box.dir, "exec.log")
         self.dbfile = os.path.join(box.dir, "conf.db")
         env = dict(os.environ, PYTHONPATH=COLLECTIONS, **box.env)
-        argv = [sys.executable, os.path.join(HERE, "modserver.py"),
+        argv = [sys.executable, os.path.join(SUPPORT, "modserver.py"),
                 os.path.join(REPO, "plugins", "modules")]
         self.tracer = shutil.which("strace")
         if self.tracer:

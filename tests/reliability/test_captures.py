@@ -1,7 +1,7 @@
 """Captures: bounds (packet_count, max_bytes) never exceeded by more than one packet, no
 tcpdump alive after the duration ends / the module is killed / the module hangs (within
 duration + 5 s), pcaps 0600 in 0700 directories even under umask 000, and a refusal to start
-on a nearly full disk. In the sandbox with two VM namespaces (test_capture_module's Lab)."""
+on a nearly full disk. In the sandbox with two VM namespaces (capture_lab.Lab, tests/support/)."""
 
 import os
 import shutil
@@ -11,8 +11,9 @@ import tempfile
 import time
 
 import pytest
+
+from capture_lab import HOST_IP, VM_B, Lab, no_leftovers, stat_mode, tcpdumps
 from relkit import Pinger
-from test_capture_module import HOST_IP, VM_B, Lab, no_leftovers, stat_mode, tcpdumps
 
 pytestmark = pytest.mark.fast
 PKT = 1042 + 16   # a 1000-byte ping on the wire, plus its pcap record header

@@ -6,6 +6,7 @@ import signal
 import time
 
 import pytest
+
 from relkit import config_dump, result
 from relkit import module_proc as start_module
 

@@ -5,9 +5,10 @@ vSwitch, and while libvirt re-plugs a VM's tap in a loop."""
 import threading
 
 import pytest
+
+from capture_lab import BASE, VM_B, Lab
 from relkit import Pinger, libvirt_plug_cmd, ofports, result
 from relkit import module_proc as start_module
-from test_capture_module import BASE, VM_B, Lab
 
 pytestmark = pytest.mark.fast
 BACKENDS = ["idl", "vsctl"]

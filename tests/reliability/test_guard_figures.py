@@ -1,20 +1,25 @@
 """Figures of the guarded apply on the lab (the proof itself is tests/lab/test_guard_lab.py,
-which CI runs): how long a host that cut itself off stays cut off, how fast a good change is
-confirmed, and that the other hosts carry on.
+which CI runs; both take the lab and the changes from tests/support/guard_lab.py): how long a
+host that cut itself off stays cut off, how fast a good change is confirmed, and that the
+other hosts carry on.
 
     flock /run/cnlab-agents.lock pytest -q tests/reliability -m lab
 """
 
 import pytest
-import test_guard_lab as proof
 
+import guard_lab
+from guard_lab import CUT_OFF, HARMLESS, RIGHT, run_vswitch
 from labkit import adhoc
 
 pytestmark = pytest.mark.lab
 TIMEOUT = 15
-lab = proof.lab   # the proof's module-scoped 3-host lab fixture
-CUT_OFF, HARMLESS, RIGHT, run_vswitch = proof.CUT_OFF, proof.HARMLESS, proof.RIGHT, \
-    proof.run_vswitch
+
+
+@pytest.fixture(scope="module")
+def lab(request, tmp_path_factory):
+    """The proof's 3-host lab (guard_lab.start), one for this module."""
+    return guard_lab.start(request, tmp_path_factory)
 
 
 def test_guard_rollback_and_confirmation(lab, tmp_path, figure):

@@ -5,9 +5,10 @@ every 10 ms through the vSwitch it provisions. Counted, in the sandbox."""
 import json
 
 import pytest
+
+from capture_lab import BASE, VM_A, VM_B, Lab
+from provision_play import inventory, playbook
 from relkit import Pinger, ofports
-from test_capture_module import BASE, VM_A, VM_B, Lab
-from test_provision import inventory, playbook
 
 pytestmark = pytest.mark.fast
 BACKENDS = ["idl", "vsctl"]

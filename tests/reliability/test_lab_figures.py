@@ -20,9 +20,9 @@ import time
 
 import pytest
 import yaml
-from relkit import Pinger
 
 from labkit import REPO, lab_leftovers, playbook, start_lab
+from relkit import Pinger
 
 pytestmark = pytest.mark.lab
 HOSTS = 3

@@ -15,7 +15,7 @@ OVS bridge in namespace ``cnlab-tor`` (its own OVS too). VMs are network namespa
 Everything the lab creates is named with the prefix ``cnlab`` and recorded in DIR/state.json.
 
 Stdlib only; every command is an argv list, never a shell string. Background and traps:
-../../../docs/lab.md and LAB_NOTES (numbers quoted as "trap N" below).
+docs/lab.md, section "Traps the lab works around" (numbers quoted as "trap N" below).
 """
 
 import argparse
@@ -872,7 +872,7 @@ def do_down(lab, keep_dir=False):
         changed = True
         kill_and_wait(rest)
     # 2. nftables: netdev ingress chains survive their device and reattach to a new one of
-    #    the same name (LAB_NOTES): delete the lab's tables explicitly.
+    #    the same name (trap 1): delete the lab's tables explicitly.
     #    (VM namespaces have none.)
     node_ns = [ns for ns in lab_ns if "-vm" not in ns]
     for ns in node_ns:

@@ -1,0 +1,277 @@
+"""The fleet suites of issue 6, on the lab (roles/lab: namespaces reached over SSH):
+
+  fleet     provision.yml on N hosts: first run and idempotent re-run, beside `ansible -m ping`
+            on the same lab; remote module runs per host in the idempotent run (the bench-only
+            callback bench_fleet); forks used.
+  captures  collect_captures.yml on 3 hosts with a 10 s capture: wall time minus the capture
+            duration, and the start skew between hosts (from the captures' sidecars), with
+            the per-task timeline that shows where the rest goes.
+
+The lab is one per machine and shared: each lab session runs in a child process under
+`flock /run/cnlab-agents.lock` and takes the lab down before the lock is released (one child
+per lab size and suite, each well under 15 minutes).
+
+  python bench/suites/fleet.py provision N REPS OUT.json WORKDIR    (the child; run.py calls it)
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+if __name__ == "__main__":  # run.py's child: the import path run.py sets up for itself
+    _BENCH = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path[:0] = [os.path.join(_BENCH, "tools"),
+                    os.path.join(os.path.dirname(_BENCH), "tests", "support")]
+
+from harness import CALLBACK_PLUGINS, REPO, VENV_BIN, BenchError  # noqa: E402
+
+LOCK = "/run/cnlab-agents.lock"
+CAPTURE_HOST_IP = "203.0.113.102"  # hv1's VM on VLAN 10 (the captures Molecule scenario's)
+CAPTURE_PEER_IP = "203.0.113.106"  # hv2's VM on VLAN 10
+CAPTURE_DURATION = 10
+
+
+def log(msg):
+    print("[fleet %s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
+
+
+def _env(forks, fleet_out=None):
+    env = dict(os.environ,
+               PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", ""),
+               ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
+               ANSIBLE_FORKS=str(forks),
+               ANSIBLE_RETRY_FILES_ENABLED="false",
+               ANSIBLE_CALLBACK_PLUGINS=CALLBACK_PLUGINS)
+    if fleet_out:
+        env["ANSIBLE_CALLBACKS_ENABLED"] = "bench_fleet"
+        env["BENCH_FLEET_OUT"] = fleet_out
+    return env
+
+
+def _play(argv, forks, fleet_out=None, check=True):
+    start = time.monotonic()
+    res = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, check=False,
+                         env=_env(forks, fleet_out))
+    wall = time.monotonic() - start
+    if check and res.returncode != 0:
+        raise BenchError("%s failed (rc=%d):\n%s\n%s" % (
+            " ".join(argv[:4]), res.returncode, res.stdout[-5000:], res.stderr[-2000:]))
+    return wall, res
+
+
+def _recap_changed(stdout):
+    return {m.group(1): int(m.group(2))
+            for m in re.finditer(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", stdout, re.M)}
+
+
+def lab_up(lab_dir, hosts):
+    wall, _res = _play([os.path.join(VENV_BIN, "ansible-playbook"), "playbooks/lab_up.yml",
+                        "-e", "lab_dir=" + lab_dir, "-e", "lab_hosts=%d" % hosts], 5)
+    return wall
+
+
+def lab_down(lab_dir):
+    wall, res = _play([os.path.join(VENV_BIN, "ansible-playbook"), "playbooks/lab_down.yml",
+                       "-e", "lab_dir=" + lab_dir], 5, check=False)
+    if res.returncode != 0:
+        log("lab_down failed (rc=%d): %s" % (res.returncode, res.stdout[-2000:]))
+    return wall
+
+
+def ping(inv, forks):
+    wall, _res = _play([os.path.join(VENV_BIN, "ansible"), "-i", inv, "hypervisors",
+                        "-m", "ansible.builtin.ping", "-f", str(forks)], forks)
+    return wall
+
+
+def provision(inv, forks, out_json):
+    wall, res = _play([os.path.join(VENV_BIN, "ansible-playbook"), "-i", inv,
+                       "playbooks/provision.yml"], forks, fleet_out=out_json)
+    with open(out_json) as f:
+        cb = json.load(f)
+    return {"wall_s": wall, "changed": _recap_changed(res.stdout),
+            "remote_runs": {h: v["remote"] for h, v in cb["hosts"].items()},
+            "remote_tasks": {h: v["remote_tasks"] for h, v in cb["hosts"].items()},
+            "tasks": [{"name": t["name"], "action": t["action"],
+                       "s": t["end"] - t["start"], "remote_runs": t["remote_runs"]}
+                      for t in cb["tasks"]],
+            "startup_s": cb["playbook_start"] - (cb["playbook_start"] - 0)}
+
+
+def session_provision(hosts, reps, workdir):
+    """One lab per repetition (a first run needs a fresh lab): up, a warm-up ping (untimed:
+    opens the SSH control connections both contenders then reuse), provision (first run),
+    then alternately ping and the idempotent provision, down."""
+    forks = hosts
+    out = {"hosts": hosts, "forks": forks, "first": [], "idempotent": [], "ping": [],
+           "lab_up_s": [], "lab_down_s": []}
+    for rep in range(reps):
+        lab_dir = os.path.join(workdir, "lab%d" % hosts)
+        inv = os.path.join(lab_dir, "inventory.yml")
+        try:
+            out["lab_up_s"].append(lab_up(lab_dir, hosts))
+            ping(inv, forks)
+            first = provision(inv, forks, os.path.join(workdir, "first-%d.json" % rep))
+            if not any(first["changed"].values()):
+                raise BenchError("the first provision.yml run changed nothing")
+            out["first"].append(first)
+            for _i in range(2):
+                out["ping"].append(ping(inv, forks))
+                idem = provision(inv, forks, os.path.join(workdir, "idem-%d.json" % rep))
+                if any(idem["changed"].values()):
+                    raise BenchError("the idempotent run changed: %s" % idem["changed"])
+                out["idempotent"].append(idem)
+            log("%d hosts rep %d/%d: first %.2f s, idempotent %s s, ping %s s, remote runs "
+                "per host %s" % (hosts, rep + 1, reps, first["wall_s"],
+                                 ["%.2f" % x["wall_s"] for x in out["idempotent"][-2:]],
+                                 ["%.2f" % x for x in out["ping"][-2:]],
+                                 sorted(set(idem["remote_runs"].values()))))
+        finally:
+            out["lab_down_s"].append(lab_down(lab_dir))
+    return out
+
+
+def _vm_netns(inv, host, address):
+    import yaml
+
+    with open(inv) as f:
+        data = yaml.safe_load(f)
+    hv = data["all"]["children"]["hypervisors"]["hosts"][host]
+    for vm in hv["lab_vms"]:
+        if str(vm.get("address", "")).startswith(address + "/"):
+            return vm["netns"]
+    raise BenchError("no VM with %s on %s" % (address, host))
+
+
+def _skew(run_dir):
+    """Start skew between hosts: each host's first `listening_at` (sidecars), max - min."""
+    starts = {}
+    for side in glob.glob(os.path.join(run_dir, "*", "*.json")):
+        host = os.path.basename(os.path.dirname(side))
+        if host in ("fdb", "routes"):
+            continue
+        try:
+            with open(side) as f:
+                data = json.load(f)
+        except (OSError, ValueError):
+            continue
+        at = data.get("listening_at") or data.get("started_at") if isinstance(data, dict) \
+            else None
+        if isinstance(at, (int, float)):
+            starts[host] = min(at, starts.get(host, at))
+    if len(starts) < 2:
+        return None, starts
+    return max(starts.values()) - min(starts.values()), starts
+
+
+def session_captures(reps, workdir):
+    """3 hosts, provisioned, known traffic from hv1's VM to hv2's (a ping, 10/s, started and
+    stopped here by its PID), then collect_captures.yml with a 10 s capture `reps` times."""
+    hosts, forks = 3, 3
+    lab_dir = os.path.join(workdir, "lab-cap")
+    inv = os.path.join(lab_dir, "inventory.yml")
+    out = {"hosts": hosts, "forks": forks, "duration": CAPTURE_DURATION, "runs": []}
+    pinger = None
+    try:
+        out["lab_up_s"] = lab_up(lab_dir, hosts)
+        _play([os.path.join(VENV_BIN, "ansible-playbook"), "-i", inv,
+               "playbooks/provision.yml"], forks)
+        ns = _vm_netns(inv, "hv1", CAPTURE_HOST_IP)
+        pinger = subprocess.Popen(["ip", "netns", "exec", ns, "ping", "-q", "-i", "0.1",
+                                   "-w", "900", CAPTURE_PEER_IP],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)
+        for rep in range(reps):
+            outdir = os.path.join(workdir, "cap-out-%d" % rep)
+            os.makedirs(outdir, exist_ok=True)
+            cb = os.path.join(workdir, "cap-%d.json" % rep)
+            wall, res = _play([os.path.join(VENV_BIN, "ansible-playbook"), "-i", inv,
+                               "playbooks/collect_captures.yml",
+                               "-e", "host_ip=" + CAPTURE_HOST_IP,
+                               "-e", "peer_ips=" + CAPTURE_PEER_IP,
+                               "-e", "duration=%d" % CAPTURE_DURATION,
+                               "-e", "output_dir=" + outdir], forks, fleet_out=cb)
+            with open(cb) as f:
+                data = json.load(f)
+            runs = glob.glob(os.path.join(outdir, "captures", "*"))
+            skew, starts = _skew(runs[0]) if runs else (None, {})
+            report = os.path.join(runs[0], "report.md") if runs else None
+            if not report or not os.path.exists(report):
+                raise BenchError("no report.md: %s" % res.stdout[-3000:])
+            sample = {"wall_s": wall, "overhead_s": wall - CAPTURE_DURATION, "skew_s": skew,
+                      "starts": starts,
+                      "remote_runs": {h: v["remote"] for h, v in data["hosts"].items()},
+                      "tasks": [{"name": t["name"], "action": t["action"],
+                                 "s": t["end"] - t["start"], "remote_runs": t["remote_runs"]}
+                                for t in data["tasks"]]}
+            out["runs"].append(sample)
+            skew_text = "?" if skew is None else str(round(skew, 3))
+            log("captures rep %d/%d: %.2f s wall, overhead %.2f s, start skew %s s" % (
+                rep + 1, reps, wall, wall - CAPTURE_DURATION, skew_text))
+    finally:
+        if pinger is not None:
+            pinger.send_signal(signal.SIGINT)
+            try:
+                pinger.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pinger.kill()
+                pinger.wait()
+        out["lab_down_s"] = lab_down(lab_dir)
+    return out
+
+
+def _interrupt(signum, _frame):
+    raise KeyboardInterrupt("signal %d" % signum)
+
+
+def _child(argv):
+    # SIGTERM/SIGHUP (a timeout, a killed parent) become KeyboardInterrupt, so the `finally`
+    # that takes the lab down still runs before the lock is released.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    mode, n, reps, out_json, workdir = argv[0], int(argv[1]), int(argv[2]), argv[3], argv[4]
+    os.makedirs(workdir, exist_ok=True)
+    res = session_provision(n, reps, workdir) if mode == "provision" else \
+        session_captures(reps, workdir)
+    res["loadavg_end"] = os.getloadavg()
+    with open(out_json, "w") as f:
+        json.dump(res, f, indent=1)
+    return 0
+
+
+def _locked(mode, n, reps, workdir, outer_log):
+    out_json = os.path.join(workdir, "%s-%d.json" % (mode, n))
+    argv = ["flock", LOCK, sys.executable, os.path.abspath(__file__), mode, str(n), str(reps),
+            out_json, workdir]
+    outer_log("waiting for the lab lock (%s), then %s on %d hosts" % (LOCK, mode, n))
+    load = os.getloadavg()
+    res = subprocess.run(argv, text=True, check=False)
+    if res.returncode != 0:
+        raise BenchError("fleet %s %d failed (rc=%d)" % (mode, n, res.returncode))
+    with open(out_json) as f:
+        data = json.load(f)
+    data["loadavg_start"] = load
+    return data
+
+
+def run_fleet(sizes, reps, workdir, outer_log):
+    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "sizes": [_locked("provision", n, reps, os.path.join(workdir, "fleet%d" % n),
+                              outer_log) for n in sizes]}
+
+
+def run_captures(reps, workdir, outer_log):
+    data = _locked("captures", 3, reps, os.path.join(workdir, "captures"), outer_log)
+    data["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return data
+
+
+if __name__ == "__main__":
+    sys.exit(_child(sys.argv[1:]))

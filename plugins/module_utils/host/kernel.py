@@ -1,0 +1,124 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudnet.vswitch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The kernel side of a host, read with `ip -j` (JSON, never scraped text) and changed with
+`ip` argv lists: links with their MAC, master, state and addresses, and the main table's routes.
+
+`run` is a callable argv -> (rc, stdout, stderr), e.g. AnsibleModule.run_command, so the parsers
+below are pure and unit-tested on captured JSON.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import KernelError
+
+# Routes that follow an address when it moves (proto kernel ones come back with the address).
+_NOT_MIGRATED_PROTOS = ("kernel", "ra")
+
+
+def _ip_json(run, argv):
+    rc, out, err = run(["ip", "-j"] + argv)
+    if rc != 0:
+        raise KernelError(["ip", "-j"] + argv, rc, err)
+    return json.loads(out or "[]")
+
+
+def parse_links(addr_json):
+    """`ip -j address show` -> {ifname: {mac, master, up, operstate, mtu, addresses}}.
+    Addresses are the scope-global ones as CIDR strings (link-local ones never move)."""
+    links = {}
+    for link in addr_json:
+        addrs = sorted("%s/%d" % (a["local"], a["prefixlen"]) for a in link.get("addr_info", [])
+                       if a.get("scope") == "global" and "local" in a)
+        links[link["ifname"]] = {
+            "mac": (link.get("address") or "").lower() or None,
+            "master": link.get("master"),
+            "up": "UP" in link.get("flags", []),
+            "operstate": link.get("operstate"),
+            "mtu": link.get("mtu"),
+            "addresses": addrs,
+        }
+    return links
+
+
+def parse_routes(route_json, family):
+    """`ip -j route show table main` -> [{dst, dev, gateway, metric, protocol, family,
+    migrate}]; migrate is True for the routes that must follow a NIC's addresses."""
+    routes = []
+    for r in route_json:
+        if r.get("type", "unicast") != "unicast" or "dev" not in r:
+            continue
+        dst = r.get("dst", "default")
+        if family == 6 and (dst.startswith("fe80:") or dst.startswith("ff")):
+            continue
+        routes.append({
+            "dst": dst, "dev": r["dev"], "gateway": r.get("gateway"),
+            "metric": r.get("metric"), "protocol": r.get("protocol", "boot"),
+            "family": family,
+            "migrate": r.get("protocol", "boot") not in _NOT_MIGRATED_PROTOS,
+        })
+    return routes
+
+
+def parse_neighbours(neigh_json):
+    """`ip -j neigh show` -> [{ip, dev, mac, state}] (entries without a MAC are kept, with
+    mac None: INCOMPLETE / FAILED say something too)."""
+    out = []
+    for n in neigh_json:
+        out.append({"ip": n.get("dst"), "dev": n.get("dev"),
+                    "mac": (n.get("lladdr") or "").lower() or None,
+                    "state": (n.get("state") or ["NONE"])[0] if isinstance(n.get("state"), list)
+                    else n.get("state")})
+    return out
+
+
+def neighbours(run):
+    return parse_neighbours(_ip_json(run, ["neigh", "show"]))
+
+
+def read(run):
+    """The kernel facts the planner needs, in three `ip -j` calls."""
+    links = parse_links(_ip_json(run, ["address", "show"]))
+    routes = parse_routes(_ip_json(run, ["route", "show", "table", "main"]), 4)
+    routes += parse_routes(_ip_json(run, ["-6", "route", "show", "table", "main"]), 6)
+    return links, routes
+
+
+def route_replace_argv(route, dev):
+    """`ip [-6] route replace DST [via GW] dev DEV [metric M]` for a parsed route, on `dev`
+    (a migration moves it onto the internal port; an undo puts it back)."""
+    argv = ["ip"] + (["-6"] if route.get("family") == 6 else [])
+    argv += ["route", "replace", route["dst"]]
+    if route.get("gateway"):
+        argv += ["via", route["gateway"]]
+    argv += ["dev", dev]
+    if route.get("metric") is not None:
+        argv += ["metric", str(route["metric"])]
+    return argv
+
+
+def apply(run, commands):
+    """Run the planner's `ip` argv lists in order; stop at the first failure."""
+    for argv in commands:
+        rc, _out, err = run(list(argv))
+        if rc != 0:
+            raise KernelError(argv, rc, err)
+
+
+def wait_for_links(run, names, timeout, sleep):
+    """Wait until ovs-vswitchd has created the internal ports' kernel devices."""
+    import time
+
+    end = time.monotonic() + timeout
+    while True:
+        links = parse_links(_ip_json(run, ["address", "show"]))
+        missing = [n for n in names if n not in links]
+        if not missing:
+            return links
+        if time.monotonic() >= end:
+            raise KernelError(["ip", "link", "show"] + missing, 1,
+                              "ovs-vswitchd did not create %s within %ss" % (
+                                  ", ".join(missing), timeout))
+        sleep(0.05)

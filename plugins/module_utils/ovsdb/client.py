@@ -1,0 +1,19 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudnet.vswitch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""open_client: the OVSDB client a task uses. Both clients read the same world (rows.py) and
+commit a plan as one transaction."""
+
+from __future__ import annotations
+
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.ovsdb import idl
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.ovsdb.vsctl import VsctlClient
+
+
+def open_client(db=None, timeout=30, backend="auto", run=None):
+    """The IDL client where the python ovs bindings import (or backend=idl, which then
+    requires them), else the ovs-vsctl client (hosts without the bindings: RHEL ships them only
+    in extra repositories)."""
+    if backend == "idl" or (backend == "auto" and idl.IMPORT_ERROR is None):
+        return idl.Client(db=db, timeout=timeout)
+    return VsctlClient(db=db, timeout=timeout, run=run)

@@ -1,0 +1,207 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudnet.vswitch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""vswitch_info's core: every vSwitch with its ports (name, ofport, role, MAC, addresses,
+state, MTU, VLANs, external_ids, OVS error), bonds from `bond/show` and `lacp/show`, and the
+bridge settings with their effective values. Parsers take the text the host printed;
+read_bonds is the one reader of bond/show and lacp/show."""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.host import appctl
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import world as w
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch.validate import check_ifname
+
+
+def parse_bond_show(text):
+    """`ovs-appctl bond/show BOND` (OVS 3.x text) -> {mode, lacp_status, active_member,
+    members: [{name, enabled, active, may_enable}], settings: {key: value}}."""
+    out = {"mode": None, "lacp_status": None, "active_member": None, "members": [],
+           "settings": {}}
+    member = None
+    for line in text.splitlines():
+        m = re.match(r"^member (\S+): (enabled|disabled)", line) or \
+            re.match(r"^slave (\S+): (enabled|disabled)", line)  # OVS < 2.15 said slave
+        if m:
+            member = {"name": m.group(1), "enabled": m.group(2) == "enabled", "active": False,
+                      "may_enable": None}
+            out["members"].append(member)
+            continue
+        stripped = line.strip()
+        if member is not None and line.startswith("  "):
+            if stripped in ("active member", "active slave"):
+                member["active"] = True
+            elif stripped.startswith("may_enable:"):
+                member["may_enable"] = stripped.split(":", 1)[1].strip() == "true"
+            continue
+        if ":" in stripped and not stripped.startswith("----"):
+            key, value = (s.strip() for s in stripped.split(":", 1))
+            out["settings"][key] = value
+            if key == "bond_mode":
+                out["mode"] = value
+            elif key == "lacp_status":
+                out["lacp_status"] = value
+            elif key in ("active member mac", "active slave mac"):
+                m = re.search(r"\((\S+)\)", value)
+                out["active_member"] = m.group(1) if m else None
+    return out
+
+
+def parse_lacp_show(text):
+    """`ovs-appctl lacp/show BOND` -> {status, lacp_time, members: [{name, state,
+    actor_state, partner_state, partner_sys_id}]}."""
+    out = {"status": None, "lacp_time": None, "sys_id": None, "members": []}
+    member = None
+    for line in text.splitlines():
+        m = re.match(r"^(?:member|slave): (\S+): (.*)$", line)
+        if m:
+            member = {"name": m.group(1), "state": m.group(2).strip(), "actor_state": None,
+                      "partner_state": None, "partner_sys_id": None}
+            out["members"].append(member)
+            continue
+        stripped = line.strip()
+        if ":" not in stripped:
+            continue
+        key, value = (s.strip() for s in stripped.split(":", 1))
+        if member is None:
+            if key in ("status", "lacp_time", "sys_id"):
+                out[key] = value
+        elif key in ("actor state", "partner state", "partner sys_id"):
+            member[key.replace(" ", "_")] = value
+    return out
+
+
+def read_bonds(run, world, bridge=None):
+    """({bond: parsed bond/show}, {bond: parsed lacp/show}) for every bond port of `world`
+    (of `bridge` only, if given); lacp/show only where LACP is on."""
+    bonds, lacp = {}, {}
+    for pname, port in world["ports"].items():
+        if len(port["interfaces"]) > 1 and (not bridge or port["bridge"] == bridge):
+            bonds[pname] = parse_bond_show(appctl.call(run, "bond/show", pname))
+            if port["lacp"] in ("active", "passive"):
+                lacp[pname] = parse_lacp_show(appctl.call(run, "lacp/show", pname))
+    return bonds, lacp
+
+
+def _effective(value, default):
+    return {"configured": value, "effective": value if value is not None else default}
+
+
+def vswitches(world, bonds=None, lacp=None, names=None):
+    """The vSwitches of `world` (optionally only `names`), with effective settings and ports.
+    `bonds` / `lacp`: {bond port name: parsed bond/show / lacp/show}."""
+    bonds, lacp = bonds or {}, lacp or {}
+    out = []
+    for name in sorted(world["bridges"]):
+        if names and name not in names:
+            continue
+        br = world["bridges"][name]
+        facts = w.bridge_facts(world, name)
+        out.append({
+            "name": name,
+            "datapath_type": facts["datapath_type"],
+            "fail_mode": _effective(facts["fail_mode"], "standalone"),
+            "stp": facts["stp"],
+            "mac_aging_time": _effective(facts["mac_aging_time"],
+                                         w.OVS_DEFAULTS["mac_aging_time"]),
+            "mac_table_size": _effective(facts["mac_table_size"],
+                                         w.OVS_DEFAULTS["mac_table_size"]),
+            "other_config": dict(br["other_config"]),
+            "external_ids": dict(br["external_ids"]),
+            "ours": w.MARK in br["external_ids"],
+            "owner": w.foreign_owner(world, name),
+            "ports": [port(world, p, bonds.get(p), lacp.get(p)) for p in sorted(br["ports"])],
+        })
+    return out
+
+
+def port(world, pname, bond=None, lacp=None):
+    p = world["ports"][pname]
+    ifaces = [interface(world, i) for i in p["interfaces"]]
+    first = ifaces[0] if ifaces else {}
+    out = {
+        "name": pname,
+        "role": w.port_role(world, pname),
+        "ofport": first.get("ofport") if len(ifaces) == 1 else None,
+        "type": first.get("type") if len(ifaces) == 1 else "bond",
+        "mac": first.get("mac") if len(ifaces) == 1 else None,
+        "addresses": first.get("addresses", []) if len(ifaces) == 1 else [],
+        "link_state": first.get("link_state") if len(ifaces) == 1 else None,
+        "mtu": min([i["mtu"] for i in ifaces if i.get("mtu")] or [None]),
+        "mtu_request": first.get("mtu_request"),
+        "tag": p["tag"],
+        "trunks": list(p["trunks"]),
+        "vlan_mode": p["vlan_mode"],
+        "external_ids": dict(p["external_ids"], **first.get("external_ids", {}))
+        if len(ifaces) == 1 else dict(p["external_ids"]),
+        "error": "; ".join(i["error"] for i in ifaces if i.get("error")) or None,
+        "kernel": all(i["kernel"] for i in ifaces),
+    }
+    if len(ifaces) > 1:
+        out["bond"] = bond_facts(p, ifaces, bond, lacp)
+        out["link_state"] = "up" if any(i["link_state"] == "up" for i in ifaces) else "down"
+    return out
+
+
+def bond_facts(p, ifaces, bond, lacp):
+    members = {m["name"]: m for m in (bond or {}).get("members", [])}
+    lacp_members = {m["name"]: m for m in (lacp or {}).get("members", [])}
+    return {
+        "mode": (bond or {}).get("mode") or p["bond_mode"] or "active-backup",
+        "lacp": p["lacp"] or "off",
+        "lacp_status": (bond or {}).get("lacp_status") or (lacp or {}).get("status"),
+        "active_member": (bond or {}).get("active_member"),
+        "members": [dict(i, enabled=members.get(i["name"], {}).get("enabled"),
+                         active=members.get(i["name"], {}).get("active"),
+                         lacp=lacp_members.get(i["name"], {}).get("state"))
+                    for i in ifaces],
+    }
+
+
+def interface(world, iname):
+    iface = world["interfaces"].get(iname, {})
+    link = world["links"].get(iname, {})
+    ofport = iface.get("ofport")
+    return {
+        "name": iname,
+        "ofport": ofport if ofport not in (None, -1) else None,
+        "type": iface.get("type") or "system",
+        "mac": link.get("mac") or iface.get("mac_in_use"),
+        "addresses": list(link.get("addresses", [])),
+        "link_state": iface.get("link_state") or ("up" if link.get("up") else None),
+        "admin_state": iface.get("admin_state"),
+        "mtu": iface.get("mtu") or link.get("mtu"),
+        "mtu_request": iface.get("mtu_request"),
+        "kernel": iname in world["links"],
+        "external_ids": dict(iface.get("external_ids", {})),
+        "error": iface.get("error"),
+    }
+
+
+def mtu_mismatches(vswitch):
+    """Ports of one vSwitch whose MTU differs from the uplink's (frames that fit one and not
+    the other are dropped silently)."""
+    uplinks = [p for p in vswitch["ports"] if p["role"] == w.ROLE_UPLINK and p["mtu"]]
+    if not uplinks:
+        return []
+    mtu = uplinks[0]["mtu"]
+    return [{"port": p["name"], "role": p["role"], "mtu": p["mtu"], "uplink": uplinks[0]["name"],
+             "uplink_mtu": mtu}
+            for p in vswitch["ports"] if p["mtu"] and p["mtu"] != mtu
+            and p["role"] in (w.ROLE_VNET, w.ROLE_INTERNAL)]
+
+
+def collect(host):
+    """vswitch_info on a host: the vSwitches (of `bridge`) and their MTU mismatches."""
+    bridge = host.params["bridge"]
+    if bridge is not None:
+        check_ifname(bridge, "bridge")
+    world = host.read_world()
+    w.check_bridge(world, bridge)
+    bonds, lacp = read_bonds(host.run, world, bridge)
+    found = vswitches(world, bonds, lacp, [bridge] if bridge else None)
+    return {"vswitches": found,
+            "mtu_mismatches": [dict(m, vswitch=vs["name"]) for vs in found
+                               for m in mtu_mismatches(vs)]}

@@ -1,0 +1,123 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudnet.vswitch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""path_check on a host: the reads (firewall rules, the drop counter, `ip -j route get` both
+ways, the rp_filter sysctls) that routes.py turns into a verdict per address and peer."""
+
+from __future__ import annotations
+
+import json
+
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.host import files, kernel
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot.routes import (
+    DROP_COUNTER,
+    FIREWALLD_CONF,
+    build_path,
+    default_peers,
+    family_of,
+    local_address,
+    parse_firewalld_conf,
+    parse_iptables_rpfilter,
+    parse_nft_rpfilter,
+    parse_nstat,
+    parse_proc_netstat,
+    parse_route_get,
+    summarize_paths,
+    sysctl_paths,
+    validate_interfaces,
+    validate_peers,
+)
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch.validate import check_ifname
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch.world import (
+    ROLE_INTERNAL,
+    port_role,
+)
+
+
+def firewall_rules(run, read, which):
+    """Every reverse-path firewall rule this host has, from each tool that exists."""
+    rules = []
+    if which("nft"):
+        rc, out, _err = run([which("nft"), "-j", "list", "ruleset"])
+        if rc == 0:
+            try:
+                rules += parse_nft_rpfilter(json.loads(out or "{}"))
+            except ValueError:
+                pass
+    for tool, family in (("iptables-save", 4), ("ip6tables-save", 6)):
+        if which(tool):
+            rc, out, _err = run([which(tool)])
+            if rc == 0:
+                rules += parse_iptables_rpfilter(out, family)
+    conf = read(FIREWALLD_CONF)
+    fwd = parse_firewalld_conf(conf) if conf else None
+    # firewalld writes its rule into nftables; the file alone counts only where the ruleset
+    # cannot be read (firewalld may be installed but not running).
+    if fwd and which("nft"):
+        fwd = dict(fwd, counts=False, rule=fwd["rule"] + ", not counted: the nftables ruleset "
+                   "shows what firewalld enforces")
+    if fwd:
+        rules.append(fwd)
+    return rules
+
+
+def drop_counter(run, read, which):
+    """TcpExtIPReversePathFilter of this network namespace, or None."""
+    value = parse_proc_netstat(read("/proc/net/netstat"))
+    if value is None and which("nstat"):
+        # -s: do not update nstat's history file (we only read).
+        rc, out, _err = run([which("nstat"), "-a", "-s", "-z", "-j", DROP_COUNTER])
+        if rc == 0:
+            value = parse_nstat(out)
+    return value
+
+
+def route_get(run, argv):
+    rc, out, err = run(list(argv))
+    return parse_route_get(rc, out, err)
+
+
+def paths(world, internal, run, read, which, interfaces=None, peers=None,
+          neighbours=None):
+    """Every path for the internal ports (or `interfaces`) and the peers (or the defaults).
+
+    internal: names of the internal ports; peers: validated (routes.validate_peers);
+    neighbours: parsed `ip neigh` (for defaults)."""
+    names = validate_interfaces(interfaces, internal)
+    peers = peers or default_peers(neighbours or [], world.get("routes", []), names)
+    rules = firewall_rules(run, read, which)
+    counter = drop_counter(run, read, which)
+    local_ips = set()
+    for link in world["links"].values():
+        local_ips.update(local_address(a) for a in link.get("addresses", []))
+    found = []
+    for iface in names:
+        link = world["links"].get(iface) or {}
+        sysvals = dict((p, read("/proc/sys/" + p)) for p in sysctl_paths(iface))
+        for cidr in link.get("addresses", []):
+            local = local_address(cidr)
+            fam = family_of(local)
+            for peer in peers:
+                if family_of(peer) != fam or peer in local_ips:
+                    continue
+                egress = route_get(run, ["ip", "-j", "route", "get", peer, "from", local])
+                kargv = ["ip", "-j", "route", "get", local, "from", peer, "iif", iface]
+                kcheck = route_get(run, kargv)
+                found.append(build_path(local, iface, peer, egress, kcheck, kargv, sysvals,
+                                        rules, counter))
+    return {"paths": found, "summary": summarize_paths(found), "peers": peers,
+            "interfaces": names, "drop_counter": counter}
+
+
+def collect(host):
+    """path_check on a host: every internal port's addresses (or `interfaces`) against the
+    peers (or the neighbours and gateways it knows)."""
+    p = host.params
+    for i, name in enumerate(p["interfaces"] or []):
+        check_ifname(name, "interfaces[%d]" % i)
+    peers = validate_peers(p["peers"])
+    world = host.read_world()
+    internal = sorted(n for n in world["ports"] if port_role(world, n) == ROLE_INTERNAL)
+    neigh = None if peers else kernel.neighbours(host.run)
+    return paths(world, internal, host.run, lambda path: files.read_text(path, None),
+                 host.which, interfaces=p["interfaces"], peers=peers, neighbours=neigh)

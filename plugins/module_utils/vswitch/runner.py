@@ -1,0 +1,101 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudnet.vswitch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The edge: the only code of the engine that sees AnsibleModule. It turns a module's
+parameters into a Task (apply.py) or a read, runs it, and turns every typed error into
+fail_json with the path of the bad field; modules only build `config` and call run()."""
+
+from __future__ import annotations
+
+import os
+
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
+    ParamError,
+    VswitchError,
+)
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import apply, validate
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch.plan import plan_task
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch.world import empty_world
+
+
+def guard_settings(params):
+    """The guarded apply's settings from GUARD_ARGS (see doc_fragments/common.py GUARD): the
+    rollback timeout and the addresses the controller reaches the host by."""
+    if params["rollback_timeout"] is not None and params["rollback_timeout"] < 0:
+        raise ParamError("rollback_timeout", "%r is negative; give seconds, or 0 to turn the "
+                         "guard off" % params["rollback_timeout"])
+    addresses = params["management_addresses"]
+    if addresses is None:
+        addresses = os.environ.get("SSH_CONNECTION", "").split()[2:3]
+    return {"timeout": params["rollback_timeout"], "addresses": addresses}
+
+
+def _renamed(exc, paths):
+    """A ParamError whose path is in the module's own option names (the single-object
+    modules: `config[0].name` is their `bridge`)."""
+    for prefix, name in (paths or {}).items():
+        if exc.path == prefix or (exc.path or "").startswith(prefix + "."):
+            path = name + exc.path[len(prefix):]
+            return type(exc)(path.lstrip("."), exc.msg)
+    return exc
+
+
+def task_of(module, config, state, options=None, guarded=False):
+    """The Task of a module's parameters and a valid config."""
+    p = module.params
+    validate.check_timeout(p["timeout"])
+    return apply.Task(config, state, module.run_command, options,
+                      guard=guard_settings(p) if guarded else None, db=p.get("db"),
+                      timeout=p["timeout"], backend=p.get("backend") or "auto",
+                      check_mode=module.check_mode)
+
+
+def run(module, config, state, options=None, guarded=False, paths=None):
+    """Run one provisioning task; exits the module. `options` are planner options; `guarded`
+    turns on the guarded apply (vswitch, bridge, uplink); `paths` maps a prefix of the config's
+    error paths to the module's own option names."""
+    result = {"changed": False}
+    try:
+        validate.require_netaddr()
+        config = validate.normalize_config(config, state)
+        if state == "rendered":
+            plan = plan_task(empty_world(), config, state, offline=True, **(options or {}))
+            module.exit_json(changed=False, rendered=plan.commands(), commands=plan.commands(),
+                             pending=plan.pending)
+        result.update(apply.execute(task_of(module, config, state, options, guarded)))
+    except ParamError as exc:
+        module.fail_json(**dict(result, **_renamed(exc, paths).to_fail()))
+    except VswitchError as exc:
+        module.fail_json(**dict(result, **exc.to_fail()))
+    if module._diff and result.get("changed"):
+        result["diff"] = {"before": {"vswitches": result["before"]},
+                          "after": {"vswitches": result["after"]}}
+    for w in result.pop("warnings", []):
+        module.warn(w)
+    module.exit_json(**result)
+
+
+class Host(object):
+    """What the troubleshooting and capture runners may use of the module: its parameters,
+    check mode, run_command, get_bin_path and a read of the world; never fail_json."""
+
+    def __init__(self, module):
+        self._module = module
+        self.params = module.params
+        self.check_mode = module.check_mode
+        self.run = module.run_command
+        self.which = module.get_bin_path
+
+    def read_world(self):
+        """The host as the planner sees it: OVSDB and the kernel."""
+        return apply.read_world(task_of(self._module, [], "gathered"))
+
+
+def run_info(module, collect):
+    """The edge of a read-only module (and of capture): exit with collect(Host)'s dict, or
+    fail with the typed error's message (and the partial result a RunFailed carries)."""
+    try:
+        result = collect(Host(module))
+    except VswitchError as exc:
+        module.fail_json(**exc.to_fail())
+    module.exit_json(**dict({"changed": False}, **result))

@@ -1,0 +1,66 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudnet.vswitch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Where to capture, across the fleet, for collect_captures.yml: pure, from what `locate` and
+`vswitch_info` returned per host. The address's own port (a VM's vnet or an internal port), its
+vSwitch's uplink and internal port; the uplinks that carry its peers on the hosts that hold
+them; or, where it lives on no host, the uplinks that learned it."""
+
+from __future__ import annotations
+
+
+def _ports(vswitches, name):
+    vs = next((v for v in vswitches if v["name"] == name), None)
+    if vs is None:
+        return None, None
+    uplink = next((p["name"] for p in vs["ports"] if p["role"] == "uplink"), None)
+    internal = next((p["name"] for p in vs["ports"] if p["role"] == "internal"), None)
+    return uplink, internal
+
+
+def hosts_plan(address, hosts, peers=(), only_hosts=(), interfaces=()):
+    """hosts: {host: {"locate": {address: locate result}, "vswitches": [...]}}.
+
+    Returns {"hosts": {host: {interface: why}}, "located": [{host, ...location}],
+    "notes": [str]}. Raises ValueError with a sentence when there is nothing to capture."""
+    out, located, notes = {}, [], []
+
+    def add(host, iface, why):
+        if iface:
+            out.setdefault(host, {}).setdefault(iface, why)
+
+    for host, data in sorted(hosts.items()):
+        for loc in (data.get("locate", {}).get(address) or {}).get("locations", []):
+            located.append(dict(loc, host=host))
+    local = [loc for loc in located if loc.get("local")]
+    for loc in local:
+        uplink, internal = _ports(hosts[loc["host"]].get("vswitches", []), loc["vswitch"])
+        add(loc["host"], loc["port"],
+            "%s's %s port on %s" % (address, loc["role"], loc["vswitch"]))
+        add(loc["host"], uplink, "the uplink of %s, where %s lives" % (loc["vswitch"], address))
+        add(loc["host"], internal, "the internal port of %s" % loc["vswitch"])
+    if not local:
+        for loc in located:
+            add(loc["host"], loc["port"], "%s was learned here (%s)" % (address, loc["role"]))
+        if located:
+            notes.append("%s lives on none of these hosts; capturing where it was learned"
+                         % address)
+    for peer in peers:
+        for host, data in sorted(hosts.items()):
+            for loc in (data.get("locate", {}).get(peer) or {}).get("locations", []):
+                if loc.get("local"):
+                    uplink, _internal = _ports(data.get("vswitches", []), loc["vswitch"])
+                    add(host, uplink, "the uplink that carries peer %s" % peer)
+    if only_hosts:
+        missing = [h for h in only_hosts if h not in hosts]
+        if missing:
+            raise ValueError("capture_hosts: %s not in the play's hosts" % ", ".join(missing))
+        out = {h: out.get(h, {}) for h in only_hosts}
+    if interfaces:
+        out = {h: {i: "asked for (interfaces)" for i in interfaces} for h in (out or hosts)}
+    out = {h: i for h, i in out.items() if i}
+    if not out:
+        raise ValueError("host_ip %s was found on no host (no vnet, internal port, FDB or "
+                         "neighbour entry): give -e capture_hosts=... -e interfaces=..."
+                         % address)
+    return {"hosts": out, "located": located, "notes": notes}

@@ -1,0 +1,392 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudnet.vswitch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Streaming analysis of the pcaps of one capture run, on the controller.
+
+`analyse(sources, merged_path)` reads every classic pcap once, in one timeline (a heap merge by
+timestamp), writes that timeline to `merged.pcapng` as it goes and returns a JSON-ready dict:
+per file packets, bytes, span, VLANs and checksum errors; conversations with per-hop counts;
+requests left unanswered with the last interface they were seen on; replies seen before their
+request (clock skew); bad checksums with the reason they are (or are not) offload artefacts.
+
+Memory grows with conversations and outstanding requests, never with packets: requests live in
+an ordered dict aged by capture time (a request answered or older than REQUEST_TIMEOUT is
+dropped, unanswered ones are folded into one counter per flow), and every table has a cap.
+
+Each frame's headers are decoded by frames.py.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter, OrderedDict
+
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.capture.pcapfile import (
+    PcapngWriter,
+    pcap_header,
+    read_pcap,
+)
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import PcapError
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.host.files import open_private
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.frames import (
+    PROTO_NAMES,
+    addr,
+    bad_checksums,
+    conversation_of,
+    decode,
+    endpoint,
+    reply_key,
+    request_of,
+)
+
+REQUEST_TIMEOUT = 5.0        # seconds of capture time a request waits for its answer
+RECENT_WINDOW = 10.0         # answered requests / early replies remembered this long
+BAD_WINDOW = 2.0             # a bad packet is looked for at other hops this long
+MAX_BAD_RECENT = 20000       # bad packets remembered for that
+MAX_OUTSTANDING = 200000     # outstanding requests (the oldest is settled beyond this)
+MAX_CONVERSATIONS = 100000   # (conversation, hop) pairs; beyond, counted together as "other"
+MAX_REPORTED = 1000          # conversations returned (the largest; all are counted)
+MAX_FINDINGS = 10000         # unanswered flows and bad-checksum groups (then one "other")
+MAX_EXAMPLES = 200           # skew findings kept (all are counted)
+END_MARGIN = 1.0             # a request this close to the end of its capture may be answered late
+LINKTYPE_ETHERNET = 1
+
+
+# ---------------------------------------------------------------- the analysis
+def request_words(kind, requester, target, port):
+    what = {"echo": "echo request", "tcp-syn": "TCP SYN", "arp": "ARP who-has",
+            "nd": "neighbour solicitation"}[kind]
+    if requester is None:
+        return "%s, any other (more than %d kinds of request)" % (what, MAX_FINDINGS)
+    if kind == "arp":
+        return "%s %s from %s" % (what, addr(target), addr(requester))
+    if kind == "nd":
+        return "%s for %s from %s" % (what, addr(target), addr(requester))
+    return "%s %s -> %s%s" % (what, addr(requester), addr(target),
+                              " port %d" % port if port is not None else "")
+
+
+class Analysis(object):
+    """Feed packets in timeline order (`feed`), then `result()`. `sources` is a list of dicts
+    {host, interface, drops_kernel, drops_interface, clock_offset, linktype}; `local_macs` maps
+    a host to {mac: why it is that host's (or one of its VMs')}."""
+
+    def __init__(self, sources, local_macs=None):
+        self.sources = sources
+        self.hops = ["%s:%s" % (s["host"], s["interface"]) for s in sources]
+        local_macs = local_macs or {}
+        self.local = [{_mac_bytes(m): why for m, why in (local_macs.get(s["host"]) or {}).items()}
+                      for s in sources]
+        self.files = [{"packets": 0, "bytes": 0, "captured_bytes": 0, "first": None,
+                       "last": None, "vlans": Counter(), "truncated_packets": 0,
+                       "bad_checksums": Counter()} for _s in sources]
+        self.conversations, self.other_conversations = {}, Counter()
+        self.outstanding, self.recent, self.early = OrderedDict(), OrderedDict(), OrderedDict()
+        self.unanswered, self.answered = {}, Counter()
+        self.skew, self.skew_count = [], 0
+        self.bad, self.bad_recent = {}, OrderedDict()
+        self.now = self._expired_at = 0.0
+
+    def feed(self, ts_ns, idx, caplen, origlen, data):
+        st = self.files[idx]
+        st["packets"] += 1
+        st["bytes"] += origlen
+        st["captured_bytes"] += caplen
+        t = ts_ns / 1e9
+        if st["first"] is None:
+            st["first"] = t
+        st["last"] = t
+        self.now = t
+        if self.sources[idx].get("linktype", LINKTYPE_ETHERNET) != LINKTYPE_ETHERNET:
+            return
+        p = decode(data)
+        st["vlans"][p.vlans] += 1
+        self._conversation(p, idx, origlen, t)
+        if p.fam in (4, 6):
+            if caplen < origlen or p.end > len(data):
+                st["truncated_packets"] += 1
+            else:
+                self._checksums(p, data, idx, t)
+        if t - self._expired_at > 0.5:
+            self._expire(t)
+        self._match(p, idx, t)
+
+    # -- conversations
+    def _conversation(self, p, idx, size, t):
+        proto, a, b, forward = conversation_of(p)
+        key = (proto, a, b, idx)                   # one flat entry per conversation and hop
+        h = self.conversations.get(key)
+        if h is None:
+            if len(self.conversations) >= MAX_CONVERSATIONS:
+                self.other_conversations[idx] += 1
+                return
+            h = self.conversations[key] = [0, 0, 0, (p.vlans,), t, t]
+        h[0 if forward else 1] += 1
+        h[2] += size
+        if p.vlans not in h[3]:
+            h[3] += (p.vlans,)
+        h[5] = t
+
+    # -- checksums
+    def _checksums(self, p, data, idx, t):
+        bad = bad_checksums(p, data)
+        fp = (p.src, p.dst, p.proto, data[p.l3 + 4:p.l3 + 6] if p.fam == 4 else None, p.sport,
+              p.dport, p.seq, p.ident, p.end - p.l3)
+        if not bad:
+            if self.bad_recent:
+                seen = self.bad_recent.get(fp)
+                if seen is not None and seen[0][0] != idx:
+                    self.bad[seen[0]]["good_on"].add(idx)
+            return
+        self.files[idx]["bad_checksums"].update(bad)
+        for layer in bad:
+            key = (idx, layer, p.src_mac, p.src, p.dst, p.proto)
+            finding = self.bad.get(key)
+            if finding is None and len(self.bad) >= MAX_FINDINGS:
+                key = (idx, layer, None, None, None, None)       # "from anywhere else"
+                finding = self.bad.get(key)
+            if finding is None:
+                finding = self.bad[key] = {"count": 0, "good_on": set(), "bad_on": set()}
+            finding["count"] += 1
+            seen = self.bad_recent.get(fp)
+            if seen is not None and self.sources[seen[0][0]]["host"] != self.sources[idx]["host"]:
+                finding["bad_on"].add(seen[0][0])
+                self.bad[seen[0]]["bad_on"].add(idx)
+            self.bad_recent[fp] = (key, t)
+            self.bad_recent.move_to_end(fp)
+            if len(self.bad_recent) > MAX_BAD_RECENT:
+                self.bad_recent.popitem(last=False)
+
+    # -- requests and replies
+    def _match(self, p, idx, t):
+        req = request_of(p)
+        if req is not None:
+            kind, key, flow = req
+            entry = self.outstanding.get(key)
+            if entry is not None:
+                entry[3], entry[4] = t, idx
+                if idx not in entry[5]:
+                    entry[5].append(idx)
+                self.outstanding.move_to_end(key)
+            elif key in self.recent:
+                return
+            elif key in self.early:
+                r_t, r_idx = self.early.pop(key)
+                self.answered[kind] += 1
+                self.recent[key] = t
+                self.skew_count += 1
+                if len(self.skew) < MAX_EXAMPLES:
+                    self.skew.append({"kind": kind, "flow": flow, "reply_hop": r_idx,
+                                      "reply_time": r_t, "request_hop": idx,
+                                      "request_time": t})
+            else:
+                self.outstanding[key] = [kind, flow, t, t, idx, [idx]]
+                if len(self.outstanding) > MAX_OUTSTANDING:
+                    self._settle(*self.outstanding.popitem(last=False))
+            return
+        key = reply_key(p)
+        if key is None:
+            return
+        entry = self.outstanding.pop(key, None)
+        if entry is not None:
+            self.answered[entry[0]] += 1
+            self.recent[key] = t
+        elif key not in self.recent:
+            self.early[key] = (t, idx)
+            if len(self.early) > MAX_OUTSTANDING:
+                self.early.popitem(last=False)
+
+    def _expire(self, now):
+        self._expired_at = now
+        out = self.outstanding
+        while out:
+            key = next(iter(out))
+            if now - out[key][3] <= REQUEST_TIMEOUT:
+                break
+            self._settle(key, out.pop(key))
+        for table, window in ((self.recent, RECENT_WINDOW), (self.early, RECENT_WINDOW),
+                              (self.bad_recent, BAD_WINDOW)):
+            while table:
+                key = next(iter(table))
+                value = table[key]
+                if now - (value if isinstance(value, float) else value[-1]) <= window:
+                    break
+                del table[key]
+
+    def _settle(self, key, entry, end=None):
+        kind, flow, first, last, idx, hops = entry
+        u = self.unanswered.get(flow)
+        if u is None and len(self.unanswered) >= MAX_FINDINGS:
+            flow = (kind, None, None, None)                      # "to anywhere else"
+            u = self.unanswered.get(flow)
+        if u is None:
+            u = self.unanswered[flow] = {"count": 0, "first": first, "last": last,
+                                         "last_hops": Counter(), "hops": {}, "near_end": 0}
+        u["count"] += 1
+        u["first"], u["last"] = min(u["first"], first), max(u["last"], last)
+        u["last_hops"][idx] += 1
+        for i in hops:
+            u["hops"].setdefault(i, None)          # in the order first seen
+        if end is not None and end - last < END_MARGIN:
+            u["near_end"] += 1
+
+    # -- the result
+    def result(self):
+        end = max([f["last"] for f in self.files if f["last"] is not None] or [0])
+        while self.outstanding:
+            self._settle(*self.outstanding.popitem(last=False), end=end)
+        return {
+            "files": [self._file(i) for i in range(len(self.sources))],
+            "packets": sum(f["packets"] for f in self.files),
+            "conversation_count": len({k[:3] for k in self.conversations}),
+            "conversations": self._conversations(),
+            "other_conversations": {self.hops[i]: n for i, n in
+                                    self.other_conversations.items()},
+            "answered": dict(self.answered),
+            "unanswered": self._unanswered(),
+            "skew": [self._skew(s) for s in self.skew],
+            "skew_count": self.skew_count,
+            "bad_checksums": self._bad(),
+        }
+
+    def _file(self, i):
+        s, f = self.sources[i], self.files[i]
+        keys = ("host", "interface", "path", "drops_kernel", "drops_interface", "clock_offset",
+                "snaplen", "filter", "linktype", "truncated_file", "sidecar_packets")
+        out = {k: s.get(k) for k in keys}
+        out.update(hop=self.hops[i], packets=f["packets"], bytes=f["bytes"],
+                   captured_bytes=f["captured_bytes"], first=f["first"], last=f["last"],
+                   span=(f["last"] - f["first"]) if f["first"] is not None else None,
+                   vlans=_vlans(f["vlans"]), truncated_packets=f["truncated_packets"],
+                   bad_checksums=dict(f["bad_checksums"]), drops=_drops(s))
+        return out
+
+    def _conversations(self):
+        out, grouped = [], {}
+        for (proto, a, b, i), h in self.conversations.items():
+            grouped.setdefault((proto, a, b), []).append((h[4], i, h))
+        packets = {k: max(h[0] + h[1] for _t, _i, h in hops) for k, hops in grouped.items()}
+        for (proto, a, b) in heapq.nlargest(MAX_REPORTED, packets, key=packets.get):
+            hops = grouped[proto, a, b]
+            rows = [{"hop": self.hops[i], "a_to_b": h[0], "b_to_a": h[1], "bytes": h[2],
+                     "vlans": sorted(_vlans(Counter(h[3]))), "first": h[4], "last": h[5]}
+                    for _t, i, h in sorted(hops)]
+            out.append({"protocol": proto, "a": endpoint(a), "b": endpoint(b),
+                        "packets": max(r["a_to_b"] + r["b_to_a"] for r in rows),
+                        "bytes": max(r["bytes"] for r in rows), "hops": rows})
+        out.sort(key=lambda c: (-c["packets"], c["protocol"], c["a"], c["b"]))
+        return out
+
+    def _unanswered(self):
+        out = []
+        for (kind, requester, target, port), u in self.unanswered.items():
+            last_hop = self.hops[u["last_hops"].most_common(1)[0][0]]
+            qualifiers = []
+            for i in sorted(u["last_hops"]):
+                drops = _drops(self.sources[i])
+                if drops:
+                    qualifiers.append("possibly dropped by capture: the capture on %s dropped "
+                                      "%d packet(s)" % (self.hops[i], drops))
+            if u["near_end"]:
+                qualifiers.append("%d seen in the last %.0f s of the capture: the answer may "
+                                  "have come after it stopped" % (u["near_end"], END_MARGIN))
+            out.append({"kind": kind, "requester": addr(requester), "target": addr(target),
+                        "port": port, "description": request_words(kind, requester, target, port),
+                        "count": u["count"], "first": u["first"], "last": u["last"],
+                        "last_hop": last_hop,
+                        "last_hops": {self.hops[i]: n for i, n in sorted(u["last_hops"].items())},
+                        "hops": [self.hops[i] for i in u["hops"]],
+                        "qualifiers": qualifiers})
+        out.sort(key=lambda u: (-u["count"], u["description"]))
+        return out
+
+    def _skew(self, s):
+        kind, requester, target, port = s["flow"]
+        return {"description": request_words(kind, requester, target, port),
+                "reply_hop": self.hops[s["reply_hop"]], "reply_time": s["reply_time"],
+                "request_hop": self.hops[s["request_hop"]], "request_time": s["request_time"],
+                "delta": s["request_time"] - s["reply_time"]}
+
+    def _bad(self):
+        out = []
+        for (idx, layer, mac, src, dst, proto), f in sorted(
+                self.bad.items(), key=lambda kv: (kv[0][0], kv[0][1], -kv[1]["count"])):
+            offload, reason = self._offload(idx, mac, f)
+            out.append({"hop": self.hops[idx], "layer": layer, "src_mac": addr(mac),
+                        "src": addr(src), "dst": addr(dst), "protocol": PROTO_NAMES.get(proto),
+                        "count": f["count"], "likely_offload": offload, "reason": reason})
+        return out
+
+    def _offload(self, idx, mac, f):
+        if f["good_on"]:
+            return True, ("likely offload artefact: the same packets were seen with a correct "
+                          "checksum on %s" % ", ".join(self.hops[i] for i in sorted(f["good_on"])))
+        why = self.local[idx].get(mac)
+        if why and f["bad_on"]:
+            return False, ("wrong on the wire: sent from this host (%s) but also bad on %s; an "
+                           "offload nobody completed (veth TX checksum offload into a userspace "
+                           "datapath does this)" % (why, ", ".join(self.hops[i]
+                                                                   for i in sorted(f["bad_on"]))))
+        if why:
+            return True, ("likely offload artefact: the sender is on this host (%s), so the "
+                          "capture saw the packet before the checksum was filled in" % why)
+        return False, "not explained: the sender is not known to be on this host and no " \
+                      "correct copy was seen elsewhere"
+
+
+def _mac_bytes(mac):
+    return bytes(int(x, 16) for x in mac.replace("-", ":").split(":"))
+
+
+def _vlans(counter):
+    """{"untagged": n, "10": n, "100.10": n} (outer.inner for QinQ)."""
+    return {".".join(str(v) for v in tags) if tags else "untagged": n
+            for tags, n in sorted(counter.items())}
+
+
+def _drops(source):
+    return sum(int(source.get(k) or 0) for k in ("drops_kernel", "drops_interface"))
+
+
+def offset_comment(source):
+    offset = source.get("clock_offset")
+    if offset is None:
+        return "%s: clock offset unknown" % source["host"]
+    return "%s: clock offset %+.6f s (as measured on the host; timestamps not corrected)" % (
+        source["host"], float(offset))
+
+
+# ---------------------------------------------------------------- one pass over everything
+def analyse(sources, merged_path=None, local_macs=None):
+    """Read every source's pcap once, in timestamp order across files, feeding the analysis and
+    (with `merged_path`) writing the merged pcapng. `sources`: dicts with at least host,
+    interface and path (plus the sidecar's fields). Returns Analysis.result()."""
+    usable = []
+    for s in sources:
+        try:
+            s["linktype"], s["pcap_snaplen"] = pcap_header(s["path"])
+            usable.append(s)
+        except (OSError, PcapError) as e:
+            s["error"] = str(e)
+    analysis = Analysis(usable, local_macs)
+    streams = [read_pcap(s["path"], i, s) for i, s in enumerate(usable)]
+    merged = heapq.merge(*streams, key=lambda r: r[0])
+    if merged_path is None:
+        for rec in merged:
+            analysis.feed(*rec)
+    else:
+        with open_private(merged_path, buffering=1 << 20) as f:
+            writer = PcapngWriter(f)
+            for s in usable:
+                writer.interface(s["linktype"], s["pcap_snaplen"],
+                                 "%s:%s" % (s["host"], s["interface"]),
+                                 "interface %s on host %s" % (s["interface"], s["host"]),
+                                 offset_comment(s))
+            packet, feed = writer.packet, analysis.feed
+            for rec in merged:
+                packet(rec[1], rec[0], rec[2], rec[3], rec[4])
+                feed(*rec)
+    result = analysis.result()
+    result["errors"] = [{"host": s["host"], "interface": s["interface"], "error": s["error"]}
+                        for s in sources if s.get("error")]
+    return result

@@ -1,0 +1,80 @@
+"""Where collect_captures.yml captures, from locate and vswitch_info results."""
+
+import pytest
+
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.capture_plan import (
+    hosts_plan as plan,
+)
+
+
+def vswitches(*names):
+    return [{"name": n, "ports": [
+        {"name": n, "role": "internal"}, {"name": "eth%s" % n[-1], "role": "uplink"},
+        {"name": "vnet%s" % n[-1], "role": "vnet"}]} for n in names]
+
+
+def loc(vswitch, port, role, local):
+    return {"locations": [{"vswitch": vswitch, "port": port, "role": role, "local": local,
+                           "mac": "52:54:00:00:00:01"}]}
+
+
+HOSTS = {
+    "hv1": {"vswitches": vswitches("vswitch0", "vswitch1"),
+            "locate": {"203.0.113.102": loc("vswitch0", "vnet1", "vnet", True),
+                       "203.0.113.106": loc("vswitch0", "eth0", "uplink", False)}},
+    "hv2": {"vswitches": vswitches("vswitch0"),
+            "locate": {"203.0.113.102": loc("vswitch0", "eth0", "uplink", False),
+                       "203.0.113.106": loc("vswitch0", "vnet1", "vnet", True)}},
+    "hv3": {"vswitches": vswitches("vswitch0"), "locate": {}},
+}
+
+
+def test_vm_its_uplink_internal_port_and_the_peers_uplink():
+    p = plan("203.0.113.102", HOSTS, peers=["203.0.113.106"])
+    assert {h: sorted(i) for h, i in p["hosts"].items()} == {
+        "hv1": ["eth0", "vnet1", "vswitch0"], "hv2": ["eth0"]}
+    assert "lives" in p["hosts"]["hv1"]["eth0"]
+    assert "peer 203.0.113.106" in p["hosts"]["hv2"]["eth0"]
+    assert [lo["host"] for lo in p["located"]] == ["hv1", "hv2"]
+
+
+def test_only_learned_elsewhere_captures_where_learned():
+    hosts = {"hv2": HOSTS["hv2"]}
+    p = plan("203.0.113.102", hosts)
+    assert p["hosts"] == {"hv2": {"eth0": "203.0.113.102 was learned here (uplink)"}}
+    assert p["notes"]
+
+
+def test_overrides_and_errors():
+    p = plan("203.0.113.102", HOSTS, only_hosts=["hv3"], interfaces=["eth9"])
+    assert p["hosts"] == {"hv3": {"eth9": "asked for (interfaces)"}}
+    with pytest.raises(ValueError, match="found on no host"):
+        plan("203.0.113.200", {"hv3": HOSTS["hv3"]})
+    with pytest.raises(ValueError, match="capture_hosts: hv9"):
+        plan("203.0.113.102", HOSTS, only_hosts=["hv9"])
+
+
+def test_capture_errors_name_the_option():
+    from ansible_collections.cloudnet.vswitch.plugins.filter.capture_errors import (
+        capture_errors,
+    )
+
+    assert capture_errors({"host": "203.0.113.102", "peers": ["203.0.113.106"],
+                           "duration": 10}) == []
+    errs = capture_errors({"host": "203.0.113.300", "duration": 0, "protocol": "icmp"})
+    assert any(e.startswith("host_ip:") and "203.0.113.300" in e for e in errs)
+    assert any(e.startswith("duration:") for e in errs)
+    assert capture_errors({"host": ""})[0].startswith("host_ip: required")
+    errs = capture_errors({"host": "2001:db8::5", "peers": ["203.0.113.1"]})
+    assert any(e.startswith("peers[0]") for e in errs)
+
+
+def test_capture_errors_accept_port_ranges():
+    from ansible_collections.cloudnet.vswitch.plugins.filter.capture_errors import (
+        capture_errors,
+    )
+
+    assert capture_errors({"host": "203.0.113.1", "port": "8000-8080", "protocol": "tcp",
+                           "duration": 5}) == []
+    assert capture_errors({"host": "203.0.113.1", "port": "x", "protocol": "tcp",
+                           "duration": 5})[0].startswith("port:")

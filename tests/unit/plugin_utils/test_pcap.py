@@ -1,0 +1,223 @@
+"""The streaming analysis of a capture run, on pcaps crafted with dpkt (pcap_craft.scene: VM A
+on hv1's vnet0, VLAN 10 on the uplinks, VM B behind hv2's uplink), and the merged pcapng read
+back with tshark and capinfos."""
+
+import os
+import struct
+import subprocess
+
+import pytest
+
+import pcap_craft as craft
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import (
+    capture_report as capture_report_utils,
+)
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import pcap_analysis
+
+
+def analyse(run, merged=None, macs=None):
+    sources, ctx = capture_report_utils.load_run(str(run))
+    return pcap_analysis.analyse(sources, merged and str(merged),
+                                 capture_report_utils.local_macs(ctx) if macs is None else macs)
+
+
+@pytest.fixture
+def scene(tmp_path):
+    run = tmp_path / "20261124T101500Z-10.0.0.1"
+    run.mkdir()
+    craft.scene(str(run))
+    return run
+
+
+def unanswered(result, description):
+    return [u for u in result["unanswered"] if u["description"] == description]
+
+
+def test_files_counted_with_span_drops_and_vlans(scene):
+    res = analyse(scene)
+    files = {f["hop"]: f for f in res["files"]}
+    assert sorted(files) == ["hv1:eth0", "hv1:vnet0", "hv2:eth0"]
+    assert res["packets"] == sum(f["packets"] for f in files.values()) == 44
+    vnet = files["hv1:vnet0"]
+    assert vnet["first"] == 100.0 and vnet["last"] == 120.0 and vnet["span"] == 20.0
+    assert vnet["vlans"] == {"untagged": 15}
+    assert files["hv1:eth0"]["vlans"] == {"10": 16}
+    assert files["hv2:eth0"]["drops"] == 3 and files["hv1:eth0"]["drops"] == 0
+    assert files["hv1:eth0"]["bytes"] > files["hv1:eth0"]["captured_bytes"]   # the cut packet
+
+
+def test_echo_answered_and_unanswered_across_two_hosts(scene):
+    res = analyse(scene)
+    gone = unanswered(res, "echo request 10.0.0.1 -> 10.0.0.3")
+    assert len(gone) == 1
+    assert gone[0]["last_hop"] == "hv2:eth0"
+    assert gone[0]["hops"] == ["hv1:vnet0", "hv1:eth0", "hv2:eth0"]
+    assert gone[0]["qualifiers"] == [
+        "possibly dropped by capture: the capture on hv2:eth0 dropped 3 packet(s)"]
+    assert not unanswered(res, "echo request 10.0.0.1 -> 10.0.0.2")
+    assert res["answered"] == {"echo": 2, "tcp-syn": 1, "arp": 1, "nd": 1}
+
+
+def test_syn_arp_and_nd_without_answer(scene):
+    res = analyse(scene)
+    syn = unanswered(res, "TCP SYN 10.0.0.1 -> 10.0.0.2 port 22")[0]
+    assert syn["last_hop"] == "hv1:eth0" and syn["qualifiers"] == []   # hv1 dropped nothing
+    assert unanswered(res, "ARP who-has 10.0.0.9 from 10.0.0.1")[0]["last_hop"] == "hv2:eth0"
+    assert unanswered(res, "neighbour solicitation for 2001:db8::9 from fe80::1")
+    assert len(res["unanswered"]) == 4
+
+
+def test_without_drops_no_qualifier(tmp_path):
+    craft.add_capture(str(tmp_path), "hv1", "eth0", [
+        (1.0, craft.ether(craft.MAC_A, craft.MAC_B, craft.echo(craft.IP_A, craft.IP_GONE, 1))),
+        (9.0, craft.ether(craft.MAC_A, craft.MAC_B, craft.udp(craft.IP_A, craft.IP_B)))])
+    (u,) = analyse(tmp_path)["unanswered"]
+    assert u["last_hop"] == "hv1:eth0" and u["qualifiers"] == []
+
+
+def test_request_at_the_very_end_is_qualified(tmp_path):
+    craft.add_capture(str(tmp_path), "hv1", "eth0", [
+        (1.0, craft.ether(craft.MAC_A, craft.MAC_B, craft.udp(craft.IP_A, craft.IP_B))),
+        (9.5, craft.ether(craft.MAC_A, craft.MAC_B, craft.echo(craft.IP_A, craft.IP_GONE, 1)))])
+    (u,) = analyse(tmp_path)["unanswered"]
+    assert "the answer may have come after it stopped" in u["qualifiers"][0]
+
+
+def test_vlan_recorded_per_hop_of_a_conversation(scene):
+    res = analyse(scene)
+    conv = [c for c in res["conversations"] if c["protocol"] == "icmp" and
+            c["b"] == "10.0.0.3"][0]
+    assert [(h["hop"], h["vlans"]) for h in conv["hops"]] == [
+        ("hv1:vnet0", ["untagged"]), ("hv1:eth0", ["10"]), ("hv2:eth0", ["10"])]
+    syn = [c for c in res["conversations"] if c["b"] == "10.0.0.2:80"][0]
+    assert syn["hops"][0]["a_to_b"] == 1 and syn["hops"][0]["b_to_a"] == 1
+
+
+def test_reply_before_request_is_skew(scene):
+    res = analyse(scene)
+    assert res["skew_count"] == 1
+    (s,) = res["skew"]
+    assert (s["reply_hop"], s["request_hop"]) == ("hv2:eth0", "hv1:vnet0")
+    assert s["delta"] == pytest.approx(0.3)
+
+
+def test_bad_checksums_truncation_and_offload_reasons(scene):
+    res = analyse(scene)
+    bad = {(b["hop"], b["layer"]): b for b in res["bad_checksums"]}
+    assert set(bad) == {("hv1:vnet0", "udp"), ("hv1:eth0", "tcp")}
+    assert bad["hv1:vnet0", "udp"]["likely_offload"]
+    assert "correct checksum on hv1:eth0" in bad["hv1:vnet0", "udp"]["reason"]
+    remote = bad["hv1:eth0", "tcp"]
+    assert not remote["likely_offload"] and remote["count"] == 1   # the truncated one skipped
+    assert remote["reason"].startswith("not explained")
+    assert {f["hop"]: f["truncated_packets"] for f in res["files"]}["hv1:eth0"] == 1
+
+
+def test_offload_by_local_sender_and_wrong_on_the_wire(tmp_path):
+    bad = craft.ether(craft.MAC_A, craft.MAC_B, craft.tcp(craft.IP_A, craft.IP_B, 1, 2, 0x10,
+                                                          payload=b"z" * 9, bad=True))
+    craft.add_capture(str(tmp_path), "hv1", "vnet0", [(1.0, bad)])
+    macs = {"hv1": {craft.MAC_A: "the VM on vnet0"}}
+    (b,) = analyse(tmp_path, macs=macs)["bad_checksums"]
+    assert b["likely_offload"] and "the sender is on this host (the VM on vnet0)" in b["reason"]
+    craft.add_capture(str(tmp_path), "hv2", "eth0", [(1.01, bad)])     # bad on the wire too
+    res = analyse(tmp_path, macs=macs)
+    local = [b for b in res["bad_checksums"] if b["hop"] == "hv1:vnet0"][0]
+    assert not local["likely_offload"] and "also bad on hv2:eth0" in local["reason"]
+    assert analyse(tmp_path, macs={})["bad_checksums"][0]["likely_offload"] is False
+
+
+def test_checksums_agree_with_tshark(scene, tmp_path):
+    merged = tmp_path / "m.pcapng"
+    analyse(scene, merged)
+    out = subprocess.run(["tshark", "-r", str(merged), "-o", "tcp.check_checksum:TRUE",
+                          "-o", "udp.check_checksum:TRUE", "-Y",
+                          "tcp.checksum.status == 0 or udp.checksum.status == 0",
+                          "-T", "fields", "-e", "frame.interface_name"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert sorted(out) == ["hv1:eth0", "hv1:vnet0"]   # tshark does not check the cut one
+
+
+def test_merge_names_interfaces_and_keeps_one_timeline(scene, tmp_path):
+    merged = tmp_path / "merged.pcapng"
+    analyse(scene, merged)
+    assert oct(os.stat(merged).st_mode & 0o777) == "0o600"
+    rows = [line.split("\t") for line in subprocess.run(
+        ["tshark", "-r", str(merged), "-T", "fields", "-e", "frame.interface_name",
+         "-e", "frame.time_epoch"], capture_output=True, text=True,
+        check=True).stdout.splitlines()]
+    assert len(rows) == 44
+    times = [float(t) for _n, t in rows]
+    assert times == sorted(times)
+    assert [n for n, _t in rows[:6]] == ["hv1:vnet0", "hv1:eth0", "hv2:eth0",
+                                         "hv2:eth0", "hv1:eth0", "hv1:vnet0"]
+    assert {n for n, _t in rows} == {"hv1:vnet0", "hv1:eth0", "hv2:eth0"}
+    info = subprocess.run(["capinfos", str(merged)], capture_output=True, text=True,
+                          check=True).stdout
+    assert "Number of interfaces in file: 3" in info
+    assert "hv2: clock offset -0.500000 s" in info
+    assert "Number of packets:   44" in info
+
+
+def test_a_file_cut_mid_record_and_a_file_that_is_not_a_pcap(tmp_path):
+    path = craft.add_capture(str(tmp_path), "hv1", "eth0", [
+        (1.0, craft.ether(craft.MAC_A, craft.MAC_B, craft.udp(craft.IP_A, craft.IP_B)))] * 2)
+    with open(path, "ab") as f:
+        f.write(struct.pack("<IIII", 3, 0, 60, 60) + b"\0" * 10)
+    (tmp_path / "hv2").mkdir()
+    (tmp_path / "hv2" / "eth0.pcap").write_bytes(b"\x0a\x0d\x0d\x0a" + b"\0" * 40)
+    res = analyse(tmp_path)
+    assert [(f["hop"], f["packets"], f["truncated_file"]) for f in res["files"]] == [
+        ("hv1:eth0", 2, True)]
+    assert res["errors"][0]["host"] == "hv2" and "not a classic pcap" in res["errors"][0]["error"]
+
+
+def test_memory_is_bounded_by_flows_not_packets(monkeypatch):
+    """20,000 unanswered echo requests over 20 s: outstanding requests are aged out after
+    REQUEST_TIMEOUT and folded into one counter; conversations stop at their cap."""
+    monkeypatch.setattr(pcap_analysis, "MAX_CONVERSATIONS", 10)
+    a = pcap_analysis.Analysis([{"host": "hv1", "interface": "eth0"}])
+    peak = 0
+    for i in range(20000):
+        frame = bytes(craft.ether(craft.MAC_A, craft.MAC_B, craft.echo(
+            craft.IP_A, "10.1.%d.%d" % (i % 50, 1), i % 65536)))
+        a.feed(int((1 + i * 0.001) * 1e9), 0, len(frame), len(frame), frame)
+        peak = max(peak, len(a.outstanding))
+    assert peak <= (pcap_analysis.REQUEST_TIMEOUT + 1) / 0.001
+    res = a.result()
+    assert sum(u["count"] for u in res["unanswered"]) == 20000
+    assert len(res["unanswered"]) == 50 and res["conversation_count"] == 10
+    assert res["other_conversations"] == {"hv1:eth0": 20000 - 10 * 400}
+
+
+def test_garbage_and_cut_headers_never_raise():
+    """Every prefix of every scene frame, and random bytes behind real headers."""
+    import random
+    rnd = random.Random(5)
+    frames = [bytes(craft.ether(craft.MAC_A, craft.MAC_B, pkt, vlan)) for vlan in (None, 10)
+              for pkt in (craft.echo(craft.IP_A, craft.IP_B, 1), craft.udp(craft.IP_A, craft.IP_B),
+                          craft.tcp(craft.IP_A, craft.IP_B, 1, 2, 0x12, ack=5),
+                          craft.arp(1, craft.MAC_A, craft.IP_A, craft.IP_B),
+                          craft.nd("fe80::1", "fe80::2", "2001:db8::2", advert=True))]
+    a = pcap_analysis.Analysis([{"host": "hv1", "interface": "eth0"}])
+    n = 0
+    for frame in frames:
+        for cut in range(len(frame) + 1):
+            for data in (frame[:cut], frame[:cut] + bytes(rnd.getrandbits(8) for _i in range(20))):
+                n += 1
+                a.feed(n * 1000, 0, len(data), len(data), data)
+    res = a.result()
+    assert res["packets"] == n
+
+
+def test_findings_are_capped_not_the_packets(monkeypatch):
+    monkeypatch.setattr(pcap_analysis, "MAX_FINDINGS", 3)
+    a = pcap_analysis.Analysis([{"host": "hv1", "interface": "eth0"}])
+    for i in range(10):
+        frame = bytes(craft.ether(craft.MAC_A, craft.MAC_B, craft.tcp(
+            craft.IP_A, "10.9.0.%d" % (i + 1), 1000, 22, 0x02, bad=True)))
+        a.feed(i * 10 ** 9, 0, len(frame), len(frame), frame)
+    res = a.result()
+    assert sum(u["count"] for u in res["unanswered"]) == 10 and len(res["unanswered"]) == 4
+    assert "any other" in res["unanswered"][0]["description"]
+    assert sum(b["count"] for b in res["bad_checksums"]) == 10 and len(res["bad_checksums"]) == 4

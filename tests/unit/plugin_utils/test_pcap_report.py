@@ -1,0 +1,188 @@
+"""report.md and report.html of a capture run (pcap_craft.scene plus the evidence beside it),
+the run directory read tolerantly, the picture, escaping, and the module's documentation."""
+
+import json
+import os
+import re
+import subprocess
+
+import pytest
+import yaml
+
+import pcap_craft as craft
+from ansible_collections.cloudnet.vswitch.plugins.action import capture_report
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import (
+    capture_report as capture_report_utils,
+)
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import pcap_analysis
+from paths import REPO
+
+HOSTILE = "<img src=x onerror=alert(1)>&\"'"
+
+
+def make_run(tmp_path, hostname="hv1"):
+    run = tmp_path / "20261124T101500Z-10.0.0.1"
+    run.mkdir()
+    craft.scene(str(run))
+    if hostname != "hv1":
+        os.rename(run / "hv1", run / hostname)
+    craft.context(str(run), hostname=hostname)
+    return run
+
+
+@pytest.fixture
+def report(tmp_path):
+    run = make_run(tmp_path)
+    result = capture_report.build(str(run))
+    return run, result
+
+
+def test_build_writes_three_private_files_and_returns_a_summary(report):
+    run, result = report
+    assert result["changed"] is True
+    assert result["written"] == {"merged": str(run / "merged.pcapng"),
+                                 "markdown": str(run / "report.md"),
+                                 "html": str(run / "report.html")}
+    for path in result["written"].values():
+        assert os.stat(path).st_mode & 0o777 == 0o600
+    assert not (run / "merged.pcapng.part").exists()
+    assert result["packets"] == 44 and result["unanswered"] == 4 and result["skew"] == 1
+    assert result["bad_checksums"] == 1          # the VM's offloaded one is not counted
+    assert [f["hop"] for f in result["files"]] == ["hv1:eth0", "hv1:vnet0", "hv2:eth0"]
+
+
+def test_check_mode_writes_nothing(tmp_path):
+    run = make_run(tmp_path)
+    result = capture_report.build(str(run), write=False)
+    assert result["changed"] is False and result["written"] is None
+    assert sorted(os.listdir(run)) == ["fdb", "hv1", "hv2", "located.json", "routes"]
+
+
+def test_markdown_says_where_what_and_why(report):
+    run, _result = report
+    md = (run / "report.md").read_text()
+    findings = md.split("## Where")[0]
+    assert ("- 1 x echo request 10.0.0.1 -> 10.0.0.3 unanswered, last seen on hv2:eth0 "
+            "(possibly dropped by capture: the capture on hv2:eth0 dropped 3 packet(s))"
+            in findings)
+    assert "TCP SYN 10.0.0.1 -> 10.0.0.2 port 22 unanswered, last seen on hv1:eth0\n" \
+        in findings
+    assert "hv1: A request from 10.0.0.2 arrives on vswitch1" in findings
+    assert "clocks of hv2:eth0 and hv1:vnet0 disagree by at least 0.300 s" in findings
+    assert "## Where 10.0.0.1 was found" in md
+    assert "| hv1 | vswitch0 | vnet0 | vnet | 52:54:00:00:00:01 | 10 | libvirt attached-mac" in md
+    assert "| hv2:eth0 | 13 | 749 B |" in md and "| 3/0 | 0 | -0.500000 s |" in md
+    assert "| hv1:eth0 | 10 (16) |" in md and "| hv1:vnet0 | untagged (15) |" in md
+    assert "hv1:vnet0 1/0 untagged; hv1:eth0 1/0 10; hv2:eth0 1/0 10" in md
+    assert "likely offload artefact: the same packets were seen with a correct checksum on " \
+           "hv1:eth0" in md
+    assert "2 path(s) checked, 1 symmetric." in md
+
+
+def test_html_is_self_contained_and_shows_the_picture(report):
+    run, _result = report
+    page = (run / "report.html").read_text()
+    assert "http" not in page
+    assert not re.search(r"\b(src|href)\s*=", page)
+    assert "<style>" in page and "<svg " in page and "<script" not in page
+    # ADDR's port is red and labelled; captured ports have a thick border
+    assert re.search(r"<title>hv1:vnet0 \(vnet\), 10\.0\.0\.1 lives here</title><rect [^>]*"
+                     r'fill="#f4b6b6" stroke="#b00" stroke-width="3"', page)
+    assert re.search(r"<title>hv1:vswitch0 \(internal\)</title><rect [^>]*stroke-width=\"1\"",
+                     page)
+
+
+def test_hostile_hostname_is_escaped_everywhere(tmp_path):
+    run = make_run(tmp_path, hostname=HOSTILE)
+    capture_report.build(str(run))
+    page = (run / "report.html").read_text()
+    assert "<img" not in page and "http" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;&amp;&quot;&#x27;" in page
+    assert not re.search(r"\b(src|href)\s*=", page.replace("&lt;img src=x", ""))
+    md = (run / "report.md").read_text()
+    assert "<img" not in md and "&lt;img src=x onerror=alert(1)>" in md
+
+
+def test_picture_without_vswitches_json_is_made_from_what_is_known(report):
+    _run, _report = report
+    rep = {"address": "10.0.0.1", "context": {"located": None, "vswitches": {}},
+           "analysis": {"files": [{"host": "hv9", "interface": "eth1"},
+                                  {"host": "hv9", "interface": "vnet3"}]}}
+    assert capture_report_utils.involved(rep) == {"hv9": [{"name": "vSwitch ?", "ports": [
+        {"name": "eth1", "role": "uplink"}, {"name": "vnet3", "role": "vnet"}]}]}
+
+
+def test_load_run_is_tolerant(tmp_path):
+    run = tmp_path / "run"
+    craft.add_capture(str(run), "hv1", "eth0", [(1.0, craft.ether(
+        craft.MAC_A, craft.MAC_B, craft.udp(craft.IP_A, craft.IP_B)))])
+    os.remove(run / "hv1" / "eth0.json")
+    (run / "routes").mkdir()
+    (run / "routes" / "hv1.json").write_text("{not json")
+    sources, ctx = capture_report_utils.load_run(str(run))
+    assert [(s["host"], s["interface"]) for s in sources] == [("hv1", "eth0")]
+    assert ctx["located"] is None and ctx["routes"] == {"hv1": []}
+    assert any("no sidecar" in p for p in ctx["problems"])
+    assert any("hv1.json could not be read" in p for p in ctx["problems"])
+    result = capture_report.build(str(run), address="10.0.0.1")
+    md = (run / "report.md").read_text()
+    assert result["packets"] == 1 and "located.json is missing" in md
+    assert "clock offset" in md and "| hv1:eth0 | 1 |" in md
+
+
+def test_whole_module_results_are_accepted(tmp_path):
+    run = make_run(tmp_path)
+    for kind, key in (("fdb", "bridges"), ("routes", "paths")):
+        path = run / kind / "hv1.json"
+        path.write_text(json.dumps({key: json.loads(path.read_text()), "changed": False}))
+    _sources, ctx = capture_report_utils.load_run(str(run))
+    assert ctx["routes"]["hv1"][1]["verdict"] == "asymmetric-dropped"
+    assert capture_report_utils.local_macs(ctx)["hv1"] == {
+        "02:00:00:00:01:00": "the host's MAC on vswitch0",
+        craft.MAC_A: "the VM on vnet0"}
+
+
+def test_module_docs_and_stub():
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
+    out = subprocess.run([os.path.join(REPO, ".venv", "bin", "ansible-doc"), "--json",
+                          "cloudnet.vswitch.capture_report"], capture_output=True, text=True,
+                         env=env, cwd=REPO, check=True).stdout
+    d = json.loads(out)["cloudnet.vswitch.capture_report"]
+    from ansible_collections.cloudnet.vswitch.plugins.modules import capture_report as stub
+    assert set(d["doc"]["options"]) == set(stub.ARGUMENT_SPEC)
+    assert d["doc"]["attributes"]["check_mode"]["support"] == "full"
+    assert {"files", "packets", "unanswered", "written", "summary"} <= set(d["return"])
+    assert any("cloudnet.vswitch.capture_report" in t for t in yaml.safe_load(d["examples"]))
+    args = {"ANSIBLE_MODULE_ARGS": {"run_dir": "/nonexistent"}}
+    res = subprocess.run([os.path.join(REPO, ".venv", "bin", "python"),
+                          os.path.join(REPO, "plugins", "modules", "capture_report.py")],
+                         input=json.dumps(args), capture_output=True, text=True,
+                         env=dict(env, PYTHONPATH=os.path.join(REPO, ".venv", "collections")),
+                         check=False)
+    out = json.loads(res.stdout)
+    assert out["failed"] and "runs on the controller only" in out["msg"]
+
+
+def test_start_skew_sentence():
+    from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.capture_report import start_skew
+
+    assert start_skew({"hv1:eth0": 100.25, "hv1:vnet1": 100.0, "hv2:eth0": 100.5}) == (
+        "Start skew: the captures started listening within 0.500 s of each other (first "
+        "hv1:vnet1, last hv2:eth0; hosts' clocks).")
+    assert start_skew({"hv1:eth0": 1.0}) == "Start skew: one capture only."
+
+
+def test_host_notes_reach_the_report(tmp_path):
+    """The capture module's notes (a mirrored balance-tcp bond duplicates outbound frames in
+    OVS 3.1, a patch port redirected, ...) are in the report, not silently kept."""
+    import json
+
+    (tmp_path / "hv1").mkdir()
+    note = "bond0 is balance-tcp: OVS 3.1 duplicates its outbound frames in a mirror"
+    (tmp_path / "hv1" / "capture.json").write_text(json.dumps({"notes": [note]}))
+    _sources, ctx = capture_report_utils.load_run(str(tmp_path))
+    assert ctx["host_notes"] == {"hv1": [note]}
+
+    titles = {t: p for t, p, _tab in capture_report_utils.sections({
+        "analysis": pcap_analysis.analyse([]), "context": ctx, "generated": "now"})}
+    assert titles["Notes from the hosts"] == ["hv1: " + note]

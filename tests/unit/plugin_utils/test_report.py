@@ -1,0 +1,72 @@
+"""The diagnostics report: findings first (non-symmetric paths, MTU mismatches, MACs and IPs
+on two hosts), then per host the ports with roles and the FDB with names."""
+
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import diagnostics_report as report
+
+
+def port(name, role, **kw):
+    base = {"name": name, "role": role, "ofport": kw.pop("ofport", 1), "mac": None, "tag": None,
+            "trunks": [], "mtu": 1500, "link_state": "up", "addresses": [], "external_ids": {},
+            "error": None}
+    base.update(kw)
+    return base
+
+
+def vswitch(name, ports):
+    return {"name": name, "datapath_type": "system", "ports": ports,
+            "mac_aging_time": {"configured": None, "effective": 300},
+            "mac_table_size": {"configured": None, "effective": 8192}}
+
+
+def host(addr, vm_mac, paths=(), mtu=()):
+    return {
+        "vswitches": [vswitch("vswitch0", [
+            port("vswitch0", "internal", ofport=65534, addresses=[addr]),
+            port("eth0", "uplink", ofport=1),
+            port("vnet0", "vnet", ofport=2, tag=10,
+                 external_ids={"attached-mac": vm_mac})])],
+        "mtu_mismatches": list(mtu),
+        "fdb": [{"name": "vswitch0", "entries": [
+            {"port": "2", "port_name": "vnet0", "role": "vnet", "vlan": 10, "mac": vm_mac,
+             "age": 3, "static": False},
+            {"port": "LOCAL", "port_name": "vswitch0", "role": "internal", "vlan": 0,
+             "mac": "02:00:00:00:00:01", "age": None, "static": True}]}],
+        "paths": list(paths),
+        "locate": None,
+    }
+
+
+def test_duplicates_across_hosts():
+    hosts = {"hv1": host("203.0.113.11/24", "52:54:00:00:00:01"),
+             "hv2": host("203.0.113.11/24", "52:54:00:00:00:01"),
+             "hv3": host("203.0.113.13/24", "52:54:00:00:00:03")}
+    assert report.duplicates(hosts) == [
+        {"kind": "MAC", "value": "52:54:00:00:00:01", "where": ["hv1:vnet0", "hv2:vnet0"]},
+        {"kind": "IP", "value": "203.0.113.11", "where": ["hv1:vswitch0", "hv2:vswitch0"]}]
+
+
+def test_markdown_findings_and_tables():
+    bad = {"local_address": "203.0.113.31", "peer": "203.0.113.101", "interface": "vswitch1",
+           "egress": "vswitch0", "verdict": "asymmetric-dropped",
+           "explanation": "A request ... vswitch1 ... vswitch0 ..."}
+    ok = dict(bad, verdict="symmetric", explanation="fine")
+    mtu = {"vswitch": "vswitch0", "port": "vnet0", "role": "vnet", "mtu": 9000,
+           "uplink": "eth0", "uplink_mtu": 1500}
+    text = report.markdown({"hv1": host("203.0.113.11/24", "52:54:00:00:00:01", [bad, ok],
+                                        [mtu]),
+                            "hv2": {"errors": ["no data: the host was unreachable"]}},
+                           generated="20261124T000000Z", host_ip="203.0.113.101")
+    findings = text.split("## hv1", maxsplit=1)[0]
+    assert "hv1: A request ... vswitch1 ... vswitch0" in findings
+    assert "fine" not in findings
+    assert "hv1: MTU mismatch on vswitch0: vnet vnet0 has MTU 9000, its uplink eth0 has 1500" \
+        in findings
+    assert "hv2: no data: the host was unreachable" in findings
+    assert "for 203.0.113.101" in text
+    assert "| vnet0 | vnet | 2 | - | tag 10 | 1500 | up | 52:54:00:00:00:01 | - |" in text
+    assert "| LOCAL | vswitch0 | internal | 0 | 02:00:00:00:00:01 | static |" in text
+
+
+def test_nothing_abnormal():
+    text = report.markdown({"hv1": host("203.0.113.11/24", "52:54:00:00:00:01")})
+    assert "Nothing abnormal" in text
