@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 
 
-def open_private(path, binary=True, buffering=-1):
-    """`path` opened for writing (truncated), mode 0600."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def open_private(path, binary=True, buffering=-1, exclusive=False):
+    """`path` opened for writing (truncated), mode 0600; with `exclusive`, only if it does not
+    exist yet (FileExistsError otherwise: whoever creates it first wins)."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+    fd = os.open(path, flags, 0o600)
     os.fchmod(fd, 0o600)
     return os.fdopen(fd, "wb" if binary else "w", buffering=buffering)
 

@@ -85,11 +85,11 @@ def decide(token, what):
     """Claim the decision; returns the decision that stands (ours, or the one made first)."""
     path = _path(token, ".decision")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        f = files.open_private(path, binary=False, exclusive=True)
     except OSError:
         with open(path) as f:
             return f.read().strip()
-    with os.fdopen(fd, "w") as f:
+    with f:
         f.write(what)
     return what
 
