@@ -145,7 +145,7 @@ class ActionModule(ActionBase):
         del tmp
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC,
                                                         required_by=REQUIRED_BY)
-        evidence = None
+        evidence = {}
         if args.get("plan") is not None:
             # the captures role's evidence, from what its tasks registered on the planned hosts
             try:
@@ -154,6 +154,7 @@ class ActionModule(ActionBase):
                                            args["address"], args.get("peers"))
             except ValueError as e:
                 raise AnsibleActionFail("capture_report: %s" % e) from e
+        evidence.update(args.get("evidence") or {})
         try:
             result.update(build(args["run_dir"], args.get("address"), args.get("title"),
                                 write=not self._task.check_mode, evidence=evidence))

@@ -69,6 +69,12 @@ options:
       O(plan).
     type: list
     elements: str
+  evidence:
+    description:
+      - More files to write into O(run_dir) before the report is built, as JSON (files 0600,
+        directories 0700), given as relative path (ending in C(.json)) and data. Written after
+        what O(plan) writes, so a path given here replaces the plan's.
+    type: dict
 extends_documentation_fragment:
   - cloudnet.vswitch.common.attributes
   - cloudnet.vswitch.common.action_attributes
@@ -156,7 +162,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 ARGUMENT_SPEC = {"run_dir": {"type": "path", "required": True}, "address": {"type": "str"},
                  "title": {"type": "str"}, "plan": {"type": "dict"},
-                 "peers": {"type": "list", "elements": "str"}}
+                 "peers": {"type": "list", "elements": "str"}, "evidence": {"type": "dict"}}
 REQUIRED_BY = {"plan": ["address"]}
 
 

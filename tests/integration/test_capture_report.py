@@ -20,7 +20,7 @@ def run_dir(tmp_path):
     return run
 
 
-def playbook(tmp_path, run, *extra):
+def playbook(tmp_path, run, *extra, args=None):
     inventory = tmp_path / "inventory.yml"
     inventory.write_text(json.dumps({"all": {"hosts": {"ghost": {
         "ansible_host": "192.0.2.1", "ansible_connection": "ssh",
@@ -28,8 +28,8 @@ def playbook(tmp_path, run, *extra):
     play = tmp_path / "play.yml"
     play.write_text(json.dumps([{
         "hosts": "ghost", "gather_facts": False,
-        "tasks": [{"name": "report", "cloudnet.vswitch.capture_report": {
-            "run_dir": str(run), "title": "Lab capture"}, "register": "out"},
+        "tasks": [{"name": "report", "cloudnet.vswitch.capture_report": dict({
+            "run_dir": str(run), "title": "Lab capture"}, **(args or {})), "register": "out"},
             {"ansible.builtin.copy": {"content": "{{ out | to_json }}",
                                       "dest": str(tmp_path / "out.json")},
              "delegate_to": "localhost", "check_mode": False}]}]))
@@ -64,6 +64,20 @@ def test_through_ansible_playbook_on_the_controller(tmp_path, run_dir):
                            check=True).stdout.split()
     assert set(names) == {"hv1:vnet0", "hv1:eth0", "hv2:eth0"}
     assert "ghost" in stdout and "unreachable=0" in stdout
+
+
+def test_evidence_given_by_hand_is_written_private(tmp_path, run_dir):
+    """`evidence` (files beside the pcaps, given as data) is written before the report, JSON,
+    0600 in 0700 directories; the report reads the FDB it is given."""
+    fdb = json.loads((run_dir / "fdb" / "hv1.json").read_text())
+    (run_dir / "fdb" / "hv1.json").unlink()
+    out, _stdout = playbook(tmp_path, run_dir, args={"evidence": {
+        "fdb/hv1.json": fdb, "notes/operator.json": {"ticket": "NET-42"}}})
+    assert out["changed"] is True
+    assert json.loads((run_dir / "fdb" / "hv1.json").read_text()) == fdb
+    assert json.loads((run_dir / "notes" / "operator.json").read_text()) == {"ticket": "NET-42"}
+    assert os.stat(run_dir / "notes" / "operator.json").st_mode & 0o777 == 0o600
+    assert os.stat(run_dir / "notes").st_mode & 0o777 == 0o700
 
 
 def test_missing_run_dir_fails_cleanly(tmp_path):

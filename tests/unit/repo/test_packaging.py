@@ -17,11 +17,13 @@ import yaml
 from paths import REPO
 
 PLAYBOOKS = ["provision", "collect_diagnostics", "collect_captures", "lab_up", "lab_down"]
-# galaxy.yml build_ignore: what must never ship (a lab's state and keys, captures, the venv,
+# galaxy.yml build_ignore: what must never ship (a lab's state and keys, captures and
+# diagnostics with their hosts' MACs and addresses, the venv,
 # caches, the last reliability run) and the project's own tooling (bench, scripts, Makefile,
 # the development ansible.cfg).
-LEFT_OUT = [".venv", ".ansible", ".git", "lab", "captures", "bench/results", ".pytest_cache",
-            ".ruff_cache", ".hypothesis", ".ci", "bench", "scripts", "Makefile", "ansible.cfg",
+LEFT_OUT = [".venv", ".ansible", ".git", "lab", "captures", "diagnostics", "bench/results",
+            ".pytest_cache", ".ruff_cache", ".hypothesis", ".ci", "bench", "scripts", "Makefile",
+            "ansible.cfg",
             "tests/reliability/last-run.json", "tests/reliability/last-run.md"]
 MAX_TARBALL_BYTES = 1_000_000
 
