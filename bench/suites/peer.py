@@ -33,12 +33,12 @@ import time
 import zipfile
 
 from harness import (
-    CALLBACK_PLUGINS,
     REPO,
     VENV_BIN,
     BenchError,
     make_veths,
     ns_argv,
+    playbook_env,
     run,
     sandbox,
     vsctl_argv,
@@ -112,16 +112,7 @@ def run_peer_playbook(sb, path):
     timing_out = path + ".timing.json"
     if os.path.exists(timing_out):
         os.unlink(timing_out)
-    env = dict(os.environ,
-               PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", ""),
-               ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH=PEER_ROOT,
-               ANSIBLE_LOCALHOST_WARNING="false",
-               ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-               ANSIBLE_CALLBACK_PLUGINS=CALLBACK_PLUGINS,
-               ANSIBLE_CALLBACKS_ENABLED="bench_timing",
-               ANSIBLE_RETRY_FILES_ENABLED="false",
-               BENCH_TIMING_OUT=timing_out)
+    env = playbook_env(timing_out, ANSIBLE_COLLECTIONS_PATH=PEER_ROOT)
     argv = ns_argv(sb, os.path.join(VENV_BIN, "ansible-playbook"), path)
     start = time.monotonic()
     res = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=REPO, check=False)

@@ -110,6 +110,20 @@ def write_playbook(path, tasks, play_vars=None):
     return path
 
 
+def playbook_env(timing_out, **extra):
+    """ansible-playbook's environment: the venv, this repository's ansible.cfg, the timing
+    callback writing to `timing_out`, no retry files or localhost warnings; `extra` on top."""
+    return dict(os.environ,
+                PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", ""),
+                ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
+                ANSIBLE_LOCALHOST_WARNING="false",
+                ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+                ANSIBLE_CALLBACK_PLUGINS=CALLBACK_PLUGINS,
+                ANSIBLE_CALLBACKS_ENABLED="bench_timing",
+                ANSIBLE_RETRY_FILES_ENABLED="false",
+                BENCH_TIMING_OUT=timing_out, **extra)
+
+
 def run_playbook(sb, path):
     """Run ansible-playbook inside the sandbox's namespace; return the wall time and the split
     the timing callback recorded:
@@ -120,15 +134,7 @@ def run_playbook(sb, path):
     timing_out = path + ".timing.json"
     if os.path.exists(timing_out):
         os.unlink(timing_out)
-    env = dict(os.environ,
-               PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", ""),
-               ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
-               ANSIBLE_LOCALHOST_WARNING="false",
-               ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-               ANSIBLE_CALLBACK_PLUGINS=CALLBACK_PLUGINS,
-               ANSIBLE_CALLBACKS_ENABLED="bench_timing",
-               ANSIBLE_RETRY_FILES_ENABLED="false",
-               BENCH_TIMING_OUT=timing_out)
+    env = playbook_env(timing_out)
     argv = ns_argv(sb, os.path.join(VENV_BIN, "ansible-playbook"), path)
     start = time.monotonic()
     res = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=REPO, check=False)

@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 
+import relkit
 from sandbox import COLLECTIONS, REPO, sh
 
 VM_A, VM_B, HOST_IP = "203.0.113.21", "203.0.113.22", "203.0.113.11"
@@ -126,15 +127,7 @@ class Lab:
         self.procs.append(proc)
         return proc
 
-    @staticmethod
-    def result(proc, timeout=60):
-        out, err = proc.communicate(timeout=timeout)
-        try:
-            res = json.loads(out)
-        except ValueError:
-            raise AssertionError("no JSON (rc=%s): %r %r" % (proc.returncode, out, err)) from None
-        res["rc"] = proc.returncode
-        return res
+    result = staticmethod(relkit.result)
 
     def wait_listening(self, output_dir, names, timeout=10):
         """Until the module says every tcpdump listens (the documented .listening file)."""
