@@ -31,6 +31,7 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.ovsdb.rows import
     COLUMNS,
     OPTIONAL,
     SELECT,
+    interface_from_json,
     interfaces_of,
     world_from_json,
 )
@@ -190,16 +191,25 @@ class Client(object):
         if self.idl is None:
             return self.snapshot()
         self.idl.run()  # take in what the server sent since the last look
-        tables = {}
-        for table, columns in COLUMNS.items():
-            tables[table] = [dict({c: row._data[c].to_json() for c in columns if c in row._data},
-                                  _uuid=["uuid", str(row.uuid)])
-                             for row in self.idl.tables[table].rows.values()]
-        return world_from_json(tables)[0]
+        return world_from_json({t: self._json_rows(t) for t in COLUMNS})[0]
+
+    def _json_rows(self, table, names=None):
+        """The replica's rows of `table` (those named `names`, if given) as RFC 7047 JSON,
+        the form rows.py decodes."""
+        columns = COLUMNS[table]
+        return [dict({c: row._data[c].to_json() for c in columns if c in row._data},
+                     _uuid=["uuid", str(row.uuid)])
+                for row in self.idl.tables[table].rows.values()
+                if names is None or row.name in names]
 
     def interfaces(self, names):
-        """Status of interfaces by name (after vswitchd applied a change)."""
-        return interfaces_of(self.world(), names)
+        """Status of interfaces by name (after vswitchd applied a change): from the replica,
+        only the rows asked for; else from one select."""
+        if self.idl is None:
+            return interfaces_of(self.snapshot(), names)
+        self.idl.run()
+        return {r["name"]: interface_from_json(r, None)
+                for r in self._json_rows("Interface", names)}
 
     # ------------------------------------------------------------------ write
     def apply(self, replan):

@@ -81,13 +81,7 @@ def world_from_json(tables):
                 "external_ids": _j_map(port["external_ids"])}
             for i in its:
                 uuids[("Interface", i["name"])] = _j_atom(i["_uuid"])
-                w["interfaces"][i["name"]] = {
-                    "port": port["name"], "type": i["type"],
-                    "external_ids": _j_map(i["external_ids"]),
-                    "mtu_request": _j_opt(i["mtu_request"]), "ofport": _j_opt(i["ofport"]),
-                    "error": _j_opt(i["error"]), "mac_in_use": _j_opt(i["mac_in_use"]),
-                    "options": _j_map(i["options"]), "link_state": _j_opt(i["link_state"]),
-                    "admin_state": _j_opt(i["admin_state"]), "mtu": _j_opt(i["mtu"])}
+                w["interfaces"][i["name"]] = interface_from_json(i, port["name"])
         mirrors = {_j_atom(r["_uuid"]): r for r in tables.get("Mirror", [])}
         for m in (mirrors[u] for u in _j_set(br.get("mirrors", ["set", []])) if u in mirrors):
             out = [ports[u]["name"] for u in _j_set(m["output_port"]) if u in ports]
@@ -99,6 +93,15 @@ def world_from_json(tables):
                                           if u in ports),
                 "output_port": out[0] if out else None}
     return w, uuids
+
+
+def interface_from_json(row, port):
+    """One Interface row (RFC 7047 JSON) as the world holds it, in port `port`."""
+    return {"port": port, "type": row["type"], "external_ids": _j_map(row["external_ids"]),
+            "mtu_request": _j_opt(row["mtu_request"]), "ofport": _j_opt(row["ofport"]),
+            "error": _j_opt(row["error"]), "mac_in_use": _j_opt(row["mac_in_use"]),
+            "options": _j_map(row["options"]), "link_state": _j_opt(row["link_state"]),
+            "admin_state": _j_opt(row["admin_state"]), "mtu": _j_opt(row["mtu"])}
 
 
 def interfaces_of(world, names):
