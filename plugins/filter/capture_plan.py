@@ -5,17 +5,18 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.capture_plan import hosts_plan
 
 
 def capture_plan(hosts, address, peers=(), only_hosts=(), interfaces=()):
+    """The plan, or {"error": the sentence} when there is nothing to capture: the role fails
+    with that one sentence (an exception here would reach the user wrapped in three
+    "caused by" blocks that repeat it)."""
     try:
         return hosts_plan(address, hosts, list(peers or ()), list(only_hosts or ()),
                           list(interfaces or ()))
     except ValueError as exc:
-        raise AnsibleFilterError(str(exc)) from None
+        return {"error": str(exc)}
 
 
 class FilterModule(object):

@@ -1,27 +1,26 @@
 # -*- coding: utf-8 -*-
 # Copyright: cloudnet.vswitch contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Validate a host's `vswitches` on the controller, with the module's own rules, so that a bad
-inventory stops provision.yml before any host changes."""
+"""The inventory checked on the controller, with the modules' own rules, so that a mistake
+stops provision.yml before any host is contacted (plugin_utils/inventory.py)."""
 
 from __future__ import annotations
 
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import ParamError
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch.validate import (
-    normalize_config,
-)
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import inventory
 
 
 def config_errors(vswitches, state="merged"):
-    """[] if `vswitches` is a valid config of the vswitch module, else one message."""
-    try:
-        normalize_config(vswitches, state)
-    except ParamError as exc:
-        return ["vswitches" + str(exc)[len("config"):] if str(exc).startswith("config")
-                else str(exc)]
-    return []
+    """[] if `vswitches` is a valid config of the vswitch module, else one message per
+    mistake."""
+    return inventory.config_errors(vswitches, state)[0]
+
+
+def inventory_errors(hostvars, hosts, role="provision"):
+    """Every mistake in the inventory of `hosts` for `role`, one line each: `host: field:
+    what is wrong`."""
+    return inventory.fleet_errors(hostvars, hosts, role)
 
 
 class FilterModule(object):
     def filters(self):
-        return {"config_errors": config_errors}
+        return {"config_errors": config_errors, "inventory_errors": inventory_errors}

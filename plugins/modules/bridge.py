@@ -111,8 +111,7 @@ guard:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.cloudnet.vswitch.plugins.module_utils import options
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner, spec
 
 
@@ -120,7 +119,7 @@ def main():
     argument_spec = dict(spec.BRIDGE_OPTIONS)
     argument_spec.update(state=dict(type="str", default="present", choices=["present", "absent"]),
                          **spec.SAFETY_ARGS, **spec.GUARD_ARGS, **spec.COMMON_ARGS)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = options.new_module(argument_spec=argument_spec, supports_check_mode=True)
     p = module.params
     vswitch = {k: p[k] for k in spec.BRIDGE_OPTIONS}
     runner.run(module, [vswitch], "merged" if p["state"] == "present" else "deleted",

@@ -366,8 +366,7 @@ notes:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.cloudnet.vswitch.plugins.module_utils import options
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.capture import (
     filter as capture_filter,
 )
@@ -397,8 +396,8 @@ ARGS = dict(
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(ARGS, **spec.COMMON_ARGS),
-                           supports_check_mode=True)
+    module = options.new_module(argument_spec=dict(ARGS, **spec.COMMON_ARGS),
+                                supports_check_mode=True)
     runner.run_info(module, run.run)
 
 

@@ -193,14 +193,13 @@ ovs_version:
   sample: 3.1.0
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.cloudnet.vswitch.plugins.module_utils import options
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import fdb_read
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner, spec
 
 
 def main():
-    module = AnsibleModule(
+    module = options.new_module(
         argument_spec=dict(
             bridge=dict(type="str"),
             mac=dict(type="str"),

@@ -92,8 +92,7 @@ result:
 
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.cloudnet.vswitch.plugins.module_utils import options
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import VswitchError
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.ovsdb.connect import resolve_remote
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import guard
@@ -102,7 +101,7 @@ _MOVING = ("armed", "applying", "rolling_back")
 
 
 def main():
-    module = AnsibleModule(
+    module = options.new_module(
         argument_spec=dict(
             token=dict(type="str", no_log=False),
             state=dict(type="str", default="status", choices=["status", "confirmed"]),

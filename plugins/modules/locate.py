@@ -166,14 +166,13 @@ vswitches:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.cloudnet.vswitch.plugins.module_utils import options
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import locate_run
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner, spec
 
 
 def main():
-    module = AnsibleModule(
+    module = options.new_module(
         argument_spec=dict(
             ip=dict(type="str"),
             ips=dict(type="list", elements="str"),

@@ -201,14 +201,13 @@ drop_counter:
   type: int
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.cloudnet.vswitch.plugins.module_utils import options
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import path_run
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner, spec
 
 
 def main():
-    module = AnsibleModule(
+    module = options.new_module(
         argument_spec=dict(
             interfaces=dict(type="list", elements="str"),
             peers=dict(type="list", elements="str"),

@@ -97,8 +97,7 @@ guard:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.cloudnet.vswitch.plugins.module_utils import options
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner, spec
 
 
@@ -110,8 +109,8 @@ def main():
         migrate_addresses=dict(type="bool", default=False),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         **spec.SAFETY_ARGS, **spec.GUARD_ARGS, **spec.COMMON_ARGS)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_if=[("state", "present", ("interfaces",))])
+    module = options.new_module(argument_spec=argument_spec, supports_check_mode=True,
+                                required_if=[("state", "present", ("interfaces",))])
     p = module.params
     if p["state"] == "present":
         uplink = {k: p[k] for k in spec.UPLINK_OPTIONS}

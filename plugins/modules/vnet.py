@@ -108,8 +108,7 @@ commands:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.cloudnet.vswitch.plugins.module_utils import options
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner, spec
 
 
@@ -119,8 +118,8 @@ def main():
         bridge=dict(type="str", required=True),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         **spec.SAFETY_ARGS, **spec.COMMON_ARGS)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_one_of=[("name", "attached_mac", "iface_id")])
+    module = options.new_module(argument_spec=argument_spec, supports_check_mode=True,
+                                required_one_of=[("name", "attached_mac", "iface_id")])
     p = module.params
     vnet = {k: p[k] for k in spec.VNET_OPTIONS}
     vnet["state"] = p["state"]

@@ -345,8 +345,7 @@ timing:
   sample: {plan_commit_s: 0.08, wait_vswitchd_s: 0.35, total_s: 0.52}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.cloudnet.vswitch.plugins.module_utils import options
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner, spec
 
 
@@ -361,7 +360,7 @@ def main():
         **spec.GUARD_ARGS,
         **spec.COMMON_ARGS,
     )
-    module = AnsibleModule(
+    module = options.new_module(
         argument_spec=argument_spec,
         required_if=[("state", "merged", ("config",)), ("state", "replaced", ("config",)),
                      ("state", "rendered", ("config",))],

@@ -117,15 +117,14 @@ mtu_mismatches:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.cloudnet.vswitch.plugins.module_utils import options
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import info
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner, spec
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(bridge=dict(type="str"), **spec.COMMON_ARGS),
-                           supports_check_mode=True)
+    module = options.new_module(argument_spec=dict(bridge=dict(type="str"), **spec.COMMON_ARGS),
+                                supports_check_mode=True)
     runner.run_info(module, info.collect)
 
 

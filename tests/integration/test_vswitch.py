@@ -556,3 +556,17 @@ def test_without_the_python_bindings_ovs_vsctl_is_chosen(ovs, tmp_path):
     assert not out.get("failed"), out.get("msg")
     assert out["backend"] == "vsctl" and out["changed"] is True
     assert out["after"][0]["uplink"]["interfaces"] == ["eth0"]
+
+
+@pytest.mark.parametrize("module, args, message", [
+    ("vswitch", {"states": "gathered"}, "states: unknown option (did you mean state?)"),
+    ("vswitch", {"config": [{"name": "vswitch0", "vnet": [{"name": "vnet0"}]}]},
+     "config[0].vnet: unknown key (did you mean vnets?)"),
+    ("vnet", {"bridg": "vswitch0", "attached_mac": "52:54:00:00:00:01"},
+     "bridg: unknown option (did you mean bridge?)"),
+    ("fdb_info", {"brige": "vswitch0"}, "brige: unknown option (did you mean bridge?)"),
+])
+def test_a_typo_is_named_before_any_other_rule(ovs, module, args, message):
+    """Ansible's own check would answer `state is merged but ... missing: config` for
+    `states=gathered`: the unknown option comes first, with the nearest valid one."""
+    fails(ovs, module, message, **args)

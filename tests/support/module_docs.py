@@ -1,5 +1,6 @@
 """A module's documentation as ansible-doc renders it, and the top-level keys of its real
-argument spec (its main() run with a stand-in AnsibleModule), to compare the two. Used by
+argument spec (its main() run with a stand-in for
+the module's constructor), to compare the two. Used by
 tests/unit/repo/test_docs.py (every module) and tests/unit/capture/test_capture.py."""
 
 import json
@@ -28,17 +29,20 @@ def argspec_keys(name):
     class Stop(Exception):
         pass
 
-    class Fake:
-        def __init__(self, argument_spec, **kw):
-            captured.update(argument_spec)
-            raise Stop()
+    def fake(argument_spec, **kw):
+        captured.update(argument_spec)
+        raise Stop()
 
     mod = importlib.import_module("ansible_collections.cloudnet.vswitch.plugins.modules." + name)
-    orig = mod.AnsibleModule
-    mod.AnsibleModule = Fake
+    # the modules build theirs with module_utils.options.new_module (capture_report, which
+    # only runs on the controller, with AnsibleModule itself)
+    owner, attr = (mod.options, "new_module") if hasattr(mod, "options") else (mod,
+                                                                                "AnsibleModule")
+    orig = getattr(owner, attr)
+    setattr(owner, attr, fake)
     try:
         with pytest.raises(Stop):
             mod.main()
     finally:
-        mod.AnsibleModule = orig
+        setattr(owner, attr, orig)
     return captured

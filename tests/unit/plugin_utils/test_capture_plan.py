@@ -66,7 +66,13 @@ def test_capture_errors_name_the_option():
     assert any(e.startswith("duration:") for e in errs)
     assert capture_errors({"host": ""})[0].startswith("host_ip: required")
     errs = capture_errors({"host": "2001:db8::5", "peers": ["203.0.113.1"]})
-    assert any(e.startswith("peers[0]") for e in errs)
+    assert any(e.startswith("peer_ips[0]") for e in errs)
+    errs = capture_errors({"host": "not-an-ip", "peers": ["peer.example"]})
+    assert errs == [
+        "host_ip: 'not-an-ip' is not an IP address (give the IPv4 or IPv6 address itself: "
+        "addresses are located across the fleet, names are not)",
+        "peer_ips[0]: 'peer.example' is not an IP address (give the IPv4 or IPv6 address "
+        "itself: addresses are located across the fleet, names are not)"]
 
 
 def test_capture_errors_accept_port_ranges():
