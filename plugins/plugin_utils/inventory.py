@@ -46,7 +46,8 @@ def config_errors(vswitches, state="merged", name="vswitches"):
             return [], validate.normalize_config(converted["config"] or [], state)
         except ParamError as exc:
             errors = [str(exc)]
-    return [name + e[len("config"):] if e.startswith("config") else e for e in errors], None
+    # the module's paths start at its option `config`; here they start at the variable
+    return [e.replace("config[", name + "[") for e in errors], None
 
 
 def role_spec(role):

@@ -34,6 +34,7 @@ LAST_JSON = HERE / "last-run.json"
 LAST_MD = HERE / "last-run.md"
 DOC = REPO / "docs" / "reliability.md"
 _KEY = pytest.StashKey()
+_TABLES = pytest.StashKey()
 
 
 def pytest_addoption(parser):
@@ -46,6 +47,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "lab: reliability test on the shared lab (needs flock "
                                        "/run/cnlab-agents.lock)")
     config.stash[_KEY] = []
+    config.stash[_TABLES] = {}
 
 
 def _ok(value, target):
@@ -78,6 +80,20 @@ def figure(request):
         return ok
 
     return record
+
+
+@pytest.fixture
+def table(request):
+    """table(name, row) adds one row (a dict: its keys are the columns) to a table of its own
+    in docs/reliability.md (e.g. the inventory mistakes). A run that adds rows to a table
+    replaces that table; tables not touched this time are kept from last-run.json."""
+    tables = request.config.stash[_TABLES]
+
+    def add(name, row):
+        tables.setdefault(name, {"date": datetime.datetime.now(datetime.timezone.utc)
+                                 .strftime("%Y-%m-%dT%H:%M:%SZ"), "rows": []})["rows"].append(row)
+
+    return add
 
 
 @pytest.fixture
@@ -142,9 +158,25 @@ def _git_head():
     return res.stdout.strip()
 
 
+def _merged_tables(tables):
+    try:
+        old = json.loads(LAST_JSON.read_text()).get("tables", {})
+    except (OSError, ValueError):
+        old = {}
+    return dict(old, **tables)
+
+
+def _table_lines(rows):
+    cols = list(rows[0])
+    cell = lambda v: str(v).replace("|", "\\|").replace("\n", "<br>")  # noqa: E731
+    return (["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+            + ["| " + " | ".join(cell(r.get(c, "")) for c in cols) + " |" for r in rows])
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     rows = config.stash.get(_KEY, [])
-    if not rows and not config.getoption("--write-doc"):
+    tables = config.stash.get(_TABLES, {})
+    if not rows and not tables and not config.getoption("--write-doc"):
         return
     tr = terminalreporter
     tr.section("reliability figures (this run)")
@@ -157,12 +189,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     meta = {"date": now, "commit": _git_head(), "host": platform.node(),
             "cpus": os.cpu_count(), "argv": sys.argv[1:]}
-    LAST_JSON.write_text(json.dumps({"meta": meta, "figures": allrows}, indent=1) + "\n")
+    alltables = _merged_tables(tables)
+    LAST_JSON.write_text(json.dumps({"meta": meta, "figures": allrows, "tables": alltables},
+                                    indent=1) + "\n")
     LAST_MD.write_text("\n".join(["# Reliability figures, %s (commit %s)" % (now, meta["commit"]),
                                   ""] + _table(allrows)) + "\n")
     tr.write_line("written: %s, %s" % (LAST_JSON, LAST_MD))
     if config.getoption("--write-doc"):
-        write_doc(allrows, meta)
+        write_doc(allrows, meta, alltables)
         tr.write_line("written: %s" % DOC)
 
 
@@ -303,7 +337,23 @@ FINDINGS = {
 }
 
 
-def write_doc(rows, meta):
+TABLE_HEADS = {
+    "inventory_mistakes": (
+        "## Inventory mistakes",
+        "Each row is one mistake made in a working inventory of three hosts, run through "
+        "`provision.yml` (`tests/support/mistakes.py`; the lab's run is "
+        "`test_lab_figures.py::test_09_inventory_mistakes_change_nothing`, the sandbox's "
+        "`test_inventory_mistakes.py`). `message` is what the user sees (the task's `msg`). "
+        "`modules run` counts module runs on any host (0: refused on the controller, before "
+        "any host was contacted); `hosts changed` compares the configuration columns of "
+        "Bridge, Port, Interface and Open_vSwitch on every host before and after; `argv with "
+        "the bad value` counts the processes started anywhere (controller and hosts, "
+        "`strace -f -e execve`) whose arguments contain what the mistake typed (`reboot`, "
+        "`$(`, ...): 0 means no shell or command was ever built from it."),
+}
+
+
+def write_doc(rows, meta, tables=None):
     def last(group):
         dates = [r["date"] for r in group]
         return max(dates).replace("T", " ").replace("Z", " UTC") if dates else "never"
@@ -322,4 +372,9 @@ def write_doc(rows, meta):
     if fixed:
         text += ("\nFound by these tests and fixed since (their figures are back on target): "
                  "%s.\n" % ", ".join(fixed))
+    for name, t in sorted((tables or {}).items()):
+        title, intro = TABLE_HEADS.get(name, ("## " + name, ""))
+        text += "\n%s\n\n%s\n\nMeasured %s, %d rows.\n\n" % (
+            title, intro, t["date"].replace("T", " ").replace("Z", " UTC"), len(t["rows"]))
+        text += "\n".join(_table_lines(t["rows"])) + "\n"
     DOC.write_text(text)
