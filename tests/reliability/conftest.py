@@ -342,7 +342,7 @@ TABLE_HEADS = {
         "## Inventory mistakes",
         "Each row is one mistake made in a working inventory of three hosts, run through "
         "`provision.yml` (`tests/support/mistakes.py`; the lab's run is "
-        "`test_lab_figures.py::test_09_inventory_mistakes_change_nothing`, the sandbox's "
+        "`test_lab_figures.py::test_06b_inventory_mistakes_change_nothing`, the sandbox's "
         "`test_inventory_mistakes.py`). `message` is what the user sees (the task's `msg`). "
         "`modules run` counts module runs on any host (0: refused on the controller, before "
         "any host was contacted); `hosts changed` compares the configuration columns of "

@@ -22,7 +22,9 @@ import pytest
 import yaml
 
 from labkit import REPO, lab_leftovers, playbook, start_lab
+from mistakes import argvs, bad_values, cases, messages, modules_run, mutated, traced
 from relkit import Pinger
+from sandbox import config_columns
 
 pytestmark = pytest.mark.lab
 HOSTS = 3
@@ -351,6 +353,81 @@ def test_06_captures_controller_modes_and_no_tcpdump_after_a_cut(lab, figure, ch
                "%s; gone %.1f s after the cut (6 s capture)" % (
                    "running when cut" if started else "NOT started", took))
     assert all(r[0] and r[1] == [] for r in results.values()), results
+
+
+def _sshd_pids(lab, host):
+    """Every sshd process of a lab host (its listener and its connections' children)."""
+    want = os.stat("/proc/%d/ns/net" % state(lab)["nodes"][host]["init_pid"]).st_ino
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/comm" % pid) as f:
+                comm = f.read().strip()
+            if comm == "sshd" and os.stat("/proc/%s/ns/net" % pid).st_ino == want:
+                out.append(pid)
+        except OSError:
+            pass
+    return out
+
+
+def test_06b_inventory_mistakes_change_nothing(lab, table, tmp_path):
+    """Every mistake of tests/support/mistakes.py made in the lab's own inventory, through
+    provision.yml over SSH: refused with the lines the user must see, the configuration
+    columns of every host unchanged, and no process, on the controller or (for the mistakes
+    a host's plan refuses) on any host, started with the mistaken value in its argv. Writes
+    the table of docs/reliability.md."""
+    hosts = lab["hosts"]
+    names = sorted(hosts)
+    columns = lambda h: config_columns(  # noqa: E731
+        lambda *a: in_node(lab, h, "ovs-vsctl", *a))
+    before = {h: columns(h) for h in names}
+    failures = []
+    for case in cases():
+        cid, what, _mutate, lines, where = case
+        inv = json.loads(json.dumps(lab["inv"]))
+        inv["all"]["children"]["hypervisors"]["hosts"] = mutated(hosts, case)
+        path = tmp_path / ("%s.yml" % cid)
+        path.write_text(yaml.safe_dump(inv))
+        log = str(tmp_path / ("%s.exec" % cid))
+        tracers = []
+        if where == "host":   # follow what the hosts start too (their sshd and below)
+            for h in names:
+                hlog = "%s.%s" % (log, h)
+                tracers.append(subprocess.Popen(
+                    ["strace", "-f", "-qq", "-s", "65536", "-e", "trace=execve", "-e",
+                     "signal=none", "-o", hlog] + sum((["-p", p] for p in _sshd_pids(lab, h)),
+                                                      []), stderr=subprocess.DEVNULL))
+            time.sleep(1)   # attached
+        try:
+            res = subprocess.run(traced([str(REPO / ".venv" / "bin" / "ansible-playbook"),
+                                         "-i", str(path),
+                                         str(REPO / "playbooks" / "provision.yml")], log),
+                                 cwd=REPO, env=_env(), capture_output=True, text=True,
+                                 timeout=300, check=False)
+        finally:
+            for t in tracers:
+                t.terminate()
+                t.wait(timeout=30)
+        procs = argvs(log)
+        msgs = messages(res.stdout)
+        typed = bad_values(case, hosts)
+        leaked = [a for a in procs if any(v in x for v in typed for x in a)]
+        runs = modules_run(procs)
+        ssh = sum(1 for a in procs if os.path.basename(a[0]) == "ssh")
+        changed = [h for h in names if columns(h) != before[h]]
+        shown = [m for m in msgs if any(line in m for line in lines)]
+        table("inventory_mistakes", {
+            "mistake": what, "message the user sees": (shown or msgs or ["(none)"])[0],
+            "refused by": where, "ssh started": ssh, "modules run": runs,
+            "hosts changed": len(changed), "argv with the bad value": len(leaked)})
+        ok = (res.returncode != 0 and all(any(line in m for m in msgs) for line in lines)
+              and not changed and not leaked
+              and (where == "host" or (ssh == 0 and runs == 0)))
+        if not ok:
+            failures.append((cid, res.returncode, msgs, changed, leaked[:3], ssh, runs))
+        for h in changed:   # put it back for the next case
+            before[h] = columns(h)
+    assert failures == []
 
 
 def test_07_a_host_stopped_mid_provision_the_others_finish(lab, figure, tmp_path):

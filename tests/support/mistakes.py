@@ -309,11 +309,15 @@ def messages(stdout):
                     break
                 continue
             indent, first = len(m.group(1)), m.group(2)
-            body = [] if first in ("|-", "|", ">-") else [first.strip("'\"")]
+            block = first in ("|-", "|")
+            body = [] if block or first == ">-" else [first]
             for k in range(j + 1, len(lines)):
                 if lines[k].strip() and len(lines[k]) - len(lines[k].lstrip()) <= indent:
                     break
                 body.append(lines[k].strip())
-            out.append(" ".join(body) if first not in ("|-", "|") else "\n".join(body))
+            text = "\n".join(body).strip() if block else " ".join(body).strip()
+            if not block and len(text) > 1 and text[0] == text[-1] and text[0] in "'\"":
+                text = text[1:-1].replace("''", "'") if text[0] == "'" else text[1:-1]
+            out.append(text)
             break
     return out

@@ -129,16 +129,7 @@ class Sandbox:
         return self.vsctl("--if-exists", "get", table, record, column).strip()
 
     def config_columns(self):
-        """Every configuration column of Bridge/Port/Interface (no status or statistics)."""
-        out = {}
-        for table, cols in (("Bridge", "name,ports,datapath_type,fail_mode,stp_enable,"
-                                       "other_config,external_ids"),
-                            ("Port", "name,interfaces,tag,trunks,vlan_mode,bond_mode,lacp,"
-                                     "other_config,external_ids"),
-                            ("Interface", "name,type,external_ids,mtu_request,options")):
-            data = json.loads(self.vsctl("--format=json", "--columns=" + cols, "list", table))
-            out[table] = sorted(json.dumps(row, sort_keys=True) for row in data["data"])
-        return out
+        return config_columns(self.vsctl)
 
     # ------------------------------------------------------------------ modules
     def module(self, _module, check=False, diff=True, **args):
@@ -170,3 +161,17 @@ def _alive(pid):
             return f.read().split(") ")[1][0] != "Z"
     except OSError:
         return False
+
+
+def config_columns(vsctl):
+    """Every configuration column of Bridge/Port/Interface (no status or statistics), read
+    with `vsctl(*args)` (ovs-vsctl of a sandbox or of a lab host)."""
+    out = {}
+    for table, cols in (("Bridge", "name,ports,datapath_type,fail_mode,stp_enable,"
+                                   "other_config,external_ids"),
+                        ("Port", "name,interfaces,tag,trunks,vlan_mode,bond_mode,lacp,"
+                                 "other_config,external_ids"),
+                        ("Interface", "name,type,external_ids,mtu_request,options")):
+        data = json.loads(vsctl("--format=json", "--columns=" + cols, "list", table))
+        out[table] = sorted(json.dumps(row, sort_keys=True) for row in data["data"])
+    return out
