@@ -10,7 +10,7 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.capture.filter im
     normalize_filter,
 )
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import ParamError
-from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.inventory import require_netaddr
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.inventory import missing_netaddr
 
 # The playbook's names for the module's options.
 NAMES = {"host": "host_ip", "peers": "peer_ips", "exclude": "exclude_ips"}
@@ -23,7 +23,8 @@ def _named(path):
 
 def capture_errors(request):
     """[] if the request is valid, else messages naming the option and the value."""
-    require_netaddr()
+    if missing_netaddr():
+        return [missing_netaddr()]
     errors = []
     if not request.get("host"):
         errors.append("host_ip: required (the address to follow)")

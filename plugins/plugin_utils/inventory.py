@@ -14,7 +14,6 @@ import sys
 
 import jinja2
 import yaml
-from ansible.errors import AnsibleError
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils import options
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import ParamError
@@ -26,12 +25,14 @@ CONFIG = {"config": dict(type="list", elements="dict", options=spec.VSWITCH_OPTI
 ROLE_OUTPUTS = {"provision": {"provision_result"}}
 
 
-def require_netaddr():
-    """The controller's own Python needs netaddr for the modules' rules: say so, not that an
-    address is invalid."""
-    if not validate.HAS_NETADDR:
-        raise AnsibleError("the controller needs the Python package netaddr: pip install netaddr "
-                           "(into the Python that runs Ansible, %s)" % sys.executable)
+def missing_netaddr():
+    """The line that says the controller's own Python needs netaddr for the modules' rules
+    (rather than that an address is invalid), or None. The filters return it as their one
+    error: raised, Ansible would repeat it through three "caused by" blocks."""
+    if validate.HAS_NETADDR:
+        return None
+    return ("the controller needs the Python package netaddr: pip install netaddr (into the "
+            "Python that runs Ansible, %s)" % sys.executable)
 
 
 def config_errors(vswitches, state="merged", name="vswitches"):
@@ -39,7 +40,8 @@ def config_errors(vswitches, state="merged", name="vswitches"):
     the nearest valid one), types and choices from the module's argument spec, then the
     module's validators (names, MACs, CIDRs, VLANs, bonds, duplicates). Paths start at
     `name`."""
-    require_netaddr()
+    if missing_netaddr():
+        return [missing_netaddr()], None
     converted, errors = options.check({"config": vswitches}, CONFIG)
     if not errors:
         try:
@@ -103,7 +105,8 @@ def _read(hostvars, host):
 def fleet_errors(hostvars, hosts, role="provision"):
     """Every mistake of every host's inventory for `role`, one line each, `host: path: what`.
     Cross-host: an internal port address declared on two hosts."""
-    require_netaddr()
+    if missing_netaddr():
+        return [missing_netaddr()]
     out, owners = [], {}
     for host in hosts:
         variables, errors = _read(hostvars, host)

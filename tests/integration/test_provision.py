@@ -2,8 +2,13 @@
 namespace (connection local), so the playbook's validation, canary and report run for real."""
 
 import json
+import os
+import subprocess
+
+import pytest
 
 from provision_play import inventory, playbook
+from sandbox import REPO
 
 
 def test_bad_inventory_stops_everything_before_any_change(ovs, tmp_path):
@@ -75,3 +80,45 @@ def test_provision_converges_and_reports_one_line_per_host(ovs, tmp_path):
         cfg[0], vnets=[{"name": "vnet0", "tag": 11}])]}))
     assert res.returncode == 0 and "changed=1" in res.stdout
     assert ovs.get("Port", "vnet0", "tag") == "10", "check mode changed nothing"
+
+
+BLOCK_NETADDR = '''import sys
+
+
+class _Absent:
+    """netaddr is not installed: every import of it fails, as on a bare controller."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "netaddr" or name.startswith("netaddr."):
+            raise ImportError("No module named %r" % name)
+        return None
+
+
+sys.meta_path.insert(0, _Absent())
+'''
+
+
+@pytest.mark.parametrize("playbook_args", [
+    ["provision.yml"],
+    ["collect_captures.yml", "-e", "host_ip=203.0.113.102"],
+])
+def test_a_controller_without_netaddr_is_told_to_install_it(ovs, tmp_path, playbook_args):
+    """The controller's Python cannot import netaddr: the run says so (not that the address is
+    invalid, not an AttributeError) before any host is contacted."""
+    ovs.nic("eth0")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(BLOCK_NETADDR)
+    cfg = [{"name": "vswitch0", "datapath_type": "netdev", "uplink": {"interfaces": ["eth0"]}}]
+    inv = inventory(tmp_path, ovs, {"hv-a": {"vswitches": cfg}})
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
+               ANSIBLE_NOCOLOR="1", PYTHONPATH=str(site))
+    res = subprocess.run(["ip", "netns", "exec", ovs.netns,
+                          os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", inv,
+                          os.path.join(REPO, "playbooks", playbook_args[0])] + playbook_args[1:],
+                         capture_output=True, text=True, env=env, cwd=REPO, check=False)
+    out = " ".join((res.stdout + res.stderr).split())
+    assert res.returncode != 0
+    assert "the controller needs the Python package netaddr: pip install netaddr" in out, out
+    assert "AttributeError" not in out and "not a valid IP" not in out
+    assert ovs.vsctl("list-br").strip() == ""

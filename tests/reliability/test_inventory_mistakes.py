@@ -72,7 +72,8 @@ def test_a_mistake_is_named_and_changes_nothing(fleet, case, tmp_path):
     runs = modules_run(procs)
     if where == "controller":
         assert runs == 0, "refused on the controller: no module may run"
-        assert msgs[0].startswith("the inventory is refused; no host was contacted or changed:")
+        assert msgs[0].startswith("provision.yml stopped before contacting any host; nothing "
+                                  "changed:")
         assert len(msgs[0].splitlines()) == 1 + len(lines), msgs[0]
     else:
         assert 0 < runs <= 3, "at most one check-mode plan per host"
