@@ -15,10 +15,10 @@ def config_errors(vswitches, state="merged"):
     return inventory.config_errors(vswitches, state)[0]
 
 
-def inventory_errors(hostvars, hosts, role="provision"):
-    """Every mistake in the inventory of `hosts` for `role`, one line each: `host: field:
-    what is wrong`."""
-    return inventory.fleet_errors(hostvars, hosts, role)
+def inventory_errors(hostvars, hosts):
+    """Every mistake in the inventory of `hosts` for provision.yml, one line each: `host:
+    field: what is wrong`."""
+    return inventory.fleet_errors(hostvars, hosts)
 
 
 class FilterModule(object):

@@ -58,14 +58,13 @@ def role_spec(role):
         return yaml.safe_load(f)["argument_specs"]["main"]["options"]
 
 
-def role_errors(variables, role, known=None):
+def role_errors(variables, role):
     """Messages for the variables named `<role>_*` that the role does not know (with the nearest
     it does) or whose value its argument spec refuses."""
-    options_ = role_spec(role)
     ours = {k: v for k, v in variables.items() if k.startswith(role + "_")
-            and k not in ROLE_OUTPUTS.get(role, ()) and k not in (known or ())}
-    _, errors = options.check(ours, options_, what="variable")
-    # a value that is not given is the role's default: required/defaults are the role's business
+            and k not in ROLE_OUTPUTS.get(role, ())}
+    _, errors = options.check(ours, role_spec(role), what="variable")
+    # a variable not given takes the role's default: `required` is not the inventory's business
     return [e for e in errors if not e.endswith(": required")]
 
 
@@ -76,20 +75,23 @@ def _near_miss(names, wanted):
     return close[0] if close else None
 
 
-def _addresses(config):
-    """(address without prefix, path) of every internal port address of a normalized config."""
+def _uplinked_addresses(config, name):
+    """((vSwitch, address without prefix), path) of every internal port address of a vSwitch
+    with an uplink (a host-only vSwitch may well have the same address on every host)."""
     for i, vs in enumerate(config or []):
+        if not vs.get("uplink"):
+            continue
         for j, cidr in enumerate((vs.get("internal") or {}).get("addresses") or []):
-            yield cidr.split("/")[0], "vswitches[%d].internal.addresses[%d]" % (i, j)
+            yield (vs["name"], cidr.split("/")[0]), "%s[%d].internal.addresses[%d]" % (name, i, j)
 
 
-def _read(hostvars, host):
-    """A host's variables (templated one by one: a variable that cannot be templated is one
-    error, not the end of the check)."""
+def _read(hostvars, host, role):
+    """A host's variables: the names of all, the values of `vswitches` and the role's (each
+    templated alone: one that cannot be templated is one error, not the end of the check)."""
     variables, errors = {}, []
     hv = hostvars[host]
     for key in list(hv.keys()):
-        if not (key == "vswitches" or key.startswith("provision_")):
+        if not (key == "vswitches" or key.startswith(role + "_")):
             variables.setdefault(key, None)
             continue
         try:
@@ -102,15 +104,16 @@ def _read(hostvars, host):
     return variables, errors
 
 
-def fleet_errors(hostvars, hosts, role="provision"):
-    """Every mistake of every host's inventory for `role`, one line each, `host: path: what`.
-    Cross-host: an internal port address declared on two hosts."""
+def fleet_errors(hostvars, hosts):
+    """Every mistake of every host's inventory for the provision role, one line each, `host:
+    path: what`. Across hosts: an address on the internal port of the same vSwitch, with an
+    uplink, on two hosts."""
     if missing_netaddr():
         return [missing_netaddr()]
     out, owners = [], {}
     for host in hosts:
-        variables, errors = _read(hostvars, host)
-        errors += role_errors(variables, role)
+        variables, errors = _read(hostvars, host, "provision")
+        errors += role_errors(variables, "provision")
         name = "provision_vswitches" if "provision_vswitches" in variables else "vswitches"
         value = variables.get(name)
         if value is None:
@@ -124,9 +127,10 @@ def fleet_errors(hostvars, hosts, role="provision"):
             state = "merged"   # reported by role_errors; check the config as merged
         config_msgs, config = config_errors(value, state, name)
         errors += config_msgs
-        for address, path in _addresses(config):
-            first = owners.setdefault(address, (host, path))
+        for key, path in _uplinked_addresses(config, name):
+            first = owners.setdefault(key, (host, path))
             if first[0] != host:
-                errors.append("%s: %s is also %s's address (%s)" % (path, address, *first))
+                errors.append("%s: %s is also %s's address on %s (%s)"
+                              % (path, key[1], first[0], key[0], first[1]))
         out += ["%s: %s" % (host, e) for e in errors]
     return out

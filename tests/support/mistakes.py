@@ -223,11 +223,12 @@ def cases():
     add("dup-vnet", "the same vnet twice in a vSwitch",
         lambda h: _vs(h, "hv2")["vnets"].append(copy.deepcopy(_vs(h, "hv2")["vnets"][0])),
         ["is also given in vswitches[0].vnets[0]"])
-    add("dup-address-hosts", "one internal address on two hosts",
+    add("dup-address-hosts", "one address on the internal port of the same uplinked vSwitch on "
+        "two hosts",
         _both(_set("hv1", "internal", "addresses", value=["203.0.113.201/24"]),
-              _set("hv3", "internal", "addresses", value=["203.0.113.201/24"])),
-        ["hv3: vswitches[0].internal.addresses[0]: 203.0.113.201 is also hv1's address "
-         "(vswitches[0].internal.addresses[0])"])
+              _set("hv3", "internal", "addresses", value=["203.0.113.201/24"]),
+              lambda h: _vs(h, "hv3").update(name=_vs(h, "hv1")["name"])),
+        ["hv3: vswitches[0].internal.addresses[0]: 203.0.113.201 is also hv1's address on "])
     add("two-hosts", "two hosts wrong at once",
         _both(_rename("hv2", "vnets", "vnet"), _set("hv3", "vnets", 0, "tag", value=5000)),
         ["hv2: vswitches[0].vnet: " + UNKNOWN % "vnets",

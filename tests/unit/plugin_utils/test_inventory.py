@@ -44,8 +44,12 @@ def test_every_host_every_mistake_one_line_each():
 def test_an_address_on_two_hosts_is_refused_on_the_second():
     assert fleet(hv1={"vswitches": [VS]}, hv2={"vswitches": [dict(
         VS, internal={"addresses": ["2001:db8::2/64", "203.0.113.11/25"]})]}) == [
-        "hv2: vswitches[0].internal.addresses[1]: 203.0.113.11 is also hv1's address "
-        "(vswitches[0].internal.addresses[0])"]
+        "hv2: vswitches[0].internal.addresses[1]: 203.0.113.11 is also hv1's address on "
+        "vswitch0 (vswitches[0].internal.addresses[0])"]
+    hostonly = dict(VS, uplink=None, internal={"addresses": ["192.168.122.1/24"]})
+    assert fleet(hv1={"vswitches": [hostonly]}, hv2={"vswitches": [hostonly]}) == []
+    other = dict(VS, name="vswitch1", uplink={"interfaces": ["eth1"]})
+    assert fleet(hv1={"vswitches": [VS]}, hv2={"vswitches": [other]}) == []
 
 
 def test_role_outputs_and_other_roles_variables_are_not_mistakes():
