@@ -245,6 +245,11 @@ the row names a finding (below), in which case the test asserts what does hold.
   module / its deadline, file and directory modes, refusal on a nearly full disk.
 - **lab**: provision.yml on the shared lab while a VM pings, second run changes, a host
   stopped in the middle.
+- **inventory mistakes** (the table at the end): 56 mistakes made in the lab's inventory and
+  run through provision.yml over SSH; each must be refused with the lines the user must see,
+  before any host is contacted (or, for the two a host's plan refuses, before any host
+  changes), with every host's configuration columns unchanged and no process started with
+  the typed value. The same cases run on a sandbox in CI (`test_inventory_mistakes.py`).
 
 ## The last run
 
