@@ -17,8 +17,8 @@ NAMES = {"host": "host_ip", "peers": "peer_ips", "exclude": "exclude_ips"}
 
 
 def _named(path):
-    key, _, rest = path.partition("[")
-    return NAMES.get(key, key) + ("[" + rest if rest else "")
+    key, bracket, rest = path.partition("[")
+    return NAMES.get(key, key) + bracket + rest
 
 
 def capture_errors(request):

@@ -36,14 +36,36 @@ class OwnershipError(ParamError):
     """A change to rows that cloudnet.vswitch did not create, without adopt."""
 
 
-class MissingLibrary(VswitchError):
+class Missing(VswitchError):
+    """Something the host needs is not installed or not running. `missing` names each part (a
+    package, a command, a daemon); it is returned beside the message, so a playbook can tell a
+    host that only needs installing (provision's role installs and starts, then applies) from
+    a change that was refused."""
+
+    def __init__(self, msg, missing):
+        self.missing = list(missing)
+        super().__init__(msg)
+
+    def to_fail(self):
+        return {"msg": str(self), "missing": self.missing}
+
+
+class MissingLibrary(Missing):
     """A Python library the host needs is not installed; says which package brings it."""
 
-    def __init__(self, library, packages, exc=None):
+    def __init__(self, library, packages, exc=None, package=None):
         self.library = library
         super().__init__(
             "the Python library '%s' is not importable by %s (%s). Install it on the host: %s"
-            % (library, _python(), exc, packages))
+            % (library, _python(), exc, packages), [package or library])
+
+
+class MissingCommand(Missing):
+    """A command the task runs is not on the host's PATH; says which package brings it."""
+
+    def __init__(self, command, package):
+        super().__init__("%s is not installed on this host (no %s on PATH): install the "
+                         "package %s" % (command, command, package), [package])
 
 
 class OvsdbError(VswitchError):

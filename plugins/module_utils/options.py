@@ -41,8 +41,8 @@ def _valid(spec):
 def _strangers(value, spec, path, what):
     """The messages for the keys of one mapping that `spec` does not know."""
     valid = _valid(spec)
-    return ["%s: unknown %s%s" % (_join(path, key), what,
-                                 nearest(key, valid) or " (valid: %s)" % ", ".join(sorted(spec)))
+    hint = " (valid: %s)" % ", ".join(sorted(spec))
+    return ["%s: unknown %s%s" % (_join(path, key), what, nearest(key, valid) or hint)
             for key in value if key not in valid]
 
 

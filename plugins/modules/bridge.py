@@ -109,6 +109,16 @@ guard:
     M(cloudnet.vswitch.vswitch).
   returned: when the change was guarded
   type: dict
+missing:
+  description:
+    - On failure because the host lacks something, what it lacks, by the name of the package,
+      command or daemon (V(python3-openvswitch), V(ovs-vsctl), V(python3-netaddr),
+      V(ovsdb-server)); the message says how to install it. A playbook can tell such a host
+      (install, then run again) from a change that was refused.
+  returned: failure, when something the host needs is missing
+  type: list
+  elements: str
+  sample: [python3-openvswitch, ovs-vsctl]
 """
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils import options

@@ -343,6 +343,16 @@ timing:
   returned: when state is merged, replaced, overridden or deleted
   type: dict
   sample: {plan_commit_s: 0.08, wait_vswitchd_s: 0.35, total_s: 0.52}
+missing:
+  description:
+    - On failure because the host lacks something, what it lacks, by the name of the package,
+      command or daemon (V(python3-openvswitch), V(ovs-vsctl), V(python3-netaddr),
+      V(ovsdb-server)); the message says how to install it. A playbook can tell such a host
+      (install, then run again) from a change that was refused.
+  returned: failure, when something the host needs is missing
+  type: list
+  elements: str
+  sample: [python3-openvswitch, ovs-vsctl]
 """
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils import options

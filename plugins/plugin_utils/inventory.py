@@ -63,7 +63,7 @@ def role_errors(variables, role):
     it does) or whose value its argument spec refuses."""
     ours = {k: v for k, v in variables.items() if k.startswith(role + "_")
             and k not in ROLE_OUTPUTS.get(role, ())}
-    _, errors = options.check(ours, role_spec(role), what="variable")
+    errors = options.check(ours, role_spec(role), what="variable")[1]
     # a variable not given takes the role's default: `required` is not the inventory's business
     return [e for e in errors if not e.endswith(": required")]
 

@@ -122,3 +122,28 @@ def test_a_controller_without_netaddr_is_told_to_install_it(ovs, tmp_path, playb
     assert "the controller needs the Python package netaddr: pip install netaddr" in out, out
     assert "AttributeError" not in out and "not a valid IP" not in out
     assert ovs.vsctl("list-br").strip() == ""
+
+
+def test_a_host_without_ovs_stops_the_run_naming_the_packages(ovs, tmp_path):
+    """hv-b has no python3-openvswitch and no ovs-vsctl (its Python runs with the library
+    blocked and a PATH without them) and the role may not install packages: the plan says
+    what to install, by name, and hv-a, the canary, is not changed."""
+    ovs.nic("eth0")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("import sys\nsys.modules['ovs'] = None\n")
+    python = tmp_path / "python-without-ovs"
+    python.write_text("#!/bin/sh\nPATH=/nonexistent PYTHONPATH=%s exec /usr/bin/python3 \"$@\"\n"
+                      % site)
+    python.chmod(0o755)
+    good = [{"name": "vswitch0", "datapath_type": "netdev", "uplink": {"interfaces": ["eth0"]}}]
+    inv = inventory(tmp_path, ovs, {"hv-a": {"vswitches": good}, "hv-b": {
+        "vswitches": good, "ansible_python_interpreter": str(python)}})
+    res = playbook(ovs, inv)
+    out = " ".join(res.stdout.split())
+    assert res.returncode != 0
+    assert "fatal: [hv-b]" in out and "fatal: [hv-a]" not in out, out
+    assert "this host has no python3-openvswitch" in out and "no ovs-vsctl on PATH" in out, out
+    assert "missing: - python3-openvswitch - ovs-vsctl" in out, out
+    assert "Apply the host" not in out, out
+    assert ovs.vsctl("list-br").strip() == "", "nothing may change, on any host"

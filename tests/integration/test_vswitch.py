@@ -5,6 +5,7 @@ the check-mode prediction equals what the real run returned and what OVS and the
 """
 
 import json
+import shutil
 import subprocess
 import time
 
@@ -527,15 +528,19 @@ def test_purge_stale_removes_vnets_whose_vm_is_gone_only_when_asked(ovs):
     assert [v["name"] for v in res["after"][0]["vnets"]] == ["vnet6"]
 
 
-def _without(library, ovs, tmp_path, **args):
-    """Run the vswitch module with `library` made unimportable."""
+def _without(libraries, ovs, tmp_path, path_env=None, module="vswitch", **args):
+    """Run `module` with each of `libraries` made unimportable (and, with `path_env`, that
+    PATH: one without ovs-vsctl or tcpdump)."""
     (tmp_path / "sitecustomize.py").write_text(
-        "import sys\nsys.modules[%r] = None\n" % library)
+        "import sys\n" + "".join("sys.modules[%r] = None\n" % lib for lib in libraries))
     env = dict(__import__("os").environ, PYTHONPATH="%s:%s" % (tmp_path, COLLECTIONS))
+    if path_env is not None:
+        env["PATH"] = path_env
     path = tmp_path / "args.json"
     path.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(args, db=ovs.db)}))
-    res = subprocess.run(["ip", "netns", "exec", ovs.netns, __import__("sys").executable,
-                          REPO + "/plugins/modules/vswitch.py", str(path)],
+    res = subprocess.run([shutil.which("ip"), "netns", "exec", ovs.netns,
+                          __import__("sys").executable,
+                          REPO + "/plugins/modules/%s.py" % module, str(path)],
                          capture_output=True, text=True, env=env, check=False)
     assert "Traceback" not in res.stdout + res.stderr, res.stderr
     return json.loads(res.stdout)
@@ -546,13 +551,38 @@ def _without(library, ovs, tmp_path, **args):
     ("netaddr", "python3-netaddr", {})])
 def test_missing_library_names_the_package(ovs, tmp_path, library, package, args):
     """A host without a library it needs gets the package to install, not a traceback."""
-    out = _without(library, ovs, tmp_path, config=[BASE], **args)
+    out = _without([library], ovs, tmp_path, config=[BASE], **args)
     assert out["failed"] and package in out["msg"] and library in out["msg"], out["msg"]
+    assert out["missing"] == [package]
+
+
+# A PATH with the commands a module may run before it looks for OVS, but not ovs-vsctl.
+NO_OVS_PATH = "/nonexistent"
+
+
+@pytest.mark.parametrize("module,libraries,missing", [
+    ("vswitch", ["ovs"], ["python3-openvswitch", "ovs-vsctl"]),
+    ("vnet", ["ovs"], ["python3-openvswitch", "ovs-vsctl"]),
+    ("vswitch", ["ovs", "netaddr"], ["python3-netaddr", "python3-openvswitch", "ovs-vsctl"]),
+])
+def test_a_host_without_ovs_is_told_what_to_install(ovs, tmp_path, module, libraries, missing):
+    """No python3-openvswitch and no ovs-vsctl (a fresh host): one message naming both, every
+    missing part at once, in `missing` too (provision.yml's role installs them when allowed),
+    never `[Errno 2] No such file or directory: 'ovs-vsctl'`; nothing changes."""
+    before = ovs.config_columns()
+    args = {"config": [BASE]} if module == "vswitch" else {
+        "bridge": "vswitch0", "attached_mac": "52:54:00:00:00:01", "tag": 10}
+    out = _without(libraries, ovs, tmp_path, path_env=NO_OVS_PATH, module=module, **args)
+    assert out["failed"] and out["missing"] == missing, out
+    assert "no python3-openvswitch" in out["msg"] and "no ovs-vsctl on PATH" in out["msg"]
+    assert "install openvswitch-switch and python3-openvswitch" in out["msg"], out["msg"]
+    assert "Errno" not in out["msg"]
+    assert ovs.config_columns() == before
 
 
 def test_without_the_python_bindings_ovs_vsctl_is_chosen(ovs, tmp_path):
     ovs.nic("eth0")
-    out = _without("ovs", ovs, tmp_path, config=[dict(BASE, internal={})])
+    out = _without(["ovs"], ovs, tmp_path, config=[dict(BASE, internal={})])
     assert not out.get("failed"), out.get("msg")
     assert out["backend"] == "vsctl" and out["changed"] is True
     assert out["after"][0]["uplink"]["interfaces"] == ["eth0"]

@@ -168,7 +168,10 @@ def _merged_tables(tables):
 
 def _table_lines(rows):
     cols = list(rows[0])
-    cell = lambda v: str(v).replace("|", "\\|").replace("\n", "<br>")  # noqa: E731
+
+    def cell(v):
+        return str(v).replace("|", "\\|").replace("\n", "<br>")
+
     return (["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
             + ["| " + " | ".join(cell(r.get(c, "")) for c in cols) + " |" for r in rows])
 

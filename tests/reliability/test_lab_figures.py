@@ -378,8 +378,10 @@ def test_06b_inventory_mistakes_change_nothing(lab, table, tmp_path):
     the table of docs/reliability.md."""
     hosts = lab["hosts"]
     names = sorted(hosts)
-    columns = lambda h: config_columns(  # noqa: E731
-        lambda *a: in_node(lab, h, "ovs-vsctl", *a))
+
+    def columns(h):
+        return config_columns(lambda *a: in_node(lab, h, "ovs-vsctl", *a))
+
     before = {h: columns(h) for h in names}
     failures = []
     for case in cases():

@@ -77,8 +77,8 @@ def cases():
     add("unknown-uplink-key", "`interface:` for `interfaces:` in the uplink",
         _rename("hv1", "interfaces", "interface", "uplink"),
         ["hv1: vswitches[0].uplink.interface: " + UNKNOWN % "interfaces"])
-    add("unknown-bond-key", "`bond_mod:` in the uplink", _set("hv2", "uplink", "bond_mod",
-                                                             value="balance-slb"),
+    add("unknown-bond-key", "`bond_mod:` in the uplink",
+        _set("hv2", "uplink", "bond_mod", value="balance-slb"),
         ["hv2: vswitches[0].uplink.bond_mod: " + UNKNOWN % "bond_mode"])
     add("unknown-internal-key", "`adresses:` in the internal port",
         _rename("hv1", "addresses", "adresses", "internal"),
@@ -179,8 +179,8 @@ def cases():
         ["hv2: vswitches[0].vnets[0].tag: 4096 is outside the VLAN range 0-4095"])
     add("tag-negative", "`tag: -1`", _set("hv3", "vnets", 0, "tag", value=-1),
         ["hv3: vswitches[0].vnets[0].tag: -1 is outside the VLAN range 0-4095"])
-    add("trunks-range", "`trunks: [10, 5000]`", _set("hv1", "vnets", 0, "trunks",
-                                                       value=[10, 5000]),
+    add("trunks-range", "`trunks: [10, 5000]`",
+        _set("hv1", "vnets", 0, "trunks", value=[10, 5000]),
         ["hv1: vswitches[0].vnets[0].trunks[1]: 5000 is outside the VLAN range 0-4095"])
     add("trunks-reversed", "`trunks: ['20-10']`", _set("hv2", "vnets", 0, "trunks",
                                                        value=["20-10"]),
@@ -234,8 +234,8 @@ def cases():
         ["hv2: vswitches[0].vnet: " + UNKNOWN % "vnets",
          "hv3: vswitches[0].vnets[0].tag: 5000 is outside the VLAN range 0-4095"])
     add("canary-valid-other-bad", "a valid change on the canary (hv1) beside a typo on hv3",
-        _both(_set("hv1", "vnets", 0, "tag", value=33), _rename("hv3", "tag", "tga", "vnets",
-                                                               0)),
+        _both(_set("hv1", "vnets", 0, "tag", value=33),
+              _rename("hv3", "tag", "tga", "vnets", 0)),
         ["hv3: vswitches[0].vnets[0].tga: " + UNKNOWN % "tag"])
 
     # ---- refused by a host's plan (check mode), still before the first change anywhere

@@ -36,8 +36,10 @@ def argspec_keys(name):
     mod = importlib.import_module("ansible_collections.cloudnet.vswitch.plugins.modules." + name)
     # the modules build theirs with module_utils.options.new_module (capture_report, which
     # only runs on the controller, with AnsibleModule itself)
-    owner, attr = (mod.options, "new_module") if hasattr(mod, "options") else (mod,
-                                                                                "AnsibleModule")
+    if hasattr(mod, "options"):
+        owner, attr = mod.options, "new_module"
+    else:
+        owner, attr = mod, "AnsibleModule"
     orig = getattr(owner, attr)
     setattr(owner, attr, fake)
     try:

@@ -37,7 +37,7 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.capture.filter im
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
     Interrupted,
     KernelError,
-    MissingLibrary,
+    MissingCommand,
     ParamError,
     RunFailed,
     VswitchError,
@@ -390,7 +390,7 @@ def prepare(host):
     run_dir = _output_dir(p, run_id)
     tcpdump = host.which("tcpdump")
     if not tcpdump:
-        raise MissingLibrary("tcpdump", "the tcpdump package", "not on PATH")
+        raise MissingCommand("tcpdump", "tcpdump")
     targets.check_request(p["interfaces"], p["method"], p["match_vlan"])
     world = host.read_world()
     chosen, notes = targets.resolve(world, p["interfaces"], p["method"], p["match_vlan"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import OvsdbError
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import Missing
 
 DEFAULT_SOCKETS = ("/run/openvswitch/db.sock", "/var/run/openvswitch/db.sock")
 PACKAGES = "python3-openvswitch (Debian/Ubuntu), python3-openvswitch or python3-ovs " \
@@ -25,8 +25,8 @@ def resolve_remote(db):
     for path in DEFAULT_SOCKETS:
         if os.path.exists(path):
             return "unix:" + path
-    raise OvsdbError("no OVSDB socket at %s: is ovsdb-server running? (set db: to its "
-                     "socket)" % " or ".join(DEFAULT_SOCKETS))
+    raise Missing("no OVSDB socket at %s: is Open vSwitch installed and ovsdb-server running? "
+                  "(set db: to its socket)" % " or ".join(DEFAULT_SOCKETS), ["ovsdb-server"])
 
 
 class Deadline(object):

@@ -56,7 +56,7 @@ def _idl():
 
 def require_ovs():
     if IMPORT_ERROR is not None:
-        raise MissingLibrary("ovs", PACKAGES, IMPORT_ERROR)
+        raise MissingLibrary("ovs", PACKAGES, IMPORT_ERROR, package="python3-openvswitch")
 
 
 class Client(object):

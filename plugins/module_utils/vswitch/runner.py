@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
+    Missing,
     ParamError,
     VswitchError,
 )
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.ovsdb import client
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import apply, validate
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch.plan import plan_task
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch.world import empty_world
@@ -40,6 +42,24 @@ def _renamed(exc, paths):
     return exc
 
 
+def require_host(backend):
+    """Every part the host lacks, in one error: netaddr, and (unless `backend` is false, as
+    for `rendered`, which never reads the host) the OVSDB client the backend allows."""
+    checks = [validate.require_netaddr]
+    if backend:
+        checks.append(lambda: client.require(backend))
+    missing = []
+    for check in checks:
+        try:
+            check()
+        except Missing as exc:
+            missing.append(exc)
+    if len(missing) == 1:
+        raise missing[0]
+    if missing:
+        raise Missing("; and ".join(str(m) for m in missing), sum((m.missing for m in missing), []))
+
+
 def task_of(module, config, state, options=None, guarded=False):
     """The Task of a module's parameters and a valid config."""
     p = module.params
@@ -56,7 +76,7 @@ def run(module, config, state, options=None, guarded=False, paths=None):
     error paths to the module's own option names."""
     result = {"changed": False}
     try:
-        validate.require_netaddr()
+        require_host(state != "rendered" and (module.params.get("backend") or "auto"))
         config = validate.normalize_config(config, state)
         if state == "rendered":
             plan = plan_task(empty_world(), config, state, offline=True, **(options or {}))

@@ -38,7 +38,8 @@ def require_netaddr():
     """MissingLibrary naming the package, where the host's Python lacks netaddr."""
     if not HAS_NETADDR:
         raise MissingLibrary("netaddr", "python3-netaddr (Debian/Ubuntu, RHEL family) or "
-                             "'pip install netaddr'", "import failed")
+                             "'pip install netaddr'", "import failed",
+                             package="python3-netaddr")
 
 
 # Interface, bridge, port and bond names: what Linux and OVS names are made of in practice
