@@ -12,6 +12,11 @@ def diagnostics_report(hosts, generated=None, host_ip=None, files=None):
     return report.markdown(hosts, generated=generated, host_ip=host_ip, files=files)
 
 
+def diagnostics_findings(hosts):
+    return report.findings(hosts)
+
+
 class FilterModule(object):
     def filters(self):
-        return {"diagnostics_report": diagnostics_report}
+        return {"diagnostics_report": diagnostics_report,
+                "diagnostics_findings": diagnostics_findings}

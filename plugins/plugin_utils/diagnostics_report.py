@@ -41,12 +41,13 @@ def duplicates(hosts):
     return out
 
 
-def markdown(hosts, generated=None, host_ip=None, files=None):
-    lines = ["# vSwitch diagnostics", ""]
-    if generated:
-        lines.append("Collected %s from %d host(s)%s." % (
-            generated, len(hosts), " for %s" % host_ip if host_ip else ""))
-        lines.append("")
+NOTHING = ("Nothing abnormal: every checked path is symmetric, MTUs agree, no MAC or IP on "
+           "two hosts.")
+
+
+def findings(hosts):
+    """The report's findings, one sentence each, the host first ([] when nothing is
+    abnormal)."""
     problems = []
     for host, data in sorted(hosts.items()):
         for p in data.get("paths") or []:
@@ -61,11 +62,18 @@ def markdown(hosts, generated=None, host_ip=None, files=None):
     for d in duplicates(hosts):
         problems.append("%s %s is on more than one host: %s (a migration leftover?)" % (
             d["kind"], d["value"], ", ".join(d["where"])))
+    return problems
+
+
+def markdown(hosts, generated=None, host_ip=None, files=None):
+    lines = ["# vSwitch diagnostics", ""]
+    if generated:
+        lines.append("Collected %s from %d host(s)%s." % (
+            generated, len(hosts), " for %s" % host_ip if host_ip else ""))
+        lines.append("")
     lines.append("## Findings")
     lines.append("")
-    lines += ["- " + p for p in problems] or ["- Nothing abnormal: every checked path is "
-                                              "symmetric, MTUs agree, no MAC or IP on two "
-                                              "hosts."]
+    lines += ["- " + p for p in findings(hosts)] or ["- " + NOTHING]
     lines.append("")
     for host, data in sorted(hosts.items()):
         lines += _host(host, data)

@@ -57,6 +57,10 @@ def test_markdown_findings_and_tables():
                             "hv2": {"errors": ["no data: the host was unreachable"]}},
                            generated="20261124T000000Z", host_ip="203.0.113.101")
     findings = text.split("## hv1", maxsplit=1)[0]
+    assert findings.count("\n- ") == 3
+    assert ["- " + f in findings for f in report.findings(
+        {"hv1": host("203.0.113.11/24", "52:54:00:00:00:01", [bad, ok], [mtu]),
+         "hv2": {"errors": ["no data: the host was unreachable"]}})] == [True] * 3
     assert "hv1: A request ... vswitch1 ... vswitch0" in findings
     assert "fine" not in findings
     assert "hv1: MTU mismatch on vswitch0: vnet vnet0 has MTU 9000, its uplink eth0 has 1500" \
@@ -70,3 +74,4 @@ def test_markdown_findings_and_tables():
 def test_nothing_abnormal():
     text = report.markdown({"hv1": host("203.0.113.11/24", "52:54:00:00:00:01")})
     assert "Nothing abnormal" in text
+    assert report.findings({"hv1": host("203.0.113.11/24", "52:54:00:00:00:01")}) == []

@@ -1,0 +1,62 @@
+"""`make demo`, as the README shows it: scripts/demo from a lab that is not up to the capture
+report, in a lab directory of its own, taken down at the end even if the demo fails.
+
+Run: pytest tests/lab/test_demo.py   (as root, from the repository; takes ~1 min)
+"""
+
+import os
+import re
+import subprocess
+
+import pytest
+from labkit import REPO, lab_leftovers, playbook, require_lab_machine
+
+
+@pytest.fixture(scope="module")
+def demo(request, tmp_path_factory):
+    require_lab_machine()
+    lab_dir = tmp_path_factory.mktemp("demo") / "lab"
+    request.addfinalizer(lambda: playbook("lab_down.yml", lab_dir))
+    res = subprocess.run([os.path.join(REPO, "scripts", "demo")], capture_output=True, text=True,
+                         env=dict(os.environ, LAB_DIR=str(lab_dir)), cwd=REPO, timeout=600,
+                         check=False)
+    return {"dir": lab_dir, "rc": res.returncode, "out": res.stdout, "err": res.stderr}
+
+
+def test_the_demo_runs_and_reads_short(demo):
+    out = demo["out"]
+    assert demo["rc"] == 0, out + demo["err"]
+    lines = out.splitlines()
+    assert len(lines) <= 90, out
+    assert out.count("setup: ready") == 1, out
+    for noise in ("No inventory was parsed", "FAILED - RETRYING", "[ERROR]", "fatal:",
+                  "Traceback", "(item="):
+        assert noise not in out + demo["err"], noise
+    for step in range(1, 7):
+        assert "== %d. " % step in out, step
+
+
+def test_each_step_ends_with_what_a_person_reads(demo):
+    out = demo["out"]
+    steps = dict(re.findall(r"== (\d)\. [^\n]*\n(.*?)(?=\n== \d\. |\nThe lab is still up)", out,
+                            re.S))
+    assert "lab of 3 hosts started" in steps["1"] and "inventory: " in steps["1"]
+    assert re.search(r"hv3: 2 vSwitch\(es\), ports \+3 ~2 -0", steps["2"]), steps["2"]
+    assert "changed: none" in steps["3"], steps["3"]
+    assert "ports +0 ~0 -0" in steps["3"] and "ports +3" not in steps["3"]
+    pings = re.search(r"VMs: (\d+) pings between VMs on the same VLAN, (\d+) answered", steps["4"])
+    assert pings and pings.group(1) == pings.group(2) and int(pings.group(1)) > 0, steps["4"]
+    assert re.search(r"vnet1 tag 10 +hv1-vm2 \(52:54:00:c1:01:02\)", steps["4"]), steps["4"]
+    assert re.search(r"diagnostics of 3 host\(s\): ", steps["5"]), steps["5"]
+    report = re.search(r"report: (\S+/report\.md)", steps["6"])
+    assert report and os.path.isfile(report.group(1)), steps["6"]
+    assert re.search(r"captures: \d+ s of 8 s, 2 host\(s\)", steps["6"]), steps["6"]
+    assert re.search(r"hv1:vnet1 +[1-9]\d* packet\(s\)", steps["6"]), steps["6"]
+    for step, text in steps.items():
+        assert "whole output: %s/logs/" % demo["dir"] in text, step
+
+
+def test_zz_the_lab_goes_down_and_leaves_nothing(demo):
+    run = playbook("lab_down.yml", demo["dir"])
+    assert run.rc == 0, run
+    assert lab_leftovers(demo["dir"]) == []
