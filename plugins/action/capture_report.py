@@ -153,11 +153,11 @@ class ActionModule(ActionBase):
                                            task_vars.get("ansible_play_hosts") or [],
                                            args["address"], args.get("peers"))
             except ValueError as e:
-                raise AnsibleActionFail("capture_report: %s" % e) from e
+                raise AnsibleActionFail("capture_report: %s" % e) from None
         evidence.update(args.get("evidence") or {})
         try:
             result.update(build(args["run_dir"], args.get("address"), args.get("title"),
                                 write=not self._task.check_mode, evidence=evidence))
         except (OSError, tarfile.TarError, PcapError) as e:
-            raise AnsibleActionFail("capture_report: %s" % e) from e
+            raise AnsibleActionFail("capture_report: %s" % e) from None
         return result

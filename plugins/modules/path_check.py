@@ -158,6 +158,16 @@ paths:
       description: TcpExtIPReversePathFilter of the host (whole namespace), or null.
       type: int
       sample: 3
+    peer_neighbours:
+      description:
+        - The host's neighbour-table entries for the peer (C(ip neigh)), on any interface. An
+          entry on O(interfaces)' port with a MAC is evidence that the peer is on that port's
+          network, so that its request can arrive there; the reports make a finding of a
+          non-symmetric path only with such evidence (or packets seen), and list the others as
+          what could happen.
+      type: list
+      elements: dict
+      sample: [{dev: vswitch1, mac: "52:54:00:c1:01:01", state: STALE}]
     kernel_check:
       description:
         - The kernel's own source validation, C(ip -j route get LOCAL from PEER iif

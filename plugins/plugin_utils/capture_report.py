@@ -21,6 +21,7 @@ import json
 import os
 import time
 
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import path_evidence
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.markdown import cell as _md
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.markdown import table as _table
 
@@ -185,14 +186,34 @@ def sections(rep):
     """[(title, [paragraph], (header, rows) or None)] from the report dict: {title, address,
     run_dir, generated, analysis, context, files_written}."""
     a, ctx, address = rep["analysis"], rep["context"], rep.get("address") or "-"
-    out = [(None, _summary(rep), None), ("Findings", _findings(a, ctx), None)]
+    found = _findings(a, ctx)
+    verdict = ("%d finding(s)." % len(found) if found else
+               "Healthy: no finding. Every request was answered, no skew, no unexplained bad "
+               "checksum, no path with evidence of an asymmetry.")
+    out = [(None, [verdict] + _summary(rep), None),
+           ("Findings", found or ["Nothing abnormal."], None)]
     located = located_hosts(ctx)
-    out.append(("Where %s was found" % address,
-                [] if located else ["located.json is missing or found nothing."],
+    # its home: the port it lives behind (a vnet, an internal port); "seen via": the uplinks
+    # and ports that merely learned its MAC
+    home = [h for h in located if h.get("local") is not False]
+    via = [h for h in located if h.get("local") is False]
+    out.append(("Where %s lives" % address,
+                [] if home else ["located.json is missing or found nothing." if not located else
+                                 "No port it lives behind was found; it was only seen via the "
+                                 "ports below."],
                 (["host", "vSwitch", "port", "role", "MAC", "VLAN", "evidence"],
                  [[h.get("host"), h.get("vswitch"), h.get("port"), h.get("role"), h.get("mac"),
-                   h.get("vlan"), "; ".join(h.get("evidence") or [])] for h in located])
-                if located else None))
+                   h.get("vlan"), "; ".join(h.get("evidence") or [])] for h in home])
+                if home else None))
+    if via:
+        out.append(("Where %s was seen via" % address,
+                    ["Ports whose vSwitch learned its MAC from traffic that passed: not where "
+                     "it lives."],
+                    (["host", "vSwitch", "port", "role", "VLAN", "evidence"],
+                     [[h.get("host"), h.get("vswitch"), h.get("port"), h.get("role"),
+                       h.get("vlan"), "; ".join(e for e in h.get("evidence") or []
+                                                if not e.startswith("heard "))]
+                      for h in via])))
     out.append(("What was captured where", [
         "Times are the hosts' own clocks (not corrected by the offsets shown).",
         start_skew(rep["context"].get("starts") or {})],
@@ -245,6 +266,10 @@ def sections(rep):
                  [[p["host"], p.get("local_address"), p.get("peer"), p.get("interface"),
                    p.get("egress"), p.get("verdict"), p.get("explanation")] for p in odd])
                 if odd else None))
+    could = _paths(a, ctx)[1]
+    if could:
+        out.append(("Could happen (not seen)", [path_evidence.COULD_HAPPEN],
+                    (["host: what would happen"], [[c] for c in could])))
     notes = ["%s: %s" % (h, n) for h, ns in sorted(ctx.get("host_notes", {}).items())
              for n in ns]
     if notes:
@@ -293,14 +318,17 @@ def _findings(a, ctx):
             out.append("the capture on %s dropped %d packet(s)" % (f["hop"], f["drops"]))
         if f.get("truncated_file"):
             out.append("%s ends mid-packet (the capture was cut off)" % f["hop"])
-    for host, paths in sorted(ctx.get("routes", {}).items()):
-        for p in paths or []:
-            if p.get("verdict") != "symmetric":
-                out.append("%s: %s" % (host, p.get("explanation") or p.get("verdict")))
+    out += _paths(a, ctx)[0]
     out += ["%s:%s: %s" % (e["host"], e["interface"], e["error"]) for e in a.get("errors", [])]
     out += ctx.get("problems") or []
-    return out or ["Nothing abnormal: every request was answered, no skew, no unexplained bad "
-                   "checksum, every path symmetric."]
+    return out
+
+
+def _paths(a, ctx):
+    """(findings, could_happen) of the reverse paths: a finding only with evidence, e.g. the
+    request's packets in this capture (path_evidence.py)."""
+    return path_evidence.split(ctx.get("routes") or {},
+                               path_evidence.seen_requests(a.get("conversations")))
 
 
 # ---------------------------------------------------------------- Markdown

@@ -10,6 +10,7 @@ Input: {host: {"vswitches": [...], "mtu_mismatches": [...], "fdb": [{"name": bri
 
 from __future__ import annotations
 
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import path_evidence
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.markdown import table as _table
 
 
@@ -41,18 +42,19 @@ def duplicates(hosts):
     return out
 
 
-NOTHING = ("Nothing abnormal: every checked path is symmetric, MTUs agree, no MAC or IP on "
-           "two hosts.")
+NOTHING = ("Nothing abnormal: no path with evidence of an asymmetry, MTUs agree, no MAC or "
+           "IP on two hosts.")
+
+
+def _routes(hosts):
+    return {h: d.get("paths") or [] for h, d in hosts.items()}
 
 
 def findings(hosts):
     """The report's findings, one sentence each, the host first ([] when nothing is
-    abnormal)."""
-    problems = []
+    abnormal). A path is one only with evidence (path_evidence.py)."""
+    problems = path_evidence.split(_routes(hosts))[0]
     for host, data in sorted(hosts.items()):
-        for p in data.get("paths") or []:
-            if p.get("verdict") != "symmetric":
-                problems.append("%s: %s" % (host, p.get("explanation")))
         for m in data.get("mtu_mismatches") or []:
             problems.append("%s: MTU mismatch on %s: %s %s has MTU %s, its uplink %s has %s" % (
                 host, m.get("vswitch"), m["role"], m["port"], m["mtu"], m["uplink"],
@@ -65,16 +67,43 @@ def findings(hosts):
     return problems
 
 
+def checks(hosts):
+    """Each check that ran and its result, one sentence each (silence is not a result)."""
+    paths = [p for d in hosts.values() for p in d.get("paths") or []]
+    found, could = path_evidence.split(_routes(hosts))
+    vswitches = sum(len(d.get("vswitches") or []) for d in hosts.values())
+    mtu = sum(len(d.get("mtu_mismatches") or []) for d in hosts.values())
+    dups = duplicates(hosts)
+    unread = sorted(h for h, d in hosts.items() if d.get("errors"))
+    return [
+        "Hosts read: %d of %d%s." % (len(hosts) - len(unread), len(hosts),
+                                     " (not: %s)" % ", ".join(unread) if unread else ""),
+        "MTU along each vSwitch: %d mismatch(es) on %d vSwitch(es)." % (mtu, vswitches),
+        "MACs and IPs on two hosts: %s." % (len(dups) or "none"),
+        "Reverse paths: %d checked, %d symmetric, %d with evidence of an asymmetry (findings), "
+        "%d that could happen (below)." % (len(paths), len(paths) - len(found) - len(could),
+                                          len(found), len(could)),
+    ]
+
+
 def markdown(hosts, generated=None, host_ip=None, files=None):
-    lines = ["# vSwitch diagnostics", ""]
+    found = findings(hosts)
+    lines = ["# vSwitch diagnostics", "",
+             "**%s**" % ("%d finding(s)." % len(found) if found else
+                         "Healthy: no finding on %d host(s)." % len(hosts)), ""]
     if generated:
         lines.append("Collected %s from %d host(s)%s." % (
             generated, len(hosts), " for %s" % host_ip if host_ip else ""))
         lines.append("")
     lines.append("## Findings")
     lines.append("")
-    lines += ["- " + p for p in findings(hosts)] or ["- " + NOTHING]
+    lines += ["- " + p for p in found] or ["- " + NOTHING]
     lines.append("")
+    lines += ["## Checks", ""] + ["- " + c for c in checks(hosts)] + [""]
+    could = path_evidence.split(_routes(hosts))[1]
+    if could:
+        lines += ["## Could happen (not seen)", "", path_evidence.COULD_HAPPEN, ""]
+        lines += ["- " + c for c in could] + [""]
     for host, data in sorted(hosts.items()):
         lines += _host(host, data)
     if files:

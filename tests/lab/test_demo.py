@@ -47,9 +47,16 @@ def test_each_step_ends_with_what_a_person_reads(demo):
     pings = re.search(r"VMs: (\d+) pings between VMs on the same VLAN, (\d+) answered", steps["4"])
     assert pings and pings.group(1) == pings.group(2) and int(pings.group(1)) > 0, steps["4"]
     assert re.search(r"vnet1 tag 10 +hv1-vm2 \(52:54:00:c1:01:02\)", steps["4"]), steps["4"]
-    assert re.search(r"diagnostics of 3 host\(s\): ", steps["5"]), steps["5"]
+    assert "diagnostics of 3 host(s): healthy, no finding" in steps["5"], steps["5"]
     report = re.search(r"report: (\S+/report\.md)", steps["6"])
     assert report and os.path.isfile(report.group(1)), steps["6"]
+    # a healthy ping: the report says so first, and cries no wolf about paths never taken
+    with open(report.group(1)) as f:
+        text = f.read()
+    assert text.split("\n")[2].startswith("Healthy: no finding."), text[:2000]
+    findings = text.split("## Findings", 1)[1].split("\n## ", 1)[0]
+    assert "route back" not in findings, findings
+    assert "## Where 203.0.113.102 lives" in text
     assert re.search(r"captures: \d+ s of 8 s, 2 host\(s\)", steps["6"]), steps["6"]
     assert re.search(r"hv1:vnet1 +[1-9]\d* packet\(s\)", steps["6"]), steps["6"]
     for step, text in steps.items():

@@ -156,7 +156,11 @@ def context(run, address=IP_A, hostname="hv1"):
     dump("located.json", {"address": address, "hosts": [
         {"host": hostname, "vswitch": "vswitch0", "port": "vnet0", "role": "vnet",
          "mac": MAC_A, "vlan": 10, "local": True,
-         "evidence": ["libvirt attached-mac %s on interface vnet0" % MAC_A]}]})
+         "evidence": ["libvirt attached-mac %s on interface vnet0" % MAC_A]},
+        {"host": "hv2", "vswitch": "vswitch0", "port": "eth0", "role": "uplink",
+         "mac": MAC_A, "vlan": 10, "local": False,
+         "evidence": ["FDB of vswitch0: %s on port 1 (eth0), VLAN 10; learned via uplink eth0"
+                      % MAC_A]}]})
     dump(os.path.join(hostname, "vswitches.json"), [{
         "name": "vswitch0", "datapath_type": "system", "ports": [
             {"name": "eth0", "role": "uplink", "ofport": 1, "mac": "02:00:00:00:01:00"},
@@ -173,4 +177,9 @@ def context(run, address=IP_A, hostname="hv1"):
         {"local_address": "10.0.1.254", "interface": "vswitch1", "peer": "10.0.0.2",
          "egress": "vswitch0", "verdict": "asymmetric-dropped",
          "explanation": "A request from 10.0.0.2 arrives on vswitch1, but the route back "
-                        "leaves by vswitch0; rp_filter drops it."}])
+                        "leaves by vswitch0; rp_filter drops it.",
+         "peer_neighbours": [{"dev": "vswitch1", "mac": "52:54:00:00:00:02", "state": "STALE"}]},
+        {"local_address": "10.0.1.254", "interface": "vswitch1", "peer": "10.0.0.77",
+         "egress": "vswitch0", "verdict": "asymmetric-answered", "peer_neighbours": [],
+         "explanation": "A request from 10.0.0.77 would arrive on vswitch1, the reply leave by "
+                        "vswitch0."}])

@@ -68,15 +68,21 @@ def test_markdown_says_where_what_and_why(report):
     assert "TCP SYN 10.0.0.1 -> 10.0.0.2 port 22 unanswered, last seen on hv1:eth0\n" \
         in findings
     assert "hv1: A request from 10.0.0.2 arrives on vswitch1" in findings
+    assert "Evidence: 10.0.0.2 is in hv1's neighbour table on vswitch1" in findings
+    assert md.split("\n", 3)[2].endswith("finding(s).")
+    could = md.split("## Could happen (not seen)", 1)[1].split("\n## ", 1)[0]
+    assert "10.0.0.77" not in findings and "| hv1: A request from 10.0.0.77 would arrive" in could
     assert "clocks of hv2:eth0 and hv1:vnet0 disagree by at least 0.300 s" in findings
-    assert "## Where 10.0.0.1 was found" in md
+    home, via = md.split("## Where 10.0.0.1 lives", 1)[1].split("## Where 10.0.0.1 was seen via")
+    assert "| hv1 | vswitch0 | vnet0 |" in home and "hv2" not in home.split("\n## ")[0]
+    assert "| hv2 | vswitch0 | eth0 | uplink | 10 | FDB of vswitch0:" in via.split("\n## ")[0]
     assert "| hv1 | vswitch0 | vnet0 | vnet | 52:54:00:00:00:01 | 10 | libvirt attached-mac" in md
     assert "| hv2:eth0 | 13 | 749 B |" in md and "| 3/0 | 0 | -0.500000 s |" in md
     assert "| hv1:eth0 | 10 (16) |" in md and "| hv1:vnet0 | untagged (15) |" in md
     assert "hv1:vnet0 1/0 untagged; hv1:eth0 1/0 10; hv2:eth0 1/0 10" in md
     assert "likely offload artefact: the same packets were seen with a correct checksum on " \
            "hv1:eth0" in md
-    assert "2 path(s) checked, 1 symmetric." in md
+    assert "3 path(s) checked, 1 symmetric." in md
 
 
 def test_html_is_self_contained_and_shows_the_picture(report):

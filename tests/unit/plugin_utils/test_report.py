@@ -1,6 +1,8 @@
 """The diagnostics report: findings first (non-symmetric paths, MTU mismatches, MACs and IPs
 on two hosts), then per host the ports with roles and the FDB with names."""
 
+import pytest
+
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import diagnostics_report as report
 
 
@@ -46,29 +48,56 @@ def test_duplicates_across_hosts():
 
 
 def test_markdown_findings_and_tables():
+    seen = {"dev": "vswitch1", "mac": "52:54:00:00:01:01", "state": "STALE"}
     bad = {"local_address": "203.0.113.31", "peer": "203.0.113.101", "interface": "vswitch1",
            "egress": "vswitch0", "verdict": "asymmetric-dropped",
-           "explanation": "A request ... vswitch1 ... vswitch0 ..."}
+           "explanation": "A request ... vswitch1 ... vswitch0 ...", "peer_neighbours": [seen]}
     ok = dict(bad, verdict="symmetric", explanation="fine")
     mtu = {"vswitch": "vswitch0", "port": "vnet0", "role": "vnet", "mtu": 9000,
            "uplink": "eth0", "uplink_mtu": 1500}
-    text = report.markdown({"hv1": host("203.0.113.11/24", "52:54:00:00:00:01", [bad, ok],
-                                        [mtu]),
-                            "hv2": {"errors": ["no data: the host was unreachable"]}},
-                           generated="20261124T000000Z", host_ip="203.0.113.101")
-    findings = text.split("## hv1", maxsplit=1)[0]
+    hosts = {"hv1": host("203.0.113.11/24", "52:54:00:00:00:01", [bad, ok], [mtu]),
+             "hv2": {"errors": ["no data: the host was unreachable"]}}
+    text = report.markdown(hosts, generated="20261124T000000Z", host_ip="203.0.113.101")
+    assert text.startswith("# vSwitch diagnostics\n\n**3 finding(s).**\n")
+    findings = text.split("## Findings", 1)[1].split("\n## ", 1)[0]
     assert findings.count("\n- ") == 3
-    assert ["- " + f in findings for f in report.findings(
-        {"hv1": host("203.0.113.11/24", "52:54:00:00:00:01", [bad, ok], [mtu]),
-         "hv2": {"errors": ["no data: the host was unreachable"]}})] == [True] * 3
-    assert "hv1: A request ... vswitch1 ... vswitch0" in findings
+    assert all("- " + f in findings for f in report.findings(hosts))
+    assert "hv1: A request ... vswitch1 ... vswitch0 ... Evidence: 203.0.113.101 is in hv1's " \
+        "neighbour table on vswitch1 (52:54:00:00:01:01, STALE)." in findings
     assert "fine" not in findings
     assert "hv1: MTU mismatch on vswitch0: vnet vnet0 has MTU 9000, its uplink eth0 has 1500" \
         in findings
     assert "hv2: no data: the host was unreachable" in findings
+    assert "- Hosts read: 1 of 2 (not: hv2)." in text
+    assert "- MTU along each vSwitch: 1 mismatch(es) on 1 vSwitch(es)." in text
+    assert "- Reverse paths: 2 checked, 1 symmetric, 1 with evidence of an asymmetry " \
+        "(findings), 0 that could happen (below)." in text
+    assert "## Could happen" not in text
     assert "for 203.0.113.101" in text
     assert "| vnet0 | vnet | 2 | - | tag 10 | 1500 | up | 52:54:00:00:00:01 | - |" in text
     assert "| LOCAL | vswitch0 | internal | 0 | 02:00:00:00:00:01 | static |" in text
+
+
+@pytest.mark.parametrize("neighbours", [
+    [],                                                             # never met
+    [{"dev": "vswitch0", "mac": "52:54:00:00:01:01", "state": "REACHABLE"}],  # met elsewhere
+    [{"dev": "vswitch1", "mac": None, "state": "FAILED"}],         # asked for, never answered
+])
+def test_a_path_without_evidence_could_happen_and_is_no_finding(neighbours):
+    """The controller's address seen from a data vSwitch (a request that never comes): listed
+    apart, never under Findings; a healthy report says so in its first line."""
+    could = {"local_address": "203.0.113.33", "peer": "198.51.100.1", "interface": "vswitch1",
+             "egress": "vswitch0", "verdict": "asymmetric-answered",
+             "explanation": "A request from 198.51.100.1 to 203.0.113.33 arrives on vswitch1",
+             "peer_neighbours": neighbours}
+    hosts = {"hv3": host("203.0.113.13/24", "52:54:00:00:00:03", [could])}
+    assert report.findings(hosts) == []
+    text = report.markdown(hosts)
+    assert text.startswith("# vSwitch diagnostics\n\n**Healthy: no finding on 1 host(s).**\n")
+    findings, rest = text.split("## Findings", 1)[1].split("## Could happen (not seen)", 1)
+    assert "198.51.100.1" not in findings and "Nothing abnormal" in findings
+    assert "- hv3: A request from 198.51.100.1 to 203.0.113.33 arrives on vswitch1" in rest
+    assert "0 with evidence of an asymmetry (findings), 1 that could happen" in text
 
 
 def test_nothing_abnormal():
