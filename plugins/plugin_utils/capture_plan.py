@@ -4,7 +4,10 @@
 """Where to capture, across the fleet, for collect_captures.yml: pure, from what `locate` and
 `vswitch_info` returned per host. The address's own port (a VM's vnet or an internal port), its
 vSwitch's uplink and internal port; the uplinks that carry its peers on the hosts that hold
-them; or, where it lives on no host, the uplinks that learned it."""
+them; or, where it lives on no host, the uplinks that learned it; and where no host knows it at
+all (a VM that has sent nothing), every uplink and internal port of the chosen hosts: the
+capture goes wide instead of giving up, and the report says where it showed up, or that it
+sent nothing."""
 
 from __future__ import annotations
 
@@ -22,7 +25,8 @@ def hosts_plan(address, hosts, peers=(), only_hosts=(), interfaces=()):
     """hosts: {host: {"locate": {address: locate result}, "vswitches": [...]}}.
 
     Returns {"hosts": {host: {interface: why}}, "located": [{host, ...location}],
-    "notes": [str]}. Raises ValueError with a sentence when there is nothing to capture."""
+    "notes": [str], "wide": bool}. Raises ValueError with a sentence when there is nothing to
+    capture (a host asked for that is not in the play; no vSwitch with a port anywhere)."""
     out, located, notes = {}, [], []
 
     def add(host, iface, why):
@@ -59,8 +63,21 @@ def hosts_plan(address, hosts, peers=(), only_hosts=(), interfaces=()):
     if interfaces:
         out = {h: {i: "asked for (interfaces)" for i in interfaces} for h in (out or hosts)}
     out = {h: i for h, i in out.items() if i}
+    wide = not out and not interfaces
+    if wide:
+        chosen = list(only_hosts) or sorted(hosts)
+        for host in chosen:
+            for vs in hosts[host].get("vswitches", []):
+                for port in vs["ports"]:
+                    if port["role"] in ("uplink", "internal"):
+                        add(host, port["name"], "every uplink and internal port (%s was found "
+                            "on no host)" % address)
+        out = {h: i for h, i in out.items() if i}
+        notes.append("%s was found on no host (no vnet, internal port, FDB, neighbour or "
+                     "libvirt entry, nothing heard from it): capturing wide, on every uplink "
+                     "and internal port of %d host(s)" % (address, len(out)))
     if not out:
-        raise ValueError("host_ip %s was found on no host (no vnet, internal port, FDB or "
-                         "neighbour entry): give -e capture_hosts=... -e interfaces=..."
-                         % address)
-    return {"hosts": out, "located": located, "notes": notes}
+        raise ValueError("host_ip %s was found on no host, and the host(s) %s have no vSwitch "
+                         "port to capture on: give -e capture_hosts=... -e interfaces=..."
+                         % (address, ", ".join(list(only_hosts) or sorted(hosts)) or "-"))
+    return {"hosts": out, "located": located, "notes": notes, "wide": wide}

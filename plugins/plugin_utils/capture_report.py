@@ -134,7 +134,8 @@ def evidence(plan, hostvars, play_hosts, address, peers=()):
     out["located.json"] = {
         "address": address, "peers": list(peers or []), "hosts": plan.get("located") or [],
         "capture": plan["hosts"], "notes": list(plan.get("notes") or []) + [
-            LOST_NOTE % h for h in lost], "lost": lost}
+            LOST_NOTE % h for h in lost], "lost": lost,
+        "wide": bool(plan.get("wide")), "duration": plan.get("duration")}
     return out
 
 
@@ -186,7 +187,7 @@ def sections(rep):
     """[(title, [paragraph], (header, rows) or None)] from the report dict: {title, address,
     run_dir, generated, analysis, context, files_written}."""
     a, ctx, address = rep["analysis"], rep["context"], rep.get("address") or "-"
-    found = _findings(a, ctx)
+    found = _findings(a, ctx, rep.get("address"))
     verdict = ("%d finding(s)." % len(found) if found else
                "Healthy: no finding. Every request was answered, no skew, no unexplained bad "
                "checksum, no path with evidence of an asymmetry.")
@@ -197,10 +198,14 @@ def sections(rep):
     # and ports that merely learned its MAC
     home = [h for h in located if h.get("local") is not False]
     via = [h for h in located if h.get("local") is False]
+    seen = _seen_at(a, address) if (ctx.get("located") or {}).get("wide") else {}
     out.append(("Where %s lives" % address,
-                [] if home else ["located.json is missing or found nothing." if not located else
-                                 "No port it lives behind was found; it was only seen via the "
-                                 "ports below."],
+                ([] if home else ["located.json is missing or found nothing." if not located else
+                                  "No port it lives behind was found; it was only seen via the "
+                                  "ports below."])
+                + (["No host knew it before the capture; during it, it showed up at: %s." %
+                    ", ".join("%s (%d packet(s))" % kv for kv in sorted(seen.items()))]
+                   if seen else []),
                 (["host", "vSwitch", "port", "role", "MAC", "VLAN", "evidence"],
                  [[h.get("host"), h.get("vswitch"), h.get("port"), h.get("role"), h.get("mac"),
                    h.get("vlan"), "; ".join(h.get("evidence") or [])] for h in home])
@@ -298,8 +303,34 @@ def _offset(value):
     return "unknown" if value is None else "%+.6f s" % float(value)
 
 
-def _findings(a, ctx):
-    out = []
+def _seen_at(a, address):
+    """{hop: packets} of the conversations that have `address` at one end."""
+    out = {}
+    for c in a["conversations"]:
+        if address in (path_evidence.address_of(c["a"]), path_evidence.address_of(c["b"])):
+            for h in c["hops"]:
+                out[h["hop"]] = out.get(h["hop"], 0) + h["a_to_b"] + h["b_to_a"]
+    return out
+
+
+def _silent(a, ctx, address):
+    """The finding for an address that no host knew and that the wide capture never saw."""
+    loc = ctx.get("located") or {}
+    if not loc.get("wide") or not address or _seen_at(a, address):
+        return []
+    hosts = sorted({f["host"] for f in a["files"] if f.get("host")})
+    return ["%s sent nothing and nothing was sent to it: no packet from or to it on %d host(s) "
+            "x %d interface(s) (every uplink and internal port of %s) in %s, and before the "
+            "capture no host knew it (no vnet, FDB, neighbour or libvirt entry). Next: is the VM "
+            "running and its vNIC plugged (virsh domiflist), does the guest have this address "
+            "and its link up (console), is its VLAN carried to these hosts? Then run again "
+            "with -e host_mac=... or the VM's vnet (-e capture_hosts=... -e interfaces=...)." % (
+                address, len(hosts), len(a["files"]), ", ".join(hosts) or "-",
+                "%s s" % loc["duration"] if loc.get("duration") else "the capture")]
+
+
+def _findings(a, ctx, address=None):
+    out = _silent(a, ctx, address)
     for u in a["unanswered"]:
         out.append("%d x %s unanswered, last seen on %s%s" % (
             u["count"], u["description"], u["last_hop"],

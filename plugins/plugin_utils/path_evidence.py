@@ -16,7 +16,7 @@ path is listed apart, as what could happen, never as a finding.
 from __future__ import annotations
 
 
-def _address(endpoint):
+def address_of(endpoint):
     """'203.0.113.1', '203.0.113.1:22', '[2001:db8::1]:22' -> the address."""
     if endpoint.startswith("["):
         return endpoint[1:endpoint.index("]")]
@@ -28,7 +28,7 @@ def seen_requests(conversations):
     a->b / b->a counts; a hop is `host:interface`)."""
     out = {}
     for c in conversations or []:
-        a, b = _address(c["a"]), _address(c["b"])
+        a, b = address_of(c["a"]), address_of(c["b"])
         for h in c.get("hops") or []:
             host = h["hop"].split(":", 1)[0]
             for src, dst, n in ((a, b, h.get("a_to_b") or 0), (b, a, h.get("b_to_a") or 0)):

@@ -63,6 +63,29 @@ def test_each_step_ends_with_what_a_person_reads(demo):
         assert "whole output: %s/logs/" % demo["dir"] in text, step
 
 
+def test_an_address_no_host_knows_is_captured_wide_and_reported_silent(demo):
+    """A VM that has sent nothing since the lab started (here: an address no VM has) is
+    placed by no host: the capture goes wide instead of failing, the run exits 0 and the
+    report's finding says it sent nothing, on how many hosts and interfaces."""
+    assert demo["rc"] == 0
+    res = subprocess.run([os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i",
+                          str(demo["dir"] / "inventory.yml"),
+                          os.path.join(REPO, "playbooks", "collect_captures.yml"),
+                          "-e", "host_ip=203.0.113.199", "-e", "duration=3",
+                          "-e", "output_dir=%s" % demo["dir"]],
+                         capture_output=True, text=True, cwd=REPO, timeout=300, check=False,
+                         env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg")))
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
+    report = re.findall(r"report: (\S+/report\.md)", res.stdout)
+    assert report, res.stdout[-3000:]
+    with open(report[-1]) as f:
+        text = f.read()
+    assert text.split("\n")[2] == "1 finding(s).", text[:1500]
+    assert re.search(r"203\.0\.113\.199 sent nothing and nothing was sent to it: no packet "
+                     r"from or to it on 3 host\(s\) x \d+ interface\(s\) \(every uplink and "
+                     r"internal port of hv1, hv2, hv3\) in 3 s", text), text[:3000]
+
+
 def test_zz_the_lab_goes_down_and_leaves_nothing(demo):
     run = playbook("lab_down.yml", demo["dir"])
     assert run.rc == 0, run

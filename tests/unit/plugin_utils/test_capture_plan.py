@@ -45,11 +45,29 @@ def test_only_learned_elsewhere_captures_where_learned():
     assert p["notes"]
 
 
+def test_found_nowhere_captures_wide_instead_of_giving_up():
+    """A VM that has sent nothing is known to no host: every uplink and internal port of the
+    chosen hosts (default: all), never a vnet, and a note that says so."""
+    p = plan("203.0.113.200", HOSTS)
+    assert p["wide"] is True and p["located"] == []
+    assert {h: sorted(i) for h, i in p["hosts"].items()} == {
+        "hv1": ["eth0", "eth1", "vswitch0", "vswitch1"], "hv2": ["eth0", "vswitch0"],
+        "hv3": ["eth0", "vswitch0"]}
+    assert p["notes"] == ["203.0.113.200 was found on no host (no vnet, internal port, FDB, "
+                          "neighbour or libvirt entry, nothing heard from it): capturing wide, "
+                          "on every uplink and internal port of 3 host(s)"]
+    p = plan("203.0.113.200", HOSTS, only_hosts=["hv3"])
+    assert p["hosts"] == {"hv3": {
+        "eth0": "every uplink and internal port (203.0.113.200 was found on no host)",
+        "vswitch0": "every uplink and internal port (203.0.113.200 was found on no host)"}}
+    assert plan("203.0.113.102", HOSTS)["wide"] is False
+
+
 def test_overrides_and_errors():
     p = plan("203.0.113.102", HOSTS, only_hosts=["hv3"], interfaces=["eth9"])
     assert p["hosts"] == {"hv3": {"eth9": "asked for (interfaces)"}}
-    with pytest.raises(ValueError, match="found on no host"):
-        plan("203.0.113.200", {"hv3": HOSTS["hv3"]})
+    with pytest.raises(ValueError, match="found on no host, and the host.s. hv9 have no"):
+        plan("203.0.113.200", {"hv9": {"vswitches": [], "locate": {}}})
     with pytest.raises(ValueError, match="capture_hosts: hv9"):
         plan("203.0.113.102", HOSTS, only_hosts=["hv9"])
 

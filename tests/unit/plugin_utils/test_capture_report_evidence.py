@@ -93,7 +93,7 @@ def test_evidence_from_what_the_role_registered():
             "notes": ["203.0.113.103 was found on no host",
                       "hv3: lost during the run (unreachable or failed); its captures and "
                       "evidence are missing"],
-            "lost": ["hv3"]},
+            "lost": ["hv3"], "wide": False, "duration": None},
     }
     assert PLAN["notes"] == ["203.0.113.103 was found on no host"]   # not extended in place
 

@@ -80,4 +80,4 @@ def test_role_spec_is_the_roles_own():
 
 def test_capture_plan_returns_its_refusal_as_data():
     assert capture_plan({}, "203.0.113.9")["error"].startswith(
-        "host_ip 203.0.113.9 was found on no host")
+        "host_ip 203.0.113.9 was found on no host, and the host(s) - have no vSwitch port")

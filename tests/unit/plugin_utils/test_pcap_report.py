@@ -192,3 +192,26 @@ def test_host_notes_reach_the_report(tmp_path):
     titles = {t: p for t, p, _tab in capture_report_utils.sections({
         "analysis": pcap_analysis.analyse([]), "context": ctx, "generated": "now"})}
     assert titles["Notes from the hosts"] == ["hv1: " + note]
+
+
+def test_a_wide_capture_says_where_the_address_showed_up_or_that_it_sent_nothing(tmp_path):
+    """No host knew the address, so every uplink and internal port was captured: the report
+    says it sent nothing (a finding, with the next step), or where it showed up."""
+    run = make_run(tmp_path)
+    located = json.loads((run / "located.json").read_text())
+    located.update(address="10.0.0.99", hosts=[], wide=True, duration=8)
+    (run / "located.json").write_text(json.dumps(located))
+    capture_report.build(str(run), address="10.0.0.99")
+    md = (run / "report.md").read_text()
+    findings = md.split("## Findings", 1)[1].split("\n## ", 1)[0]
+    assert ("- 10.0.0.99 sent nothing and nothing was sent to it: no packet from or to it on "
+            "2 host(s) x 3 interface(s) (every uplink and internal port of hv1, hv2) in 8 s"
+            in findings), findings
+    assert "Next: is the VM running" in findings
+    located.update(address="10.0.0.1")
+    (run / "located.json").write_text(json.dumps(located))
+    capture_report.build(str(run), address="10.0.0.1")
+    md = (run / "report.md").read_text()
+    assert "sent nothing" not in md
+    assert re.search(r"No host knew it before the capture; during it, it showed up at: "
+                     r"hv1:eth0 \(\d+ packet\(s\)\)", md), md
