@@ -58,7 +58,10 @@ options:
     elements: str
     required: true
   host:
-    description: The address (IPv4 or IPv6) or hostname whose traffic to capture.
+    description:
+      - The address (IPv4 or IPv6), hostname or MAC whose traffic to capture.
+      - A MAC (C(ether host MAC)) follows a VM that has no address yet, its DHCP and ARP
+        included.
     type: str
   direction:
     description:

@@ -66,12 +66,20 @@ def hosts_plan(address, hosts, peers=(), only_hosts=(), interfaces=()):
     wide = not out and not interfaces
     if wide:
         chosen = list(only_hosts) or sorted(hosts)
+        down = []
         for host in chosen:
             for vs in hosts[host].get("vswitches", []):
                 for port in vs["ports"]:
-                    if port["role"] in ("uplink", "internal"):
-                        add(host, port["name"], "every uplink and internal port (%s was found "
-                            "on no host)" % address)
+                    if port["role"] not in ("uplink", "internal"):
+                        continue
+                    if port.get("link_state") == "down":
+                        down.append("%s:%s" % (host, port["name"]))
+                        continue
+                    add(host, port["name"], "every uplink and internal port (%s was found "
+                        "on no host)" % address)
+        if down:
+            notes.append("not captured because they are down (nothing passes them): %s"
+                         % ", ".join(down))
         out = {h: i for h, i in out.items() if i}
         notes.append("%s was found on no host (no vnet, internal port, FDB, neighbour or "
                      "libvirt entry, nothing heard from it): capturing wide, on every uplink "

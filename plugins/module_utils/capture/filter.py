@@ -37,12 +37,17 @@ _HOSTNAME_RE = re.compile(r"^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-
                           r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
 
 
+_MAC_RE = re.compile(r"^[0-9A-Fa-f]{2}(?:([:-])[0-9A-Fa-f]{2})(?:\1[0-9A-Fa-f]{2}){4}$")
+
+
 def _address(value, path):
-    """An IP literal (netaddr, strict inet_pton) -> (str, family), or a hostname -> (str, None).
-    """
+    """An IP literal (netaddr, strict inet_pton) -> (str, 4 or 6), a MAC -> (str, "mac"), or a
+    hostname -> (str, None)."""
     if not isinstance(value, str) or not value.strip():
         raise ParamError(path, "%r is not an IP address or hostname" % (value,))
     value = value.strip()
+    if _MAC_RE.match(value):
+        return value.lower().replace("-", ":"), "mac"
     if HAS_NETADDR:
         try:
             ip = netaddr.IPAddress(value, flags=getattr(netaddr, "INET_PTON", 0))
@@ -94,7 +99,7 @@ def normalize_filter(params):
         for i, value in enumerate(values):
             path = "%s[%d]" % (key, i)
             addr, family = _address(value, path)
-            if spec["family"] and family and family != spec["family"]:
+            if spec["family"] in (4, 6) and family in (4, 6) and family != spec["family"]:
                 raise ParamError(path, "%s is IPv%s but host %s is IPv%s: they can never be "
                                        "in the same packet" % (addr, family, spec["host"],
                                                                spec["family"]))
@@ -179,9 +184,9 @@ def compile_filter(spec, vlan=False):
     if host:
         q = {"src": "src ", "dst": "dst ", "both": ""}[direction]
         peer_q = {"src": "dst ", "dst": "src ", "both": ""}[direction]
-        host_term = "%shost %s" % (q, host)
+        host_term = _host(q, host, fam)
         if spec["peers"]:
-            peers_term = " or ".join("%shost %s" % (peer_q, p["addr"]) for p in spec["peers"])
+            peers_term = " or ".join(_host(peer_q, p["addr"], p["family"]) for p in spec["peers"])
             if len(spec["peers"]) > 1:
                 peers_term = "(%s)" % peers_term
     conj = [proto_term if not port or proto else None, host_term, peers_term,
@@ -191,13 +196,18 @@ def compile_filter(spec, vlan=False):
         if nd:
             conj = ["(%s) or %s" % (_and(conj), nd) if len(
                 [t for t in conj if t]) > 1 else "%s or %s" % (_and(conj), nd)]
-    excludes = ["not host %s" % e["addr"] for e in spec["exclude"]]
+    excludes = ["not " + _host("", e["addr"], e["family"]) for e in spec["exclude"]]
     bpf = spec["bpf"]
     expr = _and(conj + excludes + (["(%s)" % bpf if not _wrapped(bpf) else bpf] if bpf
                                    and [t for t in conj + excludes if t] else [bpf]))
     if vlan and expr:
         return "(%s) or (vlan and (%s))" % (expr, expr)
     return expr
+
+
+def _host(qualifier, addr, family):
+    """`[src |dst ]host ADDR`, `ether [src |dst ]host MAC` for a MAC."""
+    return "%s%shost %s" % ("ether " if family == "mac" else "", qualifier, addr)
 
 
 def _nd_terms(spec):

@@ -76,6 +76,10 @@ RECIPES = [
     ({"bpf": "tcp[tcpflags] & tcp-syn != 0"}, "tcp[tcpflags] & tcp-syn != 0"),
     ({"host": "10.0.0.1", "bpf": "icmp or arp"}, "host 10.0.0.1 and (icmp or arp)"),
     ({}, ""),
+    # a VM known only by its MAC (a silent VM has no address yet)
+    ({"host": "52:54:00:AA:BB:CC"}, "ether host 52:54:00:aa:bb:cc"),
+    ({"host": "52-54-00-aa-bb-cc", "direction": "src", "peers": ["10.0.0.2"]},
+     "ether src host 52:54:00:aa:bb:cc and dst host 10.0.0.2"),
 ]
 
 
@@ -196,6 +200,8 @@ FRAMES = {
     "arp who-has a": _eth(struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, MAC_A,
                                       bytes([10, 0, 0, 2]), b"\0" * 6, bytes([10, 0, 0, 1])),
                           0x0806),
+    "c dhcp discover": (b"\xff" * 6 + b"\x52\x54\x00\x00\x00\x03" + struct.pack("!H", 0x0800)
+                        + _ip4("0.0.0.0", "255.255.255.255", 17)),
     "v6 a->b": _eth(_ip6("2001:db8::5", "2001:db8::6", b"\x80\0\0\0\0\1\0\1"), 0x86DD),
     "v6 NS for a": _eth(_ip6("2001:db8::6", "ff02::1:ff00:5", _ns("2001:db8::5")), 0x86DD),
     "v6 DAD for a": _eth(_ip6("::", "ff02::1:ff00:5", _ns("2001:db8::5")), 0x86DD),
@@ -218,6 +224,9 @@ FRAMES = {
      {"a->b", "b->a", "a->c"}),
     ({"host": "10.0.0.1", "protocol": "arp"}, True, {"arp who-has a"}),
     ({"host": "2001:db8::5"}, False, {"v6 a->b", "v6 NS for a", "v6 DAD for a"}),
+    ({"host": "52:54:00:00:00:03"}, False, {"c dhcp discover"}),
+    ({"host": "52:54:00:00:00:01", "exclude": ["10.0.0.9"], "protocol": "ip"}, True,
+     {"a->b", "b->a", "a->c", "a->b tagged", "b->a tagged", "d->e", "d->e tagged"}),
     ({"host": "2001:db8::5"}, True, {"v6 a->b", "v6 NS for a", "v6 DAD for a",
                                      "v6 NS for a tagged"}),
     ({"host": "2001:db8::5", "peers": ["2001:db8::6"]}, False, {"v6 a->b", "v6 NS for a"}),

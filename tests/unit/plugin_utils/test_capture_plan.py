@@ -63,6 +63,16 @@ def test_found_nowhere_captures_wide_instead_of_giving_up():
     assert plan("203.0.113.102", HOSTS)["wide"] is False
 
 
+def test_wide_leaves_out_ports_that_are_down():
+    """A host-only vSwitch whose internal port is down carries nothing and tcpdump cannot open
+    it: the wide capture leaves it out and says so, instead of losing the host."""
+    hosts = {"hv1": {"vswitches": vswitches("vswitch0", "vswitch2"), "locate": {}}}
+    hosts["hv1"]["vswitches"][1]["ports"][0]["link_state"] = "down"
+    p = plan("203.0.113.200", hosts)
+    assert sorted(p["hosts"]["hv1"]) == ["eth0", "eth2", "vswitch0"]
+    assert p["notes"][0] == "not captured because they are down (nothing passes them): hv1:vswitch2"
+
+
 def test_overrides_and_errors():
     p = plan("203.0.113.102", HOSTS, only_hosts=["hv3"], interfaces=["eth9"])
     assert p["hosts"] == {"hv3": {"eth9": "asked for (interfaces)"}}
