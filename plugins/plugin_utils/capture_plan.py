@@ -25,7 +25,8 @@ def hosts_plan(address, hosts, peers=(), only_hosts=(), interfaces=()):
     """hosts: {host: {"locate": {address: locate result}, "vswitches": [...]}}.
 
     Returns {"hosts": {host: {interface: why}}, "located": [{host, ...location}],
-    "notes": [str], "wide": bool}. Raises ValueError with a sentence when there is nothing to
+    "peers_located": [{host, ip, ...location}] (where each peer lives), "notes": [str],
+    "wide": bool}. Raises ValueError with a sentence when there is nothing to
     capture (a host asked for that is not in the play; no vSwitch with a port anywhere)."""
     out, located, notes = {}, [], []
 
@@ -49,10 +50,12 @@ def hosts_plan(address, hosts, peers=(), only_hosts=(), interfaces=()):
         if located:
             notes.append("%s lives on none of these hosts; capturing where it was learned"
                          % address)
+    peer_homes = []
     for peer in peers:
         for host, data in sorted(hosts.items()):
             for loc in (data.get("locate", {}).get(peer) or {}).get("locations", []):
                 if loc.get("local"):
+                    peer_homes.append(dict(loc, host=host, ip=peer))
                     uplink, _internal = _ports(data.get("vswitches", []), loc["vswitch"])
                     add(host, uplink, "the uplink that carries peer %s" % peer)
     if only_hosts:
@@ -88,4 +91,5 @@ def hosts_plan(address, hosts, peers=(), only_hosts=(), interfaces=()):
         raise ValueError("host_ip %s was found on no host, and the host(s) %s have no vSwitch "
                          "port to capture on: give -e capture_hosts=... -e interfaces=..."
                          % (address, ", ".join(list(only_hosts) or sorted(hosts)) or "-"))
-    return {"hosts": out, "located": located, "notes": notes, "wide": wide}
+    return {"hosts": out, "located": located, "peers_located": peer_homes, "notes": notes,
+            "wide": wide}

@@ -133,6 +133,7 @@ def evidence(plan, hostvars, play_hosts, address, peers=()):
                 k: v for k, v in data.items() if k not in JOB_KEYS}
     out["located.json"] = {
         "address": address, "peers": list(peers or []), "hosts": plan.get("located") or [],
+        "peer_hosts": plan.get("peers_located") or [],
         "capture": plan["hosts"], "notes": list(plan.get("notes") or []) + [
             LOST_NOTE % h for h in lost], "lost": lost,
         "wide": bool(plan.get("wide")), "duration": plan.get("duration")}

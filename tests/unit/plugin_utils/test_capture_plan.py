@@ -36,6 +36,8 @@ def test_vm_its_uplink_internal_port_and_the_peers_uplink():
     assert "lives" in p["hosts"]["hv1"]["eth0"]
     assert "peer 203.0.113.106" in p["hosts"]["hv2"]["eth0"]
     assert [lo["host"] for lo in p["located"]] == ["hv1", "hv2"]
+    assert [(lo["host"], lo["ip"], lo["port"]) for lo in p["peers_located"]] == [
+        ("hv2", "203.0.113.106", "vnet1")]
 
 
 def test_only_learned_elsewhere_captures_where_learned():

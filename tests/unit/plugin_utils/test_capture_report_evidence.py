@@ -89,7 +89,7 @@ def test_evidence_from_what_the_role_registered():
         "hv2/capture.json": dict(CAPTURE_JSON, archive="/var/tmp/x/hv2.tar.gz"),
         "located.json": {
             "address": "203.0.113.102", "peers": ["203.0.113.103", "2001:db8::3"],
-            "hosts": PLAN["located"], "capture": PLAN["hosts"],
+            "hosts": PLAN["located"], "peer_hosts": [], "capture": PLAN["hosts"],
             "notes": ["203.0.113.103 was found on no host",
                       "hv3: lost during the run (unreachable or failed); its captures and "
                       "evidence are missing"],
