@@ -34,7 +34,21 @@ options:
     description: The IPv4 or IPv6 address to find.
     type: str
   mac:
-    description: The MAC to find (any notation netaddr accepts).
+    description:
+      - The MAC to find (any notation netaddr accepts).
+      - May come with O(ips), the peers: the MAC's answer is then in RV(addresses) too, under
+        the MAC as given.
+    type: str
+  vm:
+    description:
+      - A VM, by what an operator knows of it; its NICs' MACs are then found as with O(mac).
+      - A libvirt domain name or UUID (C(virsh domiflist), C(domname), C(domuuid) where virsh
+        exists; libvirt writes the UUID as C(vm-id) on the vnets it plugs, found in OVSDB
+        without virsh), or an interface's C(iface-id).
+      - Its addresses come from the neighbour table and C(virsh domifaddr) (C(--source lease),
+        then C(arp), then C(agent)).
+      - May come with O(ips), the peers: the VM's answer is then in RV(addresses) too, under
+        the name as given.
     type: str
   ips:
     description:
@@ -68,7 +82,7 @@ options:
     type: bool
     default: false
 notes:
-  - Exactly one of O(ip), O(ips) and O(mac).
+  - One of O(ip), O(ips), O(mac) and O(vm); O(ips) may come with O(mac) or O(vm).
   - Each C(virsh) call is bounded by O(timeout) (through C(timeout) from coreutils when
     installed); domains not reached within O(timeout) overall are skipped and listed in
     RV(notes).
@@ -94,6 +108,12 @@ EXAMPLES = r"""
   cloudnet.vswitch.locate:
     mac: "52:54:00:12:34:56"
   register: where
+
+- name: And this VM's (by its libvirt name or UUID), with its peer located in the same run
+  cloudnet.vswitch.locate:
+    vm: web01
+    ips: [203.0.113.20]
+  register: where_vm
 
 - name: Say it
   ansible.builtin.debug:
@@ -152,9 +172,25 @@ notes:
   returned: success
   type: list
   elements: str
+macs:
+  description: With O(mac) or O(vm), the MACs followed (a VM's NICs; none when nothing on
+    this host names the VM).
+  returned: with O(mac) or O(vm)
+  type: list
+  elements: str
+  sample: ["52:54:00:12:34:56"]
+ips:
+  description: With O(mac) or O(vm), the addresses the neighbour table and C(virsh domifaddr)
+    give those MACs.
+  returned: with O(mac) or O(vm)
+  type: list
+  elements: str
+  sample: [203.0.113.10]
 addresses:
   description: With O(ips), each address's own C(found), C(locations), C(summary) and
-    C(notes), as O(ip) returns them, and C(local) (true when a location is on this host).
+    C(notes), as O(ip) returns them, and C(local) (true when a location is on this host);
+    with O(mac) or O(vm) as well, their answer too (with RV(macs) and RV(ips)), under the
+    value as given.
   returned: with O(ips)
   type: dict
   sample: {"203.0.113.10": {"found": true, "local": false, "locations": [], "summary": "...",
@@ -187,13 +223,14 @@ def main():
             ip=dict(type="str"),
             ips=dict(type="list", elements="str"),
             mac=dict(type="str"),
+            vm=dict(type="str"),
             vswitches=dict(type="bool", default=False),
             probe=dict(type="bool", default=False),
             listen=dict(type="int", default=0),
             **spec.COMMON_ARGS,
         ),
-        mutually_exclusive=[("ip", "ips", "mac")],
-        required_one_of=[("ip", "ips", "mac")],
+        mutually_exclusive=[("ip", "ips"), ("ip", "mac"), ("ip", "vm"), ("mac", "vm")],
+        required_one_of=[("ip", "ips", "mac", "vm")],
         supports_check_mode=True,
     )
     runner.run_info(module, locate_run.collect)

@@ -145,8 +145,9 @@ def strip(result):
         for e in br["entries"]:
             e.pop("age", None)
         br["entries"].sort(key=lambda e: (e["mac"], e["vlan"]))
-    for loc in out.get("locations", []):
-        loc["evidence"] = [e.split(", age")[0] for e in loc["evidence"]]
+    for res in [out] + list(out.get("addresses", {}).values()):
+        for loc in res.get("locations", []):
+            loc["evidence"] = [e.split(", age")[0] for e in loc["evidence"]]
     return out
 
 
@@ -297,12 +298,25 @@ def test_locate_not_found_then_probe(lab):
     assert any("probe skipped" in n for n in res["notes"]) and res["found"] is False
 
 
+def test_locate_a_vm_by_its_vm_id_with_a_peer_in_the_same_run(lab):
+    """What an operator knows of a VM (here libvirt's vm-id, as libvirt writes it) finds its
+    vnet and its MAC; the peer's answer comes from the same run."""
+    res = run(lab.ovs, "locate", vm="cnt-vm1", ips=["203.0.113.10"])
+    vm = res["addresses"]["cnt-vm1"]
+    assert vm["macs"] == [lab.macs["vm1"]] and vm["local"] is True
+    assert [(lo["port"], lo["vlan"]) for lo in vm["locations"]] == [("vnet1", 10)]
+    assert "OVSDB: interface vnet1 has vm-id=cnt-vm1" in vm["locations"][0]["evidence"][0]
+    assert res["addresses"]["203.0.113.10"]["locations"][0]["port"] == "vnet0"
+    assert run(lab.ovs, "locate", vm="no-such-vm")["found"] is False
+
+
 @pytest.mark.parametrize("args,option", [({"ip": "203.0.113.0/24"}, "ip"),
-                                         ({"mac": "vnet0"}, "mac")])
+                                         ({"mac": "vnet0"}, "mac"),
+                                         ({"vm": "web\t01"}, "vm")])
 def test_locate_bad_input(ovs, args, option):
     res = ovs.module("locate", **args)
     assert res.get("failed") and res["msg"].startswith(option + ": ")
-    assert list(args.values())[0] in res["msg"]
+    assert repr(list(args.values())[0]).strip("'") in res["msg"]
 
 
 def test_through_ansible_playbook_with_the_hosts_python(lab, tmp_path):

@@ -155,6 +155,55 @@ def attached_evidence(world, macs):
     return macs
 
 
+VM_KEYS = ("vm-id", "vm-uuid", "iface-id")
+
+
+def vm_macs(world, vm, domiflist=(), names=()):
+    """{mac: [evidence]} of a VM given as what an operator knows: a libvirt domain name or UUID
+    (libvirt writes the UUID as vm-id on the vnets it plugs) or an interface's iface-id.
+    domiflist rows carry their 'domain'; `names` are that domain's name and UUID as virsh
+    gave them (empty without virsh, or when the domain is not on this host)."""
+    want = vm.strip().lower()
+    macs = {}
+    for iname, iface in sorted(world["interfaces"].items()):
+        ids = iface.get("external_ids", {})
+        mac = (ids.get("attached-mac") or "").lower()
+        for key in VM_KEYS:
+            if mac and (ids.get(key) or "").lower() == want:
+                macs.setdefault(mac, []).append(
+                    "OVSDB: interface %s has %s=%s and attached-mac %s" % (
+                        iname, key, ids[key], mac))
+    wanted = {want} | {n.lower() for n in names}
+    for row in domiflist:
+        if (row.get("domain") or "").lower() in wanted and row.get("mac"):
+            macs.setdefault(row["mac"], []).append(
+                "virsh domiflist %s: interface %s (source %s) has MAC %s" % (
+                    row["domain"], row.get("interface"), row.get("source"), row["mac"]))
+    return macs
+
+
+def locate_macs(world, fdbs, role_of, what, macs, neighbours=(), domiflist=(), domifaddr=()):
+    """Where the MACs of one thing (a VM's NICs, or one MAC) live, merged: {found, locations,
+    summary, macs, ips}; `macs` is {mac: [evidence]}, `ips` the addresses the neighbour table
+    and virsh domifaddr give those MACs."""
+    locations = []
+    for mac in sorted(macs):
+        res = locate(world, fdbs, role_of, mac=mac, neighbours=neighbours, domiflist=domiflist,
+                     domifaddr=domifaddr)
+        for loc in res["locations"]:
+            loc["evidence"] = list(dict.fromkeys(macs[mac] + loc["evidence"]))
+            locations.append(loc)
+    ips = sorted({n["ip"] for n in neighbours if n.get("mac") in macs and n.get("ip")}
+                 | {r["address"] for r in domifaddr if r.get("mac") in macs
+                    and r.get("address")})
+    locations.sort(key=lambda x: (not x["local"], x["vswitch"] or "", x["port"] or ""))
+    text = summary(what, locations, macs)
+    if ips:
+        text += " Its address(es): %s." % ", ".join(ips)
+    return {"found": bool(locations), "locations": locations, "summary": text,
+            "macs": sorted(macs), "ips": ips}
+
+
 def _same_ip(a, b):
     try:
         return ipaddress.ip_address(a.split("%")[0]) == ipaddress.ip_address(b)

@@ -29,43 +29,73 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch.world imp
 
 
 def validate(params):
-    """(ips, mac): the addresses asked for (one with ip, several with ips), each checked and
-    normalised, or the MAC. RV(addresses) keys are the addresses as given."""
-    if params["mac"] is not None:
-        require_netaddr()
-        return [], normalize_mac(params["mac"], "mac")
+    """(ips, mac, vm): the addresses asked for (one with ip, several with ips), each checked
+    and normalised, the MAC, the VM. RV(addresses) keys are the addresses (and the MAC or VM)
+    as given. ips may come with mac or vm: the peers of what is followed."""
     if not 0 <= params["listen"] <= 300:
         raise ParamError("listen", "%r is not a number of seconds from 0 to 300"
                          % params["listen"])
+    mac = vm = None
+    if params["mac"] is not None:
+        require_netaddr()
+        mac = normalize_mac(params["mac"], "mac")
+    if params["vm"] is not None:
+        vm = params["vm"].strip()
+        if not vm or any(ord(c) < 32 for c in vm):
+            raise ParamError("vm", "%r is not a libvirt domain name, UUID or iface-id"
+                             % params["vm"])
     if params["ips"] is not None:
-        if not params["ips"]:
+        if not params["ips"] and mac is None and vm is None:
             raise ParamError("ips", "is empty")
         for i, ip in enumerate(params["ips"]):
             locate.check_ip(ip, "ips[%d]" % i)
-        return list(dict.fromkeys(params["ips"])), None
-    return [params["ip"]], None
+        return list(dict.fromkeys(params["ips"])), mac, vm
+    return ([params["ip"]] if params["ip"] is not None else []), mac, vm
 
 
-def _virsh(host, ip, deadline, notes):
-    """(domiflist rows, domifaddr rows), each row with its 'domain'."""
+def _virsh(host, ip, deadline, notes, vm=None):
+    """(domiflist rows, domifaddr rows, the VM's names), each row with its 'domain': every
+    running domain's interfaces (and, with ip, their addresses: libvirt's DHCP leases, then the
+    host's ARP table); with vm, only that domain (by name or UUID, as virsh takes either), its
+    name and UUID, and its addresses from every source (lease, arp, the guest agent)."""
     virsh = host.which("virsh")
     if not virsh:
         notes.append("virsh is not installed: domiflist/domifaddr skipped")
-        return [], []
+        return [], [], ()
     limit = shutil.which("timeout")
 
-    def run(*args):
+    def run(*args, quiet=False):
         left = max(1, int(deadline - time.monotonic()))
         argv = ([limit, str(left)] if limit else []) + [virsh, "-q"] + list(args)
         rc, out, err = host.run(argv)
         if rc != 0:
-            notes.append("'%s' failed (rc=%s): %s" % (" ".join(argv), rc, (err or "").strip()))
+            if not quiet:
+                notes.append("'%s' failed (rc=%s): %s" % (" ".join(argv), rc,
+                                                          (err or "").strip()))
             return None
         return out
 
+    def addresses(dom, sources):
+        rows = []
+        for source in sources:
+            rows = locate.parse_domifaddr(run("domifaddr", dom, "--source", source,
+                                              quiet=True) or "")
+            if rows:
+                break
+        return [dict(r, domain=dom) for r in rows]
+
+    if vm is not None:
+        out = run("domiflist", vm, quiet=True)
+        if out is None:
+            notes.append("virsh knows no domain %s on this host" % vm)
+            return [], [], ()
+        name = (run("domname", vm, quiet=True) or vm).strip()
+        uuid = (run("domuuid", vm, quiet=True) or "").strip()
+        return ([dict(r, domain=name) for r in locate.parse_domiflist(out)],
+                addresses(name, ("lease", "arp", "agent")), tuple(n for n in (name, uuid) if n))
     listed = run("list", "--name")
     if listed is None:
-        return [], []
+        return [], [], ()
     iflist, ifaddr = [], []
     for dom in [d.strip() for d in listed.splitlines() if d.strip()]:
         if time.monotonic() >= deadline:
@@ -74,9 +104,8 @@ def _virsh(host, ip, deadline, notes):
         out = run("domiflist", dom)
         iflist += [dict(r, domain=dom) for r in locate.parse_domiflist(out or "")]
         if ip is not None:
-            out = run("domifaddr", dom)
-            ifaddr += [dict(r, domain=dom) for r in locate.parse_domifaddr(out or "")]
-    return iflist, ifaddr
+            ifaddr += addresses(dom, ("lease", "arp"))
+    return iflist, ifaddr, ()
 
 
 def _probe(host, world, ip, notes):
@@ -127,9 +156,10 @@ def _listen(host, world, ips, notes):
 
 
 def collect(host):
-    """locate on a host: where each address (or the MAC) lives, with the evidence."""
+    """locate on a host: where each address (or the MAC, or the VM) lives, with the
+    evidence."""
     p = host.params
-    ips, mac = validate(p)
+    ips, mac, vm = validate(p)
     deadline = time.monotonic() + p["timeout"]
     notes = []
     normal = dict((ip, locate.check_ip(ip, "ip")) for ip in ips)
@@ -142,17 +172,12 @@ def collect(host):
     elif p["probe"]:
         notes.append("probe skipped: it needs ip")
     tables, _ver = fdb_read.tables(run, world, sorted(world["bridges"]), p["timeout"])
-    iflist, ifaddr = _virsh(host, normal[ips[0]] if ips else None, deadline, notes)
+    iflist, ifaddr, names = _virsh(host, normal[ips[0]] if ips else None, deadline, notes, vm)
     fdbs = {b: t["entries"] for b, t in tables.items()}
     neighbours = kernel.neighbours(run)
     roles = fdb_read.role_of(world)
-    if mac is not None:
-        results = {None: locate.locate(world, fdbs, roles, mac=mac, neighbours=neighbours,
-                                       domiflist=iflist, domifaddr=ifaddr)}
-    else:
-        results = dict((ip, locate.locate(world, fdbs, roles, ip=normal[ip],
-                                          neighbours=neighbours, domiflist=iflist,
-                                          domifaddr=ifaddr)) for ip in ips)
+    results = dict((ip, locate.locate(world, fdbs, roles, ip=normal[ip], neighbours=neighbours,
+                                      domiflist=iflist, domifaddr=ifaddr)) for ip in ips)
     # Listen only for what this host knows nothing about: an address it places itself, or
     # sees behind its uplink (its neighbour table and FDB), is not worth a listening window.
     unplaced = [ip for ip in ips if not results[ip]["locations"]]
@@ -166,14 +191,22 @@ def collect(host):
                                             domifaddr=ifaddr, heard=heard[normal[ip]])
     for key, res in results.items():
         res["notes"] = notes + per_ip.get(key, [])
-        if p["ips"] is not None:
-            res["local"] = any(lo["local"] for lo in res["locations"])
+    followed = None
+    if mac is not None or vm is not None:
+        followed = p["mac"] if mac is not None else p["vm"]
+        macs = {mac: []} if mac is not None else locate.vm_macs(world, vm, iflist, names)
+        results[followed] = dict(locate.locate_macs(
+            world, fdbs, roles, mac or "vm %s" % vm, macs, neighbours, iflist, ifaddr),
+            notes=list(notes))
     if p["ips"] is not None:
+        for res in results.values():
+            res["local"] = any(lo["local"] for lo in res["locations"])
         out = {"addresses": results, "found": any(r["found"] for r in results.values()),
                "notes": notes,
-               "summary": " ".join(results[ip]["summary"] for ip in ips)}
+               "summary": " ".join(results[k]["summary"] for k in ips + (
+                   [followed] if followed is not None else []))}
     else:
-        out = results[ips[0] if ips else None]
+        out = results[followed if followed is not None else ips[0]]
     if p["vswitches"]:
         out["vswitches"] = info.vswitches(world, *info.read_bonds(run, world))
     return out

@@ -569,3 +569,39 @@ def test_listen_parses_tcpdump_e_output():
     assert loc.parse_heard(line) == "66:2f:38:09:c3:5e"
     assert loc.parse_heard("tcpdump: listening on vnet1\n") is None
     assert loc.listen_argv("203.0.113.11", "vnet1")[-3:] == ["src", "host", "203.0.113.11"]
+
+
+# --------------------------------------------------------------------- a VM by what is known
+
+def test_a_vm_by_its_vm_id_iface_id_or_libvirt_name():
+    """libvirt writes the domain's UUID as vm-id on the vnets it plugs: found in OVSDB without
+    virsh; by name only through virsh (domiflist rows, domname/domuuid)."""
+    w = lab_world()
+    w["interfaces"]["vnet0"]["external_ids"]["iface-id"] = "5c1e7f0a-iface"
+    assert list(locate.vm_macs(w, "CNT-VM0")) == ["36:0d:b7:fe:32:19"]
+    assert list(locate.vm_macs(w, "5c1e7f0a-iface")) == ["36:0d:b7:fe:32:19"]
+    assert locate.vm_macs(w, "web01") == {}
+    iflist = [dict(r, domain="web01") for r in locate.parse_domiflist(
+        "vnet1      bridge     vswitch0   virtio      aa:13:77:12:f5:5e\n")]
+    by_uuid = locate.vm_macs(w, "6f1b0c1e-0000-4000-8000-000000000001", iflist,
+                             ("web01", "6f1b0c1e-0000-4000-8000-000000000001"))
+    assert list(by_uuid) == ["aa:13:77:12:f5:5e"]
+    assert by_uuid["aa:13:77:12:f5:5e"][0].startswith("virsh domiflist web01: interface vnet1")
+
+
+def test_locate_macs_merges_a_vms_nics_and_names_their_addresses():
+    w = lab_world()
+    macs = locate.vm_macs(w, "cnt-vm0")
+    got = locate.locate_macs(w, {"vswitch0": lab_entries(w)}, role_of(w), "vm cnt-vm0", macs,
+                             neighbours=lab_neighbours())
+    assert got["found"] is True and got["macs"] == ["36:0d:b7:fe:32:19"]
+    assert got["ips"] == ["203.0.113.10"]
+    (loc,) = got["locations"]
+    assert (loc["port"], loc["local"]) == ("vnet0", True)
+    assert loc["evidence"][0].startswith("OVSDB: interface vnet0 has vm-id=cnt-vm0")
+    assert got["summary"].startswith("vm cnt-vm0 lives on this host: vnet port vnet0")
+    assert got["summary"].endswith("Its address(es): 203.0.113.10.")
+    none = locate.locate_macs(w, {"vswitch0": []}, role_of(w), "vm web01", {})
+    assert none == {"found": False, "locations": [], "macs": [], "ips": [],
+                    "summary": none["summary"]}
+    assert "not found" in none["summary"]
