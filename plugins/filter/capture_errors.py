@@ -13,7 +13,8 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import Par
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.inventory import missing_netaddr
 
 # The playbook's names for the module's options.
-NAMES = {"host": "host_ip", "peers": "peer_ips", "exclude": "exclude_ips"}
+NAMES = {"host": "host_ip", "peers": "peer_ips", "exclude": "exclude_ips", "host_mac": "host_mac",
+         "vm": "vm"}
 
 
 def _named(path):
@@ -22,26 +23,49 @@ def _named(path):
 
 
 def capture_errors(request):
-    """[] if the request is valid, else messages naming the option and the value."""
+    """[] if the request is valid, else messages naming the option and the value. What to
+    follow is one of host (host_ip), host_mac and vm."""
     if missing_netaddr():
         return [missing_netaddr()]
     errors = []
-    if not request.get("host"):
-        errors.append("host_ip: required (the address to follow)")
+    given = [k for k in ("host", "host_mac", "vm") if request.get(k)]
+    if not given:
+        errors.append("host_ip: required (the address to follow), or host_mac (a MAC) or vm "
+                      "(a libvirt domain name or UUID, or an iface-id)")
+    elif len(given) > 1:
+        errors.append("%s: give only one of host_ip, host_mac and vm (%s)" % (
+            _named(given[1]), ", ".join("%s=%s" % (_named(k), request[k]) for k in given)))
+    vm = request.get("vm")
+    if vm and (not isinstance(vm, str) or any(ord(c) < 32 for c in vm)):
+        errors.append("vm: %r is not a libvirt domain name, UUID or iface-id" % (vm,))
+    # a VM is followed by its MAC, found later: any MAC stands in for it to check the rest
+    host = request.get("host") or request.get("host_mac") or (
+        "02:00:00:00:00:00" if vm else None)
     try:
-        spec = normalize_filter(request)
+        spec = normalize_filter(dict(request, host=host))
     except ParamError as exc:
-        errors.append("%s: %s" % (_named(exc.path), exc.msg))
+        name = "host_mac" if exc.path == "host" and not request.get("host") else exc.path
+        errors.append("%s: %s" % (_named(name), exc.msg))
     else:
-        # the playbook locates these addresses across the fleet: a hostname cannot be located
-        for key, entries in (("host", [spec] if spec["host"] else []), ("peers", spec["peers"])):
+        # the playbook locates these across the fleet: a hostname cannot be located; a MAC is
+        # followed as host_mac, an IP as host_ip
+        host = [spec] if spec["host"] else []
+        for key, entries in (("host", host), ("peers", spec["peers"])):
             for i, entry in enumerate(entries):
                 addr, family = entry.get("addr", entry.get("host")), entry["family"]
-                if family is None:
+                name = NAMES[key] + ("" if key == "host" else "[%d]" % i)
+                if key == "host" and vm and not request.get("host"):
+                    continue
+                if key == "host" and request.get("host_mac"):
+                    if family != "mac":
+                        errors.append("host_mac: %r is not a MAC" % (addr,))
+                elif family == "mac" and key == "host":
+                    errors.append("host_ip: %r is a MAC: give it as -e host_mac=%s" % (
+                        addr, addr))
+                elif family not in (4, 6):
                     errors.append("%s: %r is not an IP address (give the IPv4 or IPv6 address "
                                   "itself: addresses are located across the fleet, names are "
-                                  "not)" % (NAMES[key] + ("" if key == "host" else "[%d]" % i),
-                                            addr))
+                                  "not)" % (name, addr))
     for key, lo, hi in (("duration", 1, 86400), ("packet_count", 1, 10 ** 9),
                         ("max_bytes", 1, 10 ** 12)):
         value = request.get(key)

@@ -5,18 +5,24 @@
 
 from __future__ import annotations
 
-from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.capture_plan import hosts_plan
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.capture_plan import (
+    follow,
+    hosts_plan,
+)
 
 
-def capture_plan(hosts, address, peers=(), only_hosts=(), interfaces=()):
-    """The plan, or {"error": the sentence} when there is nothing to capture: the role fails
-    with that one sentence (an exception here would reach the user wrapped in three
-    "caused by" blocks that repeat it)."""
+def capture_plan(hosts, address, peers=(), only_hosts=(), interfaces=(), kind="host_ip"):
+    """The plan, with what the captures filter on (`follow`: filter, ips), or {"error": the
+    sentence} when there is nothing to capture: the role fails with that one sentence (an
+    exception here would reach the user wrapped in three "caused by" blocks that repeat it).
+    `address` is what the operator gave, of `kind` host_ip, host_mac or vm."""
     try:
-        return hosts_plan(address, hosts, list(peers or ()), list(only_hosts or ()),
+        followed = follow(hosts, address, kind)
+        plan = hosts_plan(address, hosts, list(peers or ()), list(only_hosts or ()),
                           list(interfaces or ()))
     except ValueError as exc:
         return {"error": str(exc)}
+    return dict(plan, follow=followed, notes=followed["notes"] + plan["notes"])
 
 
 class FilterModule(object):

@@ -93,3 +93,36 @@ def hosts_plan(address, hosts, peers=(), only_hosts=(), interfaces=()):
                          % (address, ", ".join(list(only_hosts) or sorted(hosts)) or "-"))
     return {"hosts": out, "located": located, "peers_located": peer_homes, "notes": notes,
             "wide": wide}
+
+
+def follow(hosts, key, kind="host_ip"):
+    """What the captures filter on, for what the operator gave (kind host_ip, host_mac or vm;
+    key the value as given, the key of each host's locate answer): {"filter": an IP or MAC,
+    "ips": the addresses known for it (for the reverse-path checks), "notes": [str]}. A VM is
+    followed by its NIC's MAC (its DHCP and ARP too, even before it has an address). Raises
+    ValueError with a sentence for a VM that no host knows."""
+    if kind == "host_ip":
+        return {"filter": key, "ips": [key], "notes": []}
+    macs, ips, where = set(), set(), []
+    for host, data in sorted(hosts.items()):
+        res = data.get("locate", {}).get(key) or {}
+        macs.update(res.get("macs") or [])
+        ips.update(res.get("ips") or [])
+        where += ["%s %s on %s" % (host, loc["port"], loc["vswitch"])
+                  for loc in res.get("locations") or [] if loc.get("local")]
+    if not macs:
+        raise ValueError("vm %s: no host knows it (no vnet with that vm-id, vm-uuid or iface-id "
+                         "in OVSDB, no libvirt domain of that name or UUID where virsh is "
+                         "installed): check the name with virsh list --all, or give "
+                         "-e host_mac=..." % key)
+    mac = sorted(macs)[0]
+    notes = []
+    if kind == "vm":
+        notes.append("vm %s: MAC %s%s%s" % (
+            key, ", ".join(sorted(macs)), ", at %s" % ", ".join(where) if where else "",
+            ", address(es) %s" % ", ".join(sorted(ips)) if ips else ", no address known"))
+    if len(macs) > 1:
+        notes.append("following %s only (ether host): run again with -e host_mac= for %s"
+                     % (mac, ", ".join(sorted(macs)[1:])))
+    return {"filter": mac, "ips": sorted(ips), "notes": notes}
+

@@ -114,3 +114,55 @@ def test_capture_errors_accept_port_ranges():
                            "duration": 5}) == []
     assert capture_errors({"host": "203.0.113.1", "port": "x", "protocol": "tcp",
                            "duration": 5})[0].startswith("port:")
+
+
+def test_capture_errors_follow_one_of_host_ip_host_mac_vm():
+    from ansible_collections.cloudnet.vswitch.plugins.filter.capture_errors import (
+        capture_errors,
+    )
+
+    assert capture_errors({"host_mac": "52:54:00:C1:01:02", "peers": ["203.0.113.1"]}) == []
+    assert capture_errors({"vm": "web01", "peers": ["203.0.113.1"]}) == []
+    assert capture_errors({"host": "52:54:00:c1:01:02"}) == [
+        "host_ip: '52:54:00:c1:01:02' is a MAC: give it as -e host_mac=52:54:00:c1:01:02"]
+    assert capture_errors({"host_mac": "203.0.113.5"}) == ["host_mac: '203.0.113.5' is not a MAC"]
+    assert capture_errors({"host_mac": "52:54:00"})[0].startswith("host_mac: '52:54:00' is")
+    assert capture_errors({"host": "203.0.113.5", "vm": "web01"}) == [
+        "vm: give only one of host_ip, host_mac and vm (host_ip=203.0.113.5, vm=web01)"]
+    assert capture_errors({"vm": "web\t01"}) == [
+        "vm: 'web\\t01' is not a libvirt domain name, UUID or iface-id"]
+    assert capture_errors({})[0].startswith("host_ip: required (the address to follow), or "
+                                            "host_mac")
+
+
+def test_what_the_captures_filter_on():
+    from ansible_collections.cloudnet.vswitch.plugins.filter.capture_plan import capture_plan
+    from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.capture_plan import follow
+
+    assert follow(HOSTS, "203.0.113.102") == {"filter": "203.0.113.102",
+                                              "ips": ["203.0.113.102"], "notes": []}
+    vm = dict(loc("vswitch0", "vnet1", "vnet", True), macs=["52:54:00:00:00:01"],
+              ips=["203.0.113.102"])
+    hosts = {"hv1": dict(HOSTS["hv1"], locate={"web01": vm}), "hv2": HOSTS["hv2"]}
+    got = follow(hosts, "web01", "vm")
+    assert got == {"filter": "52:54:00:00:00:01", "ips": ["203.0.113.102"], "notes": [
+        "vm web01: MAC 52:54:00:00:00:01, at hv1 vnet1 on vswitch0, address(es) 203.0.113.102"]}
+    plan = capture_plan(hosts, "web01", kind="vm")
+    assert plan["follow"]["filter"] == "52:54:00:00:00:01"
+    assert sorted(plan["hosts"]["hv1"]) == ["eth0", "vnet1", "vswitch0"]
+    assert plan["notes"][0].startswith("vm web01: MAC")
+    # a silent VM known by its MAC only: followed by it, wide when no host places it
+    silent = {"locations": [], "macs": ["52:54:00:00:00:09"], "ips": []}
+    hosts = {h: dict(d, locate={"52:54:00:00:00:09": silent}) for h, d in HOSTS.items()}
+    plan = capture_plan(hosts, "52:54:00:00:00:09", kind="host_mac")
+    assert plan["follow"] == {"filter": "52:54:00:00:00:09", "ips": [], "notes": []}
+    assert plan["wide"] is True
+    # two NICs: the first followed, the other named
+    two = dict(vm, macs=["52:54:00:00:00:02", "52:54:00:00:00:01"])
+    assert follow({"hv1": {"locate": {"web01": two}}}, "web01", "vm")["notes"][1] == (
+        "following 52:54:00:00:00:01 only (ether host): run again with -e host_mac= for "
+        "52:54:00:00:00:02")
+    assert capture_plan({"hv1": {"locate": {}, "vswitches": []}}, "web02", kind="vm") == {
+        "error": "vm web02: no host knows it (no vnet with that vm-id, vm-uuid or iface-id in "
+                 "OVSDB, no libvirt domain of that name or UUID where virsh is installed): "
+                 "check the name with virsh list --all, or give -e host_mac=..."}
