@@ -36,7 +36,7 @@ options:
   mac:
     description:
       - The MAC to find (any notation netaddr accepts).
-      - May come with O(ips), the peers: the MAC's answer is then in RV(addresses) too, under
+      - May come with O(ips) (the peers), the MAC's answer then in RV(addresses) too, under
         the MAC as given.
     type: str
   vm:
@@ -47,7 +47,7 @@ options:
         without virsh), or an interface's C(iface-id).
       - Its addresses come from the neighbour table and C(virsh domifaddr) (C(--source lease),
         then C(arp), then C(agent)).
-      - May come with O(ips), the peers: the VM's answer is then in RV(addresses) too, under
+      - May come with O(ips) (the peers), the VM's answer then in RV(addresses) too, under
         the name as given.
     type: str
   ips:
