@@ -65,6 +65,14 @@ options:
         left out) and the default gateways.
     type: list
     elements: str
+  watch:
+    description:
+      - When a path's request is dropped by C(rp_filter), read the drop counter again after
+        this many seconds (0 to 60) and return the rise, the evidence that such drops happen
+        now (RV(paths[].drop_counter_rise)). Nothing is waited for when no path is dropped
+        that way, so a healthy host costs nothing. 0 (default) reads the counter once.
+    type: int
+    default: 0
 notes:
   - The module must run in the network namespace of the host's vSwitches (the host itself).
   - Reading the firewall rules needs root, like the rest of the module.
@@ -77,6 +85,7 @@ EXAMPLES = r"""
   cloudnet.vswitch.path_check:
     interfaces: [vswitch1]
     peers: [203.0.113.101]
+    watch: 3
   register: paths
 
 - name: Fail when any path drops requests
@@ -158,6 +167,17 @@ paths:
       description: TcpExtIPReversePathFilter of the host (whole namespace), or null.
       type: int
       sample: 3
+    drop_counter_rise:
+      description:
+        - With O(watch), on a path dropped by C(rp_filter), how much the counter rose in
+          RV(paths[].drop_counter_window) seconds (the whole namespace's drops, not this
+          path's alone); null when it was not watched or cannot be read.
+      type: int
+      sample: 3
+    drop_counter_window:
+      description: The seconds watched (O(watch)), or null.
+      type: int
+      sample: 3
     peer_neighbours:
       description:
         - The host's neighbour-table entries for the peer (C(ip neigh)), on any interface. An
@@ -231,6 +251,7 @@ def main():
         argument_spec=dict(
             interfaces=dict(type="list", elements="str"),
             peers=dict(type="list", elements="str"),
+            watch=dict(type="int", default=0),
             **spec.COMMON_ARGS,
         ),
         supports_check_mode=True,

@@ -8,9 +8,10 @@ path_check says, for every local address and peer, where a request from the peer
 and where the reply WOULD leave. Most of those requests never happen: a peer on another VLAN
 cannot reach an internal port, the controller never sends to a data address. A non-symmetric
 path is a finding only with evidence that its request really arrives: packets from the peer
-to the address seen on that host (a capture), or the peer in the host's neighbour table on the
-ingress interface, with a MAC (the peer is on that port's network). Every other non-symmetric
-path is listed apart, as what could happen, never as a finding.
+to the address seen on that host (a capture), the peer in the host's neighbour table on the
+ingress interface, with a MAC (the peer is on that port's network), or, for a request that
+rp_filter drops, the reverse-path drop counter rising while it was watched. Every other
+non-symmetric path is listed apart, as what could happen, never as a finding.
 """
 
 from __future__ import annotations
@@ -53,9 +54,12 @@ def evidence(host, path, seen=None):
 
 def split(routes, seen=None):
     """(findings, could_happen) from {host: [path]}: one sentence per non-symmetric path, the
-    findings with their evidence."""
+    findings with their evidence. The drop counter is the whole host's: when it rose while
+    watched, that is one finding for the host, naming every path where rp_filter drops the
+    request (which of them it was, the counter cannot say)."""
     findings, could = [], []
     for host, paths in sorted((routes or {}).items()):
+        dropped, rise, window = [], 0, None
         for p in paths or []:
             if p.get("verdict") == "symmetric":
                 continue
@@ -63,11 +67,24 @@ def split(routes, seen=None):
             ev = evidence(host, p, seen)
             if ev:
                 findings.append("%s Evidence: %s." % (text, "; ".join(ev)))
+            elif p.get("dropped_by") == "rp_filter" and p.get("drop_counter_rise"):
+                dropped.append(p)
+                rise, window = p["drop_counter_rise"], p.get("drop_counter_window")
             else:
                 could.append(text)
+        if dropped:
+            findings.append(
+                "%s: rp_filter is dropping requests now: the kernel's reverse-path drop counter "
+                "(TcpExtIPReversePathFilter) rose by %d in %s s. The requests it drops (their "
+                "route back leaves by another interface): %s." % (
+                    host, rise, window, "; ".join(
+                        "%s to %s on %s (back by %s)" % (
+                            p.get("peer"), p.get("local_address"), p.get("interface"),
+                            p.get("egress") or "no route") for p in dropped)))
     return findings, could
 
 
-COULD_HAPPEN = ("Not findings: no packet of these requests was seen and the peer is not on the "
-                "ingress interface's network as far as the host knows (neighbour table). They "
-                "say what would happen if such a request came, e.g. routed to that address.")
+COULD_HAPPEN = ("Not findings: no packet of these requests was seen, no drop counter was seen "
+                "rising, and the peer is not on the ingress interface's network as far as the "
+                "host knows (neighbour table). They say what would happen if such a request "
+                "came, e.g. routed to that address.")

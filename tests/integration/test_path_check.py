@@ -257,3 +257,26 @@ def test_real_requests_enter_vswitch1_and_are_dropped_or_answered(asymmetric, ca
                           check=False)
     assert ping.returncode == 0, "answered, by vswitch0"
     assert one(check(asymmetric, peers=[PEER]), "203.0.113.31")["verdict"] == "asymmetric-answered"
+
+
+def test_watch_measures_the_drop_counter_while_requests_are_dropped(asymmetric, cabled):
+    """With watch, the counter is read again on a host where rp_filter drops a path's request:
+    its rise is the evidence. Nothing is watched where no path is dropped that way."""
+    rp(asymmetric, vswitch1=1)
+    ping = subprocess.Popen(["ip", "netns", "exec", cabled.netns, "ping", "-q", "-c", "16",
+                             "-i", "0.25", "-W", "1", "203.0.113.31"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        res = asymmetric.module("path_check", peers=[PEER], watch=2)
+    finally:
+        ping.wait(timeout=30)
+    assert res["rc"] == 0, res.get("msg")
+    p = one(res, "203.0.113.31")
+    assert p["drop_counter_window"] == 2 and p["drop_counter_rise"] >= 4, p
+    s = one(res, "203.0.113.11")
+    assert s["drop_counter_rise"] is None and s["drop_counter_window"] is None
+    rp(asymmetric, vswitch1=0)
+    res = asymmetric.module("path_check", peers=[PEER], watch=60)
+    assert all(x["drop_counter_window"] is None for x in res["paths"]), res["paths"]
+    res = asymmetric.module("path_check", peers=[PEER], watch=61)
+    assert res["failed"] and res["msg"].startswith("watch: 61 is not")

@@ -7,7 +7,9 @@ ways, the rp_filter sysctls) that routes.py turns into a verdict per address and
 from __future__ import annotations
 
 import json
+import time
 
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import ParamError
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.host import files, kernel
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot.routes import (
     DROP_COUNTER,
@@ -125,6 +127,22 @@ def collect(host):
     peers = validate_peers(p["peers"])
     world = host.read_world()
     internal = sorted(n for n in world["ports"] if port_role(world, n) == ROLE_INTERNAL)
+    if not 0 <= p["watch"] <= 60:
+        raise ParamError("watch", "%r is not a number of seconds from 0 to 60" % p["watch"])
     neigh = kernel.neighbours(host.run)
-    return paths(world, internal, host.run, lambda path: files.read_text(path, None),
-                 host.which, interfaces=p["interfaces"], peers=peers, neighbours=neigh)
+
+    def read(path):
+        return files.read_text(path, None)
+
+    out = paths(world, internal, host.run, read, host.which, interfaces=p["interfaces"],
+                peers=peers, neighbours=neigh)
+    watched = [x for x in out["paths"] if x["dropped_by"] == "rp_filter"]
+    for x in out["paths"]:
+        x["drop_counter_rise"] = x["drop_counter_window"] = None
+    if p["watch"] and watched and out["drop_counter"] is not None:
+        time.sleep(p["watch"])
+        after = drop_counter(host.run, read, host.which)
+        for x in watched:
+            x["drop_counter_rise"] = None if after is None else after - out["drop_counter"]
+            x["drop_counter_window"] = p["watch"]
+    return out

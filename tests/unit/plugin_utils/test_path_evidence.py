@@ -47,3 +47,24 @@ def test_a_neighbour_on_the_ingress_interface_is_evidence():
                                         "state": "STALE"}])
     assert pe.evidence("hv1", near) == [
         "203.0.113.102 is in hv1's neighbour table on vswitch1 (52:54:00:c1:01:02, STALE)"]
+
+
+def test_a_drop_counter_that_rose_while_watched_is_one_finding_for_the_host():
+    """The counter is the whole host's: one finding naming every path rp_filter drops (the
+    counter cannot say which), none without a rise, none for a firewall drop."""
+    dropped = dict(PATH, verdict="asymmetric-dropped", dropped_by="rp_filter",
+                   drop_counter_rise=4, drop_counter_window=3)
+    other = dict(dropped, peer="203.0.113.106")
+    assert pe.evidence("hv1", dropped) == []
+    found, could = pe.split({"hv1": [dropped, other], "hv2": [dict(dropped)]})
+    assert could == [] and found == [
+        "hv1: rp_filter is dropping requests now: the kernel's reverse-path drop counter "
+        "(TcpExtIPReversePathFilter) rose by 4 in 3 s. The requests it drops (their route "
+        "back leaves by another interface): 203.0.113.102 to 203.0.113.31 on vswitch1 (back "
+        "by vswitch0); 203.0.113.106 to 203.0.113.31 on vswitch1 (back by vswitch0).",
+        found[1]]
+    assert found[1].startswith("hv2: rp_filter is dropping requests now")
+    for quiet in (dict(dropped, drop_counter_rise=0), dict(dropped, drop_counter_rise=None),
+                  dict(dropped, dropped_by="firewall")):
+        found, could = pe.split({"hv1": [quiet]})
+        assert found == [] and len(could) == 1
