@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: cloudnet.vswitch contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The fleet's diagnostics as a report a person reads (Markdown), built on the controller from
+"""The fleet's diagnostics as a report a person reads (report.md and report.html, the same
+blocks, plugin_utils/document.py), built on the controller from
 what vswitch_info, fdb_info, path_check and locate returned per host. Pure: dicts in, text out.
 
 Input: {host: {"vswitches": [...], "mtu_mismatches": [...], "fdb": [{"name": bridge,
@@ -10,8 +11,7 @@ Input: {host: {"vswitches": [...], "mtu_mismatches": [...], "fdb": [{"name": bri
 
 from __future__ import annotations
 
-from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import path_evidence
-from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.markdown import table as _table
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import document, path_evidence
 
 
 def duplicates(hosts):
@@ -86,77 +86,116 @@ def checks(hosts):
     ]
 
 
-def markdown(hosts, generated=None, host_ip=None, files=None):
+TITLE = "vSwitch diagnostics"
+
+
+def blocks(hosts, generated=None, host_ip=None, files=None):
+    """The report as document blocks (plugin_utils/document.py): its verdict first."""
     found = findings(hosts)
-    lines = ["# vSwitch diagnostics", "",
-             "**%s**" % ("%d finding(s)." % len(found) if found else
-                         "Healthy: no finding on %d host(s)." % len(hosts)), ""]
+    opening = ["%d finding(s)." % len(found) if found else
+               "Healthy: no finding on %d host(s)." % len(hosts)]
     if generated:
-        lines.append("Collected %s from %d host(s)%s." % (
+        opening.append("Collected %s from %d host(s)%s." % (
             generated, len(hosts), " for %s" % host_ip if host_ip else ""))
-        lines.append("")
-    lines.append("## Findings")
-    lines.append("")
-    lines += ["- " + p for p in found] or ["- " + NOTHING]
-    lines.append("")
-    lines += ["## Checks", ""] + ["- " + c for c in checks(hosts)] + [""]
+    out = [document.block(None, opening),
+           document.block("Findings", found or [NOTHING], bullets=True),
+           document.block("Checks", checks(hosts), bullets=True, cls="checks")]
     could = path_evidence.split(_routes(hosts))[1]
     if could:
-        lines += ["## Could happen (not seen)", "", path_evidence.COULD_HAPPEN, ""]
-        lines += ["- " + c for c in could] + [""]
+        out.append(document.block("Could happen (not seen)", [path_evidence.COULD_HAPPEN]))
+        out.append(document.block(None, could, bullets=True, cls="could"))
     for host, data in sorted(hosts.items()):
-        lines += _host(host, data)
+        out += _host(host, data)
     if files:
-        lines += ["## Files", ""] + ["- `%s`" % f for f in files] + [""]
-    return "\n".join(lines) + "\n"
+        out.append(document.block("Files", files, bullets=True, cls="files"))
+    return out
+
+
+def markdown(hosts, generated=None, host_ip=None, files=None):
+    return document.markdown(TITLE, blocks(hosts, generated, host_ip, files))
+
+
+def html(hosts, generated=None, host_ip=None, files=None):
+    return document.html(TITLE, blocks(hosts, generated, host_ip, files))
+
+
+def _vlan(p):
+    if p.get("tag") is not None:
+        return "tag %s" % p["tag"]
+    return "trunks %s" % ",".join(str(t) for t in p["trunks"]) if p.get("trunks") else ""
+
+
+def _ports(vs):
+    rows = []
+    for p in vs["ports"]:
+        detail = p.get("addresses") or (p.get("external_ids") or {}).get("attached-mac")
+        if p.get("bond"):
+            b = p["bond"]
+            members = ", ".join("%s %s%s" % (m["name"], m.get("link_state"),
+                                             " (active)" if m.get("active") else "")
+                                for m in b["members"])
+            detail = "%s, lacp %s: %s" % (b["mode"], b.get("lacp_status") or b["lacp"], members)
+        rows.append([p["name"], p["role"], "LOCAL" if p.get("ofport") == 65534
+                     else p.get("ofport"), p.get("mac"), _vlan(p), p.get("mtu"),
+                     p.get("link_state"), detail, p.get("error")])
+    return (["port", "role", "ofport", "MAC", "VLAN", "MTU", "link", "detail", "error"], rows)
+
+
+MAX_MACS = 6
+
+
+def fdb_by_port(entries):
+    """The FDB grouped by port: [port, name, role, VLANs, MAC count, MACs, youngest age]."""
+    groups = {}
+    for e in entries:
+        groups.setdefault((str(e.get("port")), e.get("port_name"), e.get("role")), []).append(e)
+    rows = []
+    for (port, name, role), es in sorted(groups.items(), key=lambda kv: (kv[0][2] != "vnet",
+                                                                          kv[0][1] or "")):
+        macs = sorted(e["mac"] for e in es)
+        ages = [e["age"] for e in es if not e.get("static") and e.get("age") is not None]
+        rows.append([port, name, role, sorted({e.get("vlan") for e in es}), len(macs),
+                     macs[:MAX_MACS] + (["+%d more" % (len(macs) - MAX_MACS)]
+                                        if len(macs) > MAX_MACS else []),
+                     "static" if not ages else "%s s" % min(ages)])
+    return (["port", "name", "role", "VLANs", "MACs", "which", "youngest"], rows)
+
+
+def silent_vnets(vs, entries):
+    """A sentence for the vnets of `vs` with no FDB entry: their VMs sent nothing within the
+    MAC aging time (an entry ages out that long after the last frame), or None."""
+    learned = {e.get("port_name") for e in entries}
+    quiet = ["%s (%s)" % (p["name"], (p.get("external_ids") or {}).get("attached-mac") or "?")
+             for p in vs["ports"] if p["role"] == "vnet" and p["name"] not in learned]
+    if not quiet:
+        return None
+    return ("No FDB entry for %s: %s sent no frame in the last %s s (the MAC aging time); "
+            "the MAC shown is libvirt's attached-mac." % (
+                ", ".join(quiet), "its VM" if len(quiet) == 1 else "their VMs",
+                vs["mac_aging_time"]["effective"]))
 
 
 def _host(host, data):
-    lines = ["## %s" % host, ""]
-    loc = data.get("locate")
-    if loc:
-        lines += ["**Where is it:** %s" % loc.get("summary", ""), ""]
+    out = [document.block(host, ["Where is it: %s" % data["locate"].get("summary", "")]
+                          if data.get("locate") else [])]
     fdbs = {b.get("name") or b.get("bridge"): b for b in data.get("fdb") or []}
     for vs in data.get("vswitches") or []:
-        lines.append("### %s (%s, MAC aging %ss, table %s)" % (
-            vs["name"], vs["datapath_type"], vs["mac_aging_time"]["effective"],
-            vs["mac_table_size"]["effective"]))
-        lines.append("")
-        rows = []
-        for p in vs["ports"]:
-            vlan = ("tag %s" % p["tag"]) if p.get("tag") is not None else (
-                "trunks %s" % ",".join(str(t) for t in p["trunks"]) if p.get("trunks") else "")
-            detail = p.get("addresses") or (p.get("external_ids") or {}).get("attached-mac")
-            if p.get("bond"):
-                b = p["bond"]
-                members = ", ".join("%s %s%s" % (m["name"], m.get("link_state"),
-                                                 " (active)" if m.get("active") else "")
-                                    for m in b["members"])
-                detail = "%s, lacp %s: %s" % (b["mode"], b.get("lacp_status") or b["lacp"],
-                                              members)
-            rows.append([p["name"], p["role"], "LOCAL" if p.get("ofport") == 65534
-                         else p.get("ofport"), p.get("mac"), vlan, p.get("mtu"),
-                         p.get("link_state"), detail, p.get("error")])
-        lines += _table(["port", "role", "ofport", "MAC", "VLAN", "MTU", "link", "detail",
-                         "error"], rows)
-        lines.append("")
+        out.append(document.block("%s: %s (%s, MAC aging %ss, table %s)" % (
+            host, vs["name"], vs["datapath_type"], vs["mac_aging_time"]["effective"],
+            vs["mac_table_size"]["effective"]), [], _ports(vs), level=3))
         fdb = fdbs.get(vs["name"])
         if fdb is not None:
             entries = fdb.get("entries") or []
-            lines.append("FDB (%d entr%s):" % (len(entries), "y" if len(entries) == 1 else "ies"))
-            lines.append("")
-            if entries:
-                lines += _table(["port", "name", "role", "VLAN", "MAC", "age"], [
-                    [e.get("port"), e.get("port_name"), e.get("role"), e.get("vlan"),
-                     e.get("mac"), "static" if e.get("static") else e.get("age")]
-                    for e in entries])
-                lines.append("")
+            lines = ["FDB of %s: %d entr%s on %d port(s)." % (
+                vs["name"], len(entries), "y" if len(entries) == 1 else "ies",
+                len({e.get("port") for e in entries}))]
+            quiet = silent_vnets(vs, entries)
+            out.append(document.block(None, lines + ([quiet] if quiet else []),
+                                      fdb_by_port(entries) if entries else None))
     paths = data.get("paths") or []
     if paths:
-        lines.append("### Paths")
-        lines.append("")
-        lines += _table(["local", "peer", "in", "out", "verdict", "why"], [
-            [p.get("local_address"), p.get("peer"), p.get("interface"), p.get("egress"),
-             p.get("verdict"), p.get("explanation")] for p in paths])
-        lines.append("")
-    return lines
+        out.append(document.block("%s: paths" % host, [], (
+            ["local", "peer", "in", "out", "verdict", "why"],
+            [[p.get("local_address"), p.get("peer"), p.get("interface"), p.get("egress"),
+              p.get("verdict"), p.get("explanation")] for p in paths]), level=3))
+    return out

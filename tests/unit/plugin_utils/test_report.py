@@ -75,7 +75,8 @@ def test_markdown_findings_and_tables():
     assert "## Could happen" not in text
     assert "for 203.0.113.101" in text
     assert "| vnet0 | vnet | 2 | - | tag 10 | 1500 | up | 52:54:00:00:00:01 | - |" in text
-    assert "| LOCAL | vswitch0 | internal | 0 | 02:00:00:00:00:01 | static |" in text
+    assert "| LOCAL | vswitch0 | internal | 0 | 1 | 02:00:00:00:00:01 | static |" in text
+    assert "| 2 | vnet0 | vnet | 10 | 1 | 52:54:00:00:00:01 | 3 s |" in text
 
 
 @pytest.mark.parametrize("neighbours", [
@@ -104,3 +105,35 @@ def test_nothing_abnormal():
     text = report.markdown({"hv1": host("203.0.113.11/24", "52:54:00:00:00:01")})
     assert "Nothing abnormal" in text
     assert report.findings({"hv1": host("203.0.113.11/24", "52:54:00:00:00:01")}) == []
+
+
+def test_the_fdb_grouped_by_port_and_vms_that_sent_nothing():
+    """Many MACs behind an uplink are one row; a vnet with no entry says its VM sent nothing
+    within the aging time (silence is explained, not left out)."""
+    data = host("203.0.113.11/24", "52:54:00:00:00:01")
+    vs = data["vswitches"][0]
+    vs["ports"].append(port("vnet1", "vnet", ofport=3,
+                            external_ids={"attached-mac": "52:54:00:00:00:02"}))
+    data["fdb"][0]["entries"] += [
+        {"port": "1", "port_name": "eth0", "role": "uplink", "vlan": v, "mac": m, "age": a,
+         "static": False}
+        for v, m, a in [(10, "52:54:00:00:09:%02x" % i, 20 + i) for i in range(8)]]
+    text = report.markdown({"hv1": data})
+    assert "FDB of vswitch0: 10 entries on 3 port(s)." in text
+    assert ("| 1 | eth0 | uplink | 10 | 8 | 52:54:00:00:09:00, 52:54:00:00:09:01, "
+            "52:54:00:00:09:02, 52:54:00:00:09:03, 52:54:00:00:09:04, 52:54:00:00:09:05, "
+            "+2 more | 20 s |") in text
+    assert ("No FDB entry for vnet1 (52:54:00:00:00:02): its VM sent no frame in the last "
+            "300 s (the MAC aging time); the MAC shown is libvirt's attached-mac.") in text
+    assert "No FDB entry" not in report.markdown({"hv1": host("203.0.113.11/24",
+                                                              "52:54:00:00:00:01")})
+
+
+def test_report_html_is_the_same_report_self_contained():
+    hosts = {"hv1": host("203.0.113.11/24", "<b>52:54</b>")}
+    page = report.html(hosts, generated="20261124T000000Z")
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page and "<b>52" not in page
+    assert '<p class="verdict">Healthy: no finding on 1 host(s).</p>' in page
+    for title in ("Findings", "Checks", "hv1: vswitch0 (system, MAC aging 300s, table 8192)"):
+        assert ">%s</h" % title in page
+    assert "<td>&lt;b&gt;52:54&lt;/b&gt;</td>" in page
