@@ -95,6 +95,29 @@ def hosts_plan(address, hosts, peers=(), only_hosts=(), interfaces=()):
             "wide": wide}
 
 
+def file_count(plan_hosts, hosts):
+    """How many capture files the plan makes: one per interface, one per member of a bond."""
+    n = 0
+    for host, interfaces in plan_hosts.items():
+        ports = {p["name"]: p for vs in hosts.get(host, {}).get("vswitches", [])
+                 for p in vs["ports"]}
+        for name in interfaces:
+            members = ((ports.get(name) or {}).get("bond") or {}).get("members") or []
+            n += max(len(members), 1)
+    return n
+
+
+def bytes_per_file(max_bytes, budget, files):
+    """(the byte limit for each capture file, a note or None): max_bytes, lowered so that the
+    files together stay within the fleet-wide budget (a wide capture has many)."""
+    if not files or not budget or max_bytes * files <= budget:
+        return max_bytes, None
+    each = max(budget // files, 1)
+    return each, ("each of the %d capture files is limited to %d bytes (max_bytes %d) so that "
+                  "together they stay within the budget of %d bytes" % (
+                      files, each, max_bytes, budget))
+
+
 def follow(hosts, key, kind="host_ip"):
     """What the captures filter on, for what the operator gave (kind host_ip, host_mac or vm;
     key the value as given, the key of each host's locate answer): {"filter": an IP or MAC,

@@ -166,3 +166,24 @@ def test_what_the_captures_filter_on():
         "error": "vm web02: no host knows it (no vnet with that vm-id, vm-uuid or iface-id in "
                  "OVSDB, no libvirt domain of that name or UUID where virsh is installed): "
                  "check the name with virsh list --all, or give -e host_mac=..."}
+
+
+def test_the_fleet_wide_budget_holds_however_many_files():
+    from ansible_collections.cloudnet.vswitch.plugins.filter.capture_plan import capture_plan
+    from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.capture_plan import (
+        bytes_per_file,
+        file_count,
+    )
+
+    hosts = {"hv1": {"vswitches": vswitches("vswitch0"), "locate": {}}}
+    hosts["hv1"]["vswitches"][0]["ports"][1]["bond"] = {"members": [{"name": "eth1"},
+                                                                     {"name": "eth2"}]}
+    assert file_count({"hv1": {"eth0": "", "vswitch0": "", "vnet0": ""}}, hosts) == 4
+    assert bytes_per_file(50, 1000, 4) == (50, None)
+    assert bytes_per_file(500, 1000, 4) == (
+        250, "each of the 4 capture files is limited to 250 bytes (max_bytes 500) so that "
+             "together they stay within the budget of 1000 bytes")
+    wide = capture_plan(HOSTS, "203.0.113.200", max_bytes=50000000, budget=200000000)
+    assert wide["wide"] and wide["max_bytes"] == 200000000 // 8
+    assert wide["notes"][-1].startswith("each of the 8 capture files is limited to 25000000")
+    assert capture_plan(HOSTS, "203.0.113.102", max_bytes=1000, budget=10 ** 9)["max_bytes"] == 1000
