@@ -52,32 +52,38 @@ def evidence(host, path, seen=None):
     return out
 
 
+def rose(path):
+    """The drop counter's rise while watched, on a path whose request rp_filter drops."""
+    if path.get("dropped_by") == "rp_filter" and path.get("drop_counter_rise"):
+        return "the kernel's reverse-path drop counter (TcpExtIPReversePathFilter) rose by %d " \
+            "in %s s" % (path["drop_counter_rise"], path.get("drop_counter_window"))
+    return None
+
+
 def split(routes, seen=None):
     """(findings, could_happen) from {host: [path]}: one sentence per non-symmetric path, the
-    findings with their evidence. The drop counter is the whole host's: when it rose while
-    watched, that is one finding for the host, naming every path where rp_filter drops the
-    request (which of them it was, the counter cannot say)."""
+    findings with their evidence. The drop counter is the whole host's: its rise is added to
+    the evidence of a dropped path that has its own; where none has, the rise is one finding
+    for the host naming every path rp_filter drops (which of them it was, the counter cannot
+    say)."""
     findings, could = [], []
     for host, paths in sorted((routes or {}).items()):
-        dropped, rise, window = [], 0, None
-        for p in paths or []:
-            if p.get("verdict") == "symmetric":
-                continue
+        odd = [p for p in paths or [] if p.get("verdict") != "symmetric"]
+        own = [(p, evidence(host, p, seen)) for p in odd]
+        explained = any(ev and rose(p) for p, ev in own)
+        dropped = [p for p, ev in own if not ev and rose(p) and not explained]
+        for p, ev in own:
             text = "%s: %s" % (host, p.get("explanation") or p.get("verdict"))
-            ev = evidence(host, p, seen)
             if ev:
-                findings.append("%s Evidence: %s." % (text, "; ".join(ev)))
-            elif p.get("dropped_by") == "rp_filter" and p.get("drop_counter_rise"):
-                dropped.append(p)
-                rise, window = p["drop_counter_rise"], p.get("drop_counter_window")
-            else:
+                findings.append("%s Evidence: %s." % (text, "; ".join(
+                    ev + ([rose(p)] if rose(p) else []))))
+            elif p not in dropped:
                 could.append(text)
         if dropped:
             findings.append(
-                "%s: rp_filter is dropping requests now: the kernel's reverse-path drop counter "
-                "(TcpExtIPReversePathFilter) rose by %d in %s s. The requests it drops (their "
+                "%s: rp_filter is dropping requests now: %s. The requests it drops (their "
                 "route back leaves by another interface): %s." % (
-                    host, rise, window, "; ".join(
+                    host, rose(dropped[0]), "; ".join(
                         "%s to %s on %s (back by %s)" % (
                             p.get("peer"), p.get("local_address"), p.get("interface"),
                             p.get("egress") or "no route") for p in dropped)))

@@ -68,3 +68,19 @@ def test_a_drop_counter_that_rose_while_watched_is_one_finding_for_the_host():
                   dict(dropped, dropped_by="firewall")):
         found, could = pe.split({"hv1": [quiet]})
         assert found == [] and len(could) == 1
+
+
+def test_the_rise_joins_the_evidence_of_a_dropped_path_that_has_its_own():
+    """The seed's case once the host has met the VM on vswitch1: the path's finding cites the
+    neighbour entry and the counter; the host's other dropped paths stay 'could happen'."""
+    near = dict(PATH, verdict="asymmetric-dropped", dropped_by="rp_filter",
+                drop_counter_rise=4, drop_counter_window=3,
+                peer_neighbours=[{"dev": "vswitch1", "mac": "52:54:00:c1:01:02",
+                                  "state": "STALE"}])
+    far = dict(near, peer="203.0.113.106", peer_neighbours=[])
+    found, could = pe.split({"hv1": [near, far]})
+    assert found == [
+        "hv1: A request from 203.0.113.102 to 203.0.113.31 arrives on vswitch1 Evidence: "
+        "203.0.113.102 is in hv1's neighbour table on vswitch1 (52:54:00:c1:01:02, STALE); the "
+        "kernel's reverse-path drop counter (TcpExtIPReversePathFilter) rose by 4 in 3 s."]
+    assert len(could) == 1
