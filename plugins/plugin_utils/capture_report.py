@@ -19,6 +19,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 import time
 
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import path_evidence
@@ -127,6 +128,9 @@ def evidence(plan, hostvars, play_hosts, address, peers=()):
             except KeyError:
                 raise ValueError("%s: %s is not defined (the captures role registers it)" % (
                     host, var)) from None
+            if var == "_captures_paths" and isinstance(data, dict) and data.get("skipped"):
+                out[rel % host] = []       # no path to check: a MAC with no address yet
+                continue
             if not isinstance(data, dict) or (key is not None and key not in data):
                 raise ValueError("%s: %s has no %s" % (host, var, key or "result"))
             out[rel % host] = data[key] if key is not None else {
@@ -305,7 +309,10 @@ def _offset(value):
 
 
 def _seen_at(a, address):
-    """{hop: packets} of the conversations that have `address` at one end."""
+    """{hop: packets} of the conversations that have `address` at one end; for a MAC (the
+    captures filtered on it: every packet captured is from or to it), each file's packets."""
+    if is_mac(address):
+        return {f["hop"]: f["packets"] for f in a["files"] if f["packets"]}
     out = {}
     for c in a["conversations"]:
         if address in (path_evidence.address_of(c["a"]), path_evidence.address_of(c["b"])):
@@ -315,19 +322,36 @@ def _seen_at(a, address):
 
 
 def _silent(a, ctx, address):
-    """The finding for an address that no host knew and that the wide capture never saw."""
+    """The finding for an address that sent nothing and was sent nothing while captured: not
+    one packet on the VM's own vnet(s), or, in a wide capture (no host knew it), anywhere."""
     loc = ctx.get("located") or {}
-    if not loc.get("wide") or not address or _seen_at(a, address):
+    if not address or _seen_at(a, address):
         return []
-    hosts = sorted({f["host"] for f in a["files"] if f.get("host")})
-    return ["%s sent nothing and nothing was sent to it: no packet from or to it on %d host(s) "
-            "x %d interface(s) (every uplink and internal port of %s) in %s, and before the "
-            "capture no host knew it (no vnet, FDB, neighbour or libvirt entry). Next: is the VM "
-            "running and its vNIC plugged (virsh domiflist), does the guest have this address "
-            "and its link up (console), is its VLAN carried to these hosts? Then run again "
-            "with -e host_mac=... or the VM's vnet (-e capture_hosts=... -e interfaces=...)." % (
-                address, len(hosts), len(a["files"]), ", ".join(hosts) or "-",
-                "%s s" % loc["duration"] if loc.get("duration") else "the capture")]
+    within = "in %s s" % loc["duration"] if loc.get("duration") else "during the capture"
+    then = ("does the guest have its link up and ask for an address (console, DHCP)?" if
+            is_mac(address) else "does the guest have this address and its link up (console), "
+            "is its VLAN carried to these hosts? Then run again with -e host_mac=... or the "
+            "VM's vnet (-e capture_hosts=... -e interfaces=...).")
+    if loc.get("wide"):
+        hosts = sorted({f["host"] for f in a["files"] if f.get("host")})
+        return ["%s sent nothing and nothing was sent to it: no packet from or to it on %d "
+                "host(s) x %d interface(s) (every uplink and internal port of %s) %s, and "
+                "before the capture no host knew it (no vnet, FDB, neighbour or libvirt entry). "
+                "Next: is the VM running and its vNIC plugged (virsh domiflist), %s" % (
+                    address, len(hosts), len(a["files"]), ", ".join(hosts) or "-", within,
+                    then)]
+    homes = {"%s:%s" % (h.get("host"), h.get("port")) for h in located_hosts(ctx)
+             if h.get("local") and h.get("role") == "vnet"}
+    watched = [f["hop"] for f in a["files"] if f["hop"] in homes]
+    if not watched:
+        return []
+    return ["%s sent nothing and nothing was sent to it: no packet from or to it on its own "
+            "port %s %s (nor anywhere else captured). Next: is the guest up, its link up and "
+            "its address configured (console)?" % (address, ", ".join(sorted(watched)), within)]
+
+
+def is_mac(address):
+    return bool(re.match(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$", (address or "").lower()))
 
 
 def _findings(a, ctx, address=None):
@@ -409,36 +433,54 @@ def render_html(rep):
         if table:
             body.append(_html_table(*table))
         if name == "Findings":
-            body += ["<h2>The vSwitches involved</h2>", svg(rep)]
+            body += ["<h2>The vSwitches involved</h2>",
+                     '<div style="overflow-x:auto">%s</div>' % svg(rep)]
     return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>%s</title>"
             "<style>%s</style></head><body>\n%s\n</body></html>\n" % (title, CSS,
                                                                       "\n".join(body)))
 
 
 # ---------------------------------------------------------------- the picture
-PORT_W, PORT_H, GAP = 92, 24, 10
-COLOURS = {"uplink": "#d8e8ff", "vnet": "#e3f6e3", "internal": "#fff2cc", "other": "#eee"}
+PORT_W, LINE, GAP, CHAR, TOP = 96, 14, 12, 7.5, 40
+SMALL = 6.3     # px a character: CHAR in the 12px lines, SMALL in the 11px ones (DejaVu)
+COLOURS = {"uplink": "#e9e3f5", "member": "#e9e3f5", "vnet": "#e3f6e3", "internal": "#fff2cc",
+           "other": "#eee"}
+HOME, PEER, STOP = ("#f4b6b6", "#a00"), ("#bcd7f5", "#1f5fa8"), "#e00000"
+ROW = {"internal": "side", "uplink": "bottom"}        # any other role: on top, with the vnets
+TEXT = {"name": "#000", "note": "#555", "captured": "#333", "home": HOME[1], "peer": PEER[1],
+        "stop": STOP}
+SVG_CSS = ("svg.picture text{font:12px sans-serif}svg.picture .name,svg.picture .stop"
+           "{font-weight:bold}svg.picture .note,svg.picture .captured,svg.picture .legend"
+           "{font-size:11px}")
+
+
+def peer_hosts(ctx):
+    """Where ADDR's peers live: located.json's peer_hosts [{host, vswitch, port, role, local,
+    ip, ...}], [] for an older run without it."""
+    loc = ctx.get("located") or {}
+    return [h for h in loc.get("peer_hosts") or [] if isinstance(h, dict)]
 
 
 def involved(rep):
-    """{host: [vswitch {name, ports: [{name, role}]}]}: the vSwitches that hold ADDR or a
-    captured interface (all of a host's when none is known), from vswitches.json, or made up
-    from located.json and the captured interfaces when it is missing."""
+    """{host: [vswitch {name, ports: [{name, role}]}]}: the vSwitches that hold ADDR, a peer or
+    a captured interface (all of a host's when none is known), from vswitches.json, or made up
+    from located.json and the captured interfaces when it is missing. A bond also has its
+    members: [{name, role "member", note, down}]."""
     ctx, files = rep["context"], rep["analysis"]["files"]
     captured = {}
     for f in files:
         captured.setdefault(f["host"], set()).add(f["interface"])
-    located = located_hosts(ctx)
+    located = located_hosts(ctx) + [h for h in peer_hosts(ctx) if h.get("local") is not False]
     out = {}
-    for host in sorted(set(captured) | {h.get("host") for h in located if h.get("host")}):
+    for host in sorted(set(captured) | {h.get("host") for h in located if h.get("host")},
+                       key=_natural):
         known = ctx.get("vswitches", {}).get(host)
         wanted = {h.get("vswitch") for h in located if h.get("host") == host}
         if known:
-            picked = [vs for vs in known if vs.get("name") in wanted or captured.get(host, set())
-                      & {p.get("name") for p in vs.get("ports") or []}] or known
-            out[host] = [{"name": vs.get("name"), "ports": [
-                {"name": p.get("name"), "role": p.get("role") or "other"}
-                for p in vs.get("ports") or []]} for vs in picked]
+            mine = [{"name": vs.get("name"), "ports": [_port_of(p) for p in vs.get("ports") or []]}
+                    for vs in known]
+            out[host] = [vs for vs in mine if vs["name"] in wanted or captured.get(host, set()) & {
+                q["name"] for p in vs["ports"] for q in [p] + p.get("members", [])}] or mine
             continue
         ports = {}
         for h in located:
@@ -452,6 +494,27 @@ def involved(rep):
     return out
 
 
+def _natural(name):
+    """hv2 before hv10."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(name))]
+
+
+def _port_of(p):
+    """A port of vswitches.json as the picture needs it: name, role, a bond's members."""
+    out = {"name": p.get("name"), "role": p.get("role") or "other"}
+    bond = p.get("bond") or {}
+    members = [m for m in bond.get("members") or [] if isinstance(m, dict)]
+    if members:
+        out["note"] = "bond, %s" % (bond.get("mode") or "mode ?")
+        out["members"] = [{"name": m.get("name"), "role": "member", "note": ", ".join(
+            word for word, yes in (("link down", m.get("link_state") == "down"),
+                                   ("disabled", m.get("enabled") is False),
+                                   ("active", m.get("active") is True)) if yes),
+            "down": m.get("link_state") == "down" or m.get("enabled") is False}
+            for m in members]
+    return out
+
+
 def _guess_role(name):
     if name.startswith("vnet"):
         return "vnet"
@@ -460,62 +523,207 @@ def _guess_role(name):
     return "uplink" if name.startswith(("eth", "en", "bond")) else "other"
 
 
-def svg(rep):
-    """One column per host, one box per vSwitch: vnets on top, the internal port at the right,
-    the uplink(s) at the bottom. Captured ports have a thick border; ADDR's port is red."""
-    pics = involved(rep)
-    address = rep.get("address")
-    marked = {(h.get("host"), h.get("port")) for h in located_hosts(rep["context"])
-              if h.get("role") != "uplink" or h.get("local")}
-    captured = {(f["host"], f["interface"]) for f in rep["analysis"]["files"]}
-    parts, x, height = [], 10, 40
+def _marks(rep):
+    """{(host, port): {lines: [(text, class)], titles: [str]}}: what a port's box says below
+    its name: packets and VLANs where it was captured, ADDR at its home, a peer's address at
+    the peer's, "requests stop here" at the last hop of unanswered requests."""
+    ctx, a, address = rep["context"], rep["analysis"], rep.get("address") or "ADDR"
+    out = {}
+
+    def mark(host, port, cls, text, title):
+        m = out.setdefault((host, port), {"lines": [], "titles": []})
+        if (text, cls) not in m["lines"]:
+            m["lines"].append((text, cls))
+            m["titles"].append(title)
+
+    hops = {}
+    for f in a["files"]:
+        hops[f.get("hop")] = (f["host"], f["interface"])
+        vlans = f.get("vlans") or {}
+        mark(f["host"], f["interface"], "captured", _count(f), "captured: %d packet(s)%s" % (
+            f.get("packets") or 0, "".join("; %s%s: %d" % ("" if v == "untagged" else "VLAN ",
+                                                          v, n) for v, n in vlans.items())))
+    for h in located_hosts(ctx):
+        if h.get("local") is not False:
+            mark(h.get("host"), h.get("port"), "home", address, "%s lives here" % address)
+    for h in peer_hosts(ctx):
+        if h.get("local") is not False:
+            peer = h.get("ip") or "a peer"
+            mark(h.get("host"), h.get("port"), "peer", "peer %s" % peer, "peer %s lives here"
+                 % peer)
+    stops = {}
+    for u in a.get("unanswered") or []:
+        stops.setdefault(hops.get(u.get("last_hop")), []).append(u)
+    for where, us in stops.items():
+        if where:
+            mark(*where, "stop", "requests stop here", "unanswered, last seen here: " + "; ".join(
+                "%s (%s)" % (u.get("description"), u.get("count")) for u in us[:8])
+                 + ("; and %d more" % (len(us) - 8) if len(us) > 8 else ""))
+    return out
+
+
+def _count(f):
+    """'12 pkt · VLAN 10': a captured port's packets and the VLANs they carried."""
+    vlans = f.get("vlans") or {}
+    tags = [v for v in vlans if v != "untagged"]
+    words = ["%d pkt" % (f.get("packets") or 0)]
+    if tags:
+        words.append("VLAN " + ",".join(tags[:3]) + ("…" if len(tags) > 3 else ""))
+    if "untagged" in vlans:
+        words.append("untagged")
+    return " · ".join(words)
+
+
+def _box(host, p, marks):
+    """A port to draw: its lines of text (its name, a note, its marks), its size."""
+    m = marks.get((host, p["name"]), {"lines": [], "titles": []})
+    note = [(p["note"], "note")] if p.get("note") else []
+    lines = [(str(p["name"]), "name")] + note + m["lines"]
+    return dict(p, host=host, lines=lines, titles=m["titles"], h=LINE * len(lines) + 8,
+                marks=[cls for _, cls in m["lines"]],
+                w=max([PORT_W] + [int(len(t) * (SMALL if cls in ("note", "captured") else
+                                                CHAR)) + 14 for t, cls in lines]))
+
+
+def _span(items, key="w"):
+    return sum(i[key] for i in items) + GAP * max(len(items) - 1, 0)
+
+
+def _row(items, x, y, key="w"):
+    """Places items left to right from x, each centred in its `key` width (from "left")."""
+    for i in items:
+        i["left"], i["x"], i["y"] = x, x + (i[key] - i["w"]) // 2, y
+        x += i[key] + GAP
+
+
+def _layout(pics, marks):
+    """The one layout pass: (host columns, wires [(port, x, y)], the switch bar's y, width).
+    Columns side by side, a host's vSwitches side by side in its column; in a vSwitch box the
+    vnets on top, the internal port(s) at the right, the uplinks at the bottom, a bond's
+    members below the box."""
+    cols, wires, x = [], [], GAP
     for host, vswitches in pics.items():
-        col_w, y = 0, 40
-        body = []
+        col, vx = {"name": host, "x": x, "vswitches": [], "bottom": TOP + 40}, x + GAP
         for vs in vswitches:
-            rows = {"top": [], "side": [], "bottom": []}
+            ports = [_box(host, p, marks) for p in vs["ports"]]
+            for p in ports:
+                p["members"] = [_box(host, m, marks) for m in p.get("members", [])]
+                p["slot"] = max(p["w"], _span(p["members"]))
+            top, side, bottom = ([p for p in ports if ROW.get(p["role"], "top") == k]
+                                 for k in ("top", "side", "bottom"))
+            name_w = int(len(str(vs["name"])) * CHAR) + GAP
+            w = 2 * GAP + max(_span(top, "slot"), _span(bottom, "slot"), 160,
+                              name_w + GAP + max([p["w"] for p in side], default=0))
+            _row(top, vx + GAP, TOP + GAP)
+            y = TOP + GAP + (max(p["h"] for p in top) + GAP if top else 0)
+            box = {"name": vs["name"], "x": vx, "w": w, "name_y": y + 16, "ports": ports}
+            for p in side:
+                p["x"], p["y"] = vx + w - GAP - p["w"], y
+                y += p["h"] + 6
+            y = max(y, box["name_y"] + 6) + GAP
+            _row(bottom, vx + GAP, y, "slot")
+            box["h"] = y + (max(p["h"] for p in bottom) + GAP if bottom else 0) - TOP
+            bottom_y = TOP + box["h"]
+            for p in bottom:
+                _row(p["members"], p["left"] + (p["slot"] - _span(p["members"])) // 2,
+                     TOP + box["h"] + 28)
+                for q in p["members"] or [p]:
+                    wires.append((q, q["x"] + q["w"] // 2, q["y"] + q["h"]))
+                    bottom_y = max(bottom_y, q["y"] + q["h"])
+            col["vswitches"].append(box)
+            col["bottom"] = max(col["bottom"], bottom_y)
+            vx += w + GAP
+        col["w"] = max(vx - x, int(len(str(host)) * CHAR) + 2 * GAP)
+        cols.append(col)
+        x += col["w"] + 2 * GAP
+    bar_y = max([c["bottom"] for c in cols], default=TOP) + 60
+    return cols, wires, bar_y, x
+
+
+def svg(rep):
+    """The picture of the run: one column per host, a box per vSwitch with its ports, a wire
+    from each uplink (each member of a bond) down to the physical switch. ADDR's home is red,
+    a peer's blue, a captured port says its packets and VLANs, the last hop of unanswered
+    requests has a thick red border. Plain SVG, no script: it sits inside report.html."""
+    address = rep.get("address") or "ADDR"
+    cols, wires, bar_y, width = _layout(involved(rep), _marks(rep))
+    legend, legend_w = _legend(address, bar_y + 50)
+    width = max(width, legend_w)
+    out = ["<style>%s</style>" % SVG_CSS]
+    for p, x, y in wires:
+        out.append('<g class="wire"><title>%s</title><line x1="%d" y1="%d" x2="%d" y2="%d" '
+                   'stroke="#555" stroke-width="2"%s/></g>' % (
+                       _h("%s:%s to the physical switch%s" % (p["host"], p["name"], ", down"
+                                                              if p.get("down") else "")),
+                       x, y, x, bar_y, ' stroke-dasharray="5 4"' if p.get("down") else ""))
+    out.append('<g class="switch"><title>the physical switch (ToR) / network the uplinks '
+               'lead to</title><rect x="%d" y="%d" width="%d" height="28" rx="4" fill="#ddd" '
+               'stroke="#555"/><text x="%d" y="%d" class="name">physical switch / network'
+               '</text></g>' % (GAP, bar_y, width - 2 * GAP, 2 * GAP, bar_y + 19))
+    for c in cols:
+        out.append('<g class="host"><title>%s</title><rect x="%d" y="10" width="%d" height="%d" '
+                   'fill="none" stroke="#999" stroke-dasharray="4 3"/><text x="%d" y="28" '
+                   'class="name">%s</text>' % (_h(c["name"]), c["x"], c["w"],
+                                               c["bottom"] + GAP - 10, c["x"] + 8, _h(c["name"])))
+        for vs in c["vswitches"]:
+            out.append('<g class="vswitch"><title>%s:%s</title><rect x="%d" y="%d" width="%d" '
+                       'height="%d" rx="6" fill="#fafafa" stroke="#555"/><text x="%d" y="%d" '
+                       'class="name">%s</text>' % (_h(c["name"]), _h(vs["name"]), vs["x"], TOP,
+                                                   vs["w"], vs["h"], vs["x"] + GAP,
+                                                   vs["name_y"], _h(vs["name"])))
             for p in vs["ports"]:
-                rows[{"vnet": "top", "internal": "side", "uplink": "bottom"}.get(
-                    p["role"], "top")].append(p)
-            n = max(len(rows["top"]), len(rows["bottom"]), 1)
-            w = max(n * (PORT_W + GAP) + GAP + (PORT_W + GAP if rows["side"] else 0), 200)
-            h = 3 * PORT_H + 4 * GAP + 16
-            body.append('<rect x="%d" y="%d" width="%d" height="%d" rx="6" fill="#fafafa" '
-                        'stroke="#555"/>' % (x + 10, y, w, h))
-            body.append('<text x="%d" y="%d" font-weight="bold">%s</text>' % (
-                x + 18, y + 2 * PORT_H + 2 * GAP + 4, _h(vs["name"])))
-            spots = [(p, x + 10 + GAP + i * (PORT_W + GAP), y + GAP)
-                     for i, p in enumerate(rows["top"])]
-            spots += [(p, x + 10 + GAP + i * (PORT_W + GAP), y + h - GAP - PORT_H)
-                      for i, p in enumerate(rows["bottom"])]
-            spots += [(p, x + 10 + w - PORT_W - GAP, y + GAP + PORT_H + GAP + i * (PORT_H + 4))
-                      for i, p in enumerate(rows["side"])]
-            for p, px, py in spots:
-                body.append(_port(host, p, px, py, (host, p["name"]) in marked,
-                                  (host, p["name"]) in captured, address))
-                if (host, p["name"]) in marked:
-                    body.append('<text x="%d" y="%d" fill="#b00">%s</text>' % (
-                        px, py + PORT_H + 13 if py == y + GAP else py - 4, _h(address)))
-            y += h + 20
-            col_w = max(col_w, w + 20)
-        col_w = max(col_w, 140)
-        parts.append('<rect x="%d" y="10" width="%d" height="%d" fill="none" stroke="#999" '
-                     'stroke-dasharray="4 3"/>' % (x, col_w, y - 10))
-        parts.append('<text x="%d" y="28" font-weight="bold">%s</text>' % (x + 8, _h(host)))
-        parts += body
-        x += col_w + 20
-        height = max(height, y + 10)
-    legend = ('<text x="10" y="%d">top: vnets, right: internal port, bottom: uplink; thick '
-              'border: captured; red: where %s lives</text>' % (height + 4, _h(address)))
-    return ('<svg width="%d" height="%d" role="img">'
-            '%s%s</svg>' % (max(x, 640), height + 14, "".join(parts), legend))
+                out.append(_port(p))
+                for q in p["members"]:
+                    out.append('<line class="bond" x1="%d" y1="%d" x2="%d" y2="%d" '
+                               'stroke="#555"/>' % (p["x"] + p["w"] // 2, p["y"] + p["h"],
+                                                    q["x"] + q["w"] // 2, q["y"]))
+                    out.append(_port(q, "member of %s" % p["name"]))
+            out.append("</g>")
+        out.append("</g>")
+    out.append(legend)
+    height = bar_y + 50 + 2 * LINE + 12
+    return ('<svg class="picture" width="%d" height="%d" viewBox="0 0 %d %d" role="img" '
+            'aria-label="%s">%s</svg>' % (width, height, width, height, _h(
+                "the vSwitches involved, wired to the physical switch"), "".join(out)))
 
 
-def _port(host, p, x, y, marked, captured, address):
-    fill = "#f4b6b6" if marked else COLOURS.get(p["role"], COLOURS["other"])
-    title = "%s:%s (%s)%s" % (host, p["name"], p["role"], ", %s lives here" % address
-                              if marked else "")
-    return ('<g><title>%s</title><rect x="%d" y="%d" width="%d" height="%d" fill="%s" '
-            'stroke="%s" stroke-width="%d"/><text x="%d" y="%d">%s</text></g>' % (
-                _h(title), x, y, PORT_W, PORT_H, fill, "#b00" if marked else "#333",
-                3 if captured else 1, x + 5, y + 16, _h(str(p["name"])[:13])))
+def _port(p, what=None):
+    """A port's box: coloured by its role (red: ADDR's home, blue: a peer's), a thick border
+    where captured, a thicker red one where requests stop; its lines; a tooltip."""
+    marks = p["marks"]
+    fill = (HOME[0] if "home" in marks else PEER[0] if "peer" in marks else
+            COLOURS.get(p["role"], COLOURS["other"]))
+    stroke, sw = ((STOP, 4) if "stop" in marks else (HOME[1], 2) if "home" in marks else
+                  (PEER[1], 2) if "peer" in marks else ("#333", 2 if "captured" in marks else 1))
+    title = "; ".join(["%s:%s (%s)" % (p["host"], p["name"], what or p["role"])]
+                      + ([p["note"]] if p.get("note") else []) + p["titles"])
+    text = "".join('<text x="%d" y="%d" class="%s" fill="%s">%s</text>' % (
+        p["x"] + 6, p["y"] + 16 + i * LINE, cls, TEXT[cls], _h(t))
+        for i, (t, cls) in enumerate(p["lines"]))
+    return ('<g class="%s"><title>%s</title><rect x="%d" y="%d" width="%d" height="%d" rx="3" '
+            'fill="%s" stroke="%s" stroke-width="%d"/>%s</g>' % (
+                _h(" ".join(["port", p["role"]] + sorted(set(marks)))), _h(title), p["x"],
+                p["y"], p["w"], p["h"], fill, stroke, sw, text))
+
+
+def _legend(address, y):
+    """(markup, width): two lines, what the marks mean and what the role colours mean."""
+    box = 'height="12" stroke-width="%d" fill="%s" stroke="%s"'
+    marks = [(box % (2, HOME[0], HOME[1]), "%s lives here" % address),
+             (box % (2, PEER[0], PEER[1]), "a peer lives here"),
+             (box % (2, "#fff", "#333"), "captured: packets · VLANs"),
+             (box % (4, "#fff", STOP), "requests stop here (last hop of unanswered requests)"),
+             ('height="2" fill="#555" transform="translate(0 5)"',
+              "wire to the switch (dashed: link down)")]
+    roles = [(box % (1, COLOURS[r], "#333"), t) for r, t in (
+        ("vnet", "top: vnet (a VM)"), ("internal", "right: internal port (the host)"),
+        ("uplink", "bottom: uplink, below it a bond's members"))]
+    out, width = ['<g class="legend">'], 0
+    for row, items in enumerate((marks, roles)):
+        x, ty = GAP, y + row * (LINE + 8)
+        for attrs, text in items:
+            out.append('<rect x="%d" y="%d" width="18" %s/><text x="%d" y="%d" class="legend">'
+                       '%s</text>' % (x, ty, attrs, x + 24, ty + 10, _h(text)))
+            x += 24 + int(len(text) * SMALL) + 2 * GAP
+        width = max(width, x)
+    return "".join(out) + "</g>", width

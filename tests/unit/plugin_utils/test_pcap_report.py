@@ -5,6 +5,7 @@ import json
 import os
 import re
 import subprocess
+import xml.etree.ElementTree as ET
 
 import pytest
 import yaml
@@ -28,6 +29,24 @@ def make_run(tmp_path, hostname="hv1"):
         os.rename(run / "hv1", run / hostname)
     craft.context(str(run), hostname=hostname)
     return run
+
+
+def picture(page):
+    """The report's SVG, parsed (it is well-formed XML)."""
+    return ET.fromstring(re.search(r"<svg .*?</svg>", page, re.S).group(0))
+
+
+def groups(pic, cls):
+    """The picture's <g> whose class has every word of cls, in drawing order."""
+    return [g for g in pic.iter("g") if set(cls.split()) <= set(g.get("class", "").split())]
+
+
+def title(g):
+    return g.find("title").text
+
+
+def texts(g):
+    return [t.text for t in g.iter("text")]
 
 
 @pytest.fixture
@@ -91,11 +110,15 @@ def test_html_is_self_contained_and_shows_the_picture(report):
     assert "http" not in page
     assert not re.search(r"\b(src|href)\s*=", page)
     assert "<style>" in page and "<svg " in page and "<script" not in page
-    # ADDR's port is red and labelled; captured ports have a thick border
-    assert re.search(r"<title>hv1:vnet0 \(vnet\), 10\.0\.0\.1 lives here</title><rect [^>]*"
-                     r'fill="#f4b6b6" stroke="#b00" stroke-width="3"', page)
-    assert re.search(r"<title>hv1:vswitch0 \(internal\)</title><rect [^>]*stroke-width=\"1\"",
-                     page)
+    pic = picture(page)
+    # ADDR's port is red and labelled; an uncaptured port has a thin border and no count
+    home, = groups(pic, "port vnet home")
+    assert title(home).startswith("hv1:vnet0 (vnet)") and "10.0.0.1 lives here" in title(home)
+    assert texts(home)[0] == "vnet0" and "10.0.0.1" in texts(home)
+    assert home.find("rect").get("fill") == capture_report_utils.HOME[0]
+    internal, = groups(pic, "port internal")
+    assert title(internal) == "hv1:vswitch0 (internal)" and texts(internal) == ["vswitch0"]
+    assert internal.find("rect").get("stroke-width") == "1"
 
 
 def test_hostile_hostname_is_escaped_everywhere(tmp_path):
@@ -116,6 +139,91 @@ def test_picture_without_vswitches_json_is_made_from_what_is_known(report):
                                   {"host": "hv9", "interface": "vnet3"}]}}
     assert capture_report_utils.involved(rep) == {"hv9": [{"name": "vSwitch ?", "ports": [
         {"name": "eth1", "role": "uplink"}, {"name": "vnet3", "role": "vnet"}]}]}
+    # drawn all the same: the uplink wired to the switch, 0 packets, nothing stops, no home
+    pic = ET.fromstring(capture_report_utils.svg(rep))
+    assert [title(g) for g in groups(pic, "wire")] == ["hv9:eth1 to the physical switch"]
+    assert [texts(g) for g in groups(pic, "port captured")] == [["eth1", "0 pkt"],
+                                                                ["vnet3", "0 pkt"]]
+    assert not groups(pic, "stop") and not groups(pic, "home") and not groups(pic, "peer")
+
+
+def centre_below(port):
+    """Where a wire leaves a port: the middle of its box's bottom edge."""
+    r = port.find("rect")
+    return (int(r.get("x")) + int(r.get("width")) // 2, int(r.get("y")) + int(r.get("height")))
+
+
+def test_picture_wires_the_uplinks_to_the_switch_with_counts_and_where_requests_stop(report):
+    run, result = report
+    pic = picture((run / "report.html").read_text())
+    assert [title(g) for g in groups(pic, "host")] == ["hv1", "hv2"]
+    switch, = groups(pic, "switch")
+    assert texts(switch) == ["physical switch / network"]
+    bar_top = int(switch.find("rect").get("y"))
+    # one wire per uplink, from the bottom of its box down to the bar
+    uplinks = {title(g).split(" ")[0]: g for g in groups(pic, "port uplink")}
+    assert sorted(uplinks) == ["hv1:eth0", "hv2:eth0"]
+    for wire in groups(pic, "wire"):
+        hop = title(wire).split(" ")[0]
+        line = wire.find("line")
+        assert (int(line.get("x1")), int(line.get("y1"))) == centre_below(uplinks.pop(hop))
+        assert int(line.get("y2")) == bar_top and line.get("x2") == line.get("x1")
+    assert not uplinks                                 # every uplink had its wire
+    # every captured port says its packets and VLANs; the vSwitch's own port was not captured
+    packets = {f["hop"]: f["packets"] for f in result["files"]}
+    counts = {title(g).split(" ")[0]: texts(g)[1] for g in groups(pic, "port captured")}
+    assert counts == {"hv1:eth0": "%d pkt · VLAN 10" % packets["hv1:eth0"],
+                      "hv1:vnet0": "%d pkt · untagged" % packets["hv1:vnet0"],
+                      "hv2:eth0": "%d pkt · VLAN 10" % packets["hv2:eth0"]}
+    # the last hops of the unanswered requests: a thick red border, the requests in the tooltip
+    stops = {title(g).split(" ")[0]: g for g in groups(pic, "port stop")}
+    last = {u["last_hop"] for u in result["unanswered_requests"]}
+    assert set(stops) == last and len(last) == 2
+    for hop, g in stops.items():
+        assert "requests stop here" in texts(g)
+        assert g.find("rect").get("stroke") == capture_report_utils.STOP
+        assert g.find("rect").get("stroke-width") == "4"
+        for u in result["unanswered_requests"]:
+            assert (u["description"] in title(g)) == (u["last_hop"] == hop)
+    assert not groups(pic, "peer")                     # located.json names no peer
+
+
+def test_picture_marks_a_peer_and_draws_a_bond_as_its_members(tmp_path):
+    """A peer's home is blue with its address; a bond is its members, each wired to the
+    switch (dashed when its link is down), the capture of a member counted on it."""
+    run = make_run(tmp_path)
+    located = json.loads((run / "located.json").read_text())
+    located["peer_hosts"] = [{"host": "hv2", "vswitch": "vswitch0", "port": "vnet1",
+                              "role": "vnet", "local": True, "ip": craft.IP_B, "vlan": 10}]
+    (run / "located.json").write_text(json.dumps(located))
+    vswitches = json.loads((run / "hv1" / "vswitches.json").read_text())
+    vswitches[0]["ports"][0] = {"name": "bond0", "role": "uplink", "bond": {
+        "mode": "balance-slb", "members": [
+            {"name": "eth0", "link_state": "up", "enabled": True, "active": True},
+            {"name": "eth1", "link_state": "down", "enabled": True, "active": False}]}}
+    (run / "hv1" / "vswitches.json").write_text(json.dumps(vswitches))
+    result = capture_report.build(str(run))
+    pic = picture((run / "report.html").read_text())
+    peer, = groups(pic, "port vnet peer")
+    assert title(peer).startswith("hv2:vnet1 (vnet)") and "peer 10.0.0.2" in texts(peer)
+    assert peer.find("rect").get("fill") == capture_report_utils.PEER[0]
+    bond, = [g for g in groups(pic, "port uplink") if title(g).startswith("hv1:")]
+    assert texts(bond) == ["bond0", "bond, balance-slb"]
+    members = {title(g).split(" ")[0]: g for g in groups(pic, "port member")}
+    assert sorted(members) == ["hv1:eth0", "hv1:eth1"]
+    assert len(pic.findall(".//line[@class='bond']")) == 2
+    packets = {f["hop"]: f["packets"] for f in result["files"]}
+    assert "%d pkt · VLAN 10" % packets["hv1:eth0"] in texts(members["hv1:eth0"])
+    assert "stop" in members["hv1:eth0"].get("class")
+    wires = {title(g): g.find("line") for g in groups(pic, "wire")}
+    assert sorted(wires) == ["hv1:eth0 to the physical switch",
+                             "hv1:eth1 to the physical switch, down",
+                             "hv2:eth0 to the physical switch"]
+    for hop in members:
+        line = wires[[t for t in wires if t.startswith(hop + " ")][0]]
+        assert (int(line.get("x1")), int(line.get("y1"))) == centre_below(members[hop])
+    assert wires["hv1:eth1 to the physical switch, down"].get("stroke-dasharray")
+    assert not wires["hv1:eth0 to the physical switch"].get("stroke-dasharray")
 
 
 def test_load_run_is_tolerant(tmp_path):
@@ -215,3 +323,22 @@ def test_a_wide_capture_says_where_the_address_showed_up_or_that_it_sent_nothing
     assert "sent nothing" not in md
     assert re.search(r"No host knew it before the capture; during it, it showed up at: "
                      r"hv1:eth0 \(\d+ packet\(s\)\)", md), md
+
+
+def test_a_vm_silent_on_its_own_port_is_a_finding_and_a_mac_is_counted_per_file(tmp_path):
+    """Located on its vnet, captured there, not one packet: that is a finding (never
+    "healthy"). A MAC followed (ether host) is seen wherever a file has packets."""
+    run = make_run(tmp_path)
+    located = json.loads((run / "located.json").read_text())
+    located.update(address="10.0.0.77", duration=5, wide=False, hosts=[
+        {"host": "hv1", "vswitch": "vswitch0", "port": "vnet0", "role": "vnet", "local": True,
+         "mac": "52:54:00:00:00:77"}])
+    (run / "located.json").write_text(json.dumps(located))
+    capture_report.build(str(run), address="10.0.0.77")
+    md = (run / "report.md").read_text()
+    assert ("- 10.0.0.77 sent nothing and nothing was sent to it: no packet from or to it on "
+            "its own port hv1:vnet0 in 5 s (nor anywhere else captured)." in md), md
+    assert not md.split("\n\n", 2)[1].startswith("Healthy")
+    capture_report.build(str(run), address="52:54:00:00:00:77")
+    md = (run / "report.md").read_text()
+    assert "sent nothing" not in md        # the files hold packets: all of them are its
