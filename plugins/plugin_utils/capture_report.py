@@ -16,15 +16,13 @@ reports say the same thing. Everything from packets, hostnames and files is esca
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import re
 import time
 
-from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import path_evidence
-from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.markdown import cell as _md
-from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.markdown import table as _table
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import document, path_evidence
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.document import h as _h
 
 MAX_ROWS = 50
 
@@ -387,57 +385,27 @@ def _paths(a, ctx):
                                path_evidence.seen_requests(a.get("conversations")))
 
 
-# ---------------------------------------------------------------- Markdown
-def markdown(rep):
-    lines = ["# %s" % _md(rep.get("title") or "Capture report"), ""]
+# ---------------------------------------------------------------- Markdown and HTML
+def blocks(rep):
+    """The sections as document blocks (plugin_utils/document.py); the picture (HTML only)
+    after the findings."""
+    out = []
     for title, paragraphs, table in sections(rep):
-        if title:
-            lines += ["## %s" % _md(title), ""]
-        bullets = title in ("Findings", "Files")
-        if paragraphs:
-            lines += ["%s%s" % ("- " if bullets else "", _md(p)) for p in paragraphs] + [""]
-        if table:
-            lines += _table(*table) + [""]
-    lines += ["The picture of the vSwitches is in report.html.", ""]
-    return "\n".join(lines)
+        b = document.block(title, paragraphs, table, bullets=title in ("Findings", "Files"))
+        if title == "Findings":
+            b["html"] = ('<h2>The vSwitches involved</h2><div style="overflow-x:auto">%s</div>'
+                         % svg(rep))
+        out.append(b)
+    return out
 
 
-# ---------------------------------------------------------------- HTML
-CSS = """body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 6px;
-text-align:left;vertical-align:top}th{background:#f0f0f0}h2{border-bottom:1px solid #ddd}
-.findings li{margin:.2em 0}svg text{font:12px sans-serif}"""
-
-
-def _h(value):
-    return html.escape("-" if value in (None, "", []) else str(value), quote=True)
-
-
-def _html_table(header, rows):
-    return "<table><tr>%s</tr>%s</table>" % (
-        "".join("<th>%s</th>" % _h(c) for c in header),
-        "".join("<tr>%s</tr>" % "".join("<td>%s</td>" % _h(c) for c in row) for row in rows))
+def markdown(rep):
+    return document.markdown(rep.get("title") or "Capture report", blocks(rep)) + \
+        "The picture of the vSwitches is in report.html.\n"
 
 
 def render_html(rep):
-    title = _h(rep.get("title") or "Capture report")
-    body = ["<h1>%s</h1>" % title]
-    for name, paragraphs, table in sections(rep):
-        if name:
-            body.append("<h2>%s</h2>" % _h(name))
-        if name in ("Findings", "Files"):
-            body.append('<ul class="findings">%s</ul>' % "".join(
-                "<li>%s</li>" % _h(p) for p in paragraphs))
-        else:
-            body += ["<p>%s</p>" % _h(p) for p in paragraphs]
-        if table:
-            body.append(_html_table(*table))
-        if name == "Findings":
-            body += ["<h2>The vSwitches involved</h2>",
-                     '<div style="overflow-x:auto">%s</div>' % svg(rep)]
-    return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>%s</title>"
-            "<style>%s</style></head><body>\n%s\n</body></html>\n" % (title, CSS,
-                                                                      "\n".join(body)))
+    return document.html(rep.get("title") or "Capture report", blocks(rep))
 
 
 # ---------------------------------------------------------------- the picture

@@ -13,12 +13,26 @@ from __future__ import annotations
 
 import html as _html
 
-from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.markdown import cell, table
-
 CSS = """body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 6px;
 text-align:left;vertical-align:top}th{background:#f0f0f0}h2{border-bottom:1px solid #ddd}
 .findings li{margin:.2em 0}.verdict{font-weight:bold}svg text{font:12px sans-serif}"""
+
+
+def cell(value):
+    """A value as one Markdown table cell (or inline text): "-" for nothing, lists joined,
+    and nothing that would break the table or be read as HTML."""
+    if value in (None, "", []):
+        return "-"
+    if isinstance(value, (list, tuple)):
+        value = ", ".join(str(v) for v in value)
+    return str(value).replace("|", "\\|").replace("<", "&lt;").replace("\n", " ")
+
+
+def table(header, rows):
+    """The lines of a Markdown table."""
+    return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            + ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows])
 
 
 def block(title, paragraphs=(), table_=None, level=2, bullets=False, html=None, cls=None):

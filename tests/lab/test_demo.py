@@ -53,7 +53,7 @@ def test_each_step_ends_with_what_a_person_reads(demo):
     # a healthy ping: the report says so first, and cries no wolf about paths never taken
     with open(report.group(1)) as f:
         text = f.read()
-    assert text.split("\n")[2].startswith("Healthy: no finding."), text[:2000]
+    assert text.split("\n")[2].startswith("**Healthy: no finding."), text[:2000]
     findings = text.split("## Findings", 1)[1].split("\n## ", 1)[0]
     assert "route back" not in findings, findings
     assert "## Where 203.0.113.102 lives" in text

@@ -88,7 +88,7 @@ def test_markdown_says_where_what_and_why(report):
         in findings
     assert "hv1: A request from 10.0.0.2 arrives on vswitch1" in findings
     assert "Evidence: 10.0.0.2 is in hv1's neighbour table on vswitch1" in findings
-    assert md.split("\n", 3)[2].endswith("finding(s).")
+    assert md.split("\n", 3)[2] == "**8 finding(s).**"          # the verdict first, in bold
     could = md.split("## Could happen (not seen)", 1)[1].split("\n## ", 1)[0]
     assert "10.0.0.77" not in findings and "| hv1: A request from 10.0.0.77 would arrive" in could
     assert "clocks of hv2:eth0 and hv1:vnet0 disagree by at least 0.300 s" in findings
@@ -338,7 +338,7 @@ def test_a_vm_silent_on_its_own_port_is_a_finding_and_a_mac_is_counted_per_file(
     md = (run / "report.md").read_text()
     assert ("- 10.0.0.77 sent nothing and nothing was sent to it: no packet from or to it on "
             "its own port hv1:vnet0 in 5 s (nor anywhere else captured)." in md), md
-    assert not md.split("\n\n", 2)[1].startswith("Healthy")
+    assert not md.split("\n\n", 2)[1].startswith("**Healthy")
     capture_report.build(str(run), address="52:54:00:00:00:77")
     md = (run / "report.md").read_text()
     assert "sent nothing" not in md        # the files hold packets: all of them are its
