@@ -148,4 +148,3 @@ def follow(hosts, key, kind="host_ip"):
         notes.append("following %s only (ether host): run again with -e host_mac= for %s"
                      % (mac, ", ".join(sorted(macs)[1:])))
     return {"filter": mac, "ips": sorted(ips), "notes": notes}
-

@@ -474,13 +474,17 @@ def _port_of(p):
     members = [m for m in bond.get("members") or [] if isinstance(m, dict)]
     if members:
         out["note"] = "bond, %s" % (bond.get("mode") or "mode ?")
-        out["members"] = [{"name": m.get("name"), "role": "member", "note": ", ".join(
-            word for word, yes in (("link down", m.get("link_state") == "down"),
-                                   ("disabled", m.get("enabled") is False),
-                                   ("active", m.get("active") is True)) if yes),
-            "down": m.get("link_state") == "down" or m.get("enabled") is False}
-            for m in members]
+        out["members"] = [_member(m) for m in members]
     return out
+
+
+def _member(m):
+    """A bond member to draw: its name, what is notable about it, whether it is down."""
+    words = (("link down", m.get("link_state") == "down"), ("disabled", m.get("enabled") is False),
+             ("active", m.get("active") is True))
+    return {"name": m.get("name"), "role": "member",
+            "note": ", ".join(word for word, yes in words if yes),
+            "down": m.get("link_state") == "down" or m.get("enabled") is False}
 
 
 def _guess_role(name):
@@ -508,9 +512,10 @@ def _marks(rep):
     for f in a["files"]:
         hops[f.get("hop")] = (f["host"], f["interface"])
         vlans = f.get("vlans") or {}
-        mark(f["host"], f["interface"], "captured", _count(f), "captured: %d packet(s)%s" % (
-            f.get("packets") or 0, "".join("; %s%s: %d" % ("" if v == "untagged" else "VLAN ",
-                                                          v, n) for v, n in vlans.items())))
+        per_vlan = "".join("; %s%s: %d" % ("" if v == "untagged" else "VLAN ", v, n)
+                           for v, n in vlans.items())
+        mark(f["host"], f["interface"], "captured", _count(f),
+             "captured: %d packet(s)%s" % (f.get("packets") or 0, per_vlan))
     for h in located_hosts(ctx):
         if h.get("local") is not False:
             mark(h.get("host"), h.get("port"), "home", address, "%s lives here" % address)
@@ -524,9 +529,11 @@ def _marks(rep):
         stops.setdefault(hops.get(u.get("last_hop")), []).append(u)
     for where, us in stops.items():
         if where:
-            mark(*where, "stop", "requests stop here", "unanswered, last seen here: " + "; ".join(
-                "%s (%s)" % (u.get("description"), u.get("count")) for u in us[:8])
-                 + ("; and %d more" % (len(us) - 8) if len(us) > 8 else ""))
+            listed = "; ".join("%s (%s)" % (u.get("description"), u.get("count"))
+                               for u in us[:8])
+            more = "; and %d more" % (len(us) - 8) if len(us) > 8 else ""
+            mark(*where, "stop", "requests stop here",
+                 "unanswered, last seen here: " + listed + more)
     return out
 
 
@@ -548,7 +555,7 @@ def _box(host, p, marks):
     note = [(p["note"], "note")] if p.get("note") else []
     lines = [(str(p["name"]), "name")] + note + m["lines"]
     return dict(p, host=host, lines=lines, titles=m["titles"], h=LINE * len(lines) + 8,
-                marks=[cls for _, cls in m["lines"]],
+                marks=[cls for _text, cls in m["lines"]],
                 w=max([PORT_W] + [int(len(t) * (SMALL if cls in ("note", "captured") else
                                                 CHAR)) + 14 for t, cls in lines]))
 

@@ -81,8 +81,8 @@ def checks(hosts):
         "MTU along each vSwitch: %d mismatch(es) on %d vSwitch(es)." % (mtu, vswitches),
         "MACs and IPs on two hosts: %s." % (len(dups) or "none"),
         "Reverse paths: %d checked, %d symmetric, %d with evidence of an asymmetry (findings), "
-        "%d that could happen (below)." % (len(paths), len(paths) - len(found) - len(could),
-                                          len(found), len(could)),
+        "%d that could happen (below)." % (
+            len(paths), len(paths) - len(found) - len(could), len(found), len(could)),
     ]
 
 
@@ -150,8 +150,8 @@ def fdb_by_port(entries):
     for e in entries:
         groups.setdefault((str(e.get("port")), e.get("port_name"), e.get("role")), []).append(e)
     rows = []
-    for (port, name, role), es in sorted(groups.items(), key=lambda kv: (kv[0][2] != "vnet",
-                                                                          kv[0][1] or "")):
+    vnets_first = sorted(groups.items(), key=lambda kv: (kv[0][2] != "vnet", kv[0][1] or ""))
+    for (port, name, role), es in vnets_first:
         macs = sorted(e["mac"] for e in es)
         ages = [e["age"] for e in es if not e.get("static") and e.get("age") is not None]
         rows.append([port, name, role, sorted({e.get("vlan") for e in es}), len(macs),

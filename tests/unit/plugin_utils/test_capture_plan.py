@@ -176,8 +176,8 @@ def test_the_fleet_wide_budget_holds_however_many_files():
     )
 
     hosts = {"hv1": {"vswitches": vswitches("vswitch0"), "locate": {}}}
-    hosts["hv1"]["vswitches"][0]["ports"][1]["bond"] = {"members": [{"name": "eth1"},
-                                                                     {"name": "eth2"}]}
+    bond = {"members": [{"name": "eth1"}, {"name": "eth2"}]}
+    hosts["hv1"]["vswitches"][0]["ports"][1]["bond"] = bond
     assert file_count({"hv1": {"eth0": "", "vswitch0": "", "vnet0": ""}}, hosts) == 4
     assert bytes_per_file(50, 1000, 4) == (50, None)
     assert bytes_per_file(500, 1000, 4) == (

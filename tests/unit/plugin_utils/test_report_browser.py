@@ -57,7 +57,7 @@ def png_pixels(path):
         elif kind == b"IDAT":
             idat.append(data[pos + 8:pos + 8 + n])
         pos += 12 + n
-    width, height, depth, colour, _, _, interlace = head
+    width, height, depth, colour, _compression, _filter, interlace = head
     assert depth == 8 and colour in (2, 6) and not interlace, head
     bpp = 3 if colour == 2 else 4
     raw, stride, prev, rows = zlib.decompress(b"".join(idat)), width * bpp, None, []
