@@ -126,6 +126,7 @@ def build(run_dir, address=None, title=None, write=True, evidence=None):
                                 for u in analysis["unanswered"]],
         "skew": analysis["skew_count"],
         "bad_checksums": len(unexplained),
+        "findings": report.findings(rep),
         "written": paths if write else None,
         "summary": "%d packet(s) in %d file(s), %d unanswered request flow(s); report: %s" % (
             analysis["packets"], len(analysis["files"]), len(analysis["unanswered"]),

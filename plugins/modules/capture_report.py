@@ -137,6 +137,14 @@ unanswered_requests:
       count: 5
       last_hop: "hv2:eth0"
       qualifiers: ["possibly dropped by capture: the capture on hv2:eth0 dropped 3 packet(s)"]
+findings:
+  description: The report's findings, one sentence each, as under its C(Findings) heading
+    (empty when the report says C(Healthy - no finding)).
+  returned: success
+  type: list
+  elements: str
+  sample: ["203.0.113.107 sent nothing and nothing was sent to it: no packet from or to it on
+            3 host(s) x 14 interface(s) ..."]
 skew:
   description: Number of replies stamped before their request.
   returned: success

@@ -352,6 +352,11 @@ def is_mac(address):
     return bool(re.match(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$", (address or "").lower()))
 
 
+def findings(rep):
+    """The report's findings, one sentence each ([] when healthy)."""
+    return _findings(rep["analysis"], rep["context"], rep.get("address"))
+
+
 def _findings(a, ctx, address=None):
     out = _silent(a, ctx, address)
     for u in a["unanswered"]:

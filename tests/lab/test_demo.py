@@ -59,6 +59,7 @@ def test_each_step_ends_with_what_a_person_reads(demo):
     assert "## Where 203.0.113.102 lives" in text
     assert re.search(r"captures: \d+ s of 8 s, 2 host\(s\)", steps["6"]), steps["6"]
     assert re.search(r"hv1:vnet1 +[1-9]\d* packet\(s\)", steps["6"]), steps["6"]
+    assert "0 unanswered request flow(s); healthy, no finding" in steps["6"], steps["6"]
     for step, text in steps.items():
         assert "whole output: %s/logs/" % demo["dir"] in text, step
 
@@ -80,7 +81,9 @@ def test_an_address_no_host_knows_is_captured_wide_and_reported_silent(demo):
     assert report, res.stdout[-3000:]
     with open(report[-1]) as f:
         text = f.read()
-    assert text.split("\n")[2] == "1 finding(s).", text[:1500]
+    assert text.split("\n")[2] == "**1 finding(s).**", text[:1500]
+    assert "healthy" not in res.stdout and "1 finding(s):" in res.stdout, res.stdout[-3000:]
+    assert "203.0.113.199 sent nothing" in res.stdout
     assert re.search(r"203\.0\.113\.199 sent nothing and nothing was sent to it: no packet "
                      r"from or to it on 3 host\(s\) x \d+ interface\(s\) \(every uplink and "
                      r"internal port of hv1, hv2, hv3\) in 3 s", text), text[:3000]

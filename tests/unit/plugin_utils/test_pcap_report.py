@@ -67,6 +67,8 @@ def test_build_writes_three_private_files_and_returns_a_summary(report):
     assert not (run / "merged.pcapng.part").exists()
     assert result["packets"] == 44 and result["unanswered"] == 4 and result["skew"] == 1
     assert result["bad_checksums"] == 1          # the VM's offloaded one is not counted
+    md = (run / "report.md").read_text()
+    assert len(result["findings"]) == 8 and all("- " + f in md for f in result["findings"])
     assert [f["hop"] for f in result["files"]] == ["hv1:eth0", "hv1:vnet0", "hv2:eth0"]
 
 
