@@ -61,8 +61,10 @@ reliability: setup
 demo:
 	./scripts/demo
 
+# The lab scripts/demo started: LAB_DIR as for the demo (default ./lab).
+LAB_DIR ?= $(CURDIR)/lab
 lab-down: setup
-	ansible-playbook -i localhost, playbooks/lab_down.yml -e lab_dir=$(CURDIR)/lab
+	ansible-playbook -i localhost, playbooks/lab_down.yml -e lab_dir=$(LAB_DIR)
 
 bench: setup
 	python bench/run.py

@@ -44,8 +44,11 @@ def capture_errors(request):
     try:
         spec = normalize_filter(dict(request, host=host))
     except ParamError as exc:
-        name = "host_mac" if exc.path == "host" and not request.get("host") else exc.path
-        errors.append("%s: %s" % (_named(name), exc.msg))
+        if exc.path == "host" and request.get("host_mac") and not request.get("host"):
+            errors.append("host_mac: %r is not a MAC (six bytes, e.g. 52:54:00:c1:01:02; an "
+                          "address is given as -e host_ip=)" % (request["host_mac"],))
+        else:
+            errors.append("%s: %s" % (_named(exc.path), exc.msg))
     else:
         # the playbook locates these across the fleet: a hostname cannot be located; a MAC is
         # followed as host_mac, an IP as host_ip
@@ -58,7 +61,9 @@ def capture_errors(request):
                     continue
                 if key == "host" and request.get("host_mac"):
                     if family != "mac":
-                        errors.append("host_mac: %r is not a MAC" % (addr,))
+                        errors.append("host_mac: %r is not a MAC (six bytes, e.g. "
+                                      "52:54:00:c1:01:02; an address is given as -e host_ip=)"
+                                      % (addr,))
                 elif family == "mac" and key == "host":
                     errors.append("host_ip: %r is a MAC: give it as -e host_mac=%s" % (
                         addr, addr))

@@ -18,8 +18,8 @@ def diagnostics_report(hosts, generated=None, host_ip=None, files=None, format="
     return render(hosts, generated=generated, host_ip=host_ip, files=files)
 
 
-def diagnostics_findings(hosts):
-    return report.findings(hosts)
+def diagnostics_findings(hosts, host_ip=None):
+    return report.findings(hosts, host_ip)
 
 
 class FilterModule(object):

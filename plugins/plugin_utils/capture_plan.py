@@ -134,10 +134,16 @@ def follow(hosts, key, kind="host_ip"):
         where += ["%s %s on %s" % (host, loc["port"], loc["vswitch"])
                   for loc in res.get("locations") or [] if loc.get("local")]
     if not macs:
+        answers = [d.get("locate", {}).get(key) or {} for d in hosts.values()]
+        no_virsh = bool(answers) and all(
+            any(n.startswith("virsh is not installed") for n in a.get("notes") or [])
+            for a in answers)
+        then = ("virsh is installed on none of the hosts, so a domain name cannot be looked "
+                "up: give its UUID (libvirt's vm-id) or -e host_mac=..." if no_virsh else
+                "check the name with virsh list --all, or give -e host_mac=...")
         raise ValueError("vm %s: no host knows it (no vnet with that vm-id, vm-uuid or iface-id "
                          "in OVSDB, no libvirt domain of that name or UUID where virsh is "
-                         "installed): check the name with virsh list --all, or give "
-                         "-e host_mac=..." % key)
+                         "installed): %s" % (key, then))
     mac = sorted(macs)[0]
     notes = []
     if kind == "vm":

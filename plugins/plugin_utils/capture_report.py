@@ -203,7 +203,7 @@ def sections(rep):
     via = [h for h in located if h.get("local") is False]
     seen = _seen_at(a, address) if (ctx.get("located") or {}).get("wide") else {}
     out.append(("Where %s lives" % address,
-                ([] if home else ["located.json is missing or found nothing." if not located else
+                ([] if home else ["No host placed it before the capture." if not located else
                                   "No port it lives behind was found; it was only seen via the "
                                   "ports below."])
                 + (["No host knew it before the capture; during it, it showed up at: %s." %
@@ -268,7 +268,8 @@ def sections(rep):
     paths = [dict(p, host=h) for h, ps in sorted(ctx.get("routes", {}).items()) for p in ps or []]
     odd = [p for p in paths if p.get("verdict") != "symmetric"]
     checked = (["%d path(s) checked, %d symmetric." % (len(paths), len(paths) - len(odd))]
-               if paths else ["No routes/*.json in the run."])
+               if paths else ["No reverse path was checked (no address of it known to the "
+                              "hosts)."])
     out.append(("Reverse-path verdicts", checked,
                 (["host", "local", "peer", "in", "out", "verdict", "explanation"],
                  [[p["host"], p.get("local_address"), p.get("peer"), p.get("interface"),
@@ -335,6 +336,7 @@ def _silent(a, ctx, address):
         return ["%s sent nothing and nothing was sent to it: no packet from or to it on %d "
                 "host(s) x %d interface(s) (every uplink and internal port of %s) %s, and "
                 "before the capture no host knew it (no vnet, FDB, neighbour or libvirt entry). "
+                "Traffic between two VMs of one host crosses none of these ports. "
                 "Next: is the VM running and its vNIC plugged (virsh domiflist), %s" % (
                     address, len(hosts), len(a["files"]), ", ".join(hosts) or "-", within,
                     then)]
@@ -406,7 +408,7 @@ def blocks(rep):
 
 def markdown(rep):
     return document.markdown(rep.get("title") or "Capture report", blocks(rep)) + \
-        "The picture of the vSwitches is in report.html.\n"
+        "\nThe picture of the path is in report.html.\n"
 
 
 def render_html(rep):

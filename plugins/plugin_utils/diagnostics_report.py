@@ -50,9 +50,10 @@ def _routes(hosts):
     return {h: d.get("paths") or [] for h, d in hosts.items()}
 
 
-def findings(hosts):
+def findings(hosts, host_ip=None):
     """The report's findings, one sentence each, the host first ([] when nothing is
-    abnormal). A path is one only with evidence (path_evidence.py)."""
+    abnormal). A path is one only with evidence (path_evidence.py); host_ip (what the run was
+    narrowed to) found on no host is one."""
     problems = path_evidence.split(_routes(hosts))[0]
     for host, data in sorted(hosts.items()):
         for m in data.get("mtu_mismatches") or []:
@@ -64,6 +65,13 @@ def findings(hosts):
     for d in duplicates(hosts):
         problems.append("%s %s is on more than one host: %s (a migration leftover?)" % (
             d["kind"], d["value"], ", ".join(d["where"])))
+    located = [d["locate"] for d in hosts.values() if d.get("locate")]
+    if host_ip and located and not any(loc.get("found") for loc in located):
+        problems.append(
+            "%s was found on no host: no vnet, internal port, FDB or neighbour entry (nor "
+            "libvirt, where virsh exists) places it on any of the %d host(s) read. A VM that "
+            "has sent nothing is known to none; collect_captures.yml -e host_ip=%s captures "
+            "wide and says whether it sends." % (host_ip, len(located), host_ip))
     return problems
 
 
@@ -91,7 +99,7 @@ TITLE = "vSwitch diagnostics"
 
 def blocks(hosts, generated=None, host_ip=None, files=None):
     """The report as document blocks (plugin_utils/document.py): its verdict first."""
-    found = findings(hosts)
+    found = findings(hosts, host_ip)
     opening = ["%d finding(s)." % len(found) if found else
                "Healthy: no finding on %d host(s)." % len(hosts)]
     if generated:
@@ -105,7 +113,7 @@ def blocks(hosts, generated=None, host_ip=None, files=None):
         out.append(document.block("Could happen (not seen)", [path_evidence.COULD_HAPPEN]))
         out.append(document.block(None, could, bullets=True, cls="could"))
     for host, data in sorted(hosts.items()):
-        out += _host(host, data)
+        out += _host(host, data, host_ip)
     if files:
         out.append(document.block("Files", files, bullets=True, cls="files"))
     return out
@@ -175,7 +183,7 @@ def silent_vnets(vs, entries):
                 vs["mac_aging_time"]["effective"]))
 
 
-def _host(host, data):
+def _host(host, data, host_ip=None):
     out = [document.block(host, ["Where is it: %s" % data["locate"].get("summary", "")]
                           if data.get("locate") else [])]
     fdbs = {b.get("name") or b.get("bridge"): b for b in data.get("fdb") or []}
@@ -186,10 +194,14 @@ def _host(host, data):
         fdb = fdbs.get(vs["name"])
         if fdb is not None:
             entries = fdb.get("entries") or []
-            lines = ["FDB of %s: %d entr%s on %d port(s)." % (
+            lines = ["FDB of %s: %d entr%s on %d port(s)%s." % (
                 vs["name"], len(entries), "y" if len(entries) == 1 else "ies",
-                len({e.get("port") for e in entries}))]
-            quiet = silent_vnets(vs, entries)
+                len({e.get("port") for e in entries}),
+                ", only those of %s (the table holds %s)" % (
+                    host_ip, (fdb.get("stats") or {}).get("current", "more")) if host_ip
+                else "")]
+            # narrowed to host_ip, a vnet without an entry says nothing about its VM
+            quiet = None if host_ip else silent_vnets(vs, entries)
             out.append(document.block(None, lines + ([quiet] if quiet else []),
                                       fdb_by_port(entries) if entries else None))
     paths = data.get("paths") or []

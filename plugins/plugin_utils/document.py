@@ -54,7 +54,7 @@ def markdown(title, blocks):
                 lines += ["**%s**" % cell(p) if verdict else cell(p), ""]
         if b["table"]:
             lines += table(*b["table"]) + [""]
-    return "\n".join(lines)
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def h(value):

@@ -26,7 +26,8 @@ def address_of(endpoint):
 
 def seen_requests(conversations):
     """{(host, source, destination): packets} from a capture's conversations (per hop
-    a->b / b->a counts; a hop is `host:interface`)."""
+    a->b / b->a counts; a hop is `host:interface`): on each host, the hop that saw the most
+    (the same request crosses the vnet and the uplink: counted once)."""
     out = {}
     for c in conversations or []:
         a, b = address_of(c["a"]), address_of(c["b"])
@@ -34,7 +35,7 @@ def seen_requests(conversations):
             host = h["hop"].split(":", 1)[0]
             for src, dst, n in ((a, b, h.get("a_to_b") or 0), (b, a, h.get("b_to_a") or 0)):
                 if n:
-                    out[host, src, dst] = out.get((host, src, dst), 0) + n
+                    out[host, src, dst] = max(out.get((host, src, dst), 0), n)
     return out
 
 

@@ -191,7 +191,8 @@ def locate_macs(world, fdbs, role_of, what, macs, neighbours=(), domiflist=(), d
         res = locate(world, fdbs, role_of, mac=mac, neighbours=neighbours, domiflist=domiflist,
                      domifaddr=domifaddr)
         for loc in res["locations"]:
-            loc["evidence"] = list(dict.fromkeys(macs[mac] + loc["evidence"]))
+            if loc["local"]:       # what names the VM is evidence of its home, not of an uplink
+                loc["evidence"] = list(dict.fromkeys(macs[mac] + loc["evidence"]))
             locations.append(loc)
     ips = sorted({n["ip"] for n in neighbours if n.get("mac") in macs and n.get("ip")}
                  | {r["address"] for r in domifaddr if r.get("mac") in macs

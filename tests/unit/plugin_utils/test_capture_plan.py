@@ -125,8 +125,13 @@ def test_capture_errors_follow_one_of_host_ip_host_mac_vm():
     assert capture_errors({"vm": "web01", "peers": ["203.0.113.1"]}) == []
     assert capture_errors({"host": "52:54:00:c1:01:02"}) == [
         "host_ip: '52:54:00:c1:01:02' is a MAC: give it as -e host_mac=52:54:00:c1:01:02"]
-    assert capture_errors({"host_mac": "203.0.113.5"}) == ["host_mac: '203.0.113.5' is not a MAC"]
-    assert capture_errors({"host_mac": "52:54:00"})[0].startswith("host_mac: '52:54:00' is")
+    assert capture_errors({"host_mac": "203.0.113.5"}) == [
+        "host_mac: '203.0.113.5' is not a MAC (six bytes, e.g. 52:54:00:c1:01:02; an address "
+        "is given as -e host_ip=)"]
+    for bad in ("52:54:00", "52:54:00:c1:03:03:03"):
+        assert capture_errors({"host_mac": bad}) == [
+            "host_mac: %r is not a MAC (six bytes, e.g. 52:54:00:c1:01:02; an address is given "
+            "as -e host_ip=)" % bad]
     assert capture_errors({"host": "203.0.113.5", "vm": "web01"}) == [
         "vm: give only one of host_ip, host_mac and vm (host_ip=203.0.113.5, vm=web01)"]
     assert capture_errors({"vm": "web\t01"}) == [
@@ -187,3 +192,13 @@ def test_the_fleet_wide_budget_holds_however_many_files():
     assert wide["wide"] and wide["max_bytes"] == 200000000 // 8
     assert wide["notes"][-1].startswith("each of the 8 capture files is limited to 25000000")
     assert capture_plan(HOSTS, "203.0.113.102", max_bytes=1000, budget=10 ** 9)["max_bytes"] == 1000
+
+
+def test_a_vm_name_without_virsh_anywhere_says_to_give_its_uuid():
+    from ansible_collections.cloudnet.vswitch.plugins.filter.capture_plan import capture_plan
+
+    lab = {"hv1": {"vswitches": [], "locate": {"hv3-vm3": {
+        "macs": [], "notes": ["virsh is not installed: domiflist/domifaddr skipped"]}}}}
+    assert capture_plan(lab, "hv3-vm3", kind="vm")["error"].endswith(
+        "virsh is installed on none of the hosts, so a domain name cannot be looked up: give "
+        "its UUID (libvirt's vm-id) or -e host_mac=...")

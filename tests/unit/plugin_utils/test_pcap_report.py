@@ -242,7 +242,7 @@ def test_load_run_is_tolerant(tmp_path):
     assert any("hv1.json could not be read" in p for p in ctx["problems"])
     result = capture_report.build(str(run), address="10.0.0.1")
     md = (run / "report.md").read_text()
-    assert result["packets"] == 1 and "located.json is missing" in md
+    assert result["packets"] == 1 and "No host placed it before the capture." in md
     assert "clock offset" in md and "| hv1:eth0 | 1 |" in md
 
 

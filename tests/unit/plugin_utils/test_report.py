@@ -137,3 +137,28 @@ def test_report_html_is_the_same_report_self_contained():
     for title in ("Findings", "Checks", "hv1: vswitch0 (system, MAC aging 300s, table 8192)"):
         assert ">%s</h" % title in page
     assert "<td>&lt;b&gt;52:54&lt;/b&gt;</td>" in page
+
+
+def test_narrowed_to_an_address_it_is_a_finding_when_no_host_knows_it():
+    """-e host_ip=...: the FDB shown is only that address's (never read as 'the VMs sent
+    nothing'); an address no host places is a finding, not 'Healthy'."""
+    data = host("203.0.113.11/24", "52:54:00:00:00:01")
+    data["fdb"][0]["entries"] = []
+    data["fdb"][0]["stats"] = {"current": 8}
+    data["locate"] = {"found": False, "locations": [],
+                      "summary": "203.0.113.102 was not found on this host."}
+    other = host("203.0.113.12/24", "52:54:00:00:00:02")
+    other.update(locate=data["locate"], fdb=[dict(data["fdb"][0])])
+    hosts = {"hv1": data, "hv2": other}
+    text = report.markdown(hosts, host_ip="203.0.113.102")
+    assert "FDB of vswitch0: 0 entries on 0 port(s), only those of 203.0.113.102 (the table " \
+        "holds 8)." in text
+    assert "No FDB entry" not in text
+    assert report.findings(hosts, "203.0.113.102") == [
+        "203.0.113.102 was found on no host: no vnet, internal port, FDB or neighbour entry (nor "
+        "libvirt, where virsh exists) places it on any of the 2 host(s) read. A VM that has sent "
+        "nothing is known to none; collect_captures.yml -e host_ip=203.0.113.102 captures wide "
+        "and says whether it sends."]
+    assert text.split("\n")[2] == "**1 finding(s).**"
+    data2 = dict(data, locate={"found": True, "locations": [{}], "summary": "lives here"})
+    assert report.findings({"hv1": data2, "hv2": other}, "203.0.113.102") == []
