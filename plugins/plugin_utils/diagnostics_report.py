@@ -69,9 +69,10 @@ def findings(hosts, host_ip=None):
     if host_ip and located and not any(loc.get("found") for loc in located):
         problems.append(
             "%s was found on no host: no vnet, internal port, FDB or neighbour entry (nor "
-            "libvirt, where virsh exists) places it on any of the %d host(s) read. A VM that "
-            "has sent nothing is known to none; collect_captures.yml -e host_ip=%s captures "
-            "wide and says whether it sends." % (host_ip, len(located), host_ip))
+            "libvirt, where virsh exists) places it on any of the %d host(s) read. "
+            "collect_captures.yml -e host_ip=%s listens for it, captures wide if need be, and "
+            "says where it shows up or that it sends nothing." % (host_ip, len(located),
+                                                                  host_ip))
     return problems
 
 

@@ -42,3 +42,12 @@ def test_a_bad_request_is_one_line_and_nothing_is_written(tmp_path, playbook, ex
     assert res.returncode != 0
     assert message in res.stdout + res.stderr, res.stdout[-2000:]
     assert not out.exists()
+
+
+def test_a_good_request_passes_the_check(tmp_path):
+    """The check's message is templated even when it passes (ansible-core 2.19): a valid
+    host_ip must get past it (what follows fails here: this machine has no vSwitch)."""
+    res, _out = run(tmp_path, "collect_diagnostics.yml", "host_ip=203.0.113.101")
+    text = res.stdout + res.stderr
+    check = text.split("Check host_ip", 1)[1].split("TASK [", 1)[0]
+    assert "ok: [hv1]" in check and "fatal" not in check, check

@@ -156,9 +156,9 @@ def test_narrowed_to_an_address_it_is_a_finding_when_no_host_knows_it():
     assert "No FDB entry" not in text
     assert report.findings(hosts, "203.0.113.102") == [
         "203.0.113.102 was found on no host: no vnet, internal port, FDB or neighbour entry (nor "
-        "libvirt, where virsh exists) places it on any of the 2 host(s) read. A VM that has sent "
-        "nothing is known to none; collect_captures.yml -e host_ip=203.0.113.102 captures wide "
-        "and says whether it sends."]
+        "libvirt, where virsh exists) places it on any of the 2 host(s) read. "
+        "collect_captures.yml -e host_ip=203.0.113.102 listens for it, captures wide if need "
+        "be, and says where it shows up or that it sends nothing."]
     assert text.split("\n")[2] == "**1 finding(s).**"
     data2 = dict(data, locate={"found": True, "locations": [{}], "summary": "lives here"})
     assert report.findings({"hv1": data2, "hv2": other}, "203.0.113.102") == []
