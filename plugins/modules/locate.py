@@ -45,8 +45,8 @@ options:
       - A libvirt domain name or UUID (C(virsh domiflist), C(domname), C(domuuid) where virsh
         exists; libvirt writes the UUID as C(vm-id) on the vnets it plugs, found in OVSDB
         without virsh), or an interface's C(iface-id).
-      - Its addresses come from the neighbour table and C(virsh domifaddr) (C(--source lease),
-        then C(arp), then C(agent)).
+      - Its addresses come from the neighbour table and C(virsh domifaddr) (C(--source agent),
+        then C(arp), then C(lease), the first that has any; RV(notes) says what each gave).
       - May come with O(ips) (the peers), the VM's answer then in RV(addresses) too, under
         the name as given.
     type: str
@@ -70,6 +70,8 @@ options:
         on every vnet port for a packet sent by O(ip) (C(tcpdump -c 1 -e src host IP), one per
         port at once, all ended by then, or as soon as each address was heard). The port it
         arrives on and its source MAC locate the VM. 0 (default) never listens.
+      - The window never outlasts O(timeout) (at most min(O(listen), O(timeout)) seconds);
+        raise both for a VM that sends rarely.
       - Only with O(ip) or O(ips) (all of them listened for at once). Needs the VM to send
         something meanwhile (any traffic, ARP included).
     type: int
@@ -138,6 +140,8 @@ locations:
     ip: {description: "The IP asked for; with O(mac), the neighbour table's IP for it when
         there is exactly one, else null.", type: str}
     vlan: {description: "The VLAN (the FDB's, or the port's tag; null if unknown).", type: int}
+    domain: {description: "The libvirt domain whose interface this port is (C(virsh
+        domiflist)); null without virsh or when no running domain has it.", type: str}
     local:
       description: True for a VM's vnet or the internal port on this host; false when the
         vSwitch learned it via its uplink (it lives elsewhere) or another port.
@@ -158,6 +162,7 @@ locations:
       ip: 203.0.113.10
       vlan: 0
       local: true
+      domain: web01
       evidence:
         - "neighbour table: 203.0.113.10 lladdr 52:54:00:12:34:56 dev vswitch0 REACHABLE"
         - "libvirt attached-mac 52:54:00:12:34:56 on interface vnet0 (vm 4d2c...)"
@@ -168,7 +173,10 @@ summary:
   type: str
   sample: "203.0.113.10 lives on this host: vnet port vnet0 on vswitch0 (MAC 52:54:00:12:34:56)."
 notes:
-  description: What was skipped or done on the side (virsh missing, the probe's result).
+  description:
+    - What was skipped or done on the side (virsh missing, the probe's result).
+    - What each C(virsh domifaddr --source) gave, tried per domain in the order agent, arp,
+      lease until one has addresses, e.g. C(virsh domifaddr --source arp - web01 no address).
   returned: success
   type: list
   elements: str
@@ -179,6 +187,12 @@ macs:
   type: list
   elements: str
   sample: ["52:54:00:12:34:56"]
+domain:
+  description: With O(mac) or O(vm), the libvirt domain's name (with O(vm), as virsh names
+    it, also when the domain is not running); null when virsh is missing or knows none.
+  returned: with O(mac) or O(vm)
+  type: str
+  sample: web01
 ips:
   description: With O(mac) or O(vm), the addresses the neighbour table and C(virsh domifaddr)
     give those MACs.

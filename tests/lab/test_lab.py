@@ -10,7 +10,8 @@ import time
 
 import pytest
 import yaml
-from labkit import REPO, adhoc, lab_leftovers, playbook, start_lab
+from labkit import (REPO, adhoc, as_list, in_node, lab_leftovers, ovs_json, playbook,
+                    start_lab, state)
 
 HOSTS = 3
 
@@ -23,38 +24,6 @@ def lab(request, tmp_path_factory):
     info["inv"] = yaml.safe_load(info["inventory"].read_text())
     info["hosts"] = info["inv"]["all"]["children"]["hypervisors"]["hosts"]
     return info
-
-
-def ovs_json(text):
-    """Decode ovs-vsctl --format=json output (one table per line) into lists of dicts."""
-    def value(v):
-        if isinstance(v, list) and v and v[0] == "map":
-            return {k: value(x) for k, x in v[1]}
-        if isinstance(v, list) and v and v[0] == "set":
-            return [value(x) for x in v[1]]
-        if isinstance(v, list) and v and v[0] == "uuid":
-            return v[1]
-        return v
-    tables = []
-    for line in text.splitlines():
-        doc = json.loads(line)
-        tables.append([dict(zip(doc["headings"], map(value, row))) for row in doc["data"]])
-    return tables
-
-
-def as_list(v):
-    return v if isinstance(v, list) else [v]
-
-
-def state(lab):
-    return json.loads((lab["dir"] / "state.json").read_text())
-
-
-def in_node(lab, node, *argv):
-    """Run argv inside a lab node (all its namespaces), from the controller."""
-    pid = state(lab)["nodes"][node]["init_pid"]
-    return subprocess.run(["nsenter", f"--target={pid}", "--mount", "--uts", "--net", "--pid",
-                           "--", *argv], capture_output=True, text=True, check=True, timeout=30)
 
 
 def test_inventory_contract(lab):

@@ -78,6 +78,36 @@ def parse_domifaddr(text):
     return out
 
 
+# The order `virsh domifaddr --source` is tried in, per domain, until one gives addresses: the
+# guest agent knows every address of the guest; the host's ARP table only those the host talked
+# to; libvirt's leases only its own networks' DHCP (never a bridge-type interface's).
+DOMIFADDR_SOURCES = ("agent", "arp", "lease")
+
+
+def domifaddr_notes(said):
+    """One note per source from [(source, domain, count of addresses or the error)], e.g.
+    'virsh domifaddr --source arp: lv-a failed (internal error: wrong nlmsg len)'. More than
+    three domains with the same answer are counted, not named."""
+    notes = []
+    for source in DOMIFADDR_SOURCES:
+        groups = {}
+        for src, dom, got in said:
+            if src != source:
+                continue
+            if isinstance(got, int):
+                key = "%d address(es)" % got if got else "no address"
+            else:
+                key = "failed (%s)" % got.splitlines()[-1] if got else "failed"
+            groups.setdefault(key, []).append(dom)
+        parts = []
+        for key, doms in groups.items():
+            who = ", ".join(doms) if len(doms) <= 3 else "%d domains" % len(doms)
+            parts.append("%s %s" % (who, key))
+        if parts:
+            notes.append("virsh domifaddr --source %s: %s" % (source, "; ".join(parts)))
+    return notes
+
+
 # --------------------------------------------------------------------------- probe
 
 def probe_argv(ip, dev, timeout):
@@ -201,8 +231,9 @@ def locate_macs(world, fdbs, role_of, what, macs, neighbours=(), domiflist=(), d
     text = summary(what, locations, macs)
     if ips:
         text += " Its address(es): %s." % ", ".join(ips)
+    domains = sorted({loc["domain"] for loc in locations if loc.get("domain")})
     return {"found": bool(locations), "locations": locations, "summary": text,
-            "macs": sorted(macs), "ips": ips}
+            "macs": sorted(macs), "ips": ips, "domain": domains[0] if len(domains) == 1 else None}
 
 
 def _same_ip(a, b):
@@ -237,7 +268,7 @@ def locate(world, fdbs, role_of, ip=None, mac=None, neighbours=(), domiflist=(),
         if loc is None:
             loc = locs[key] = {"vswitch": bridge, "port": pname, "role": role, "mac": m,
                                "ip": ip, "vlan": vlan, "local": role in LOCAL_ROLES,
-                               "evidence": list(macs.get(m, []))}
+                               "domain": None, "evidence": list(macs.get(m, []))}
         if loc["vlan"] is None:
             loc["vlan"] = vlan
         for e in evidence:
@@ -268,6 +299,7 @@ def locate(world, fdbs, role_of, ip=None, mac=None, neighbours=(), domiflist=(),
             if pname in world["ports"]:
                 add(world["ports"][pname]["bridge"], pname, role_of(pname), m, [ev],
                     _port_vlan(world, pname))
+                locs[(world["ports"][pname]["bridge"], pname)]["domain"] = row.get("domain")
             else:
                 for loc in locs.values():
                     if loc["mac"] == m:

@@ -55,34 +55,48 @@ def validate(params):
 
 def _virsh(host, ip, deadline, notes, vm=None):
     """(domiflist rows, domifaddr rows, the VM's names), each row with its 'domain': every
-    running domain's interfaces (and, with ip, their addresses: libvirt's DHCP leases, then the
-    host's ARP table); with vm, only that domain (by name or UUID, as virsh takes either), its
-    name and UUID, and its addresses from every source (lease, arp, the guest agent)."""
+    running domain's interfaces (and, with ip, their addresses); with vm, only that domain (by
+    name or UUID, as virsh takes either), its name and UUID, and its addresses. Addresses come
+    from the first of the guest agent, the host's ARP table and libvirt's DHCP leases that has
+    any (lease is always empty for a bridge-type interface); what each source said is a note."""
     virsh = host.which("virsh")
     if not virsh:
         notes.append("virsh is not installed: domiflist/domifaddr skipped")
         return [], [], ()
     limit = shutil.which("timeout")
 
-    def run(*args, quiet=False):
-        left = max(1, int(deadline - time.monotonic()))
+    def call(*args, cap=None):
+        left = max(1, int(min(deadline - time.monotonic(), cap or 3600)))
         argv = ([limit, str(left)] if limit else []) + [virsh, "-q"] + list(args)
         rc, out, err = host.run(argv)
+        return argv, rc, out, (err or "").strip()
+
+    def run(*args, quiet=False):
+        argv, rc, out, err = call(*args)
         if rc != 0:
             if not quiet:
-                notes.append("'%s' failed (rc=%s): %s" % (" ".join(argv), rc,
-                                                          (err or "").strip()))
+                notes.append("'%s' failed (rc=%s): %s" % (" ".join(argv), rc, err))
             return None
         return out
 
-    def addresses(dom, sources):
-        rows = []
-        for source in sources:
-            rows = locate.parse_domifaddr(run("domifaddr", dom, "--source", source,
-                                              quiet=True) or "")
-            if rows:
+    def addresses(doms):
+        rows, said = [], []
+        for dom in doms:
+            if time.monotonic() >= deadline:
+                notes.append("timeout reached: virsh domifaddr skipped domain %s and later "
+                             "ones" % dom)
                 break
-        return [dict(r, domain=dom) for r in rows]
+            for source in locate.DOMIFADDR_SOURCES:
+                # an agent that is configured but does not answer must not eat the deadline
+                _argv, rc, out, err = call("domifaddr", dom, "--source", source,
+                                           cap=3 if source == "agent" else None)
+                got = locate.parse_domifaddr(out) if rc == 0 else []
+                said.append((source, dom, len(got) if rc == 0 else err or "rc=%s" % rc))
+                if got:
+                    rows += [dict(r, domain=dom) for r in got]
+                    break
+        notes.extend(locate.domifaddr_notes(said))
+        return rows
 
     if vm is not None:
         out = run("domiflist", vm, quiet=True)
@@ -92,20 +106,19 @@ def _virsh(host, ip, deadline, notes, vm=None):
         name = (run("domname", vm, quiet=True) or vm).strip()
         uuid = (run("domuuid", vm, quiet=True) or "").strip()
         return ([dict(r, domain=name) for r in locate.parse_domiflist(out)],
-                addresses(name, ("lease", "arp", "agent")), tuple(n for n in (name, uuid) if n))
+                addresses([name]), tuple(n for n in (name, uuid) if n))
     listed = run("list", "--name")
     if listed is None:
         return [], [], ()
-    iflist, ifaddr = [], []
+    iflist, doms = [], []
     for dom in [d.strip() for d in listed.splitlines() if d.strip()]:
         if time.monotonic() >= deadline:
             notes.append("timeout reached: virsh skipped domain %s and later ones" % dom)
             break
         out = run("domiflist", dom)
         iflist += [dict(r, domain=dom) for r in locate.parse_domiflist(out or "")]
-        if ip is not None:
-            ifaddr += addresses(dom, ("lease", "arp"))
-    return iflist, ifaddr, ()
+        doms.append(dom)
+    return iflist, addresses(doms) if ip is not None else [], ()
 
 
 def _probe(host, world, ip, notes):
@@ -198,6 +211,8 @@ def collect(host):
         results[followed] = dict(locate.locate_macs(
             world, fdbs, roles, mac or "vm %s" % vm, macs, neighbours, iflist, ifaddr),
             notes=list(notes))
+        if names:       # virsh named the domain asked for, plugged or not
+            results[followed]["domain"] = names[0]
     if p["ips"] is not None:
         for res in results.values():
             res["local"] = any(lo["local"] for lo in res["locations"])

@@ -447,12 +447,12 @@ class Planner(object):
                                          "set adopt: true to remove it" % pname)
                 self._del_port(pname)
             return None
+        label = "%s/%s" % (bridge, vnet.get("attached_mac") or vnet.get("iface_id")
+                           or vnet.get("name"))
         if pname is None:
             name = vnet.get("name")
             if not name or (name not in self.w["links"] and not vnet.get("precreate")
                             and not self.offline):
-                label = "%s/%s" % (bridge, vnet.get("attached_mac") or vnet.get("iface_id")
-                                   or name)
                 self.plan.pending.append(dict(vnet, vswitch=bridge, label=label,
                                               reason="no such interface on this host" if name
                                               else "not plugged (VM not running?)"))
@@ -476,6 +476,16 @@ class Planner(object):
             if role in (ROLE_UPLINK, ROLE_INTERNAL):
                 raise ParamError(path, "%r is the %s port of %s, not a vnet"
                                  % (pname, role, port["bridge"]))
+            gone = [i for i in port["interfaces"] if i not in self.w["links"]]
+            if gone and plugged_by_libvirt(self.w, pname) and not self.offline:
+                # A VM that died without unplugging (qemu killed while libvirtd was down, a
+                # crash): its port stays, its tap is gone. Nothing to configure until libvirt
+                # plugs it again, under a new name.
+                self.plan.pending.append(dict(
+                    vnet, vswitch=bridge, label=label,
+                    reason="stale port %s: its interface is gone (VM not running?); "
+                           "purge_stale removes it" % pname))
+                return pname
             if port["bridge"] != bridge:
                 if foreign_owner(self.w, port["bridge"]) and not self.adopt:
                     raise OwnershipError(path, "port %r sits on %s, which belongs to %s"
@@ -499,6 +509,13 @@ class Planner(object):
                 value = ([] if key == "trunks" else None) if value == CLEAR else value
             elif self.replace:
                 value = [] if key == "trunks" else None
+                current = self.w["ports"][pname].get(column) if table == "Port" else None
+                if key in ("tag", "trunks") and current not in (None, []) and \
+                        plugged_by_libvirt(self.w, pname):
+                    self.plan.warnings.append(
+                        "%s: replaced clears %s %s of %s, which libvirt set from the domain XML"
+                        " and sets again at the VM's next start; declare %s to keep it"
+                        % (path, key, current, pname, key))
             else:
                 continue
             self._set(table, pname if table == "Port" else iname, column, value)

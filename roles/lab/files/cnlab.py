@@ -969,6 +969,70 @@ def cmd_protect(lab, host, ifname, undo):
     return {"changed": True, "host": host, "ifname": ifname, "drop": not undo}
 
 
+# --------------------------------------------------------------------------- real libvirt
+
+# What a lab host's own libvirtd needs to be private to that host (its domains live and die
+# with it, nothing reaches the machine's /etc or /var): libvirt's directories bound over from
+# the host directory, and Debian's libvirt-qemu user, which libvirtd resolves before it reads
+# qemu.conf, in a passwd/group of the host's own. QEMU runs as root without the per-domain
+# /dev namespace or a security driver (neither works inside a lab host); TCG, no KVM.
+LIBVIRT_DIRS = (("etc", "/etc/libvirt"), ("lib", "/var/lib/libvirt"),
+                ("log", "/var/log/libvirt"), ("cache", "/var/cache/libvirt"))
+LIBVIRT_PACKAGES = ("libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 "
+                    "ipxe-qemu")
+QEMU_CONF = """# cnlab: QEMU under a lab host's own libvirtd (docs/lab.md, real libvirt)
+user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+namespaces = []
+security_driver = "none"
+"""
+
+
+def cmd_libvirt(lab, host):
+    """Start virtlogd and libvirtd inside lab host HOST (once; again is a no-op)."""
+    state = lab.load()
+    if not state or host not in state.get("nodes", {}):
+        raise LabError(f"no host {host} in the lab at {lab.dir}")
+    missing = [t for t in ("libvirtd", "virtlogd", "virsh", "qemu-system-x86_64")
+               if not shutil.which(t)]
+    if missing:
+        raise LabError(f"{', '.join(missing)} not installed: apt-get install "
+                       f"--no-install-recommends {LIBVIRT_PACKAGES}")
+    enter = host_enter(state["nodes"][host]["init_pid"])
+    if run(enter + ["virsh", "-q", "version"], check=False).returncode == 0:
+        return {"changed": False, "host": host, "libvirtd": "running"}
+    base = os.path.join(lab.hostdir(host), "libvirt")
+    for sub, _target in LIBVIRT_DIRS:
+        os.makedirs(os.path.join(base, sub), exist_ok=True)
+    write_file(os.path.join(base, "etc", "qemu.conf"), QEMU_CONF)
+    for name, line in (("passwd", "libvirt-qemu:x:64055:64055:Libvirt Qemu:/var/lib/libvirt:"
+                                  "/usr/sbin/nologin"),
+                       ("group", "libvirt-qemu:x:64055:")):
+        with open(f"/etc/{name}", encoding="utf-8") as fh:
+            text = fh.read()
+        if not any(r.startswith("libvirt-qemu:") for r in text.splitlines()):
+            text += line + "\n"
+        write_file(os.path.join(base, name), text)
+    binds = [(f"{INNER_DIR}/libvirt/{sub}", target) for sub, target in LIBVIRT_DIRS]
+    binds += [(f"{INNER_DIR}/libvirt/{name}", f"/etc/{name}") for name in ("passwd", "group")]
+    for src, target in binds:
+        if run(enter + ["mountpoint", "-q", target], check=False).returncode != 0:
+            run(enter + ["mount", "--bind", src, target])
+    log = os.path.join(base, "daemons.log")
+    for daemon in ("virtlogd", "libvirtd"):     # each again only if it is not running
+        pid = run(enter + ["cat", f"/run/{daemon}.pid"], check=False).stdout.strip()
+        if not pid or run(enter + ["kill", "-0", pid], check=False).returncode != 0:
+            run(enter + [daemon, "--daemon"], log=log)
+    deadline = time.monotonic() + 15
+    while run(enter + ["virsh", "-q", "version"], check=False).returncode != 0:
+        if time.monotonic() > deadline:
+            raise LabError(f"{host}: libvirtd did not answer in 15 s, see {log}")
+        time.sleep(0.1)
+    return {"changed": True, "host": host, "libvirtd": "running"}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="cnlab", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -983,6 +1047,9 @@ def main(argv=None):
     p.add_argument("--host", required=True)
     p.add_argument("--ifname", required=True)
     p.add_argument("--undo", action="store_true")
+    p = sub.add_parser("libvirt", help="start libvirtd inside one lab host (real VMs)")
+    p.add_argument("--dir", required=True)
+    p.add_argument("--host", required=True)
     sub.add_parser("plan").add_argument("--hosts", type=int, default=3)
     p = sub.add_parser("_init")
     p.add_argument("config")
@@ -1006,6 +1073,8 @@ def main(argv=None):
                 result = cmd_down(lab)
             elif args.cmd == "status":
                 result = cmd_status(lab)
+            elif args.cmd == "libvirt":
+                result = cmd_libvirt(lab, args.host)
             else:
                 result = cmd_protect(lab, args.host, args.ifname, args.undo)
     except (LabError, OSError, subprocess.TimeoutExpired) as exc:

@@ -426,6 +426,7 @@ def test_locate_virsh_evidence():
     (loc,) = got["locations"]
     assert any(e.startswith("virsh domifaddr") for e in loc["evidence"])
     assert any(e.startswith("virsh domiflist") for e in loc["evidence"])
+    assert loc["domain"] == "cnt-vm0"
 
 
 # --------------------------------------------------------------------- virsh parsers
@@ -602,6 +603,22 @@ def test_locate_macs_merges_a_vms_nics_and_names_their_addresses():
     assert got["summary"].startswith("vm cnt-vm0 lives on this host: vnet port vnet0")
     assert got["summary"].endswith("Its address(es): 203.0.113.10.")
     none = locate.locate_macs(w, {"vswitch0": []}, role_of(w), "vm web01", {})
-    assert none == {"found": False, "locations": [], "macs": [], "ips": [],
+    assert none == {"found": False, "locations": [], "macs": [], "ips": [], "domain": None,
                     "summary": none["summary"]}
     assert "not found" in none["summary"]
+
+
+def test_domifaddr_notes_say_what_each_source_gave():
+    said = [("agent", "lv-a", "error: argument unsupported: QEMU guest agent is not configured"),
+            ("arp", "lv-a", "error: Failed to query for interfaces addresses\n"
+                            "error: internal error: wrong nlmsg len"),
+            ("lease", "lv-a", 0),
+            ("agent", "lv-b", 2)]
+    assert locate.domifaddr_notes(said) == [
+        "virsh domifaddr --source agent: lv-a failed (error: argument unsupported: QEMU guest "
+        "agent is not configured); lv-b 2 address(es)",
+        "virsh domifaddr --source arp: lv-a failed (error: internal error: wrong nlmsg len)",
+        "virsh domifaddr --source lease: lv-a no address"]
+    many = [("lease", "d%d" % i, 0) for i in range(5)]
+    assert locate.domifaddr_notes(many) == ["virsh domifaddr --source lease: 5 domains no address"]
+    assert locate.DOMIFADDR_SOURCES == ("agent", "arp", "lease")

@@ -136,7 +136,7 @@ def test_ownership():
 
 
 def test_vnet_lookup_prefers_mac_over_name():
-    w = world()
+    w = world(vnet4={})
     w["bridges"]["vs0"] = {"datapath_type": "", "fail_mode": None, "stp_enable": False,
                            "other_config": {}, "external_ids": {}, "ports": ["vnet4"]}
     w["ports"]["vnet4"] = {"bridge": "vs0", "interfaces": ["vnet4"], "tag": None, "trunks": [],
@@ -160,6 +160,33 @@ def test_pending_vnets():
     assert [v["reason"] for v in p.pending] == ["not plugged (VM not running?)",
                                                 "no such interface on this host"]
     assert [op["kind"] for op in p.ops] == ["add_bridge"]
+
+
+def test_a_libvirt_port_whose_tap_is_gone_is_pending_not_configured():
+    """A VM that died without unplugging (qemu killed while libvirtd was down): the port stays
+    in OVSDB, its tap is gone. Nothing is set on it; purge_stale still removes it."""
+    w = world(eth0={})
+    w["bridges"]["vs0"] = {"datapath_type": "", "fail_mode": None, "stp_enable": False,
+                           "other_config": {}, "external_ids": {}, "ports": ["vnet4"]}
+    w["ports"]["vnet4"] = {"bridge": "vs0", "interfaces": ["vnet4"], "tag": 10, "trunks": [],
+                           "vlan_mode": None, "bond_mode": None, "lacp": None,
+                           "other_config": {}, "external_ids": {}}
+    w["interfaces"]["vnet4"] = {"port": "vnet4", "type": "", "mtu_request": None,
+                                "external_ids": {"attached-mac": "52:54:00:aa:00:01"},
+                                "ofport": 2, "error": None, "mac_in_use": None,
+                                "options": {}, "link_state": "down"}
+    config = [{"name": "vs0", "vnets": [{"attached_mac": "52:54:00:aa:00:01", "tag": 30}]}]
+    p, after = applied(w, config)
+    assert [(v["label"], v["reason"]) for v in p.pending] == [
+        ("vs0/52:54:00:aa:00:01", "stale port vnet4: its interface is gone (VM not running?); "
+                                  "purge_stale removes it")]
+    assert after["ports"]["vnet4"]["tag"] == 10 and not p.ops
+    p, after = applied(w, config, state="overridden", purge_stale=True)
+    assert "vnet4" not in after["ports"]
+    assert "removing stale vnet vnet4 from vs0" in p.warnings
+    w["links"]["vnet4"] = {"mac": None, "addresses": [], "master": None, "up": True}
+    p, after = applied(w, config)
+    assert after["ports"]["vnet4"]["tag"] == 30 and not p.pending
 
 
 def test_reassert_links_restores_what_a_link_bounce_dropped():
