@@ -1,5 +1,7 @@
-"""Real libvirt: libvirtd and QEMU (TCG, no KVM, no disk: the guest is iPXE asking for DHCP)
-inside a lab host, plugging real VMs into vSwitches that provision.yml built. What libvirt does
+"""Real libvirt: libvirtd and QEMU (TCG, no KVM, no disk: the guest is iPXE) inside a lab host,
+plugging real VMs into vSwitches that provision.yml built. lv-a gets its address by DHCP from
+dnsmasq in the lab VM beside it and then sits in iPXE's shell, which answers ARP and ping: a VM
+with an address that sends nothing by itself; lv-b has none. What libvirt does
 to its ports (re-plug under a new vnet name on every start, the tag from the domain XML, the
 port left behind when a VM dies while libvirtd is down), met by the collection's modules over
 real SSH.
@@ -22,10 +24,11 @@ from labkit import BIN, REPO, _env, in_node, ovs_json, playbook, start_lab, stat
 
 HOST = "hv1"
 DOMAINS = {
-    "lv-a": {"mac": "52:54:00:d0:00:0a", "bridge": "vswitch0", "tag": 10},
-    "lv-b": {"mac": "52:54:00:d0:00:0b", "bridge": "vswitch1", "tag": None},
+    "lv-a": {"mac": "52:54:00:d0:00:0a", "bridge": "vswitch0", "tag": None},
+    "lv-b": {"mac": "52:54:00:d0:00:0b", "bridge": "vswitch1", "tag": 20},
 }
-TOOLS = ("libvirtd", "virtlogd", "virsh", "qemu-system-x86_64")
+LV_A_IP = "203.0.113.201"          # vswitch0's subnet, untagged: hv1-vm1 serves DHCP there
+TOOLS = ("libvirtd", "virtlogd", "virsh", "qemu-system-x86_64", "dnsmasq")
 
 
 def domain_xml(name, mac, bridge, tag):
@@ -126,6 +129,20 @@ def lv(request, tmp_path_factory):
                    json.dumps({"lab_libvirt": [HOST]}))
     assert run.rc == 0 and run.changed() == 1, run      # the lab was up: only libvirtd started
     assert cnlab(info, "libvirt", "--host", HOST)["changed"] is False
+    # DHCP and TFTP for lv-a from the lab VM on the same segment; iPXE runs the script (a
+    # shell: it stays on the network, answering ARP and ping). Ended by its PID.
+    dhcp = info["dir"] / "dhcp"
+    dhcp.mkdir()
+    (dhcp / "boot.ipxe").write_text("#!ipxe\nshell\n")
+    subprocess.run(["ip", "netns", "exec", "cnlab-hv1-vm1", "dnsmasq", "--port=0",
+                    "--interface=eth0", "--bind-interfaces", "--user=root",
+                    "--dhcp-range=203.0.113.200,203.0.113.210,255.255.255.0",
+                    f"--dhcp-host={DOMAINS['lv-a']['mac']},{LV_A_IP}", "--enable-tftp",
+                    f"--tftp-root={dhcp}", "--dhcp-boot=boot.ipxe",
+                    f"--pid-file={dhcp}/dnsmasq.pid", f"--dhcp-leasefile={dhcp}/leases",
+                    f"--log-facility={dhcp}/dnsmasq.log"], check=True)
+    request.addfinalizer(lambda: os.kill(int((dhcp / "dnsmasq.pid").read_text()), 15))
+    info["dhcp_log"] = dhcp / "dnsmasq.log"
     xml_dir = info["dir"] / "hosts" / HOST / "libvirt"      # /run/cnlab-host/libvirt inside
     for name, d in DOMAINS.items():
         (xml_dir / f"{name}.xml").write_text(domain_xml(name, d["mac"], d["bridge"], d["tag"]))
@@ -147,15 +164,26 @@ def test_libvirt_plugs_real_vms_with_its_keys_and_the_xmls_tag(lv):
         assert ifaces[vnet]["link_state"] == "up" and ifaces[vnet]["error"] == []
 
 
-def test_locate_finds_real_vms_by_mac_name_and_uuid_and_says_what_virsh_gave(lv):
+def test_locate_finds_real_vms_by_mac_ip_name_and_uuid_and_says_what_virsh_gave(lv):
     vnet_a = vnet_of(lv, "lv-a")
-    got = module(lv, "locate", {"mac": DOMAINS["lv-a"]["mac"], "timeout": 10})
+    got = module(lv, "locate", {"mac": DOMAINS["lv-b"]["mac"], "timeout": 10})
     (loc,) = [x for x in got["locations"] if x["local"]]
     assert (loc["port"], loc["vswitch"], loc["vlan"], loc["domain"]) == \
-        (vnet_a, "vswitch0", 10, "lv-a")
-    assert any(e.startswith("virsh domiflist: domain lv-a interface " + vnet_a)
+        (vnet_of(lv, "lv-b"), "vswitch1", 20, "lv-b")
+    assert any(e.startswith("virsh domiflist: domain lv-b interface " + loc["port"])
                for e in loc["evidence"]), loc
-    assert got["domain"] == "lv-a"
+    assert got["domain"] == "lv-b"
+
+    # by its address: iPXE took its lease and fetched its script (TCG: ~30 s after start);
+    # the probe from vswitch0 fills the neighbour table, attached-mac names the port
+    wait_for("lv-a fetched its iPXE script", lambda: "sent " in lv["dhcp_log"].read_text()
+             and "boot.ipxe" in lv["dhcp_log"].read_text(), seconds=90)
+    got = module(lv, "locate", {"ip": LV_A_IP, "probe": True, "timeout": 10})
+    (loc,) = [x for x in got["locations"] if x["local"]]
+    assert (loc["port"], loc["vswitch"], loc["mac"], loc["domain"]) == \
+        (vnet_a, "vswitch0", DOMAINS["lv-a"]["mac"], "lv-a"), got
+    assert any(e.startswith(f"neighbour table: {LV_A_IP} lladdr {DOMAINS['lv-a']['mac']}")
+               for e in loc["evidence"]), loc
 
     uuid = virsh(lv, "domuuid", "lv-b")
     for asked in ("lv-b", uuid):
@@ -178,6 +206,7 @@ def test_locate_finds_real_vms_by_mac_name_and_uuid_and_says_what_virsh_gave(lv)
 
 def test_tag_by_mac_survives_destroy_and_start(lv):
     mac, old = DOMAINS["lv-b"]["mac"], vnet_of(lv, "lv-b")
+    assert interfaces(lv)[1][old]["tag"] == 20
     want = {"bridge": "vswitch1", "attached_mac": mac, "tag": 30}
     untouched = ofports(lv, old)
     got = module(lv, "vnet", want)
@@ -195,7 +224,7 @@ def test_tag_by_mac_survives_destroy_and_start(lv):
     virsh(lv, "start", "lv-b")
     new = vnet_of(lv, "lv-b")
     assert new and new != old                   # a new name at every start
-    assert interfaces(lv)[1][new]["tag"] == []  # the XML's (none), not the inventory's
+    assert interfaces(lv)[1][new]["tag"] == 20  # the XML's, not the inventory's
     got = module(lv, "vnet", want)
     assert got["changed"] and interfaces(lv)[1][new]["tag"] == 30
     assert module(lv, "vnet", want)["changed"] is False
@@ -211,13 +240,14 @@ def test_overridden_and_replaced_never_touch_libvirts_ports(lv):
     for name in DOMAINS:
         assert vnet_of(lv, name) in before
 
-    config = [dict(vs) for vs in inventory_vswitches(lv) if vs["name"] == "vswitch0"]
-    config[0]["vnets"] = list(config[0]["vnets"]) + [{"attached_mac": DOMAINS["lv-a"]["mac"]}]
+    config = [dict(vs) for vs in inventory_vswitches(lv) if vs["name"] == "vswitch1"]
+    n = len(config[0]["vnets"])
+    config[0]["vnets"] = config[0]["vnets"] + [{"attached_mac": DOMAINS["lv-b"]["mac"]}]
     got = module(lv, "vswitch", {"config": config, "state": "replaced"}, check=True)
-    vnet_a = vnet_of(lv, "lv-a")
-    assert ("config[0].vnets[2]: replaced clears tag 10 of %s, which libvirt set from the "
-            "domain XML" % vnet_a) in got["output"], got["output"]
-    assert interfaces(lv)[1][vnet_a]["tag"] == 10         # check mode: nothing changed
+    vnet_b = vnet_of(lv, "lv-b")
+    assert (f"config[0].vnets[{n}]: replaced clears tag 30 of {vnet_b}, a libvirt VM's port "
+            "(libvirt sets the domain XML's tag again at the VM's next start)") in got["output"]
+    assert interfaces(lv)[1][vnet_b]["tag"] == 30         # check mode: nothing changed
 
 
 def test_a_vm_dead_while_libvirtd_is_down_is_pending_then_purged(lv):

@@ -513,9 +513,9 @@ class Planner(object):
                 if key in ("tag", "trunks") and current not in (None, []) and \
                         plugged_by_libvirt(self.w, pname):
                     self.plan.warnings.append(
-                        "%s: replaced clears %s %s of %s, which libvirt set from the domain XML"
-                        " and sets again at the VM's next start; declare %s to keep it"
-                        % (path, key, current, pname, key))
+                        "%s: replaced clears %s %s of %s, a libvirt VM's port (libvirt sets the "
+                        "domain XML's %s again at the VM's next start); declare %s to keep it"
+                        % (path, key, current, pname, key, key))
             else:
                 continue
             self._set(table, pname if table == "Port" else iname, column, value)

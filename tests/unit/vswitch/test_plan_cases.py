@@ -318,9 +318,9 @@ CASES = [
          "commands": ["ovs-vsctl -- clear Bridge vs0 fail_mode -- remove Bridge vs0 "
                       "other_config mac-aging-time -- clear Port vnet7 trunks "
                       "-- clear Interface vnet7 mtu_request"],
-         "warnings": ["config[0].vnets[0]: replaced clears trunks [20, 30] of vnet7, which "
-                      "libvirt set from the domain XML and sets again at the VM's next start; "
-                      "declare trunks to keep it"]},
+         "warnings": ["config[0].vnets[0]: replaced clears trunks [20, 30] of vnet7, a "
+                      "libvirt VM's port (libvirt sets the domain XML's trunks again at the "
+                      "VM's next start); declare trunks to keep it"]},
         id="replaced-resets-unset-options"),
     pytest.param(
         with_precreated, [{"name": "vs0", "uplink": {"interfaces": ["eth0"]}, "vnets": []}],
