@@ -46,6 +46,8 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "fast: sandbox-only reliability test (CI)")
     config.addinivalue_line("markers", "lab: reliability test on the shared lab (needs flock "
                                        "/run/cnlab-agents.lock)")
+    config.addinivalue_line("markers", "reboot: a lab host rebooted (lab, but quick: make test "
+                                       "runs it)")
     config.stash[_KEY] = []
     config.stash[_TABLES] = {}
 

@@ -56,6 +56,10 @@ SSHD = "/usr/sbin/sshd"
 UUID_NS = uuid.UUID("6f1c1d3e-8a47-4f0e-9d2b-5c1ab0e7c0de")  # stable UUIDs across runs
 NFT_TABLE = "cnlab"
 INNER_DIR = "/run/cnlab-host"              # inside a host: its DIR/hosts/NAME, bind-mounted
+# A host's own network configuration, private to it (bound over the machine's directory when
+# the machine has it: ifupdown's and netplan.io's packages create them).
+NET_CONFIG_DIRS = (("etc-network", "/etc/network"), ("etc-netplan", "/etc/netplan"))
+NETWORKD = "/lib/systemd/systemd-networkd"
 
 
 class LabError(Exception):
@@ -319,11 +323,15 @@ class Init:
         # the host's own) and /tmp (parallel captures must not collide: trap 10).
         # Order matters: bind the host's files before /run and /tmp are covered (DIR may live
         # under /tmp), then expose the host directory inside as /run/cnlab.
-        for argv in (["mount", "--bind", f"{d}/etc-openvswitch", "/etc/openvswitch"],
+        # The host's own network configuration (what provisioning persists, what a reboot
+        # reads back), where the machine has that directory to bind over.
+        own = [["mount", "--bind", f"{d}/{sub}", target] for sub, target in NET_CONFIG_DIRS
+               if os.path.isdir(f"{d}/{sub}") and os.path.isdir(target)]
+        for argv in [["mount", "--bind", f"{d}/etc-openvswitch", "/etc/openvswitch"],
                      ["mount", "--bind", f"{d}/log-openvswitch", "/var/log/openvswitch"],
                      ["mount", "--bind", f"{d}/hosts", "/etc/hosts"],
-                     ["mount", "--bind", f"{d}/hostname", "/etc/hostname"],
-                     ["mount", "-t", "tmpfs", "-o", "mode=0755,size=64m", "cnlab-run", "/run"]):
+                     ["mount", "--bind", f"{d}/hostname", "/etc/hostname"]] + own + [
+                     ["mount", "-t", "tmpfs", "-o", "mode=0755,size=64m", "cnlab-run", "/run"]]:
             run(argv)
         for path, mode in (("/run/openvswitch", 0o755), ("/run/sshd", 0o755),
                            ("/run/lock", 0o1777), (INNER_DIR, 0o700)):
@@ -430,7 +438,7 @@ def lock():
 
 # --------------------------------------------------------------------------- bring-up
 
-def start_node(lab, name, autoprotect=()):
+def start_node(lab, name, autoprotect=(), net_config=None):
     """Create netns cnlab-NAME and start the node's init in new mount/UTS/PID namespaces."""
     ns = f"{PREFIX}-{name}"
     hd = lab.hostdir(name)
@@ -440,6 +448,7 @@ def start_node(lab, name, autoprotect=()):
         etc_hosts = fh.read()
     write_file(os.path.join(hd, "hosts"), f"127.0.1.1\t{name}\n{etc_hosts}")
     write_file(os.path.join(hd, "hostname"), f"{name}\n")
+    prepare_net_config(hd, net_config)
     write_file(os.path.join(hd, "init.json"),
                json.dumps({"hostname": name, "hostdir": hd, "autoprotect": list(autoprotect)}))
     if ns not in netns_list():
@@ -749,7 +758,8 @@ def cmd_up(lab, n_hosts, rp_filter):
         for name in names:
             h = next((x for x in hosts if x["name"] == name), None)
             auto = ["eth0"] if h and h["last"] else []
-            futs[name] = (time.monotonic(), pool.submit(start_node, lab, name, auto))
+            futs[name] = (time.monotonic(), pool.submit(start_node, lab, name, auto,
+                                                        mgmt_stanza(h) if h else None))
         for name, (ts, fut) in futs.items():
             try:
                 lab.state["nodes"][name] = fut.result()
@@ -969,6 +979,96 @@ def cmd_protect(lab, host, ifname, undo):
     return {"changed": True, "host": host, "ifname": ifname, "drop": not undo}
 
 
+# --------------------------------------------------------------------------- reboot
+
+def prepare_net_config(hd, config):
+    """The host's /etc/network (ifupdown: the machine's hook scripts, an interfaces file of the
+    host's own, an empty interfaces.d) and /etc/netplan (empty), written once. ``config`` is the
+    interfaces stanzas of what the host has before any provisioning (its management address)."""
+    net = os.path.join(hd, "etc-network")
+    if os.path.isdir("/etc/network") and not os.path.isdir(net):
+        shutil.copytree("/etc/network", net, symlinks=True,
+                        ignore=lambda d, names: [n for n in names if d == "/etc/network"
+                                                 and n in ("interfaces", "interfaces.d")])
+        os.makedirs(os.path.join(net, "interfaces.d"))
+        write_file(os.path.join(net, "interfaces"),
+                   "# cnlab: this host's own network configuration (docs/lab.md, reboot)\n"
+                   "source /etc/network/interfaces.d/*\n\nauto lo\niface lo inet loopback\n"
+                   + (config or ""))
+    os.makedirs(os.path.join(hd, "etc-netplan"), mode=0o755, exist_ok=True)
+
+
+def mgmt_stanza(h):
+    dev = h["mgmt_interface"]
+    return f"\nauto {dev}\niface {dev} inet static\n    address {h['mgmt_address']}/24\n"
+
+
+def boot_network(enter, hd, log):
+    """What a host's init scripts do once OVS runs: ifupdown's `ifup -a` where the host's
+    /etc/network/interfaces has stanzas, and netplan (`netplan generate`, then
+    systemd-networkd) where its /etc/netplan has files. Returns the systems that ran."""
+    ran = []
+    with open(os.path.join(hd, "etc-network", "interfaces"), encoding="utf-8") as fh:
+        has_stanzas = any(ln.startswith("iface ") and not ln.startswith("iface lo ")
+                          for ln in fh.read().splitlines())
+    if has_stanzas or os.listdir(os.path.join(hd, "etc-network", "interfaces.d")):
+        run(enter + ["ifup", "-a"], log=log)
+        ran.append("ifupdown")
+    if any(n.endswith(".yaml") for n in os.listdir(os.path.join(hd, "etc-netplan"))):
+        run(enter + ["netplan", "generate"], log=log)
+        # networkd waits for udev unless /sys is read-only (as in a container): its own
+        # mount namespace with /sys remounted read-only, nothing else changed.
+        run(enter + ["unshare", "--mount", "--propagation", "slave", "sh", "-c",
+                     "mount -o remount,ro /sys && mkdir -p /run/systemd/netif && "
+                     f"exec {NETWORKD} >>{INNER_DIR}/networkd.log 2>&1 &"], log=log)
+        ran.append("netplan")
+    return ran
+
+
+def cmd_reboot(lab, host):
+    """Reboot lab host HOST as far as networking goes: OVS stops (its datapath and internal
+    ports go), every link goes down with its addresses and routes, /run/network is cleared;
+    then OVS starts again from its conf.db and the host's own network configuration brings
+    the addresses back. Returns the seconds until the management address answered again."""
+    state = lab.load()
+    hosts = {h["name"]: h for h in state.get("hosts", [])} if state else {}
+    if host not in hosts:
+        raise LabError(f"no host {host} in the lab at {lab.dir}")
+    h, hd = hosts[host], lab.hostdir(host)
+    enter = host_enter(state["nodes"][host]["init_pid"])
+    log = os.path.join(hd, "reboot.log")
+    t0 = time.monotonic()
+    run(enter + ["ovs-appctl", "-t", "ovs-vswitchd", "exit", "--cleanup"], check=False)
+    run(enter + ["ovs-appctl", "-t", "ovsdb-server", "exit"], check=False)
+    networkd = run(enter + ["pgrep", "-x", "systemd-network"], check=False).stdout.split()
+    for p in networkd:                                      # inside the host's PID namespace
+        run(enter + ["kill", p], check=False)
+    links = [ln["ifname"] for ln in json.loads(run(enter + ["ip", "-j", "link", "show"]).stdout)
+             if ln["ifname"] != "lo"]
+    cmds = [f"link set {n} down" for n in links] + [f"addr flush dev {n}" for n in links]
+    cmds += ["route flush table main", "-6 route flush table main"]
+    run(enter + ["ip", "-force", "-batch", "-"], input_text="\n".join(cmds) + "\n",
+        check=False)                # -force: a link that vanished meanwhile ends nothing
+    run(enter + ["rm", "-rf", "/run/network", "/run/systemd/network", "/run/systemd/netif"])
+    down = time.monotonic()
+    start_ovs(enter, system_id=stable_uuid(host, "system-id"), hostname=host, log=log)
+    ran = boot_network(enter, hd, log)
+    # libvirt starting the VMs again: their ports' links come up
+    vnets = [vm["vnet"] for vm in h["vms"]]
+    run(enter + ["ip", "-batch", "-"], check=False,
+        input_text="".join(f"link set {n} up\n" for n in vnets))
+    deadline = time.monotonic() + 60
+    while not ssh_ready(h["mgmt_address"]):
+        if time.monotonic() > deadline:
+            raise LabError(f"{host}: {h['mgmt_address']} did not answer within 60 s of the "
+                           f"reboot (network configuration: {', '.join(ran) or 'none'}); "
+                           f"see {log}")
+        time.sleep(0.05)
+    return {"changed": True, "host": host, "network_config": ran,
+            "shutdown_seconds": round(down - t0, 2),
+            "downtime_seconds": round(time.monotonic() - t0, 2)}
+
+
 # --------------------------------------------------------------------------- real libvirt
 
 # What a lab host's own libvirtd needs to be private to that host (its domains live and die
@@ -1047,6 +1147,9 @@ def main(argv=None):
     p.add_argument("--host", required=True)
     p.add_argument("--ifname", required=True)
     p.add_argument("--undo", action="store_true")
+    p = sub.add_parser("reboot", help="reboot one lab host's networking (OVS and addresses)")
+    p.add_argument("--dir", required=True)
+    p.add_argument("--host", required=True)
     p = sub.add_parser("libvirt", help="start libvirtd inside one lab host (real VMs)")
     p.add_argument("--dir", required=True)
     p.add_argument("--host", required=True)
@@ -1075,6 +1178,8 @@ def main(argv=None):
                 result = cmd_status(lab)
             elif args.cmd == "libvirt":
                 result = cmd_libvirt(lab, args.host)
+            elif args.cmd == "reboot":
+                result = cmd_reboot(lab, args.host)
             else:
                 result = cmd_protect(lab, args.host, args.ifname, args.undo)
     except (LabError, OSError, subprocess.TimeoutExpired) as exc:

@@ -28,9 +28,10 @@ VS = {"name": "vswitch0", "internal": {"addresses": ["198.51.100.13/24", "203.0.
 def test_ifupdown():
     text = render("ifupdown.j2", VS)
     lines = [line.strip() for line in text.splitlines() if line and not line.startswith("#")]
+    # one stanza per address: ifupdown (0.8.41 here) reads one address per stanza
     assert lines == ["auto vswitch0", "iface vswitch0 inet static", "address 198.51.100.13/24",
-                     "address 203.0.113.13/24", "iface vswitch0 inet6 static",
-                     "address 2001:db8::13/64"]
+                     "iface vswitch0 inet static", "address 203.0.113.13/24",
+                     "iface vswitch0 inet6 static", "address 2001:db8::13/64"]
 
 
 def test_networkmanager_keyfile():
@@ -50,3 +51,14 @@ def test_networkmanager_keyfile():
 def test_ipv4_only(template):
     text = render(template, {"name": "vswitch1", "internal": {"addresses": ["203.0.113.31/24"]}})
     assert "203.0.113.31/24" in text and "inet6" not in text and "address1=2001" not in text
+
+
+def test_ifupdown_brings_the_uplinks_up_without_an_address():
+    vs = {"name": "vswitch2", "uplink": {"interfaces": ["eth2", "eth3"], "bond_name": "bond0"},
+          "internal": {"addresses": []}}
+    lines = [line.strip() for line in render("ifupdown.j2", vs).splitlines()
+             if line and not line.startswith("#")]
+    assert lines == ["auto eth2", "iface eth2 inet manual", "auto eth3", "iface eth3 inet manual"]
+    lines = [line.strip() for line in render("ifupdown.j2", dict(VS, uplink={
+        "interfaces": ["eth0"]})).splitlines() if line and not line.startswith("#")]
+    assert lines[:3] == ["auto eth0", "iface eth0 inet manual", "auto vswitch0"]

@@ -1,0 +1,47 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudnet.vswitch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The host's own ifupdown configuration, made to agree with its vSwitches: a NIC that became
+a vSwitch's uplink carries no address of its own, so the stanzas that configure it (a static
+address, DHCP) would put one back at the next boot. They are commented out, marked, and the
+NIC's name taken off its auto / allow-* lines; the collection's own file brings it up."""
+
+from __future__ import annotations
+
+# interfaces(5): the words that start a stanza; every other line belongs to the iface above.
+STANZAS = ("iface", "mapping", "auto", "source", "source-directory", "rename", "no-auto-down",
+           "no-scripts")
+MARK = "# cloudnet.vswitch: %s is the uplink of %s; its own configuration below is off\n"
+
+
+def _starts_stanza(words):
+    return bool(words) and (words[0] in STANZAS or words[0].startswith("allow-"))
+
+
+def release(text, uplinks):
+    """(text, released): ``text`` (an interfaces(5) file) with every stanza configuring one of
+    ``uplinks`` ({nic: vswitch}) commented out, and the NICs whose stanzas were. Idempotent:
+    what is commented out stays so and is not counted again."""
+    out, released, block = [], [], False
+    for line in text.splitlines(True):
+        words = line.split()
+        if _starts_stanza(words):
+            block = False
+            if words[0] == "iface" and len(words) > 1 and words[1] in uplinks:
+                block = True
+                released.append(words[1])
+                out += [MARK % (words[1], uplinks[words[1]]), "# " + line]
+                continue
+            if words[0] != "iface" and words[0] not in ("mapping", "source",
+                                                        "source-directory", "rename") and \
+                    any(w in uplinks for w in words[1:]):
+                keep = [w for w in words[1:] if w not in uplinks]
+                out.append("# " + line)
+                if keep:
+                    out.append(" ".join([words[0]] + keep) + "\n")
+                continue
+        elif block and words and not words[0].startswith("#"):
+            out.append("# " + line)
+            continue
+        out.append(line)
+    return "".join(out), sorted(set(released))

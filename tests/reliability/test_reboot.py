@@ -1,0 +1,95 @@
+"""A host that reboots comes back as provisioned (docs/reliability.md, "After a reboot").
+
+provision.yml persists each host's vSwitch addresses (and brings its uplinks up at boot) with
+the host's own network configuration; `cnlab.py reboot` then stops the host's OVS, takes every
+link down with its addresses and routes, starts OVS again from its conf.db and lets that
+configuration bring the addresses back (docs/lab.md, reboot). Both kinds of host are rebooted:
+one managed over its own mgmt0, and the last one, whose management address provisioning moved
+from eth0 onto vswitch0 (its installer's eth0 stanza must not take it back).
+
+Runs in `make test` (marker reboot, ~1 min) and with the lab figures (`make reliability`)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from labkit import REPO, in_node, lab_leftovers, playbook, start_lab
+
+pytestmark = [pytest.mark.lab, pytest.mark.reboot]
+HOSTS = 2
+
+
+@pytest.fixture(scope="module")
+def lab(request, tmp_path_factory):
+    info = start_lab(request, tmp_path_factory, HOSTS)
+    inv = yaml.safe_load(info["inventory"].read_text())
+    info["hosts"] = inv["all"]["children"]["hypervisors"]["hosts"]
+    yield info
+    run = playbook("lab_down.yml", info["dir"])
+    assert run.rc == 0, run
+    assert lab_leftovers(info["dir"]) == []
+
+
+def provision(lab, backend):
+    return playbook("provision.yml", lab["dir"], "-i", str(lab["inventory"]),
+                    "-e", f"provision_persist={backend}")
+
+
+def addresses(lab, host):
+    """{link: sorted global addresses} of the host's vSwitches and management link."""
+    links = json.loads(in_node(lab, host, "ip", "-j", "address", "show").stdout)
+    return {ln["ifname"]: sorted(f"{a['local']}/{a['prefixlen']}" for a in ln["addr_info"]
+                                 if a.get("scope") == "global")
+            for ln in links if ln["ifname"].startswith(("vswitch", "mgmt", "eth"))}
+
+
+def vm_pings(lab, count=4):
+    """Pings from hv1's first VM to every other host's first VM (same segment, untagged)."""
+    answered = sent = 0
+    for name, host in lab["hosts"].items():
+        if name == "hv1":
+            continue
+        dst = host["lab_vms"][0]["address"].split("/")[0]
+        out = subprocess.run(["ip", "netns", "exec", "cnlab-hv1-vm1", "ping", "-c", str(count),
+                              "-i", "0.2", "-W", "2", dst], capture_output=True, text=True,
+                             check=False).stdout
+        sent += count
+        answered += sum(1 for ln in out.splitlines() if " bytes from " in ln)
+    return answered, sent
+
+
+@pytest.mark.parametrize("backend", ["ifupdown"])
+def test_a_rebooted_host_comes_back_as_provisioned(lab, backend, table):
+    run = provision(lab, backend)
+    assert run.rc == 0, run
+    assert f"addresses persisted ({backend})" in run.out
+    last = max(lab["hosts"])
+    conf = (lab["dir"] / "hosts" / last / "etc-network" / "interfaces").read_text()
+    # the installer's stanza for eth0 (now vswitch0's uplink) is off, kept as a comment
+    assert "# iface eth0 inet static" in conf and "\niface eth0 inet static" not in conf
+    assert vm_pings(lab)[0] > 0
+    for host in sorted(lab["hosts"]):
+        before = addresses(lab, host)
+        out = subprocess.run([sys.executable, str(REPO / "roles/lab/files/cnlab.py"), "reboot",
+                              "--dir", str(lab["dir"]), "--host", host],
+                             capture_output=True, text=True, check=False)
+        assert out.returncode == 0, out.stdout + out.stderr
+        rebooted = json.loads(out.stdout)
+        assert rebooted["network_config"] == [backend]
+        after = addresses(lab, host)
+        again = provision(lab, backend)
+        answered, sent = vm_pings(lab)
+        table("After a reboot", {
+            "host": host + (" (management on mgmt0)" if lab["hosts"][host]["lab_mgmt_interface"]
+                            == "mgmt0" else " (management moved from eth0 onto vswitch0)"),
+            "network configuration": backend,
+            "addresses back": "yes" if after == before else f"no: {after}",
+            "provision.yml changes": sum(r["changed"] for r in again.recap.values()),
+            "downtime s": rebooted["downtime_seconds"],
+            "VM pings answered": f"{answered}/{sent}"})
+        assert after == before
+        assert again.rc == 0 and all(r["changed"] == 0 for r in again.recap.values()), again
+        assert answered > 0                     # the VMs' traffic resumed
