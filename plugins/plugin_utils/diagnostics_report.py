@@ -6,12 +6,17 @@ blocks, plugin_utils/document.py), built on the controller from
 what vswitch_info, fdb_info, path_check and locate returned per host. Pure: dicts in, text out.
 
 Input: {host: {"vswitches": [...], "mtu_mismatches": [...], "fdb": [{"name": bridge,
-"entries": [...]}], "paths": [...], "locate": {...} or None}}.
+"entries": [...]}], "paths": [...], "locate": {...} or None, "drift": {"before": [...],
+"after": [...]} or {"error": msg} or None}}.
 """
 
 from __future__ import annotations
 
-from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import document, path_evidence
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import (
+    document,
+    drift,
+    path_evidence,
+)
 
 
 def duplicates(hosts):
@@ -76,6 +81,30 @@ def findings(hosts, host_ip=None):
     return problems
 
 
+def drift_rows(hosts):
+    """Every host's differences from the inventory (plugin_utils/drift.py), host by host."""
+    out = []
+    for host, data in sorted(hosts.items()):
+        d = data.get("drift") or {}
+        if "after" in d:
+            out += drift.rows(host, d.get("before"), d["after"],
+                              [vs["name"] for vs in data.get("vswitches") or []])
+    return out
+
+
+def _drift_check(hosts):
+    checked = sorted(h for h, d in hosts.items() if "after" in (d.get("drift") or {}))
+    failed = sorted("%s (%s)" % (h, d["drift"]["error"]) for h, d in hosts.items()
+                    if "error" in (d.get("drift") or {}))
+    if not checked and not failed:
+        return "Drift from the inventory: not checked (no host has vswitches in the inventory)."
+    rows = drift_rows(hosts)
+    text = "Drift from the inventory: %d host(s) checked, %d difference(s)%s" % (
+        len(checked), len(rows), " on %s" % ", ".join(sorted({r["host"] for r in rows}))
+        if rows else "")
+    return text + ("; not checked on %s." % "; ".join(failed) if failed else ".")
+
+
 def checks(hosts):
     """Each check that ran and its result, one sentence each (silence is not a result)."""
     paths = [p for d in hosts.values() for p in d.get("paths") or []]
@@ -92,6 +121,7 @@ def checks(hosts):
         "Reverse paths: %d checked, %d symmetric, %d with evidence of an asymmetry (findings), "
         "%d that could happen (below)." % (
             len(paths), len(paths) - len(found) - len(could), len(found), len(could)),
+        _drift_check(hosts),
     ]
 
 
@@ -101,14 +131,25 @@ TITLE = "vSwitch diagnostics"
 def blocks(hosts, generated=None, host_ip=None, files=None):
     """The report as document blocks (plugin_utils/document.py): its verdict first."""
     found = findings(hosts, host_ip)
+    drifted = drift_rows(hosts)
     opening = ["%d finding(s)." % len(found) if found else
                "Healthy: no finding on %d host(s)." % len(hosts)]
+    if drifted:
+        opening[0] += " %d difference(s) from the inventory on %s." % (
+            len(drifted), ", ".join(sorted({r["host"] for r in drifted})))
     if generated:
         opening.append("Collected %s from %d host(s)%s." % (
             generated, len(hosts), " for %s" % host_ip if host_ip else ""))
     out = [document.block(None, opening),
            document.block("Findings", found or [NOTHING], bullets=True),
            document.block("Checks", checks(hosts), bullets=True, cls="checks")]
+    if drifted:
+        out.append(document.block(
+            "Drift from the inventory",
+            ["What the inventory declares (provision.yml would apply it) against what lives."],
+            table_=(["host", "object", "field", "declared", "live"],
+                    [[r["host"], r["object"], r["field"], r["declared"], r["live"]]
+                     for r in drifted]), cls="drift"))
     could = path_evidence.split(_routes(hosts))[1]
     if could:
         out.append(document.block("Could happen (not seen)", [path_evidence.COULD_HAPPEN]))

@@ -1,0 +1,71 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudnet.vswitch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Drift: what differs between a host's vSwitches as the inventory declares them and as they
+live, one row per object and field. The vswitch module computes both sides itself: run in check
+mode with the inventory's config and state replaced, its `before` is the live state and its
+`after` what the inventory would make of it; a field that differs is drift. vSwitches the host
+has and the inventory does not list are drift too (replaced never touches them). Pure."""
+
+from __future__ import annotations
+
+import json
+
+
+def _flat(value, path, out):
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            _flat(sub, path + (key,), out)
+    elif isinstance(value, list) and value and all(isinstance(x, dict) and x.get("name")
+                                                   for x in value):
+        for item in value:                    # vnets: one object each, by port name
+            _flat({k: v for k, v in item.items() if k != "name"}, path + (item["name"],), out)
+    else:
+        out[path] = value
+
+
+def show(value):
+    """A value as the report shows it: unset for nothing (OVS's default applies), JSON for
+    lists and maps."""
+    if value in (None, [], {}, ""):
+        return "unset"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def _object(vs, path, vnets):
+    if path[:1] == ("vnets",) and len(path) > 1:
+        mac = vnets.get(path[1])
+        return "%s vnet %s%s" % (vs, path[1], " (%s)" % mac if mac else ""), path[2:]
+    return vs, path
+
+
+def rows(host, before, after, live_names=()):
+    """[{host, object, field, declared, live}] sorted: the inventory's vSwitches as the vswitch
+    module found them (`before`) against what it would make of them (`after`), and the live
+    vSwitches (`live_names`) the inventory does not list."""
+    out = []
+    b = {vs["name"]: vs for vs in before or []}
+    for vs in after or []:
+        name = vs["name"]
+        if name not in b:
+            out.append({"host": host, "object": name, "field": "vSwitch",
+                        "declared": "present", "live": "missing"})
+            continue
+        fb, fa = {}, {}
+        _flat(b[name], (), fb)
+        _flat(vs, (), fa)
+        vnets = {v["name"]: v.get("attached_mac") for v in (b[name].get("vnets") or [])}
+        for path in sorted(set(fb) | set(fa), key=lambda p: tuple(str(x) for x in p)):
+            live, declared = fb.get(path), fa.get(path)
+            if show(live) == show(declared):
+                continue
+            obj, field = _object(name, path, vnets)
+            out.append({"host": host, "object": obj, "field": ".".join(map(str, field)),
+                        "declared": show(declared), "live": show(live)})
+    listed = {vs["name"] for vs in after or []} | set(b)
+    for name in sorted(set(live_names) - listed):
+        out.append({"host": host, "object": name, "field": "vSwitch",
+                    "declared": "absent (not in the inventory)", "live": "present"})
+    return out

@@ -1,0 +1,69 @@
+"""Drift from the inventory (plugin_utils/drift.py) and its place in the diagnostics report:
+the vswitch module's before (live) against its after (what the inventory makes of it)."""
+
+import copy
+
+from ansible_collections.cloudnet.vswitch.plugins.filter.diagnostics_drift import (
+    diagnostics_drift,
+)
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import diagnostics_report, drift
+
+LIVE = [{"name": "vswitch0", "datapath_type": "netdev", "fail_mode": None, "stp": False,
+         "mac_aging_time": None, "mac_table_size": None, "other_config": {},
+         "external_ids": {"cloudnet-vswitch": "bridge"},
+         "uplink": {"interfaces": ["eth0"], "other_config": {}},
+         "internal": {"addresses": ["203.0.113.12/24"], "mac": "02:cb:00:02:00:00"},
+         "vnets": [{"name": "vnet1", "attached_mac": "52:54:00:c1:02:02", "iface_id": "x",
+                    "tag": 20, "trunks": [], "vlan_mode": None, "mtu_request": None,
+                    "external_ids": {"attached-mac": "52:54:00:c1:02:02"}}]}]
+
+
+def declared():
+    after = copy.deepcopy(LIVE)
+    after[0]["vnets"][0]["tag"] = 10
+    after[0]["mac_aging_time"] = 60
+    return after
+
+
+def test_each_differing_field_is_one_row_with_both_values():
+    got = drift.rows("hv2", LIVE, declared(), ["vswitch0", "vsextra"])
+    assert got == [
+        {"host": "hv2", "object": "vswitch0", "field": "mac_aging_time", "declared": "60",
+         "live": "unset"},
+        {"host": "hv2", "object": "vswitch0 vnet vnet1 (52:54:00:c1:02:02)", "field": "tag",
+         "declared": "10", "live": "20"},
+        {"host": "hv2", "object": "vsextra", "field": "vSwitch",
+         "declared": "absent (not in the inventory)", "live": "present"}]
+
+
+def test_no_drift_and_a_missing_vswitch():
+    assert drift.rows("hv1", LIVE, copy.deepcopy(LIVE), ["vswitch0"]) == []
+    missing = copy.deepcopy(LIVE)
+    missing[0]["name"] = "vswitch1"
+    assert drift.rows("hv1", [], missing, []) == [
+        {"host": "hv1", "object": "vswitch1", "field": "vSwitch", "declared": "present",
+         "live": "missing"}]
+    assert drift.show(["a", 1]) == '["a", 1]' and drift.show({}) == "unset"
+
+
+# what vswitch_info returns for that vSwitch (the report's per-host part)
+INFO = [{"name": "vswitch0", "datapath_type": "netdev", "ports": [],
+         "mac_aging_time": {"effective": 300}, "mac_table_size": {"effective": 8192}}]
+
+
+def test_the_report_leads_with_the_drift_and_says_what_was_checked():
+    hosts = {"hv1": {"vswitches": INFO, "drift": {"before": LIVE, "after": copy.deepcopy(LIVE)}},
+             "hv2": {"vswitches": INFO, "drift": {"before": LIVE, "after": declared()}},
+             "hv3": {"vswitches": INFO, "drift": {"error": "eth9: no such interface"}}}
+    md = diagnostics_report.markdown(hosts)
+    assert md.splitlines()[2] == ("**Healthy: no finding on 3 host(s). 2 difference(s) from the "
+                                  "inventory on hv2.**")
+    assert "## Drift from the inventory" in md
+    assert "| hv2 | vswitch0 vnet vnet1 (52:54:00:c1:02:02) | tag | 10 | 20 |" in md
+    assert ("- Drift from the inventory: 2 host(s) checked, 2 difference(s) on hv2; not "
+            "checked on hv3 (eth9: no such interface).") in md
+    assert diagnostics_drift(hosts) == diagnostics_report.drift_rows(hosts)
+    assert len(diagnostics_drift(hosts)) == 2
+    none = diagnostics_report.markdown({"hv1": {"vswitches": INFO, "drift": None}})
+    assert ("Drift from the inventory: not checked (no host has vswitches in the inventory)."
+            in none) and "## Drift" not in none
