@@ -15,6 +15,7 @@ from __future__ import annotations
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import (
     document,
     drift,
+    health,
     path_evidence,
 )
 
@@ -61,6 +62,7 @@ def findings(hosts, host_ip=None):
     narrowed to) found on no host is one."""
     problems = path_evidence.split(_routes(hosts))[0]
     for host, data in sorted(hosts.items()):
+        problems += health.findings(host, data)
         for m in data.get("mtu_mismatches") or []:
             problems.append("%s: MTU mismatch on %s: %s %s has MTU %s, its uplink %s has %s" % (
                 host, m.get("vswitch"), m["role"], m["port"], m["mtu"], m["uplink"],
@@ -113,9 +115,14 @@ def checks(hosts):
     mtu = sum(len(d.get("mtu_mismatches") or []) for d in hosts.values())
     dups = duplicates(hosts)
     unread = sorted(h for h, d in hosts.items() if d.get("errors"))
+    ports = [p for d in hosts.values() for vs in d.get("vswitches") or []
+             for p in vs.get("ports") or []]
+    sick = sum(len(health.findings(h, d)) for h, d in hosts.items())
     return [
         "Hosts read: %d of %d%s." % (len(hosts) - len(unread), len(hosts),
                                      " (not: %s)" % ", ".join(unread) if unread else ""),
+        "Ports, bonds and MAC tables: %d port(s) read, %d problem(s) (errors, links down, "
+        "stale vnets, bond members and LACP, full tables)." % (len(ports), sick),
         "MTU along each vSwitch: %d mismatch(es) on %d vSwitch(es)." % (mtu, vswitches),
         "MACs and IPs on two hosts: %s." % (len(dups) or "none"),
         "Reverse paths: %d checked, %d symmetric, %d with evidence of an asymmetry (findings), "

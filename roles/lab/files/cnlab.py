@@ -327,11 +327,12 @@ class Init:
         # reads back), where the machine has that directory to bind over.
         own = [["mount", "--bind", f"{d}/{sub}", target] for sub, target in NET_CONFIG_DIRS
                if os.path.isdir(f"{d}/{sub}") and os.path.isdir(target)]
-        for argv in [["mount", "--bind", f"{d}/etc-openvswitch", "/etc/openvswitch"],
-                     ["mount", "--bind", f"{d}/log-openvswitch", "/var/log/openvswitch"],
-                     ["mount", "--bind", f"{d}/hosts", "/etc/hosts"],
-                     ["mount", "--bind", f"{d}/hostname", "/etc/hostname"]] + own + [
-                     ["mount", "-t", "tmpfs", "-o", "mode=0755,size=64m", "cnlab-run", "/run"]]:
+        binds = [["mount", "--bind", f"{d}/etc-openvswitch", "/etc/openvswitch"],
+                 ["mount", "--bind", f"{d}/log-openvswitch", "/var/log/openvswitch"],
+                 ["mount", "--bind", f"{d}/hosts", "/etc/hosts"],
+                 ["mount", "--bind", f"{d}/hostname", "/etc/hostname"]]
+        run_tmpfs = ["mount", "-t", "tmpfs", "-o", "mode=0755,size=64m", "cnlab-run", "/run"]
+        for argv in binds + own + [run_tmpfs]:
             run(argv)
         for path, mode in (("/run/openvswitch", 0o755), ("/run/sshd", 0o755),
                            ("/run/lock", 0o1777), (INNER_DIR, 0o700)):
