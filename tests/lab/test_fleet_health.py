@@ -1,9 +1,11 @@
-"""collect_diagnostics.yml judges drift: what differs from the inventory, host by host, object
-and field, read-only; -e fail_on=drift exits non-zero on a drifted lab and zero on a clean one.
+"""collect_diagnostics.yml judges, read-only: drift (what differs from the inventory, host by
+host, object and field; -e fail_on=drift exits non-zero on a drifted lab and zero on a clean
+one) and health (each fault broken on purpose is its exact finding; healed, it is gone).
 
-Run: pytest tests/lab/test_drift.py   (as root, from the repository; ~1 min)"""
+Run: pytest tests/lab/test_fleet_health.py   (as root, from the repository; ~3 min)"""
 
 import json
+import time
 
 import pytest
 from labkit import in_node, playbook, start_lab
@@ -27,10 +29,10 @@ def diagnostics(lab, *extra):
     return run, json.loads((latest / "summary.json").read_text()), latest
 
 
-def test_a_clean_lab_has_no_drift(lab):
-    run, summary, latest = diagnostics(lab, "-e", "fail_on=drift")
+def test_a_clean_lab_has_no_drift_and_no_finding(lab):
+    run, summary, latest = diagnostics(lab, "-e", "fail_on=warning")
     assert run.rc == 0, run
-    assert summary["drift"] == [] and summary["hosts"] == 1
+    assert summary["drift"] == [] and summary["findings"] == [] and summary["hosts"] == 1
     assert ("Drift from the inventory: 1 host(s) checked, 0 difference(s)."
             in (latest / "report.md").read_text())
 
@@ -66,3 +68,40 @@ def test_each_change_by_hand_is_one_drift_row_and_fail_on_drift_fails(lab):
     assert run.rc == 0, run
     run, summary, _latest = diagnostics(lab, "-e", "fail_on=drift")
     assert run.rc == 0 and summary["drift"] == [], run
+
+
+def test_each_fault_is_its_finding_and_healing_it_clears_it(lab):
+    """A bond member without carrier, LACP switched off on the switch side, an interface in
+    error: each is the finding the report leads with, and nothing else is."""
+    in_node(lab, "tor", "ip", "link", "set", f"{HOST}-eth3", "down")
+    in_node(lab, HOST, "ovs-vsctl", "--", "add-port", "vswitch0", "vnet9", "--", "set",
+            "Interface", "vnet9", "external_ids:attached-mac=52:54:00:aa:bb:cc", check=False)
+    try:
+        run, summary, _latest = diagnostics(lab, "-e", "fail_on=warning")
+        assert run.rc != 0
+        assert summary["findings"] == [
+            f"{HOST}: vswitch0 vnet vnet9: OVS reports the error 'could not open network device "
+            "vnet9 (No such device)' (Interface error); the port forwards nothing",
+            f"{HOST}: vswitch2 uplink bond0: member eth3 has no carrier (link_state down)"]
+        in_node(lab, "tor", "ip", "link", "set", f"{HOST}-eth3", "up")
+        in_node(lab, "tor", "ovs-vsctl", "set", "Port", f"{HOST}-bond", "lacp=off")
+        deadline = time.monotonic() + 30          # LACP fast: 3 s without a partner
+        while True:
+            _run, summary, _latest = diagnostics(lab)
+            lacp = [f for f in summary["findings"] if "LACP is active here but" in f]
+            if lacp or time.monotonic() > deadline:
+                break
+        assert lacp and lacp[0].startswith(
+            f"{HOST}: vswitch2 uplink bond0: LACP is active here but configured (bond/show "
+            "lacp_status; lacp/show: eth2 "), summary["findings"]
+        assert len(summary["findings"]) == 2      # the error and LACP: nothing per member
+    finally:
+        in_node(lab, "tor", "ip", "link", "set", f"{HOST}-eth3", "up")
+        in_node(lab, "tor", "ovs-vsctl", "set", "Port", f"{HOST}-bond", "lacp=active")
+        in_node(lab, HOST, "ovs-vsctl", "--if-exists", "del-port", "vnet9")
+    deadline = time.monotonic() + 30
+    while True:
+        run, summary, _latest = diagnostics(lab, "-e", "fail_on=warning")
+        if run.rc == 0 or time.monotonic() > deadline:
+            break
+    assert run.rc == 0 and summary["findings"] == [], summary
