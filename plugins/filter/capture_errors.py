@@ -6,6 +6,38 @@ collect_captures.yml stops before anything starts on any host."""
 
 from __future__ import annotations
 
+DOCUMENTATION = r"""
+name: capture_errors
+version_added: 1.0.0
+short_description: Check a capture request on the controller
+description:
+  - Applies M(cloudnet.vswitch.capture)'s own validation (addresses, protocol, port,
+    direction) and the bounds to a request, without contacting any host.
+  - Returns an empty list when the request is valid, else messages that name the option and
+    the value.
+options:
+  _input:
+    description: "{host, peers, exclude, protocol, port, direction, duration, packet_count,
+      max_bytes}."
+    type: dict
+    required: true
+author:
+  - cloudnet.vswitch developers
+"""
+
+EXAMPLES = r"""
+- name: Stop before anything starts when the request is invalid
+  ansible.builtin.assert:
+    that: "({'host': host_ip, 'duration': 30} | cloudnet.vswitch.capture_errors) | length == 0"
+"""
+
+RETURN = r"""
+_value:
+  description: The error messages; empty when the request is valid.
+  type: list
+  elements: str
+"""
+
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.capture.filter import (
     normalize_filter,
 )

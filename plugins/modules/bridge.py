@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: bridge
 short_description: Manage one Open vSwitch bridge (a vSwitch) and its internal port
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - A single-object front door to the same engine as M(cloudnet.vswitch.vswitch), for ad-hoc
     tasks and C(ansible -m). V(present) merges the given settings; unset options are left as

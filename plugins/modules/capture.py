@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: capture
 short_description: Bounded tcpdump on one or more vSwitch interfaces at once
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Captures on every interface asked for at the same time, one C(tcpdump) each (never
     C(-i any), whose files lose the interface names off the host), into

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: capture_report
 short_description: Merge a capture run's pcaps into one timeline and write its report
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Runs on the controller (an action plugin; nothing runs on the managed host). Reads a
     capture run directory as the C(captures) role leaves it,

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: fdb_info
 short_description: Show the MAC learning table (FDB) of a host's vSwitches, with port names
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Reads C(ovs-appctl fdb/show) and C(fdb/stats-show) for one or every vSwitch and joins each
     entry to its port name and role (uplink, vnet, internal, other). The port column of

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: guard
 short_description: Show and confirm the guarded changes of cloudnet.vswitch.vswitch on a host
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - A guarded change (see O(cloudnet.vswitch.vswitch#module:rollback_timeout)) is made by a
     detached process on the host, which undoes it unless it is confirmed in time. The

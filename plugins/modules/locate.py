@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: locate
 short_description: Find where an IP or MAC lives on a hypervisor's vSwitches
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Says on which vSwitch and port an IPv4/IPv6 address or a MAC lives on this host (a VM's
     vnet, the internal port), or that the vSwitch learned it via its uplink (it lives

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: path_check
 short_description: Tell whether the host answers a peer on the vSwitch the request came in by
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - For every address on a vSwitch's internal port (the kernel port named like the bridge,
     where the host's addresses live) and every peer, IPv4 and IPv6, finds the interface the

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: uplink
 short_description: Manage the uplink (a NIC or a bond) of one vSwitch
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - A single-object front door to the same engine as M(cloudnet.vswitch.vswitch). The bridge
     must exist. One interface makes a plain uplink port; two or more make a bond.

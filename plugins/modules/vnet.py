@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: vnet
 short_description: Manage one VM vnet port on a vSwitch
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - A single-object front door to the same engine as M(cloudnet.vswitch.vswitch). The bridge
     must exist.

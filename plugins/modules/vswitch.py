@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: vswitch
 short_description: Manage all of a hypervisor's Open vSwitch vSwitches in one transaction
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - The resource module for a KVM host's vSwitches. A vSwitch is one OVS bridge with an
     B(uplink) (a NIC, or a bond of NICs), an B(internal) port named like the bridge that holds

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: vswitch_info
 short_description: Every vSwitch of a host with its ports, their roles and their state
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Answers "which port is which" on a hypervisor. For each vSwitch (OVS bridge), every port
     with its OpenFlow port number, its role, type, MAC, addresses, link state, MTU and

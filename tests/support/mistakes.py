@@ -198,10 +198,10 @@ def cases():
     add("role-state", "`provision_state: merge`", _var("hv1", "provision_state", "merge"),
         ["hv1: provision_state: 'merge' is not one of merged, replaced, overridden (did you "
          "mean merged?)"])
-    add("role-persist", "`provision_persist: netplan`",
-        _var("hv2", "provision_persist", "netplan"),
-        ["hv2: provision_persist: 'netplan' is not one of auto, ifupdown, networkmanager, "
-         "runtime"])
+    add("role-persist", "`provision_persist: systemd-networkd`",
+        _var("hv2", "provision_persist", "systemd-networkd"),
+        ["hv2: provision_persist: 'systemd-networkd' is not one of auto, ifupdown, "
+         "networkmanager, netplan, runtime"])
     add("role-template", "`provision_state: \"{{ mode }}\"` with `mode` undefined",
         _var("hv3", "provision_state", "{{ mode }}"),
         ["hv3: provision_state: cannot be evaluated: 'mode' is undefined"])

@@ -3,10 +3,8 @@ mistake, `host: field: what`."""
 
 from ansible_collections.cloudnet.vswitch.plugins.filter.capture_errors import capture_errors
 from ansible_collections.cloudnet.vswitch.plugins.filter.capture_plan import capture_plan
-from ansible_collections.cloudnet.vswitch.plugins.filter.config_errors import (
-    config_errors,
-    inventory_errors,
-)
+from ansible_collections.cloudnet.vswitch.plugins.filter.config_errors import config_errors
+from ansible_collections.cloudnet.vswitch.plugins.filter.inventory_errors import inventory_errors
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import validate
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import inventory
 
@@ -27,13 +25,13 @@ def test_every_host_every_mistake_one_line_each():
     assert fleet(
         hv1={"vswitches": [VS]},
         hv2={"vswitches": [dict(VS, internal=None, vnet=[{}])], "provision_stat": "replaced",
-             "provision_persist": "netplan"},
+             "provision_persist": "systemd-networkd"},
         hv3={"vswitchs": [VS]},
         hv4={"vswitches": [{"name": "vswitch0", "vnets": [{"tag": 4096, "name": "vnet0"}]}]},
     ) == [
         "hv2: provision_stat: unknown variable (did you mean provision_state?)",
-        "hv2: provision_persist: 'netplan' is not one of auto, ifupdown, networkmanager, "
-        "runtime",
+        "hv2: provision_persist: 'systemd-networkd' is not one of auto, ifupdown, "
+        "networkmanager, netplan, runtime",
         "hv2: vswitches[0].vnet: unknown key (did you mean vnets?)",
         "hv3: vswitchs: unknown variable (did you mean vswitches?): this host would get no "
         "vSwitches",

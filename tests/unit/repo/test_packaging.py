@@ -20,13 +20,19 @@ from paths import REPO
 
 PLAYBOOKS = ["provision", "collect_diagnostics", "collect_captures", "lab_up", "lab_down"]
 # galaxy.yml build_ignore: what must never ship (a lab's state and keys, captures and
-# diagnostics with their hosts' MACs and addresses, the venv,
-# caches, the last reliability run) and the project's own tooling (bench, scripts, Makefile,
-# the development ansible.cfg).
+# diagnostics with their hosts' MACs and addresses, the venvs, caches, the docs site, the EE's
+# build context, the last reliability run), the project's own tooling (bench, scripts, Makefile,
+# the development configuration) and the test suites that need a checkout.
 LEFT_OUT = [".venv", ".ansible", ".git", "lab", "captures", "diagnostics", "bench/results",
             ".pytest_cache", ".ruff_cache", ".hypothesis", ".ci", "bench", "scripts", "Makefile",
-            "ansible.cfg",
+            "ansible.cfg", "build", "context", ".gitignore", ".ansible-lint", "ruff.toml",
+            "pytest.ini", "requirements-test.txt", "execution-environment.yml", "molecule",
+            "tests/unit", "tests/integration", "tests/lab", "tests/reliability", "tests/support",
             "tests/reliability/last-run.json", "tests/reliability/last-run.md"]
+# what a user of the collection needs, and galaxy-importer reads
+SHIPPED = ["README.md", "LICENSE", "CHANGELOG.rst", "requirements.txt", "bindep.txt",
+           "meta/runtime.yml", "meta/execution-environment.yml", "changelogs/changelog.yaml",
+           "tests/sanity/ignore-2.19.txt", "roles/provision/README.md", "docs/guide.md"]
 MAX_TARBALL_BYTES = 1_000_000
 
 
@@ -78,6 +84,10 @@ def test_tarball_leaves_out_local_state_and_stays_small(installed):
         shipped = [n for n in names if n == path or n.startswith(path + "/")]
         assert not shipped, "%s ships in the tarball: %s" % (path, shipped[:5])
     assert "galaxy.yml" not in names and "MANIFEST.json" in names
+    assert not [p for p in SHIPPED if p not in names], names
+    with tarfile.open(installed["tarball"]) as tar:
+        manifest = json.load(tar.extractfile("MANIFEST.json"))["collection_info"]
+    assert manifest["license_file"] == "LICENSE"
     size = os.path.getsize(installed["tarball"])
     print("tarball %s: %d bytes" % (os.path.basename(installed["tarball"]), size))
     assert size < MAX_TARBALL_BYTES
@@ -173,3 +183,60 @@ def controller_imports():
                     found.add(top)
     # Jinja2 and PyYAML come with ansible-core
     return found - {"jinja2", "yaml"}
+
+
+def test_shipped_pages_link_only_to_shipped_files(installed):
+    """README.md and docs/*.md ship; a relative link from them into a left-out path (bench/,
+    scripts/) would be broken on Galaxy and in the installed collection."""
+    with tarfile.open(installed["tarball"]) as tar:
+        names = set(tar.getnames())
+    pages = [n for n in names if n == "README.md" or re.match(r"docs/[^/]+\.md$", n)]
+    assert "README.md" in pages and len(pages) > 1
+    broken = []
+    for page in pages:
+        with open(os.path.join(REPO, page)) as f:
+            text = re.sub(r"^(```|~~~).*?^\1", "", f.read(), flags=re.S | re.M)
+        for target in re.findall(r"\]\(([^)\s#]+)[^)]*\)", text):
+            if re.match(r"^[a-z][a-z0-9+.-]*:", target):
+                continue
+            path = os.path.normpath(os.path.join(os.path.dirname(page), target))
+            if path not in names:
+                broken.append("%s -> %s" % (page, target))
+    assert not broken, broken
+
+
+def test_example_execution_environment_installs_the_tarball(installed, tmp_path):
+    """execution-environment.yml: `ansible-builder create` (no container engine) accepts it,
+    its context holds the tarball of galaxy.yml's version, and what the image's galaxy stage
+    runs there installs the collection from it."""
+    with open(os.path.join(REPO, "galaxy.yml")) as f:
+        version = yaml.safe_load(f)["version"]
+    tarball = "cloudnet-vswitch-%s.tar.gz" % version
+    assert os.path.basename(installed["tarball"]) == tarball
+    shutil.copy(os.path.join(REPO, "execution-environment.yml"), tmp_path)
+    shutil.copy(installed["tarball"], tmp_path)
+    run([tool("ansible-builder"), "create", "--file", "execution-environment.yml",
+         "--context", "context"], installed["env"], str(tmp_path))
+    build = tmp_path / "context" / "_build"
+    assert (build / "tarballs" / tarball).is_file()
+    # --force: the fixture's collections path already holds this version
+    run([tool("ansible-galaxy"), "collection", "install", "--force", "-r", "requirements.yml",
+         "-p", str(tmp_path / "ee")], installed["env"], str(build))
+    manifest = tmp_path / "ee" / "ansible_collections" / "cloudnet" / "vswitch" / "MANIFEST.json"
+    assert json.loads(manifest.read_text())["collection_info"]["version"] == version
+
+
+def test_filters_documented_once():
+    """One file per filter, its docs inside (no .yml beside it): galaxy-importer lists a
+    filter twice when ansible-doc finds its docs in one file and the plugin in another."""
+    folder = os.path.join(REPO, "plugins", "filter")
+    assert not [n for n in os.listdir(folder) if n.endswith((".yml", ".yaml"))]
+    for name in os.listdir(folder):
+        if not name.endswith(".py"):
+            continue
+        with open(os.path.join(folder, name)) as f:
+            tree = ast.parse(f.read())
+        docs = {t.id: yaml.safe_load(n.value.value) for n in tree.body
+                if isinstance(n, ast.Assign) for t in n.targets
+                if isinstance(t, ast.Name) and t.id in ("DOCUMENTATION", "RETURN")}
+        assert docs["DOCUMENTATION"]["name"] == name[:-3] and docs["RETURN"], name
