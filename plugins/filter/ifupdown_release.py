@@ -53,12 +53,17 @@ _value:
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import ifupdown
 
 
-def ifupdown_release(text, vswitches):
+def uplinks_of(vswitches):
+    """{nic: vswitch} of every uplink NIC (bond members included)."""
     uplinks = {}
     for vs in vswitches or []:
         for nic in ((vs.get("uplink") or {}).get("interfaces") or []):
             uplinks[nic] = vs["name"]
-    new, released = ifupdown.release(text, uplinks)
+    return uplinks
+
+
+def ifupdown_release(text, vswitches):
+    new, released = ifupdown.release(text, uplinks_of(vswitches))
     return {"text": new, "released": released}
 
 

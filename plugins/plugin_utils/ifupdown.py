@@ -1,10 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: cloudnet.vswitch contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The host's own ifupdown configuration, made to agree with its vSwitches: a NIC that became
-a vSwitch's uplink carries no address of its own, so the stanzas that configure it (a static
-address, DHCP) would put one back at the next boot. They are commented out, marked, and the
-NIC's name taken off its auto / allow-* lines; the collection's own file brings it up."""
+"""The host's own network configuration, made to agree with its vSwitches: a NIC that became
+a vSwitch's uplink carries no address of its own, so what configures it there (a static
+address, DHCP) would put one back at the next boot. ifupdown: its stanzas are commented out,
+marked, and the NIC's name taken off its auto / allow-* lines. netplan: its addressing keys are
+removed from its entry. The collection's own file brings the NIC up."""
 
 from __future__ import annotations
 
@@ -45,3 +46,32 @@ def release(text, uplinks):
             continue
         out.append(line)
     return "".join(out), sorted(set(released))
+
+
+# --------------------------------------------------------------------------- netplan
+
+# What gives an interface an address or a route in netplan. netplan merges files by appending
+# lists, so the collection's own file cannot take these away: they are removed where they are.
+NETPLAN_ADDRESSING = ("addresses", "dhcp4", "dhcp6", "gateway4", "gateway6", "routes",
+                      "routing-policy", "nameservers", "accept-ra")
+
+
+def netplan_release(doc, uplinks):
+    """(doc, released): a netplan YAML document (a dict) with the addressing of the uplinks
+    ({nic: vswitch}) removed from its ethernets (by id, or by set-name), and the NICs whose
+    entries changed. The entry stays (its match and other settings), so the NIC keeps its name
+    and is still brought up."""
+    released = []
+    ethernets = ((doc or {}).get("network") or {}).get("ethernets") or {}
+    for key, entry in ethernets.items():
+        if not isinstance(entry, dict):
+            continue
+        nic = entry.get("set-name") or key
+        if nic not in uplinks:
+            continue
+        gone = [k for k in NETPLAN_ADDRESSING if k in entry]
+        for k in gone:
+            del entry[k]
+        if gone:
+            released.append(nic)
+    return doc, sorted(set(released))

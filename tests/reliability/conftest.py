@@ -360,6 +360,19 @@ TABLE_HEADS = {
         "the bad value` counts the processes started anywhere (controller and hosts, "
         "`strace -f -e execve`) whose arguments contain what the mistake typed (`reboot`, "
         "`$(`, ...): 0 means no shell or command was ever built from it."),
+    "After a reboot": (
+        "## After a reboot",
+        "Each row is one lab host rebooted (`cnlab.py reboot`, docs/lab.md: OVS stops with its "
+        "datapath, every link goes down with its addresses and routes; OVS starts again from "
+        "its conf.db and the host's own network configuration brings the addresses back) "
+        "after provision.yml persisted with that backend: ifupdown (`ifup -a`) or netplan "
+        "(`netplan generate`, then systemd-networkd). `addresses back` compares every "
+        "vSwitch's, uplink's and management link's addresses before and after; `provision.yml "
+        "changes` is the next run's; `downtime s` runs until the management address answers "
+        "again (the network part of a reboot: no firmware, no kernel); the VM pings go from "
+        "hv1's VM to the other host's. The last host's management address had moved from eth0 "
+        "onto vswitch0: its own configuration of eth0 must not take it back. "
+        "`tests/reliability/test_reboot.py` (in `make test`)."),
 }
 
 

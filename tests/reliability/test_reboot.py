@@ -22,11 +22,28 @@ pytestmark = [pytest.mark.lab, pytest.mark.reboot]
 HOSTS = 2
 
 
-@pytest.fixture(scope="module")
+def to_netplan(info, host, h):
+    """The host's base configuration (its management address) moved from ifupdown to netplan,
+    as an Ubuntu host has it: the same runtime state, another system reads it at boot."""
+    hd = info["dir"] / "hosts" / host
+    dev = h["lab_mgmt_interface"]
+    plan = hd / "etc-netplan" / "01-lab.yaml"
+    plan.write_text(yaml.safe_dump({"network": {"version": 2, "ethernets": {dev: {
+        "renderer": "networkd", "addresses": [f"{h['ansible_host']}/24"]}}}}))
+    plan.chmod(0o600)
+    (hd / "etc-network" / "interfaces").write_text(
+        "# cnlab: this host is configured by netplan\nauto lo\niface lo inet loopback\n")
+
+
+@pytest.fixture(scope="module", params=["ifupdown", "netplan"])
 def lab(request, tmp_path_factory):
     info = start_lab(request, tmp_path_factory, HOSTS)
     inv = yaml.safe_load(info["inventory"].read_text())
     info["hosts"] = inv["all"]["children"]["hypervisors"]["hosts"]
+    info["backend"] = request.param
+    if request.param == "netplan":
+        for host, h in info["hosts"].items():
+            to_netplan(info, host, h)
     yield info
     run = playbook("lab_down.yml", info["dir"])
     assert run.rc == 0, run
@@ -61,15 +78,20 @@ def vm_pings(lab, count=4):
     return answered, sent
 
 
-@pytest.mark.parametrize("backend", ["ifupdown"])
-def test_a_rebooted_host_comes_back_as_provisioned(lab, backend, table):
+def test_a_rebooted_host_comes_back_as_provisioned(lab, table):
+    backend = lab["backend"]
     run = provision(lab, backend)
     assert run.rc == 0, run
     assert f"addresses persisted ({backend})" in run.out
     last = max(lab["hosts"])
-    conf = (lab["dir"] / "hosts" / last / "etc-network" / "interfaces").read_text()
-    # the installer's stanza for eth0 (now vswitch0's uplink) is off, kept as a comment
-    assert "# iface eth0 inet static" in conf and "\niface eth0 inet static" not in conf
+    # the host's own configuration of eth0 (now vswitch0's uplink) gives it no address any more
+    if backend == "ifupdown":
+        conf = (lab["dir"] / "hosts" / last / "etc-network" / "interfaces").read_text()
+        assert "# iface eth0 inet static" in conf and "\niface eth0 inet static" not in conf
+    else:
+        conf = yaml.safe_load((lab["dir"] / "hosts" / last / "etc-netplan" /
+                               "01-lab.yaml").read_text())
+        assert conf["network"]["ethernets"]["eth0"] == {"renderer": "networkd"}
     assert vm_pings(lab)[0] > 0
     for host in sorted(lab["hosts"]):
         before = addresses(lab, host)

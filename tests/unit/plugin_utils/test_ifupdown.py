@@ -1,7 +1,10 @@
 """The host's own ifupdown file made to agree with its vSwitches (plugin_utils/ifupdown.py):
 an uplink's stanzas are turned off, nothing else changes, twice is once."""
 
+import yaml
+
 from ansible_collections.cloudnet.vswitch.plugins.filter.ifupdown_release import ifupdown_release
+from ansible_collections.cloudnet.vswitch.plugins.filter.netplan_release import netplan_release
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import ifupdown
 
 # Debian's installer writes this for a host on DHCP; the lab's last host has a static eth0.
@@ -51,3 +54,35 @@ def test_the_filter_takes_the_uplinks_from_the_vswitches():
     got = ifupdown_release(INSTALLED, vswitches)
     assert got["released"] == ["eth0", "eth9"]
     assert "# iface eth9 inet dhcp" in got["text"].splitlines()
+
+
+CLOUD_INIT = """# This file is generated from information provided by the datasource.
+network:
+    ethernets:
+        eth0:
+            addresses: [198.51.100.12/24]
+            routes:
+              - to: default
+                via: 198.51.100.1
+            match:
+                macaddress: 02:cb:00:02:00:00
+            set-name: eth0
+        eth9:
+            dhcp4: true
+    version: 2
+"""
+
+
+def test_netplan_the_uplinks_addressing_is_removed_and_its_entry_kept():
+    got = netplan_release(CLOUD_INIT, [{"name": "vswitch0", "uplink": {"interfaces": ["eth0"]}}])
+    assert got["released"] == ["eth0"]
+    doc = yaml.safe_load(got["text"])
+    assert doc["network"]["ethernets"]["eth0"] == {
+        "match": {"macaddress": "02:cb:00:02:00:00"}, "set-name": "eth0"}
+    assert doc["network"]["ethernets"]["eth9"] == {"dhcp4": True}
+    again = netplan_release(got["text"], [{"name": "vswitch0",
+                                           "uplink": {"interfaces": ["eth0"]}}])
+    assert again == {"text": got["text"], "released": []}
+    assert netplan_release(CLOUD_INIT, [{"name": "vswitch1", "uplink": None}]) == {
+        "text": CLOUD_INIT, "released": []}
+    assert netplan_release("", []) == {"text": "", "released": []}
