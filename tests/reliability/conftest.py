@@ -48,6 +48,8 @@ def pytest_configure(config):
                                        "/run/cnlab-agents.lock)")
     config.addinivalue_line("markers", "reboot: a lab host rebooted (lab, but quick: make test "
                                        "runs it)")
+    config.addinivalue_line("markers", "mixed: a Debian 13 host beside Debian 12 ones (make "
+                                       "test-mixed; debootstraps once)")
     config.stash[_KEY] = []
     config.stash[_TABLES] = {}
 
@@ -360,6 +362,12 @@ TABLE_HEADS = {
         "the bad value` counts the processes started anywhere (controller and hosts, "
         "`strace -f -e execve`) whose arguments contain what the mistake typed (`reboot`, "
         "`$(`, ...): 0 means no shell or command was ever built from it."),
+    "Mixed-version fleet": (
+        "## Mixed-version fleet",
+        "hv2 runs Debian 13 (trixie: its sshd and Open vSwitch in a debootstrapped root, "
+        "docs/lab.md) beside hv1 on Debian 12: the playbooks a user runs, across both "
+        "(`make test-mixed`, `tests/reliability/test_mixed.py`; the root is built once, "
+        "~100 s, and cached). `changed` is the play recap per host."),
     "After a reboot": (
         "## After a reboot",
         "Each row is one lab host rebooted (`cnlab.py reboot`, docs/lab.md: OVS stops with its "

@@ -290,8 +290,9 @@ def start_ovs(enter, *, system_id, hostname, rundir="/run/openvswitch",
         run(cmd + argv + [f"--pidfile={pidfile}", "--detach", "--no-chdir",
                           f"--log-file={logdir}/{daemon}.log"], log=log)
         if daemon == "ovsdb-server":
-            version = run(["ovs-vsctl", "--version"]).stdout.split()[3]
-            db_version = run(["ovsdb-tool", "schema-version", OVS_SCHEMA]).stdout.strip()
+            # read where the daemons run (a host with another userland has other versions)
+            version = run(cmd + ["ovs-vsctl", "--version"]).stdout.split()[3]
+            db_version = run(cmd + ["ovsdb-tool", "schema-version", OVS_SCHEMA]).stdout.strip()
             # What ovs-ctl would record, so tools that read these columns see a normal host.
             run(cmd + ["ovs-vsctl", f"--db=unix:{sock}", "--no-wait", "--", "init", "--",
                        "set", "Open_vSwitch", ".", f"ovs_version={version}",
@@ -591,6 +592,63 @@ def configure_vm(vm, rp_filter):
     run(ns_exec(ns) + ["ethtool", "-K", "eth0", "tx", "off"])
 
 
+# --------------------------------------------------------------------------- another userland
+
+USERLAND_MNT = "/mnt"     # inside a host with another userland: its root (an overlay)
+# What such a host shares with the lab host around it: its kernel views, its private /run and
+# /tmp, its OVS database and logs, its network configuration, and the lab's user (passwd,
+# sudoers, home). Everything else is the other release's; what is written there goes to the
+# host's own overlay layer, never into the cached root.
+USERLAND_BINDS = (("--rbind", "/proc"), ("--rbind", "/sys"), ("--rbind", "/dev"),
+                  ("--rbind", "/run"), ("--bind", "/tmp"), ("--bind", "/etc/openvswitch"),
+                  ("--bind", "/var/log/openvswitch"), ("--bind", "/etc/network"),
+                  ("--bind", "/etc/netplan"), ("--bind", "/etc/sudoers.d"), ("--bind", "/home"),
+                  ("--bind", "/etc/hosts"), ("--bind", "/etc/hostname"),
+                  ("--bind", "/etc/passwd"), ("--bind", "/etc/group"), ("--bind", "/etc/shadow"))
+
+
+def userland_root(log=None):
+    """(root, manifest) of the cached Debian 13 root (trixie_root.py), building it the first
+    time; None and the reason when it cannot be had (no mirror): the host then runs the
+    machine's own userland."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import trixie_root  # noqa: E402  (beside this file, stdlib only)
+
+    try:
+        root, _cached, manifest = trixie_root.ensure(log=log)
+    except (trixie_root.Unavailable, trixie_root.Failed) as exc:
+        return None, str(exc)
+    return root, manifest
+
+
+def enter_userland(enter, h, hd):
+    """Mount the host's other userland (an overlay of the cached root with a layer of the
+    host's own) at USERLAND_MNT inside the host, bind what it shares; the argv prefix that runs
+    a command there."""
+    layer = os.path.join(hd, "userland")
+    for sub in ("upper", "work"):
+        os.makedirs(os.path.join(layer, sub), exist_ok=True)
+    inner = f"{INNER_DIR}/userland"
+    run(enter + ["mount", "-t", "overlay", "cnlab-userland", "-o",
+                 f"lowerdir={h['userland']['root']},upperdir={inner}/upper,"
+                 f"workdir={inner}/work", USERLAND_MNT])
+    for how, path in USERLAND_BINDS:
+        if run(enter + ["test", "-e", path], check=False).returncode != 0:
+            continue
+        target = USERLAND_MNT + path
+        kind = "-d" if run(enter + ["test", "-d", path], check=False).returncode == 0 else "-f"
+        if run(enter + ["test", kind, target], check=False).returncode != 0:
+            run(enter + (["mkdir", "-p", target] if kind == "-d" else ["touch", target]))
+        run(enter + ["mount", how, path, target])
+    return enter + ["chroot", USERLAND_MNT]
+
+
+def host_prefix(h, node):
+    """The argv prefix that runs a host's own programs: in its other userland if it has one."""
+    enter = host_enter(node["init_pid"])
+    return enter + ["chroot", USERLAND_MNT] if h.get("userland") else enter
+
+
 def configure_host(lab, h, node, rp_filter):
     """Everything inside one hypervisor: sysctls, NICs, nft, OVS, bare vSwitches, VMs, sshd."""
     t0 = time.monotonic()
@@ -629,8 +687,9 @@ def configure_host(lab, h, node, rp_filter):
     else:
         cmds += [f"addr add {h['mgmt_address']}/24 dev mgmt0", "link set mgmt0 up"]
     run(["ip", "-n", ns, "-batch", "-"], input_text="\n".join(cmds) + "\n")
+    own = enter_userland(enter, h, hd) if h.get("userland") else enter
     t_ovs = time.monotonic()
-    start_ovs(enter, system_id=stable_uuid(h["name"], "system-id"), hostname=h["name"], log=log)
+    start_ovs(own, system_id=stable_uuid(h["name"], "system-id"), hostname=h["name"], log=log)
     # The bare bridges an earlier installer left behind, and the VM ports libvirt plugged
     # (libvirt's external_ids, no tag: the inventory declares it, provisioning sets it).
     vsctl = ["ovs-vsctl", "--timeout=30"]
@@ -644,9 +703,9 @@ def configure_host(lab, h, node, rp_filter):
                   "set", "Interface", vm["vnet"], f"external_ids:iface-id={vm['iface_id']}",
                   f"external_ids:attached-mac={vm['mac']}", "external_ids:iface-status=active",
                   f"external_ids:vm-id={vm['vm_id']}"]
-    run(enter + vsctl)
+    run(own + vsctl)
     t_sshd = time.monotonic()
-    start_sshd(lab, h, enter)
+    start_sshd(lab, h, own)
     deadline = time.monotonic() + 30
     while not ssh_ready(h["mgmt_address"]):
         if time.monotonic() > deadline:
@@ -720,7 +779,7 @@ def healthy(lab, state):
     return all(ssh_ready(h["mgmt_address"]) for h in state["hosts"])
 
 
-def cmd_up(lab, n_hosts, rp_filter):
+def cmd_up(lab, n_hosts, rp_filter, newer=()):
     import concurrent.futures  # lazy: not loaded by the hosts' init (memory)
 
     _lk = lock()
@@ -738,6 +797,20 @@ def cmd_up(lab, n_hosts, rp_filter):
     if state or leftovers():
         do_down(lab, keep_dir=True)
     hosts = plan(n_hosts)
+    unknown = sorted(set(newer) - {h["name"] for h in hosts})
+    if unknown:
+        raise LabError(f"--trixie {', '.join(unknown)}: no such host among hv1..hv{n_hosts}")
+    notes = []
+    for h in hosts:
+        if h["name"] in newer:
+            root, manifest = userland_root()
+            if root is None:
+                notes.append(f"{h['name']}: runs the machine's userland, the Debian 13 root is "
+                             f"unavailable: {manifest}")
+                continue
+            h["userland"] = {"root": root, "release": "Debian 13 (trixie)",
+                             "ovs": manifest.get("ovs_version"),
+                             "python": manifest.get("python_version")}
     t0 = time.monotonic()
     dir_created = not os.path.isdir(lab.dir)
     os.makedirs(lab.dir, exist_ok=True)
@@ -792,6 +865,7 @@ def cmd_up(lab, n_hosts, rp_filter):
     lab.state["nft_chains"][TOR_NS].append("in_mgmt")
     lab.state["complete"] = True
     lab.state["up_seconds"] = round(time.monotonic() - t0, 2)
+    lab.state["notes"] = notes
     lab.save()
     return {"changed": True, **report(lab, lab.state)}
 
@@ -810,7 +884,8 @@ def report(lab, state):
         })
     return {"dir": lab.dir, "n_hosts": state["n_hosts"], "started_at": state.get("started_at"),
             "up_seconds": state.get("up_seconds"), "hosts": state["hosts"],
-            "nodes": per_host, "user": USER, "key": os.path.join(lab.dir, "id_ed25519"),
+            "nodes": per_host, "notes": state.get("notes", []),
+            "user": USER, "key": os.path.join(lab.dir, "id_ed25519"),
             "control_path_dir": CONTROL_DIR}
 
 
@@ -1037,10 +1112,11 @@ def cmd_reboot(lab, host):
         raise LabError(f"no host {host} in the lab at {lab.dir}")
     h, hd = hosts[host], lab.hostdir(host)
     enter = host_enter(state["nodes"][host]["init_pid"])
+    own = host_prefix(h, state["nodes"][host])
     log = os.path.join(hd, "reboot.log")
     t0 = time.monotonic()
-    run(enter + ["ovs-appctl", "-t", "ovs-vswitchd", "exit", "--cleanup"], check=False)
-    run(enter + ["ovs-appctl", "-t", "ovsdb-server", "exit"], check=False)
+    run(own + ["ovs-appctl", "-t", "ovs-vswitchd", "exit", "--cleanup"], check=False)
+    run(own + ["ovs-appctl", "-t", "ovsdb-server", "exit"], check=False)
     networkd = run(enter + ["pgrep", "-x", "systemd-network"], check=False).stdout.split()
     for p in networkd:                                      # inside the host's PID namespace
         run(enter + ["kill", p], check=False)
@@ -1052,7 +1128,7 @@ def cmd_reboot(lab, host):
         check=False)                # -force: a link that vanished meanwhile ends nothing
     run(enter + ["rm", "-rf", "/run/network", "/run/systemd/network", "/run/systemd/netif"])
     down = time.monotonic()
-    start_ovs(enter, system_id=stable_uuid(host, "system-id"), hostname=host, log=log)
+    start_ovs(own, system_id=stable_uuid(host, "system-id"), hostname=host, log=log)
     ran = boot_network(enter, hd, log)
     # libvirt starting the VMs again: their ports' links come up
     vnets = [vm["vnet"] for vm in h["vms"]]
@@ -1141,6 +1217,7 @@ def main(argv=None):
     p.add_argument("--dir", required=True)
     p.add_argument("--hosts", type=int, default=3)
     p.add_argument("--rp-filter", type=int, choices=(0, 1, 2), default=0)
+    p.add_argument("--trixie", default="", help="hosts (hv2,hv3) that run a Debian 13 userland")
     for name in ("down", "status"):
         sub.add_parser(name).add_argument("--dir", required=True)
     p = sub.add_parser("protect")
@@ -1172,7 +1249,8 @@ def main(argv=None):
                 raise LabError("cnlab must run as root")
             lab = Lab(args.dir)
             if args.cmd == "up":
-                result = cmd_up(lab, args.hosts, args.rp_filter)
+                result = cmd_up(lab, args.hosts, args.rp_filter,
+                                [n for n in args.trixie.split(",") if n])
             elif args.cmd == "down":
                 result = cmd_down(lab)
             elif args.cmd == "status":
