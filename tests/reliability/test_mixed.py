@@ -16,7 +16,7 @@ import time
 import pytest
 import yaml
 
-from labkit import REPO, adhoc, in_node, lab_leftovers, playbook, start_lab
+from labkit import REPO, adhoc, in_node, lab_leftovers, playbook
 
 pytestmark = [pytest.mark.lab, pytest.mark.mixed]
 NEWER = "hv2"
