@@ -135,17 +135,22 @@ def test_ownership():
     assert "br-int" in after["bridges"] and p.ops == []
 
 
-def test_vnet_lookup_prefers_mac_over_name():
-    w = world(vnet4={})
+def libvirt_vnet(w, mac, tag=None, link_state="up"):
+    """vs0 with vnet4, a port libvirt plugged (its attached-mac, not our mark)."""
     w["bridges"]["vs0"] = {"datapath_type": "", "fail_mode": None, "stp_enable": False,
                            "other_config": {}, "external_ids": {}, "ports": ["vnet4"]}
-    w["ports"]["vnet4"] = {"bridge": "vs0", "interfaces": ["vnet4"], "tag": None, "trunks": [],
+    w["ports"]["vnet4"] = {"bridge": "vs0", "interfaces": ["vnet4"], "tag": tag, "trunks": [],
                            "vlan_mode": None, "bond_mode": None, "lacp": None,
                            "other_config": {}, "external_ids": {}}
     w["interfaces"]["vnet4"] = {"port": "vnet4", "type": "", "mtu_request": None,
-                                "external_ids": {"attached-mac": "52:54:00:AA:00:01"},
+                                "external_ids": {"attached-mac": mac},
                                 "ofport": 2, "error": None, "mac_in_use": None,
-                                "options": {}, "link_state": "up"}
+                                "options": {}, "link_state": link_state}
+    return w
+
+
+def test_vnet_lookup_prefers_mac_over_name():
+    w = libvirt_vnet(world(vnet4={}), "52:54:00:AA:00:01")
     assert vsworld.find_vnet(w, {"attached_mac": "52:54:00:aa:00:01", "name": "vnet0"}) == "vnet4"
     assert vsworld.port_role(w, "vnet4") == vsworld.ROLE_VNET
     p, after = applied(w, [{"name": "vs0", "vnets": [{"attached_mac": "52:54:00:aa:00:01",
@@ -165,16 +170,7 @@ def test_pending_vnets():
 def test_a_libvirt_port_whose_tap_is_gone_is_pending_not_configured():
     """A VM that died without unplugging (qemu killed while libvirtd was down): the port stays
     in OVSDB, its tap is gone. Nothing is set on it; purge_stale still removes it."""
-    w = world(eth0={})
-    w["bridges"]["vs0"] = {"datapath_type": "", "fail_mode": None, "stp_enable": False,
-                           "other_config": {}, "external_ids": {}, "ports": ["vnet4"]}
-    w["ports"]["vnet4"] = {"bridge": "vs0", "interfaces": ["vnet4"], "tag": 10, "trunks": [],
-                           "vlan_mode": None, "bond_mode": None, "lacp": None,
-                           "other_config": {}, "external_ids": {}}
-    w["interfaces"]["vnet4"] = {"port": "vnet4", "type": "", "mtu_request": None,
-                                "external_ids": {"attached-mac": "52:54:00:aa:00:01"},
-                                "ofport": 2, "error": None, "mac_in_use": None,
-                                "options": {}, "link_state": "down"}
+    w = libvirt_vnet(world(eth0={}), "52:54:00:aa:00:01", tag=10, link_state="down")
     config = [{"name": "vs0", "vnets": [{"attached_mac": "52:54:00:aa:00:01", "tag": 30}]}]
     p, after = applied(w, config)
     assert [(v["label"], v["reason"]) for v in p.pending] == [
