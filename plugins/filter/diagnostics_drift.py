@@ -27,15 +27,25 @@ author:
 """
 
 EXAMPLES = r"""
+# The rows are also in OUTPUT_DIR/diagnostics/<timestamp>/summary.json ("drift"), and
+# collect_diagnostics.yml -e fail_on=drift fails on them; from the diagnostics role's own
+# per-host results (hostvars[host]._diagnostics_data), in a play after the role:
 - name: Fail a CI job on drift
+  vars:
+    _data: "{{ dict(ansible_play_hosts | zip(ansible_play_hosts | map('extract', hostvars)
+               | map(attribute='_diagnostics_data'))) }}"
   ansible.builtin.assert:
-    that: data | cloudnet.vswitch.diagnostics_drift | length == 0
+    that: _data | cloudnet.vswitch.diagnostics_drift | length == 0
 """
 
 RETURN = r"""
 _value:
-  description: "[{host, object, field, declared, live}], e.g. C({host: hv2, object: vswitch0
-    vnet vnet1 (52:54:00:c1:02:02), field: tag, declared: '10', live: '20'})."
+  description:
+    - One dict per difference with C(host), C(object), C(field), C(declared) and C(live),
+      for example host V(hv2), object V(vswitch0 vnet vnet1 [52:54:00:c1:02:02]) (the MAC in
+      round brackets), field V(tag), declared V(10), live V(20).
+    - A host whose check failed is one row, field V(drift check), live V(not checked - ...)
+      (the reason); its drift is unknown, never taken for none.
   type: list
   elements: dict
 """

@@ -45,26 +45,53 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(text), the new file, and C(released), the NICs whose stanzas were turned off
-    (empty when nothing changed).
+  description:
+    - C(text), the new file; C(released), the NICs whose stanzas were turned off (empty when
+      nothing changed).
+    - C(lost), the options of those stanzas that nothing persists any more, one string each
+      (C(eth0 - gateway 198.51.100.1), C(dns-nameservers ...)); the provision role says them.
   type: dict
 """
+
+from ansible.errors import AnsibleFilterError
 
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import ifupdown
 
 
-def uplinks_of(vswitches):
-    """{nic: vswitch} of every uplink NIC (bond members included)."""
+def check_text(name, text):
+    """The file's text, or one line that says what was given instead."""
+    if text is None:
+        return ""
+    if not isinstance(text, str):
+        raise AnsibleFilterError("%s: the input must be the file's text (slurp it, then "
+                                 "b64decode), not a %s" % (name, type(text).__name__))
+    return text
+
+
+def uplinks_of(vswitches, name="ifupdown_release"):
+    """{nic: vswitch} of every uplink NIC (bond members included), from the vswitch module's
+    `after` (a list of vSwitches); one clear line for anything else."""
+    if not isinstance(vswitches, list):
+        raise AnsibleFilterError("%s: vswitches must be the vswitch module's after (a list of "
+                                 "vSwitches), not a %s" % (name, type(vswitches).__name__))
     uplinks = {}
-    for vs in vswitches or []:
-        for nic in ((vs.get("uplink") or {}).get("interfaces") or []):
+    for i, vs in enumerate(vswitches):
+        if not isinstance(vs, dict) or not vs.get("name"):
+            raise AnsibleFilterError("%s: vswitches[%d] is not a vSwitch with a name: %r"
+                                     % (name, i, vs))
+        nics = (vs.get("uplink") or {}).get("interfaces") or []
+        if not isinstance(nics, list):
+            raise AnsibleFilterError("%s: vswitches[%d].uplink.interfaces must be a list, not "
+                                     "%r" % (name, i, nics))
+        for nic in nics:
             uplinks[nic] = vs["name"]
     return uplinks
 
 
 def ifupdown_release(text, vswitches):
-    new, released = ifupdown.release(text, uplinks_of(vswitches))
-    return {"text": new, "released": released}
+    new, released, lost = ifupdown.release(check_text("ifupdown_release", text),
+                                           uplinks_of(vswitches))
+    return {"text": new, "released": released, "lost": lost}
 
 
 class FilterModule(object):

@@ -148,9 +148,10 @@ locations:
       type: bool
     evidence:
       description:
-        - One string per fact, for example C(libvirt attached-mac ... on interface vnet0),
-          C(FDB of vswitch0 - ... on port 3 vnet0, VLAN 0, age 4 s), C(neighbour table ...),
-          C(virsh domiflist ...), C(host address ... on internal port vswitch0).
+        - "One string per fact, for example C(libvirt attached-mac ... on interface vnet0),
+          C(FDB of vswitch0: ... on port 3 [vnet0], VLAN 0, age 4 s) (the port's name in round
+          brackets), C(neighbour table: ...), C(virsh domiflist: ...), C(host address ... on
+          internal port vswitch0)."
         - An uplink's FDB evidence ends with C(learned via uplink ethX) (or the bond's name).
       type: list
       elements: str
@@ -175,8 +176,8 @@ summary:
 notes:
   description:
     - What was skipped or done on the side (virsh missing, the probe's result).
-    - What each C(virsh domifaddr --source) gave, tried per domain in the order agent, arp,
-      lease until one has addresses, e.g. C(virsh domifaddr --source arp - web01 no address).
+    - "What each C(virsh domifaddr --source) gave, tried per domain in the order agent, arp,
+      lease until one has addresses, e.g. C(virsh domifaddr --source arp: web01 no address)."
   returned: success
   type: list
   elements: str

@@ -84,13 +84,18 @@ def findings(hosts, host_ip=None):
 
 
 def drift_rows(hosts):
-    """Every host's differences from the inventory (plugin_utils/drift.py), host by host."""
+    """Every host's differences from the inventory (plugin_utils/drift.py), host by host. A
+    host whose check failed is a row too: its drift is unknown, never taken for none."""
     out = []
     for host, data in sorted(hosts.items()):
         d = data.get("drift") or {}
         if "after" in d:
             out += drift.rows(host, d.get("before"), d["after"],
                               [vs["name"] for vs in data.get("vswitches") or []])
+        elif "error" in d:
+            out.append({"host": host, "object": "(every vSwitch)", "field": "drift check",
+                        "declared": "checked", "live": "not checked: %s" % " ".join(
+                            str(d["error"]).split())})
     return out
 
 
@@ -100,7 +105,7 @@ def _drift_check(hosts):
                     if "error" in (d.get("drift") or {}))
     if not checked and not failed:
         return "Drift from the inventory: not checked (no host has vswitches in the inventory)."
-    rows = drift_rows(hosts)
+    rows = [r for r in drift_rows(hosts) if r["field"] != "drift check"]
     text = "Drift from the inventory: %d host(s) checked, %d difference(s)%s" % (
         len(checked), len(rows), " on %s" % ", ".join(sorted({r["host"] for r in rows}))
         if rows else "")

@@ -19,17 +19,23 @@ def _starts_stanza(words):
     return bool(words) and (words[0] in STANZAS or words[0].startswith("allow-"))
 
 
+# Options of a released stanza that the collection does not persist elsewhere (the model has
+# addresses, not routes nor resolvers): the operator is told they are lost at the next boot.
+LOST_OPTIONS = ("gateway", "dns-nameservers", "dns-search", "up", "post-up", "pre-up")
+
+
 def release(text, uplinks):
-    """(text, released): ``text`` (an interfaces(5) file) with every stanza configuring one of
-    ``uplinks`` ({nic: vswitch}) commented out, and the NICs whose stanzas were. Idempotent:
-    what is commented out stays so and is not counted again."""
-    out, released, block = [], [], False
+    """(text, released, lost): ``text`` (an interfaces(5) file) with every stanza configuring
+    one of ``uplinks`` ({nic: vswitch}) commented out, the NICs whose stanzas were, and the
+    options of those stanzas nothing persists any more ('eth0: gateway 198.51.100.1').
+    Idempotent: what is commented out stays so and is not counted again."""
+    out, released, lost, block = [], [], [], None
     for line in text.splitlines(True):
         words = line.split()
         if _starts_stanza(words):
-            block = False
+            block = None
             if words[0] == "iface" and len(words) > 1 and words[1] in uplinks:
-                block = True
+                block = words[1]
                 released.append(words[1])
                 out += [MARK % (words[1], uplinks[words[1]]), "# " + line]
                 continue
@@ -42,10 +48,12 @@ def release(text, uplinks):
                     out.append(" ".join([words[0]] + keep) + "\n")
                 continue
         elif block and words and not words[0].startswith("#"):
+            if words[0] in LOST_OPTIONS:
+                lost.append("%s: %s" % (block, " ".join(words)))
             out.append("# " + line)
             continue
         out.append(line)
-    return "".join(out), sorted(set(released))
+    return "".join(out), sorted(set(released)), lost
 
 
 # --------------------------------------------------------------------------- netplan
@@ -56,13 +64,31 @@ NETPLAN_ADDRESSING = ("addresses", "dhcp4", "dhcp6", "gateway4", "gateway6", "ro
                       "routing-policy", "nameservers", "accept-ra")
 
 
+NETPLAN_LOST = ("routes", "gateway4", "gateway6", "routing-policy", "nameservers")
+
+
+def _said(value):
+    """A netplan value in words: routes as 'default via 198.51.100.1', maps as k v."""
+    if isinstance(value, list):
+        return ", ".join(_said(v) for v in value)
+    if isinstance(value, dict):
+        if "to" in value or "via" in value:
+            return " ".join(str(x) for x in (value.get("to"), "via" if value.get("via") else
+                                             None, value.get("via")) if x)
+        return ", ".join("%s %s" % (k, _said(v)) for k, v in value.items())
+    return str(value)
+
+
 def netplan_release(doc, uplinks):
-    """(doc, released): a netplan YAML document (a dict) with the addressing of the uplinks
-    ({nic: vswitch}) removed from its ethernets (by id, or by set-name), and the NICs whose
-    entries changed. The entry stays (its match and other settings), so the NIC keeps its name
-    and is still brought up."""
-    released = []
-    ethernets = ((doc or {}).get("network") or {}).get("ethernets") or {}
+    """(doc, released, lost): a netplan YAML document (a dict) with the addressing of the
+    uplinks ({nic: vswitch}) removed from its ethernets (by id, or by set-name), the NICs whose
+    entries changed, and what of it nothing persists any more ('eth0: routes ...'). The entry
+    stays (its match and other settings), so the NIC keeps its name and is still brought up."""
+    released, lost = [], []
+    network = (doc or {}).get("network") if isinstance(doc, dict) else None
+    ethernets = (network.get("ethernets") if isinstance(network, dict) else None) or {}
+    if not isinstance(ethernets, dict):
+        return doc, [], []
     for key, entry in ethernets.items():
         if not isinstance(entry, dict):
             continue
@@ -70,8 +96,9 @@ def netplan_release(doc, uplinks):
         if nic not in uplinks:
             continue
         gone = [k for k in NETPLAN_ADDRESSING if k in entry]
+        lost += ["%s: %s %s" % (nic, k, _said(entry[k])) for k in gone if k in NETPLAN_LOST]
         for k in gone:
             del entry[k]
         if gone:
             released.append(nic)
-    return doc, sorted(set(released))
+    return doc, sorted(set(released)), lost

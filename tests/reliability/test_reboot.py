@@ -20,6 +20,7 @@ from labkit import REPO, in_node, lab_leftovers, playbook, start_lab
 
 pytestmark = [pytest.mark.lab, pytest.mark.reboot]
 HOSTS = 2
+GATEWAY = "198.51.100.1"
 
 
 def to_netplan(info, host, h):
@@ -28,8 +29,10 @@ def to_netplan(info, host, h):
     hd = info["dir"] / "hosts" / host
     dev = h["lab_mgmt_interface"]
     plan = hd / "etc-netplan" / "01-lab.yaml"
-    plan.write_text(yaml.safe_dump({"network": {"version": 2, "ethernets": {dev: {
-        "renderer": "networkd", "addresses": [f"{h['ansible_host']}/24"]}}}}))
+    entry = {"renderer": "networkd", "addresses": [f"{h['ansible_host']}/24"]}
+    if dev == "eth0":
+        entry["routes"] = [{"to": "default", "via": GATEWAY}]
+    plan.write_text(yaml.safe_dump({"network": {"version": 2, "ethernets": {dev: entry}}}))
     plan.chmod(0o600)
     (hd / "etc-network" / "interfaces").write_text(
         "# cnlab: this host is configured by netplan\nauto lo\niface lo inet loopback\n")
@@ -41,9 +44,13 @@ def lab(request, tmp_path_factory):
     inv = yaml.safe_load(info["inventory"].read_text())
     info["hosts"] = inv["all"]["children"]["hypervisors"]["hosts"]
     info["backend"] = request.param
-    if request.param == "netplan":
-        for host, h in info["hosts"].items():
+    for host, h in info["hosts"].items():
+        if request.param == "netplan":
             to_netplan(info, host, h)
+        elif h["lab_mgmt_interface"] == "eth0":
+            # an installer's stanza has a gateway: the collection persists no route
+            conf = info["dir"] / "hosts" / host / "etc-network" / "interfaces"
+            conf.write_text(conf.read_text() + f"    gateway {GATEWAY}\n")
     yield info
     run = playbook("lab_down.yml", info["dir"])
     assert run.rc == 0, run
@@ -88,10 +95,16 @@ def test_a_rebooted_host_comes_back_as_provisioned(lab, table):
     if backend == "ifupdown":
         conf = (lab["dir"] / "hosts" / last / "etc-network" / "interfaces").read_text()
         assert "# iface eth0 inet static" in conf and "\niface eth0 inet static" not in conf
+        lost = f"eth0: gateway {GATEWAY}"
     else:
         conf = yaml.safe_load((lab["dir"] / "hosts" / last / "etc-netplan" /
                                "01-lab.yaml").read_text())
         assert conf["network"]["ethernets"]["eth0"] == {"renderer": "networkd"}
+        lost = f"eth0: routes default via {GATEWAY}"
+    # what the operator loses is said, with the host (the route is not persisted anywhere)
+    said = " ".join(run.out.split())
+    assert f"{last}: " in said and "persisted nowhere, so gone after the next reboot: " \
+        f"{lost}." in said, said[-3000:]
     assert vm_pings(lab)[0] > 0
     for host in sorted(lab["hosts"]):
         before = addresses(lab, host)

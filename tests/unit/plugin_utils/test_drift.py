@@ -56,14 +56,18 @@ def test_the_report_leads_with_the_drift_and_says_what_was_checked():
              "hv2": {"vswitches": INFO, "drift": {"before": LIVE, "after": declared()}},
              "hv3": {"vswitches": INFO, "drift": {"error": "eth9: no such interface"}}}
     md = diagnostics_report.markdown(hosts)
-    assert md.splitlines()[2] == ("**Healthy: no finding on 3 host(s). 2 difference(s) from the "
-                                  "inventory on hv2.**")
+    assert md.splitlines()[2] == ("**Healthy: no finding on 3 host(s). 3 difference(s) from the "
+                                  "inventory on hv2, hv3.**")
     assert "## Drift from the inventory" in md
     assert "| hv2 | vswitch0 vnet vnet1 (52:54:00:c1:02:02) | tag | 10 | 20 |" in md
     assert ("- Drift from the inventory: 2 host(s) checked, 2 difference(s) on hv2; not "
             "checked on hv3 (eth9: no such interface).") in md
     assert diagnostics_drift(hosts) == diagnostics_report.drift_rows(hosts)
-    assert len(diagnostics_drift(hosts)) == 2
+    # a check that failed is a row (fail_on=drift fails on it), never taken for no drift
+    assert len(diagnostics_drift(hosts)) == 3
+    assert diagnostics_drift(hosts)[-1] == {
+        "host": "hv3", "object": "(every vSwitch)", "field": "drift check",
+        "declared": "checked", "live": "not checked: eth9: no such interface"}
     none = diagnostics_report.markdown({"hv1": {"vswitches": INFO, "drift": None}})
     assert ("Drift from the inventory: not checked (no host has vswitches in the inventory)."
             in none) and "## Drift" not in none

@@ -1,7 +1,11 @@
 """The host's own ifupdown file made to agree with its vSwitches (plugin_utils/ifupdown.py):
 an uplink's stanzas are turned off, nothing else changes, twice is once."""
 
+import subprocess
+
+import pytest
 import yaml
+from ansible.errors import AnsibleFilterError
 
 from ansible_collections.cloudnet.vswitch.plugins.filter.ifupdown_release import ifupdown_release
 from ansible_collections.cloudnet.vswitch.plugins.filter.netplan_release import netplan_release
@@ -27,8 +31,9 @@ iface eth9 inet dhcp
 
 
 def test_an_uplinks_stanzas_are_turned_off_and_nothing_else():
-    text, released = ifupdown.release(INSTALLED, {"eth0": "vswitch0"})
+    text, released, lost = ifupdown.release(INSTALLED, {"eth0": "vswitch0"})
     assert released == ["eth0"]
+    assert lost == ["eth0: gateway 198.51.100.1"]
     lines = text.splitlines()
     assert "# allow-hotplug eth0 eth9" in lines and "allow-hotplug eth9" in lines
     assert "#     address 198.51.100.12/24" in lines and "#     gateway 198.51.100.1" in lines
@@ -39,12 +44,12 @@ def test_an_uplinks_stanzas_are_turned_off_and_nothing_else():
     assert "    # a comment inside the stanza" in lines
     active = [ln for ln in lines if ln and not ln.startswith("#")]
     assert not any("eth0" in ln for ln in active)
-    assert ifupdown.release(text, {"eth0": "vswitch0"}) == (text, [])
+    assert ifupdown.release(text, {"eth0": "vswitch0"}) == (text, [], [])
 
 
 def test_nothing_to_release_is_the_same_text():
-    assert ifupdown.release(INSTALLED, {"eth4": "vswitch1"}) == (INSTALLED, [])
-    assert ifupdown.release("", {"eth0": "vswitch0"}) == ("", [])
+    assert ifupdown.release(INSTALLED, {"eth4": "vswitch1"}) == (INSTALLED, [], [])
+    assert ifupdown.release("", {"eth0": "vswitch0"}) == ("", [], [])
 
 
 def test_the_filter_takes_the_uplinks_from_the_vswitches():
@@ -79,10 +84,47 @@ def test_netplan_the_uplinks_addressing_is_removed_and_its_entry_kept():
     doc = yaml.safe_load(got["text"])
     assert doc["network"]["ethernets"]["eth0"] == {
         "match": {"macaddress": "02:cb:00:02:00:00"}, "set-name": "eth0"}
-    assert doc["network"]["ethernets"]["eth9"] == {"dhcp4": True}
+    assert doc["network"]["ethernets"]["eth9"] == {"dhcp4": "true"}   # as written, quoted
+    assert got["lost"] == ["eth0: routes default via 198.51.100.1"]
     again = netplan_release(got["text"], [{"name": "vswitch0",
                                            "uplink": {"interfaces": ["eth0"]}}])
-    assert again == {"text": got["text"], "released": []}
+    assert again == {"text": got["text"], "released": [], "lost": []}
     assert netplan_release(CLOUD_INIT, [{"name": "vswitch1", "uplink": None}]) == {
-        "text": CLOUD_INIT, "released": []}
-    assert netplan_release("", []) == {"text": "", "released": []}
+        "text": CLOUD_INIT, "released": [], "lost": []}
+    assert netplan_release("", []) == {"text": "", "released": [], "lost": []}
+
+
+def test_netplan_what_is_kept_is_kept_as_written_and_netplan_reads_it(tmp_path):
+    """An unquoted MAC is a base-60 number to YAML 1.1, on is true: written back as the text it
+    was, the file still generates, with the same MAC (netplan generate, for real)."""
+    text = ("network:\n  version: 2\n  ethernets:\n    ens3:\n"
+            "      match: {macaddress: 52:54:00:12:34:56}\n      set-name: eth0\n"
+            "      wakeonlan: on\n      mtu: 9000\n      addresses: [198.51.100.12/24]\n")
+    got = netplan_release(text, [{"name": "vswitch0", "uplink": {"interfaces": ["eth0"]}}])
+    assert got["released"] == ["eth0"]
+    conf = tmp_path / "etc" / "netplan"
+    conf.mkdir(parents=True)
+    (conf / "50-cloud-init.yaml").write_text(got["text"])
+    (conf / "50-cloud-init.yaml").chmod(0o600)
+    res = subprocess.run(["netplan", "generate", "--root-dir", str(tmp_path)],
+                         capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr
+    network = (tmp_path / "run" / "systemd" / "network" / "10-netplan-ens3.network").read_text()
+    assert "PermanentMACAddress=52:54:00:12:34:56" in network and "\nAddress=" not in network
+    assert "MTUBytes=9000" in network
+
+
+def test_bad_input_is_one_line():
+    vs = [{"name": "vswitch0", "uplink": {"interfaces": ["eth0"]}}]
+    for call, args, says in (
+            (ifupdown_release, ({"a": 1}, vs), "the input must be the file's text"),
+            (ifupdown_release, ("", {"name": "vswitch0"}), "must be the vswitch module's after"),
+            (ifupdown_release, ("", [{"uplink": None}]), "vswitches[0] is not a vSwitch"),
+            (netplan_release, ("", [{"name": "v", "uplink": {"interfaces": "eth0"}}]),
+             "vswitches[0].uplink.interfaces must be a list"),
+            (netplan_release, ("network: [\n", vs), "the file is not YAML")):
+        with pytest.raises(AnsibleFilterError) as err:
+            call(*args)
+        assert says in str(err.value) and "\n" not in str(err.value)
+    assert ifupdown_release(None, vs) == {"text": "", "released": [], "lost": []}
+    assert netplan_release("network: [1]\n", vs)["released"] == []
