@@ -89,7 +89,7 @@ lab-down: setup
 	ansible-playbook -i localhost, playbooks/lab_down.yml -e lab_dir=$(LAB_DIR)
 
 # The mixed-version fleet (docs/reliability.md): one lab host on Debian 13 (trixie) beside
-# Debian 12 ones; debootstraps the root once (~100 s, ~400 MB, cached), then ~3 min.
+# Debian 12 ones; debootstraps the root once (~100 s, ~400 MB, cached), then ~1 min.
 test-mixed: setup
 	flock /run/cnlab-agents.lock pytest -q -p no:cacheprovider tests/reliability -m mixed
 
