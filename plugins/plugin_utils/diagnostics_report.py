@@ -21,10 +21,11 @@ from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import (
 
 
 def duplicates(hosts):
-    """MACs and IPs that live on two hosts at once (a migration leftover, a clone, a typo):
-    a MAC on a vnet or internal port (not learned via an uplink) of more than one host, and an
-    internal-port address configured on more than one host."""
-    macs, ips = {}, {}
+    """MACs, VM ports and IPs that live on two hosts at once (a migration leftover, a clone, a
+    typo): a MAC on a vnet or internal port (not learned via an uplink) of more than one host,
+    a vnet's iface-id (the VM's NIC, libvirt's interfaceid or Neutron's port) plugged on more
+    than one host, and an internal-port address configured on more than one host."""
+    macs, ips, ifaces = {}, {}, {}
     for host, data in sorted(hosts.items()):
         for vs in data.get("vswitches") or []:
             for port in vs["ports"]:
@@ -32,15 +33,18 @@ def duplicates(hosts):
                     for addr in port.get("addresses") or []:
                         ips.setdefault(addr.split("/")[0], set()).add((host, port["name"]))
                 if port["role"] == "vnet":
-                    mac = (port.get("external_ids") or {}).get("attached-mac")
-                    if mac:
-                        macs.setdefault(mac.lower(), set()).add((host, port["name"]))
+                    ids = port.get("external_ids") or {}
+                    if ids.get("attached-mac"):
+                        macs.setdefault(ids["attached-mac"].lower(), set()).add(
+                            (host, port["name"]))
+                    if ids.get("iface-id"):
+                        ifaces.setdefault(ids["iface-id"], set()).add((host, port["name"]))
         for br in data.get("fdb") or []:
             for e in br.get("entries") or []:
                 if e.get("role") == "vnet":
                     macs.setdefault(e["mac"].lower(), set()).add((host, e.get("port_name")))
     out = []
-    for kind, seen in (("MAC", macs), ("IP", ips)):
+    for kind, seen in (("MAC", macs), ("iface-id", ifaces), ("IP", ips)):
         for value, where in sorted(seen.items()):
             if len({h for h, _p in where}) > 1:
                 out.append({"kind": kind, "value": value,
@@ -129,7 +133,7 @@ def checks(hosts):
         "Ports, bonds and MAC tables: %d port(s) read, %d problem(s) (errors, links down, "
         "stale vnets, bond members and LACP, full tables)." % (len(ports), sick),
         "MTU along each vSwitch: %d mismatch(es) on %d vSwitch(es)." % (mtu, vswitches),
-        "MACs and IPs on two hosts: %s." % (len(dups) or "none"),
+        "MACs, VM ports (iface-id) and IPs on two hosts: %s." % (len(dups) or "none"),
         "Reverse paths: %d checked, %d symmetric, %d with evidence of an asymmetry (findings), "
         "%d that could happen (below)." % (
             len(paths), len(paths) - len(found) - len(could), len(found), len(could)),

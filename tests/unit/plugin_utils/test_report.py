@@ -47,6 +47,18 @@ def test_duplicates_across_hosts():
         {"kind": "IP", "value": "203.0.113.11", "where": ["hv1:vswitch0", "hv2:vswitch0"]}]
 
 
+def test_a_vm_port_left_behind_by_a_migration_is_a_finding():
+    """The same iface-id (libvirt's interfaceid, Neutron's port) plugged on two hosts: the old
+    host's vnet stayed when the VM moved (another MAC on each side: a clone keeps the id)."""
+    old, new = host("203.0.113.11/24", "52:54:00:00:00:01"), host("203.0.113.12/24",
+                                                                   "52:54:00:00:00:02")
+    for h in (old, new):
+        h["vswitches"][0]["ports"][2]["external_ids"]["iface-id"] = "6141be5f-iface"
+    got = report.findings({"hv1": old, "hv2": new})
+    assert got == ["iface-id 6141be5f-iface is on more than one host: hv1:vnet0, hv2:vnet0 "
+                   "(a migration leftover?)"]
+
+
 def test_markdown_findings_and_tables():
     seen = {"dev": "vswitch1", "mac": "52:54:00:00:01:01", "state": "STALE"}
     bad = {"local_address": "203.0.113.31", "peer": "203.0.113.101", "interface": "vswitch1",
