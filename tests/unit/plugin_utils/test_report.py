@@ -50,8 +50,8 @@ def test_duplicates_across_hosts():
 def test_a_vm_port_left_behind_by_a_migration_is_a_finding():
     """The same iface-id (libvirt's interfaceid, Neutron's port) plugged on two hosts: the old
     host's vnet stayed when the VM moved (another MAC on each side: a clone keeps the id)."""
-    old, new = host("203.0.113.11/24", "52:54:00:00:00:01"), host("203.0.113.12/24",
-                                                                   "52:54:00:00:00:02")
+    old = host("203.0.113.11/24", "52:54:00:00:00:01")
+    new = host("203.0.113.12/24", "52:54:00:00:00:02")
     for h in (old, new):
         h["vswitches"][0]["ports"][2]["external_ids"]["iface-id"] = "6141be5f-iface"
     got = report.findings({"hv1": old, "hv2": new})
