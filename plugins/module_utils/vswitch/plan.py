@@ -476,8 +476,7 @@ class Planner(object):
             if role in (ROLE_UPLINK, ROLE_INTERNAL):
                 raise ParamError(path, "%r is the %s port of %s, not a vnet"
                                  % (pname, role, port["bridge"]))
-            gone = [i for i in port["interfaces"] if i not in self.w["links"]]
-            if gone and plugged_by_libvirt(self.w, pname) and not self.offline:
+            if self._tap_gone(pname) and plugged_by_libvirt(self.w, pname) and not self.offline:
                 # A VM that died without unplugging (qemu killed while libvirtd was down, a
                 # crash): its port stays, its tap is gone. Nothing to configure until libvirt
                 # plugs it again, under a new name.
@@ -553,15 +552,17 @@ class Planner(object):
                                                                              ", ".join(addrs)))
         self._del_bridge(name)
 
+    def _tap_gone(self, pname):
+        """Whether a port's kernel interface is gone (its VM died without unplugging)."""
+        return any(i not in self.w["links"] for i in self.w["ports"][pname]["interfaces"])
+
     def purge_stale_vnets(self, bridges):
         for bname in bridges:
             for pname in sorted(self.w["bridges"].get(bname, {}).get("ports", [])):
                 if port_role(self.w, pname) != ROLE_VNET:
                     continue
                 ifaces = [self.w["interfaces"][i] for i in self.w["ports"][pname]["interfaces"]]
-                gone = [i for i in self.w["ports"][pname]["interfaces"]
-                        if i not in self.w["links"]]
-                if gone or any(i.get("error") for i in ifaces):
+                if self._tap_gone(pname) or any(i.get("error") for i in ifaces):
                     self.plan.warnings.append("removing stale vnet %s from %s" % (pname, bname))
                     self._del_port(pname)
 
