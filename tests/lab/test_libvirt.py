@@ -260,8 +260,10 @@ def test_a_vm_dead_while_libvirtd_is_down_is_pending_then_purged(lv):
     in_node(lv, HOST, "kill", "-KILL", qemu)
     wait_for("the tap goes with QEMU", lambda: in_node(
         lv, HOST, "ip", "link", "show", vnet_b, check=False).returncode != 0)
-    ifaces, _ports = interfaces(lv)
-    assert ifaces[vnet_b]["link_state"] == "down" and ifaces[vnet_b]["error"] == []
+    # ovs-vswitchd notices the tap's end on its next status refresh, not at once
+    wait_for("OVSDB says the port is down",
+             lambda: interfaces(lv)[0][vnet_b]["link_state"] == "down")
+    assert interfaces(lv)[0][vnet_b]["error"] == []     # no error: nothing in OVSDB tells it apart
 
     want = {"bridge": "vswitch1", "attached_mac": DOMAINS["lv-b"]["mac"], "tag": 30}
     got = module(lv, "vnet", want)
