@@ -187,7 +187,7 @@ def filter_macs(entries, macs):
 
 # --------------------------------------------------------------------------- explain
 
-def _carries(port, vlan):
+def carries(port, vlan):
     """How port sends/receives VLAN `vlan`: 'untagged', 'tagged', or None."""
     tag = port.get("tag")
     mode = port.get("vlan_mode")
@@ -217,7 +217,7 @@ def trace_flow(world, bridge, mac, vlan, exclude, role_of):
         port = world["ports"].get(pname)
         if port is None or pname == exclude:
             continue
-        how = _carries(port, vlan)
+        how = carries(port, vlan)
         ofports = [world["interfaces"].get(i, {}).get("ofport") for i in port["interfaces"]]
         ofports = sorted(o for o in ofports if isinstance(o, int) and o > 0)
         if how is None or not ofports:

@@ -1196,6 +1196,10 @@ def cmd_libvirt(lab, host):
     binds += [(f"{INNER_DIR}/libvirt/{name}", f"/etc/{name}") for name in ("passwd", "group")]
     for src, target in binds:
         if run(enter + ["mountpoint", "-q", target], check=False).returncode != 0:
+            # libvirt's own directories, which a machine with libvirt-daemon but without
+            # libvirt-daemon-system may lack: empty, created once, where the package puts them
+            if not os.path.exists(target):
+                os.makedirs(target)
             run(enter + ["mount", "--bind", src, target])
     log = os.path.join(base, "daemons.log")
     for daemon in ("virtlogd", "libvirtd"):     # each again only if it is not running
