@@ -12,13 +12,13 @@ short_description: Say what a host's vSwitch would do with a frame, and why, wit
 version_added: 1.1.0
 description:
   - Traces a frame through the vSwitch of the port it enters by with C(ovs-appctl
-    ofproto/trace) and says in words where it goes or why it dies there, for example
-    C(vswitch1: frame on VLAN 30 from eth1 (uplink), no port carries VLAN 30 → dropped),
-    C(dropped by flow `ip,nw_dst=203.0.113.103,priority=100` (table 0)), or an output to
-    C(eth1 (uplink, tagged 20)).
+    ofproto/trace) and says in words where it goes or why it dies there - for example that a
+    frame on VLAN 30 from the uplink is dropped because no port carries VLAN 30, that a flow
+    C(ip,nw_dst=203.0.113.103,priority=100) in table 0 drops it, or that it leaves by the
+    uplink tagged 20.
   - The frame is described by its headers, never given as a packet and never with
     C(-generate), so the trace has no side effects (NORMAL does not learn its source MAC).
-  - Each port the frame leaves by is checked against OVSDB, where that loses it: a link that is
+  - Each port the frame leaves by is checked against OVSDB for what loses it there - a link that is
     down, or an MTU smaller than O(size).
   - One frame from the top-level options, or several with O(traces) (one C(dpif/show) and one
     trace per frame, in one module run). The fleet-wide path, hop by hop from a VM to another,
@@ -86,14 +86,14 @@ notes:
 """
 
 EXAMPLES = r"""
-- name: Would a VM's ping to 203.0.113.103 leave by the uplink, and on which VLAN?
+- name: Would a VM's ping to 203.0.113.200 leave by the uplink, and on which VLAN?
   cloudnet.vswitch.trace:
-    in_port: vnet2
-    src_mac: "52:54:00:c1:01:03"
-    dst_mac: "52:54:00:c1:02:03"
+    in_port: vnet0
+    src_mac: "52:54:00:12:34:56"
+    dst_mac: "52:54:00:aa:00:c8"
     protocol: icmp
-    src_ip: 203.0.113.103
-    dst_ip: 203.0.113.107
+    src_ip: 203.0.113.10
+    dst_ip: 203.0.113.200
     icmp_type: 8
     size: 1500
   register: hop
@@ -102,11 +102,13 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ hop.traces[0].sentence }}"
 
-- name: The reply as it would arrive by the uplink, tagged 20
+- name: The reply as it would arrive by the uplink (untagged), and the same on VLAN 30
   cloudnet.vswitch.trace:
     traces:
-      - {in_port: eth1, vlan: 20, src_mac: "52:54:00:c1:02:03", dst_mac: "52:54:00:c1:01:03",
-         protocol: icmp, src_ip: 203.0.113.107, dst_ip: 203.0.113.103, icmp_type: 0}
+      - {in_port: eth0, src_mac: "52:54:00:aa:00:c8", dst_mac: "52:54:00:12:34:56",
+         protocol: icmp, src_ip: 203.0.113.200, dst_ip: 203.0.113.10, icmp_type: 0}
+      - {in_port: eth0, vlan: 30, src_mac: "52:54:00:aa:00:c8", dst_mac: "52:54:00:12:34:56",
+         protocol: icmp, src_ip: 203.0.113.200, dst_ip: 203.0.113.10, icmp_type: 0}
 """
 
 RETURN = r"""

@@ -574,9 +574,30 @@ def check_capture_report(rig, res):
         run / "report.html")
 
 
+def setup_trace(rig):
+    rack(rig)
+    # the host elsewhere, as if learned behind the uplink (nothing is sent)
+    rig.ovs.appctl("fdb/add", "vswitch0", "eth0", "0", "52:54:00:aa:00:c8")
+    rig.ovs.appctl("fdb/add", "vswitch0", "vnet0", "0", VM_MAC)
+
+
+def check_trace(rig, res):
+    assert not any(r["changed"] for r in res)
+    [out] = res("Would a VM's ping")["traces"]
+    assert (out["verdict"], [o["port"] for o in out["outputs"]]) == ("output", ["eth0"])
+    assert res("Say it")["msg"] == "vswitch0: frame untagged from vnet0 (vnet), output to eth0 " \
+        "(uplink)"
+    back, vlan30 = res("The reply as it would arrive")["traces"]
+    assert back["verdict"] == "output" and back["outputs"][0]["port"] == "vnet0"
+    # vnet0 has no tag: a trunk of every VLAN, so the VM gets it tagged 30 (and the kernel's
+    # internal port too); the MAC is learned on VLAN 0 only, hence a flood
+    assert vlan30["verdict"] == "flood" and ("vnet0", 30) in [
+        (o["port"], o["vlan"]) for o in vlan30["outputs"]]
+
+
 CASES = {name: (globals()["setup_" + name], globals()["check_" + name])
          for name in ("vswitch", "bridge", "uplink", "vnet", "vswitch_info", "fdb_info",
-                      "path_check", "locate", "capture", "capture_report", "guard")}
+                      "path_check", "locate", "capture", "capture_report", "guard", "trace")}
 
 
 def test_every_module_has_a_case():
