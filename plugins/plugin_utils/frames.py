@@ -211,3 +211,25 @@ def endpoint(ep):
     if len(ep) > 1:
         return "[%s]:%d" % (text, ep[1]) if ":" in text else "%s:%d" % (text, ep[1])
     return text
+
+
+_TRACE_PROTO = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmp"}
+
+
+def frame_of(p, dst_mac):
+    """A decoded frame as the trace module's frame options (its headers only): the MACs, the
+    outer VLAN (None untagged), protocol, addresses, ports, ICMP type, ARP op, and the IP
+    packet's size (for the MTU checks)."""
+    frame = {"src_mac": addr(p.src_mac) if p.src_mac else None,
+             "dst_mac": addr(dst_mac) if len(dst_mac) == 6 else None,
+             "vlan": p.vlans[0] if p.vlans else None}
+    if p.fam == "arp":
+        frame.update(protocol="arp", src_ip=addr(p.src), dst_ip=addr(p.dst), arp_op=p.arp_op)
+    elif p.fam in (4, 6):
+        frame.update(protocol=_TRACE_PROTO.get(p.proto, "ip"), src_ip=addr(p.src),
+                     dst_ip=addr(p.dst), size=p.end - p.l3 if p.end > p.l3 else None)
+        if p.proto in (6, 17):
+            frame.update(src_port=p.sport, dst_port=p.dport)
+        elif p.proto in (1, 58):
+            frame["icmp_type"] = p.itype
+    return frame

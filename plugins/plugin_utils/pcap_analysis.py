@@ -35,6 +35,7 @@ from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.frames import (
     conversation_of,
     decode,
     endpoint,
+    frame_of,
     reply_key,
     request_of,
 )
@@ -109,7 +110,7 @@ class Analysis(object):
                 self._checksums(p, data, idx, t)
         if t - self._expired_at > 0.5:
             self._expire(t)
-        self._match(p, idx, t)
+        self._match(p, idx, t, data)
 
     # -- conversations
     def _conversation(self, p, idx, size, t):
@@ -158,13 +159,13 @@ class Analysis(object):
                 self.bad_recent.popitem(last=False)
 
     # -- requests and replies
-    def _match(self, p, idx, t):
+    def _match(self, p, idx, t, data=b""):
         req = request_of(p)
         if req is not None:
             kind, key, flow = req
             entry = self.outstanding.get(key)
             if entry is not None:
-                entry[3], entry[4] = t, idx
+                entry[3], entry[4], entry[6] = t, idx, (p, data[:6])
                 if idx not in entry[5]:
                     entry[5].append(idx)
                 self.outstanding.move_to_end(key)
@@ -180,7 +181,8 @@ class Analysis(object):
                                       "reply_time": r_t, "request_hop": idx,
                                       "request_time": t})
             else:
-                self.outstanding[key] = [kind, flow, t, t, idx, [idx]]
+                # the frame as last seen, for the trace of where it died (why.py)
+                self.outstanding[key] = [kind, flow, t, t, idx, [idx], (p, data[:6])]
                 if len(self.outstanding) > MAX_OUTSTANDING:
                     self._settle(*self.outstanding.popitem(last=False))
             return
@@ -214,7 +216,7 @@ class Analysis(object):
                 del table[key]
 
     def _settle(self, key, entry, end=None):
-        kind, flow, first, last, idx, hops = entry
+        kind, flow, first, last, idx, hops, seen = entry
         u = self.unanswered.get(flow)
         if u is None and len(self.unanswered) >= MAX_FINDINGS:
             flow = (kind, None, None, None)                      # "to anywhere else"
@@ -225,6 +227,8 @@ class Analysis(object):
         u["count"] += 1
         u["first"], u["last"] = min(u["first"], first), max(u["last"], last)
         u["last_hops"][idx] += 1
+        u["frame"] = frame_of(*seen)
+        u["frame_hop"] = idx
         for i in hops:
             u["hops"].setdefault(i, None)          # in the order first seen
         if end is not None and end - last < END_MARGIN:
@@ -296,7 +300,9 @@ class Analysis(object):
                         "last_hop": last_hop,
                         "last_hops": {self.hops[i]: n for i, n in sorted(u["last_hops"].items())},
                         "hops": [self.hops[i] for i in u["hops"]],
-                        "qualifiers": qualifiers})
+                        "qualifiers": qualifiers,
+                        # the last one as last seen, where (the trace's starting point)
+                        "frame": u["frame"], "frame_hop": self.hops[u["frame_hop"]]})
         out.sort(key=lambda u: (-u["count"], u["description"]))
         return out
 
