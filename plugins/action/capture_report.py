@@ -24,7 +24,7 @@ from ansible_collections.cloudnet.vswitch.plugins.modules.capture_report import 
     REQUIRED_BY,
 )
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import capture_report as report
-from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import pcap_analysis
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import pcap_analysis, why
 
 
 def write_evidence(run_dir, evidence):
@@ -80,7 +80,30 @@ def unpack_archives(run_dir):
     return hosts
 
 
-def build(run_dir, address=None, title=None, write=True, evidence=None):
+ANALYSIS, WHY_PLAN, WHY = "analysis.json", "why-plan.json", "why.json"
+
+
+def _analysis(run_dir, sources, ctx, write):
+    """The analysis an `analyse` stage left in run_dir (the pcaps are not read again), or a
+    fresh one (which writes merged.pcapng)."""
+    cached = os.path.join(run_dir, ANALYSIS)
+    if os.path.isfile(cached):
+        with open(cached, encoding="utf-8") as f:
+            return json.load(f)
+    merged = os.path.join(run_dir, "merged.pcapng")
+    tmp = merged + ".part"
+    try:
+        analysis = pcap_analysis.analyse(sources, tmp if write else None, report.local_macs(ctx))
+        if write:
+            os.replace(tmp, merged)
+    finally:
+        if write and os.path.exists(tmp):
+            os.unlink(tmp)
+    return analysis
+
+
+def build(run_dir, address=None, title=None, write=True, evidence=None, stage="report",
+          traces=None, fleet=None):
     """The whole job, without Ansible: returns the module's result. evidence: {relative path:
     data} written first (report.evidence builds the captures role's)."""
     if not os.path.isdir(run_dir):
@@ -96,14 +119,18 @@ def build(run_dir, address=None, title=None, write=True, evidence=None):
     address = address or (ctx.get("located") or {}).get("address") or (m and m.group(1))
     paths = {k: os.path.join(run_dir, f) for k, f in (
         ("merged", "merged.pcapng"), ("markdown", "report.md"), ("html", "report.html"))}
-    tmp = paths["merged"] + ".part"
-    try:
-        analysis = pcap_analysis.analyse(sources, tmp if write else None, report.local_macs(ctx))
+    analysis = _analysis(run_dir, sources, ctx, write)
+    if stage == "analyse":
+        todo = why.plan(analysis, ctx, fleet)
         if write:
-            os.replace(tmp, paths["merged"])
-    finally:
-        if write and os.path.exists(tmp):
-            os.unlink(tmp)
+            write_evidence(run_dir, {ANALYSIS: analysis, WHY_PLAN: todo})
+        return {"changed": write, "why": todo["hosts"], "packets": analysis["packets"],
+                "unanswered": len(analysis["unanswered"])}
+    if traces is not None and os.path.isfile(os.path.join(run_dir, WHY_PLAN)):
+        with open(os.path.join(run_dir, WHY_PLAN), encoding="utf-8") as f:
+            ctx["why"] = why.verdicts(json.load(f)["cases"], traces)
+        if write:
+            write_evidence(run_dir, {WHY: ctx["why"]})
     rep = {"title": title or "Capture of %s" % (address or name), "address": address,
            "run_name": name, "analysis": analysis, "context": ctx,
            "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -127,6 +154,7 @@ def build(run_dir, address=None, title=None, write=True, evidence=None):
         "skew": analysis["skew_count"],
         "bad_checksums": len(unexplained),
         "findings": report.findings(rep),
+        "verdicts": ctx.get("why") or [],
         "written": paths if write else None,
         "summary": "%d packet(s) in %d file(s), %d unanswered request flow(s); report: %s" % (
             analysis["packets"], len(analysis["files"]), len(analysis["unanswered"]),
@@ -146,7 +174,15 @@ class ActionModule(ActionBase):
         del tmp
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC,
                                                         required_by=REQUIRED_BY)
-        evidence = {}
+        evidence, fleet = {}, {}
+        if args["stage"] == "analyse":
+            # every host's vSwitches, as locate read them: a request's destination may live on a
+            # host that was not captured (why.py traces there too)
+            hostvars = task_vars.get("hostvars") or {}
+            for host in task_vars.get("ansible_play_hosts") or []:
+                seen = (hostvars[host] if host in hostvars else {}).get("_captures_seen")
+                if isinstance(seen, dict):
+                    fleet[host] = seen.get("vswitches") or []
         if args.get("plan") is not None:
             # the captures role's evidence, from what its tasks registered on the planned hosts
             try:
@@ -158,7 +194,8 @@ class ActionModule(ActionBase):
         evidence.update(args.get("evidence") or {})
         try:
             result.update(build(args["run_dir"], args.get("address"), args.get("title"),
-                                write=not self._task.check_mode, evidence=evidence))
+                                write=not self._task.check_mode, evidence=evidence,
+                                stage=args["stage"], traces=args.get("traces"), fleet=fleet))
         except (OSError, tarfile.TarError, PcapError) as e:
             raise AnsibleActionFail("capture_report: %s" % e) from None
         return result

@@ -75,6 +75,25 @@ options:
         directories 0700), given as relative path (ending in C(.json)) and data. Written after
         what O(plan) writes, so a path given here replaces the plan's.
     type: dict
+  stage:
+    description:
+      - V(analyse) - unpack, write the evidence, read the pcaps once into C(merged.pcapng) and
+        C(analysis.json), and return in RV(why) the frames to trace - each request left
+        unanswered (the largest five), as last seen, at the vSwitch it was entering there (or,
+        when it left by an uplink, at the uplink of the host where its destination lives) - for
+        M(cloudnet.vswitch.trace) on those hosts. The report is written by a second run.
+      - V(report) - the report; with an C(analysis.json) in O(run_dir) from an V(analyse) run,
+        the pcaps are not read again. With O(traces), each unanswered request's verdict (host,
+        vSwitch, port, cause, evidence) leads the findings and is written to C(why.json).
+    type: str
+    choices: [analyse, report]
+    default: report
+  traces:
+    description:
+      - "What M(cloudnet.vswitch.trace) returned on each host for the frames an V(analyse) run
+        asked for: {host: module result}. Hosts that failed or were skipped may be missing or
+        hold no C(traces)."
+    type: dict
 extends_documentation_fragment:
   - cloudnet.vswitch.common.attributes
   - cloudnet.vswitch.common.action_attributes
@@ -108,6 +127,24 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+why:
+  description:
+    - "With O(stage=analyse), the frames to trace on each host - {host: [frames]}, each a dict
+      of M(cloudnet.vswitch.trace)'s frame options (in_port, src_mac, dst_mac, vlan, protocol,
+      addresses, ports, size) - to pass as that module's O(cloudnet.vswitch.trace#module:traces)."
+  returned: with O(stage=analyse)
+  type: dict
+  sample: {"hv2": [{in_port: eth1, vlan: 20, src_mac: "52:54:00:c1:01:03",
+                    dst_mac: "52:54:00:c1:02:03", protocol: icmp, src_ip: 203.0.113.103,
+                    dst_ip: 203.0.113.107, icmp_type: 8, size: 84}]}
+verdicts:
+  description:
+    - With O(traces), why each unanswered request died, the first findings of the report -
+      host, bridge, port, cause, kind (entering, between, leaving, delivered, flooded), the
+      evidence (the packets and where they were last seen, the trace) and one sentence.
+  returned: with O(stage=report)
+  type: list
+  elements: dict
 files:
   description: One summary per pcap read.
   returned: success
@@ -170,7 +207,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 ARGUMENT_SPEC = {"run_dir": {"type": "path", "required": True}, "address": {"type": "str"},
                  "title": {"type": "str"}, "plan": {"type": "dict"},
-                 "peers": {"type": "list", "elements": "str"}, "evidence": {"type": "dict"}}
+                 "peers": {"type": "list", "elements": "str"}, "evidence": {"type": "dict"},
+                 "stage": {"type": "str", "choices": ["analyse", "report"], "default": "report"},
+                 "traces": {"type": "dict"}}
 REQUIRED_BY = {"plan": ["address"]}
 
 

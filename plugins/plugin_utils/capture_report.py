@@ -360,7 +360,9 @@ def findings(rep):
 
 
 def _findings(a, ctx, address=None):
-    out = _silent(a, ctx, address)
+    # why each request died leads: host, vSwitch, port, cause and its evidence (why.py)
+    out = [v["sentence"] for v in ctx.get("why") or []]
+    out += _silent(a, ctx, address)
     for u in a["unanswered"]:
         out.append("%d x %s unanswered, last seen on %s%s" % (
             u["count"], u["description"], u["last_hop"],

@@ -18,7 +18,7 @@ import yaml
 
 from paths import REPO
 
-PLAYBOOKS = ["provision", "collect_diagnostics", "collect_captures", "lab_up", "lab_down"]
+PLAYBOOKS = ["provision", "collect_diagnostics", "collect_captures", "trace", "lab_up", "lab_down"]
 # galaxy.yml build_ignore: what must never ship (a lab's state and keys, captures and
 # diagnostics with their hosts' MACs and addresses, the venvs, caches, the docs site, the EE's
 # build context, the last reliability run), the project's own tooling (bench, scripts, Makefile,

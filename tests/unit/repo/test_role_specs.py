@@ -9,7 +9,7 @@ import yaml
 
 from paths import REPO
 
-ROLES = ["provision", "diagnostics", "captures", "lab"]
+ROLES = ["provision", "diagnostics", "captures", "trace", "lab"]
 
 
 def load(role, *path):
