@@ -24,7 +24,11 @@ from ansible_collections.cloudnet.vswitch.plugins.modules.capture_report import 
     REQUIRED_BY,
 )
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import capture_report as report
-from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import pcap_analysis, why
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import (
+    datapath_report,
+    pcap_analysis,
+    why,
+)
 
 
 def write_evidence(run_dir, evidence):
@@ -55,7 +59,8 @@ def unpack_archives(run_dir):
         host = name[:-len(".tar.gz")]
         if not name.endswith(".tar.gz") or not os.path.isfile(path):
             continue
-        if not _MEMBER.match(host) or host.startswith(".") or host in ("fdb", "routes"):
+        if not _MEMBER.match(host) or host.startswith(".") or host in (
+                "fdb", "routes", datapath_report.DIR):
             raise AnsibleActionFail("%s: not an archive name this role writes" % name)
         hdir = os.path.join(run_dir, host)
         if not os.path.isdir(hdir):
@@ -93,7 +98,8 @@ def _analysis(run_dir, sources, ctx, write):
     merged = os.path.join(run_dir, "merged.pcapng")
     tmp = merged + ".part"
     try:
-        analysis = pcap_analysis.analyse(sources, tmp if write else None, report.local_macs(ctx))
+        analysis = pcap_analysis.analyse(sources, tmp if write else None, report.local_macs(ctx),
+                                         comments=datapath_report.comments(ctx))
         if write:
             os.replace(tmp, merged)
     finally:
@@ -103,7 +109,7 @@ def _analysis(run_dir, sources, ctx, write):
 
 
 def build(run_dir, address=None, title=None, write=True, evidence=None, stage="report",
-          traces=None, fleet=None):
+          traces=None, fleet=None, declared=None):
     """The whole job, without Ansible: returns the module's result. evidence: {relative path:
     data} written first (report.evidence builds the captures role's)."""
     if not os.path.isdir(run_dir):
@@ -128,7 +134,7 @@ def build(run_dir, address=None, title=None, write=True, evidence=None, stage="r
                 "unanswered": len(analysis["unanswered"])}
     if traces is not None and os.path.isfile(os.path.join(run_dir, WHY_PLAN)):
         with open(os.path.join(run_dir, WHY_PLAN), encoding="utf-8") as f:
-            ctx["why"] = why.verdicts(json.load(f)["cases"], traces)
+            ctx["why"] = why.verdicts(json.load(f)["cases"], traces, declared)
         if write:
             write_evidence(run_dir, {WHY: ctx["why"]})
     rep = {"title": title or "Capture of %s" % (address or name), "address": address,
@@ -148,8 +154,8 @@ def build(run_dir, address=None, title=None, write=True, evidence=None, stage="r
         "packets": analysis["packets"],
         "conversations": analysis["conversation_count"],
         "unanswered": len(analysis["unanswered"]),
-        "unanswered_requests": [{k: u[k] for k in ("description", "count", "last_hop",
-                                                   "qualifiers")}
+        "unanswered_requests": [{k: u.get(k) for k in ("description", "count", "last_hop",
+                                                       "qualifiers", "fate", "reply_last_hop")}
                                 for u in analysis["unanswered"]],
         "skew": analysis["skew_count"],
         "bad_checksums": len(unexplained),
@@ -195,7 +201,8 @@ class ActionModule(ActionBase):
         try:
             result.update(build(args["run_dir"], args.get("address"), args.get("title"),
                                 write=not self._task.check_mode, evidence=evidence,
-                                stage=args["stage"], traces=args.get("traces"), fleet=fleet))
+                                stage=args["stage"], traces=args.get("traces"), fleet=fleet,
+                                declared=args.get("declared")))
         except (OSError, tarfile.TarError, PcapError) as e:
             raise AnsibleActionFail("capture_report: %s" % e) from None
         return result

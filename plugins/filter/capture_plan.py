@@ -12,9 +12,10 @@ short_description: Where to capture an address's traffic across the fleet
 description:
   - From what M(cloudnet.vswitch.locate) and M(cloudnet.vswitch.vswitch_info) returned per
     host, the interfaces to capture on each host - the address's own port (a VM's vnet or an
-    internal port), its vSwitch's uplink and internal port, the uplinks that carry its peers
-    on the hosts that hold them; where the address lives on no host, the ports that learned
-    it; where no host knows it at all, every uplink and internal port (up) of the chosen hosts.
+    internal port), its vSwitch's uplink and internal port, each peer's own port (its vnet or
+    internal port) and the uplink that carries it on the host that holds it (the same host or
+    another); where the address lives on no host, the ports that learned it; where no host
+    knows it at all, every uplink and internal port (up) of the chosen hosts.
   - What the captures filter on - the address itself, or for a MAC or a VM the MAC (a VM's
     first NIC, the others named in a note).
   - >-
@@ -30,7 +31,8 @@ options:
     type: str
     required: true
   peers:
-    description: Peer addresses whose hosts' uplinks are captured too.
+    description: Peer addresses whose own ports (vnet or internal port) and uplinks are
+      captured too, on the hosts that hold them.
     type: list
     elements: str
   only_hosts:

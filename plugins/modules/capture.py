@@ -40,6 +40,20 @@ description:
     dies (killed, SSH connection lost) or at the latest O(duration) + 5 seconds after the
     start; it exits with the module's job. No process is left behind.
   - Every command is an argv list; nothing passes through a shell.
+  - "Around the window, the datapath's own evidence of a loss (RV(datapath)): C(ovs-appctl
+    coverage/show), C(dpctl/show -s) and the C(bond/show) / C(lacp/show) of the bonds on the
+    captured bridges are read as the tcpdumps start (in a thread, so the start is never
+    delayed) and again once they stopped; C(coverage/show) 1.2 seconds after the stop,
+    because ovs-vswitchd folds each thread's counts into the totals it prints once a second
+    (the files are summarized meanwhile). C(dpif/dump-flows) of each captured bridge right
+    after the stop gives the datapath flows of the followed addresses."
+  - "OVSDB is watched from just before the start until the stop (RV(events)): changes to a
+    Bridge's name, ports or datapath_type, a Port's name, tag, trunks or vlan_mode, and an
+    Interface's name, ofport, link_state, admin_state, external_ids, error or mtu, each
+    stamped with the host's wall clock (the clock of the packets' timestamps) as it arrives.
+    The watch is a connection of the module's own process (it ends with it: there is no
+    process for the watchdog to end) and needs python3-openvswitch; without it RV(events) is
+    null and RV(notes) says so. The module's own temporary mirror ports make no event."
   - "The operators' recipes, as options: C(tcpdump -i ethX host IP) is O(interfaces)=[ethX],
     O(host)=IP; C(src host IP) / C(dst host IP) add O(direction); C(host NAME) takes a
     hostname (resolved on the host); C(host A and (B or C)) is O(peers)=[B, C];
@@ -352,14 +366,137 @@ clock_offset:
     chronyc or timedatectl; null when neither answers (then RV(notes) says so).
   returned: success
   type: float
+datapath:
+  description:
+    - The datapath's evidence around the capture window. Reads that failed are in
+      RV(datapath.errors) and in RV(notes); they never fail the capture.
+  returned: success (not in check mode)
+  type: dict
+  contains:
+    coverage:
+      description:
+        - "{counter: rise} of the C(coverage/show) counters that rose during the window and
+          can explain a lost packet: the OpenFlow pipeline's drop reasons
+          (C(drop_action_*)), the userspace datapath's (C(datapath_drop_*)), failed datapath
+          executes and flow installs, upcalls lost (C(netlink_overflow)), the flow limit,
+          conntrack full, and any other counter whose name says drop, error, overflow or
+          full. Null when C(coverage/show) could not be read."
+        - The totals may include up to a second before the window (each thread's counts
+          reach them once a second).
+      type: dict
+      sample: {drop_action_of_pipeline: 5}
+    meanings:
+      description: "{counter: what it means} for each counter in RV(datapath.coverage)."
+      type: dict
+    interfaces:
+      description:
+        - "{interface: {statistic: rise}} for every captured interface and every interface
+          of the captured bridges' ports, from C(dpctl/show -s) (read now; OVSDB's
+          Interface.statistics lags by up to 5 s), keyed like Interface.statistics:
+          C(rx_dropped), C(tx_dropped), C(rx_errors), C(tx_errors) always, and C(rx_packets),
+          C(tx_packets), C(rx_bytes), C(tx_bytes), C(rx_over_err), C(rx_frame_err),
+          C(tx_aborted_errors), C(tx_carrier_errors), C(collisions) when they changed."
+      type: dict
+      sample: {vnet1: {rx_dropped: 0, tx_dropped: 7, rx_errors: 0, tx_errors: 0}}
+    lookups:
+      description: "{datapath: {hit, missed, lost}}: rises of each datapath's flow lookups
+        (C(lost): packets whose upcall was lost)."
+      type: dict
+    flows:
+      description: The C(dpif/dump-flows) lines of the captured bridges, dumped right after
+        the stop, that name a followed address (O(host), O(peers)) or the MAC those sent from
+        in the pcaps.
+      type: list
+      elements: dict
+      contains:
+        bridge:
+          description: The bridge.
+          type: str
+        match:
+          description: The datapath flow's match.
+          type: str
+        packets:
+          description: Packets the flow matched.
+          type: int
+        bytes:
+          description: Bytes the flow matched.
+          type: int
+        used:
+          description: As printed (C(never), C(0.512s) ago).
+          type: str
+        last_used:
+          description: When it was last used (epoch seconds), null for never.
+          type: float
+        actions:
+          description: The datapath actions (C(drop), port numbers, ...).
+          type: str
+        mentions:
+          description: The addresses it names.
+          type: list
+          elements: str
+    bonds:
+      description: "{bond: {bridge, start, end, changes}} for the bonds of the captured
+        bridges: C(start) and C(end) each {mode, lacp_status, active_member, members: {name:
+        {enabled, active, may_enable}}, lacp: {member: state}} (parsed C(bond/show) and
+        C(lacp/show)), C(changes) sentences saying what changed in between."
+      type: dict
+    bridges:
+      description: The captured bridges.
+      type: list
+      elements: str
+    read_at:
+      description: When the counters were read (C(before), C(after), C(coverage_after);
+        epoch seconds).
+      type: dict
+    watched:
+      description: Whether OVSDB was watched (RV(events) is null when not).
+      type: bool
+    errors:
+      description: The reads that failed, one sentence each.
+      type: list
+      elements: str
+events:
+  description:
+    - The OVSDB changes seen from just before the start until the stop, in the order they
+      arrived; null when OVSDB could not be watched.
+  returned: success (not in check mode)
+  type: list
+  elements: dict
+  contains:
+    time:
+      description: When it arrived (epoch seconds, the host's clock).
+      type: float
+    table:
+      description: V(Bridge), V(Port) or V(Interface).
+      type: str
+    row:
+      description: The row's name.
+      type: str
+    column:
+      description: The column that changed; null for a row inserted or deleted.
+      type: str
+    old:
+      description: Its value before (for a deleted row, its watched columns); a Bridge's
+        ports as names.
+      type: raw
+    new:
+      description: Its value after (for an inserted row, its watched columns).
+      type: raw
+    change:
+      description: V(modified), V(inserted) or V(deleted).
+      type: str
+  sample:
+    - {time: 1764586803.2107, table: Port, row: vnet2, column: tag, old: 20, new: 30,
+       change: modified}
 watchdog_pid:
   description: The PID of the watchdog (gone when the module returns).
   returned: success
   type: int
 timing:
   description: Seconds spent validating and planning (C(prepare_s)), setting up mirrors
-    (C(mirrors_s)), from the start until every tcpdump listened (C(listening_s)), and
-    stopping tcpdump and removing mirrors (C(stop_and_cleanup_s)).
+    (C(mirrors_s)), starting the OVSDB watch (C(evidence_s)), from the start until every
+    tcpdump listened (C(listening_s)), and stopping tcpdump and removing mirrors
+    (C(stop_and_cleanup_s)).
   returned: success
   type: dict
 notes:

@@ -28,7 +28,12 @@ description:
   - "The report: where the address was found and why; what was captured where (packets,
     bytes, span, drops); conversations; the VLAN seen at each hop; requests left unanswered
     (ICMP and ICMPv6 echo, TCP SYN, ARP, neighbour solicitation) with the last interface each
-    was seen on, qualified when that capture dropped packets; replies stamped before their
+    was seen on, qualified when that capture dropped packets - a request counts as answered
+    only when its reply reached the port that sent it, where that port (the followed
+    address's or a peer's vnet or internal port) was captured (otherwise, as the report says,
+    when its reply was seen on any captured port), and each one left unanswered says whether
+    it was answered but never delivered, delivered to its target's port but not answered,
+    or never delivered to that port; replies stamped before their
     request (clock skew); bad IPv4, TCP, UDP, ICMP and ICMPv6 checksums (truncated packets
     are not checked), each with the reason it is or is not a likely offload artefact (a SYN
     answered by a RST counts as answered);
@@ -93,6 +98,13 @@ options:
       - "What M(cloudnet.vswitch.trace) returned on each host for the frames an V(analyse) run
         asked for: {host: module result}. Hosts that failed or were skipped may be missing or
         hold no C(traces)."
+    type: dict
+  declared:
+    description:
+      - "The inventory's vSwitches per host ({host: the vswitch module's config}, what
+        provision.yml applies): where the two ends of an unanswered conversation are on two
+        VLANs, the verdict names the end whose tag differs from the inventory (changed by
+        hand)."
     type: dict
 extends_documentation_fragment:
   - cloudnet.vswitch.common.attributes
@@ -165,7 +177,13 @@ unanswered:
   returned: success
   type: int
 unanswered_requests:
-  description: The unanswered request flows, each with its last interface and qualifiers.
+  description:
+    - The unanswered request flows, each with its last interface and qualifiers.
+    - C(fate) says what became of them - V(reply-lost) (answered, the reply never seen at the
+      port that sent the request, where it was captured; C(reply_last_hop) is where the reply
+      was last seen), V(not-answered) (seen at the target's own port, no reply anywhere),
+      V(not-delivered) (the target's own port was captured and never saw it), V(unanswered)
+      (no reply anywhere, the target's own port not captured).
   returned: success
   type: list
   elements: dict
@@ -174,6 +192,8 @@ unanswered_requests:
       count: 5
       last_hop: "hv2:eth0"
       qualifiers: ["possibly dropped by capture: the capture on hv2:eth0 dropped 3 packet(s)"]
+      fate: unanswered
+      reply_last_hop: null
 findings:
   description: The report's findings, one sentence each, as under its C(Findings) heading
     (empty when the report says C(Healthy - no finding)).
@@ -209,7 +229,7 @@ ARGUMENT_SPEC = {"run_dir": {"type": "path", "required": True}, "address": {"typ
                  "title": {"type": "str"}, "plan": {"type": "dict"},
                  "peers": {"type": "list", "elements": "str"}, "evidence": {"type": "dict"},
                  "stage": {"type": "str", "choices": ["analyse", "report"], "default": "report"},
-                 "traces": {"type": "dict"}}
+                 "traces": {"type": "dict"}, "declared": {"type": "dict"}}
 REQUIRED_BY = {"plan": ["address"]}
 
 

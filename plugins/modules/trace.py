@@ -150,6 +150,10 @@ traces:
         link_state: {description: The interface's link state in OVSDB., type: str}
         mtu: {description: The interface's MTU in OVSDB., type: int}
         problem: {description: What loses it there (null if nothing)., type: str}
+    entry:
+      description: When the frame cannot even enter (larger than the MTU of the port it
+        arrives by), that port with its C(problem), else null.
+      type: dict
     actions: {description: The datapath actions of the trace., type: str}
     sentence: {description: The verdict in one line., type: str}
     trace: {description: C(ofproto/trace)'s own output., type: str}

@@ -3,11 +3,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Where to capture, across the fleet, for collect_captures.yml: pure, from what `locate` and
 `vswitch_info` returned per host. The address's own port (a VM's vnet or an internal port), its
-vSwitch's uplink and internal port; the uplinks that carry its peers on the hosts that hold
-them; or, where it lives on no host, the uplinks that learned it; and where no host knows it at
-all (a VM that has sent nothing), every uplink and internal port of the chosen hosts: the
-capture goes wide instead of giving up, and the report says where it showed up, or that it
-sent nothing."""
+vSwitch's uplink and internal port; each peer's own port (its vnet or internal port) and the
+uplink that carries it, on the host that holds it (the same host or another), so that both
+ends of every conversation are watched; or, where it lives on no host, the uplinks that learned
+it; and where no host knows it at all (a VM that has sent nothing), every uplink and internal
+port of the chosen hosts: the capture goes wide instead of giving up, and the report says
+where it showed up, or that it sent nothing."""
 
 from __future__ import annotations
 
@@ -57,6 +58,10 @@ def hosts_plan(address, hosts, peers=(), only_hosts=(), interfaces=()):
                 if loc.get("local"):
                     peer_homes.append(dict(loc, host=host, ip=peer))
                     uplink, _internal = _ports(data.get("vswitches", []), loc["vswitch"])
+                    # where the peer lives too, so that a request delivered to it (or its
+                    # reply) is seen there, on its host as on another
+                    add(host, loc.get("port"), "peer %s's %s port on %s" % (
+                        peer, loc.get("role"), loc["vswitch"]))
                     add(host, uplink, "the uplink that carries peer %s" % peer)
     if only_hosts:
         missing = [h for h in only_hosts if h not in hosts]

@@ -21,7 +21,11 @@ import os
 import re
 import time
 
-from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import document, path_evidence
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import (
+    datapath_report,
+    document,
+    path_evidence,
+)
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.document import h as _h
 
 MAX_ROWS = 50
@@ -53,7 +57,7 @@ def load_run(run_dir):
     sorted by host and interface, and the evidence beside them (missing files are None)."""
     problems, sources = [], []
     hosts = sorted(d for d in os.listdir(run_dir) if os.path.isdir(os.path.join(run_dir, d))
-                   and d not in ("fdb", "routes"))
+                   and d not in ("fdb", "routes", datapath_report.DIR))
     ctx = {"located": _json(os.path.join(run_dir, "located.json"), problems),
            "vswitches": {}, "fdb": {}, "routes": {}, "problems": problems, "starts": {},
            "host_notes": {}}
@@ -89,7 +93,30 @@ def load_run(run_dir):
                 if isinstance(data, dict):   # a whole module result
                     data = data.get("bridges" if kind == "fdb" else "paths")
                 ctx[kind][name[:-5]] = data or []
+    datapath_report.load(run_dir, ctx, problems)   # counters and OVSDB events of the window
+    owners = own_ports(ctx)
+    for src in sources:
+        # who lives behind this port: a request of theirs is answered when its reply is here
+        src["owns"] = owners.get((src["host"], src["interface"]), [])
     return sources, ctx
+
+
+def own_ports(ctx):
+    """{(host, port): [address, MAC]}: the ports the followed address and each peer live
+    behind (a vnet or an internal port), from located.json, with what lives there."""
+    loc = ctx.get("located") or {}
+    out = {}
+    homes = [(h, loc.get("address")) for h in located_hosts(ctx)] + [
+        (h, h.get("ip")) for h in peer_hosts(ctx)]
+    for h, address in homes:
+        if h.get("local") is False or h.get("role") not in ("vnet", "internal") or \
+                not h.get("host") or not h.get("port"):
+            continue
+        names = out.setdefault((h["host"], h["port"]), [])
+        for name in (address, h.get("mac")):
+            if name and str(name).lower() not in names:
+                names.append(str(name).lower())
+    return out
 
 
 # What the captures role's tasks register on each planned host (roles/captures/tasks/), the
@@ -133,6 +160,11 @@ def evidence(plan, hostvars, play_hosts, address, peers=()):
                 raise ValueError("%s: %s has no %s" % (host, var, key or "result"))
             out[rel % host] = data[key] if key is not None else {
                 k: v for k, v in data.items() if k not in JOB_KEYS}
+    for host in planned:   # the datapath's counters and OVSDB events of the window
+        data = None if host in lost else datapath_report.evidence_of(
+            (hostvars[host] if host in hostvars else {}).get("_captures_result"))
+        if data is not None:
+            out["%s/%s.json" % (datapath_report.DIR, host)] = data
     out["located.json"] = {
         "address": address, "peers": list(peers or []), "hosts": plan.get("located") or [],
         "peer_hosts": plan.get("peers_located") or [],
@@ -192,8 +224,8 @@ def sections(rep):
     a, ctx, address = rep["analysis"], rep["context"], rep.get("address") or "-"
     found = _findings(a, ctx, rep.get("address"))
     verdict = ("%d finding(s)." % len(found) if found else
-               "Healthy: no finding. Every request was answered, no skew, no unexplained bad "
-               "checksum, no path with evidence of an asymmetry.")
+               "Healthy: no finding. %s, no skew, no unexplained bad checksum, no path with "
+               "evidence of an asymmetry.%s" % _every_answered(a))
     out = [(None, [verdict] + _summary(rep), None),
            ("Findings", found or ["Nothing abnormal."], None)]
     located = located_hosts(ctx)
@@ -247,10 +279,12 @@ def sections(rep):
                                               ",".join(h["vlans"])) for h in c["hops"])]
                   for c in convs[:MAX_ROWS]])))
     answered = ", ".join("%s %d" % kv for kv in sorted(a["answered"].items())) or "none"
-    out.append(("Requests left unanswered", ["Answered: %s." % answered],
-                (["request", "count", "last seen on", "seen on (in order)", "first", "note"],
-                 [[u["description"], u["count"], u["last_hop"], ", ".join(u["hops"]),
-                   utc(u["first"]), "; ".join(u["qualifiers"])] for u in a["unanswered"]])
+    out.append(("Requests left unanswered", ["Answered: %s." % answered] + _answered_where(a),
+                (["request", "count", "what became of it", "last seen on", "seen on (in order)",
+                  "first", "note"],
+                 [[u["description"], u["count"], _fate(u, ctx), u["last_hop"],
+                   ", ".join(u["hops"]), utc(u["first"]), "; ".join(u["qualifiers"])]
+                  for u in a["unanswered"]])
                 if a["unanswered"] else None))
     shown = "" if a["skew_count"] <= len(a["skew"]) else ", %d shown" % len(a["skew"])
     out.append(("Replies seen before their request (clock skew)",
@@ -279,6 +313,7 @@ def sections(rep):
     if could:
         out.append(("Could happen (not seen)", [path_evidence.COULD_HAPPEN],
                     (["host: what would happen"], [[c] for c in could])))
+    out += datapath_report.sections(ctx)
     notes = ["%s: %s" % (h, n) for h, ns in sorted(ctx.get("host_notes", {}).items())
              for n in ns]
     if notes:
@@ -363,9 +398,10 @@ def _findings(a, ctx, address=None):
     # why each request died leads: host, vSwitch, port, cause and its evidence (why.py)
     out = [v["sentence"] for v in ctx.get("why") or []]
     out += _silent(a, ctx, address)
+    out += datapath_report.findings(ctx)
     for u in a["unanswered"]:
-        out.append("%d x %s unanswered, last seen on %s%s" % (
-            u["count"], u["description"], u["last_hop"],
+        out.append("%d x %s %s%s" % (
+            u["count"], u["description"], _fate(u, ctx),
             " (%s)" % "; ".join(u["qualifiers"]) if u["qualifiers"] else ""))
     if a["skew_count"]:
         worst = max(a["skew"], key=lambda s: s["delta"])
@@ -385,6 +421,88 @@ def _findings(a, ctx, address=None):
     out += ["%s:%s: %s" % (e["host"], e["interface"], e["error"]) for e in a.get("errors", [])]
     out += ctx.get("problems") or []
     return out
+
+
+def _every_answered(a):
+    """(the healthy verdict's words on the requests, what follows the verdict): answered at the
+    port that sent them where it was captured; seen answered anywhere where it was not."""
+    at_port = a.get("answered_at_port") or {}
+    unwatched = a.get("answered_unwatched") or {}
+    edge = sum((a.get("answered_at_edge") or {}).values())
+    if not at_port and not unwatched:
+        return "Every request was answered", ""
+    words = "Every request was answered at the port that sent it" if at_port else \
+        "Every request was answered"
+    if at_port:
+        words += " (%s%s)" % (", ".join("%s: %d" % kv for kv in sorted(at_port.items())),
+                              "; %d more at the edges of the capture, the reply seen while "
+                              "that port was not yet or no longer captured" % edge
+                              if edge else "")
+    after = ""
+    if unwatched:
+        after = (" The port that sent the requests of %s was not captured: for those, answered "
+                 "means the reply was seen on a captured port." % _senders(unwatched))
+    return words, after
+
+
+def _senders(unwatched):
+    return ", ".join("%s (%d)" % kv for kv in sorted(unwatched.items()))
+
+
+def _answered_where(a):
+    """Where the answers were seen: at the port that sent the request, or (its port not
+    captured) anywhere."""
+    out = []
+    if a.get("answered_at_port"):
+        out.append("Answered at the port that sent the request: %s." % ", ".join(
+            "%s %d" % kv for kv in sorted(a["answered_at_port"].items())))
+    if a.get("answered_unwatched"):
+        out.append("Answered, the port that sent the request not captured (the reply seen on a "
+                   "captured port, not necessarily delivered): %s." % _senders(
+                       a["answered_unwatched"]))
+    if a.get("answered_at_edge"):
+        out.append("Answered at the edges of the capture, the reply seen on a captured port "
+                   "while the port that sent the request was not yet or no longer captured: "
+                   "%s." % _senders(a["answered_at_edge"]))
+    return out
+
+
+def hop_words(ctx, hop, sep=" (%s)"):
+    """'hv2:eth0 (the uplink of vswitch0)': a hop and, where vswitches.json knows it, what it
+    is, in words (`sep` puts them together)."""
+    host, _sep, iface = str(hop).partition(":")
+    for vs in (ctx.get("vswitches") or {}).get(host) or []:
+        for p in vs.get("ports") or []:
+            members = [m.get("name") if isinstance(m, dict) else m
+                       for m in (p.get("bond") or {}).get("members") or []]
+            if p.get("name") == iface or iface in members:
+                what = {"uplink": "the uplink", "internal": "the internal port",
+                        "vnet": "a vnet"}.get(p.get("role"), "a port")
+                if iface in members:
+                    what = "a member of %s, the uplink" % p.get("name")
+                return str(hop) + sep % ("%s of %s" % (what, vs.get("name")))
+    return str(hop)
+
+
+def _fate(u, ctx):
+    """What became of requests left unanswered, in words: where the reply or the request was
+    last seen and the port it never reached."""
+    fate = u.get("fate") or "unanswered"
+    if fate == "reply-lost":
+        seen = u.get("reply_hops") or ["?"]
+        first = u.get("reply_first_hop") or seen[0]
+        last = u.get("reply_last_hop") or seen[-1]
+        where = "seen there only" if seen == [last] else \
+            "last seen on %s" % hop_words(ctx, last, ", %s")
+        return "answered at %s, never delivered to %s (the reply %s)" % (
+            first, ", ".join(u.get("requester_port") or ["?"]), where)
+    if fate == "not-answered":
+        return "delivered to %s, not answered (no reply seen anywhere)" % ", ".join(
+            u.get("target_port") or ["?"])
+    if fate == "not-delivered":
+        return "last seen at %s, never delivered to %s" % (
+            hop_words(ctx, u["last_hop"]), ", ".join(u.get("target_port") or ["?"]))
+    return "unanswered, last seen on %s" % u["last_hop"]
 
 
 def _paths(a, ctx):
@@ -535,14 +653,21 @@ def _marks(rep):
                  % peer)
     stops = {}
     for u in a.get("unanswered") or []:
-        stops.setdefault(hops.get(u.get("last_hop")), []).append(u)
-    for where, us in stops.items():
+        # a reply never delivered stops where the reply was last seen, not the request
+        lost = u.get("fate") == "reply-lost" and u.get("reply_last_hop")
+        stops.setdefault((hops.get(lost or u.get("last_hop")), bool(lost)), []).append(u)
+    for (where, replies), us in stops.items():
         if where:
             listed = "; ".join("%s (%s)" % (u.get("description"), u.get("count"))
                                for u in us[:8])
             more = "; and %d more" % (len(us) - 8) if len(us) > 8 else ""
-            mark(*where, "stop", "requests stop here",
-                 "unanswered, last seen here: " + listed + more)
+            if replies:
+                mark(*where, "stop", "replies stop here",
+                     "answered, the reply last seen here, never delivered to the port that "
+                     "sent the request: " + listed + more)
+            else:
+                mark(*where, "stop", "requests stop here",
+                     "unanswered, last seen here: " + listed + more)
     return out
 
 
@@ -696,7 +821,8 @@ def _legend(address, y):
     marks = [(box % (2, HOME[0], HOME[1]), "%s lives here" % address),
              (box % (2, PEER[0], PEER[1]), "a peer lives here"),
              (box % (2, "#fff", "#333"), "captured: packets · VLANs"),
-             (box % (4, "#fff", STOP), "requests stop here (last hop of unanswered requests)"),
+             (box % (4, "#fff", STOP), "requests (or their replies) stop here: the last hop "
+                                       "that saw them"),
              ('height="2" fill="#555" transform="translate(0 5)"',
               "wire to the switch (dashed: link down)")]
     roles = [(box % (1, COLOURS[r], "#333"), t) for r, t in (

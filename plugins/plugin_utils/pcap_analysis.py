@@ -9,6 +9,17 @@ per file packets, bytes, span, VLANs and checksum errors; conversations with per
 requests left unanswered with the last interface they were seen on; replies seen before their
 request (clock skew); bad checksums with the reason they are (or are not) offload artefacts.
 
+Both ends of a conversation: a source may name the addresses (and MACs) that live behind it,
+`owns` (the followed address's own port, a peer's). A request whose sender's own port was
+captured counts as answered only when its reply was seen there; a reply seen elsewhere only is
+a request left unanswered whose `fate` is "reply-lost" (answered, never delivered to the port
+that sent it). A request left without any reply is "not-answered" when it was seen at its
+target's own port, "not-delivered" when that port was captured and never saw it, and
+"unanswered" when the target's port was not captured. Where the sender's port was not
+captured, answered keeps its wider meaning (the reply seen on any captured port), and
+`answered_unwatched` says for which senders (`answered_at_edge` for a reply that came while the
+sender's port was not yet, or no longer, being captured).
+
 Memory grows with conversations and outstanding requests, never with packets: requests live in
 an ordered dict aged by capture time (a request answered or older than REQUEST_TIMEOUT is
 dropped, unanswered ones are folded into one counter per flow), and every table has a cap.
@@ -19,6 +30,7 @@ Each frame's headers are decoded by frames.py.
 from __future__ import annotations
 
 import heapq
+import ipaddress
 from collections import Counter, OrderedDict
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.capture.pcapfile import (
@@ -28,6 +40,7 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.capture.pcapfile 
 )
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import PcapError
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.host.files import open_private
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import datapath_report
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.frames import (
     PROTO_NAMES,
     addr,
@@ -50,7 +63,11 @@ MAX_REPORTED = 1000          # conversations returned (the largest; all are coun
 MAX_FINDINGS = 10000         # unanswered flows and bad-checksum groups (then one "other")
 MAX_EXAMPLES = 200           # skew findings kept (all are counted)
 END_MARGIN = 1.0             # a request this close to the end of its capture may be answered late
+EDGE_MARGIN = 0.25           # a port's capture this close to its end may miss what arrives
 LINKTYPE_ETHERNET = 1
+NOBODY = frozenset()
+# what became of a request left unanswered (see the module's docstring)
+FATES = ("reply-lost", "not-answered", "not-delivered", "unanswered")
 
 
 # ---------------------------------------------------------------- the analysis
@@ -87,6 +104,19 @@ class Analysis(object):
         self.skew, self.skew_count = [], 0
         self.bad, self.bad_recent = {}, OrderedDict()
         self.now = self._expired_at = 0.0
+        # address or MAC (bytes) -> the sources that are its own port (where it lives)
+        self.owner = {}
+        for i, s in enumerate(sources):
+            for name in s.get("owns") or ():
+                raw = _addr_bytes(name)
+                if raw is not None:
+                    self.owner[raw] = self.owner.get(raw, NOBODY) | {i}
+        self.answered_at = Counter()               # own port (source index) -> answers there
+        self.unwatched = Counter()                 # sender (bytes) -> answered, port unseen
+        self.edge = Counter()                      # ... its port not captured at that moment
+        # when each capture listened, by its host's clock (None: not known)
+        self.window = [(_number(s.get("listening_at")) or _number(s.get("started_at")),
+                        _number(s.get("ended_at"))) for s in sources]
 
     def feed(self, ts_ns, idx, caplen, origlen, data):
         st = self.files[idx]
@@ -159,6 +189,12 @@ class Analysis(object):
                 self.bad_recent.popitem(last=False)
 
     # -- requests and replies
+    def _ports(self, address, mac):
+        """The captured own ports of whoever has `address` or `mac` (frozenset of sources)."""
+        if not self.owner:
+            return NOBODY
+        return self.owner.get(address, NOBODY) | self.owner.get(mac, NOBODY)
+
     def _match(self, p, idx, t, data=b""):
         req = request_of(p)
         if req is not None:
@@ -168,35 +204,75 @@ class Analysis(object):
                 entry[3], entry[4], entry[6] = t, idx, (p, data[:6])
                 if idx not in entry[5]:
                     entry[5].append(idx)
+                if idx in entry[8]:
+                    entry[9] = True
                 self.outstanding.move_to_end(key)
-            elif key in self.recent:
                 return
-            elif key in self.early:
-                r_t, r_idx = self.early.pop(key)
-                self.answered[kind] += 1
-                self.recent[key] = t
+            if key in self.recent:
+                return
+            # an entry: [kind, flow, first, last, last idx, hops, the frame as last seen (for
+            # the trace of where it died, why.py), the sender's own ports, the target's, seen
+            # at the target's, the hops its reply was seen on, the reply as last seen]
+            own = self._ports(flow[1], p.src_mac)
+            target = self._ports(flow[2], data[:6])
+            entry = [kind, flow, t, t, idx, [idx], (p, data[:6]), own, target, idx in target,
+                     None, None]
+            early = self.early.pop(key, None)
+            if early is not None:
+                r_idx, r_seen, r_t = early
                 self.skew_count += 1
                 if len(self.skew) < MAX_EXAMPLES:
                     self.skew.append({"kind": kind, "flow": flow, "reply_hop": r_idx,
                                       "reply_time": r_t, "request_hop": idx,
                                       "request_time": t})
-            else:
-                # the frame as last seen, for the trace of where it died (why.py)
-                self.outstanding[key] = [kind, flow, t, t, idx, [idx], (p, data[:6])]
-                if len(self.outstanding) > MAX_OUTSTANDING:
-                    self._settle(*self.outstanding.popitem(last=False))
+                if not own or r_idx in own:
+                    self._answered(entry, r_idx, key, t)
+                    return
+                entry[10], entry[11] = [r_idx], (r_idx, r_seen, r_t)
+            self.outstanding[key] = entry
+            if len(self.outstanding) > MAX_OUTSTANDING:
+                self._settle(*self.outstanding.popitem(last=False))
             return
         key = reply_key(p)
         if key is None:
             return
-        entry = self.outstanding.pop(key, None)
+        entry = self.outstanding.get(key)
         if entry is not None:
-            self.answered[entry[0]] += 1
-            self.recent[key] = t
+            if not entry[7] or idx in entry[7]:
+                del self.outstanding[key]
+                self._answered(entry, idx, key, t)
+                return
+            # answered, but not (yet) at the port that sent the request
+            if entry[10] is None:
+                entry[10] = [idx]
+            elif idx not in entry[10]:
+                entry[10].append(idx)
+            entry[11] = (idx, (p, data[:6]), t)
         elif key not in self.recent:
-            self.early[key] = (t, idx)
+            # the reply itself only where a sender's own port may be waiting for it
+            self.early[key] = (idx, (p, data[:6]) if self.owner else None, t)
+            self.early.move_to_end(key)
             if len(self.early) > MAX_OUTSTANDING:
                 self.early.popitem(last=False)
+
+    def _watching(self, ports, t, end=None):
+        """Whether one of `ports` was being captured at `t` and long enough after it for what
+        was on its way there to arrive (the captures of several hosts start and stop a few
+        milliseconds apart, and tcpdump may lose what its ring holds as it stops)."""
+        for i in ports:
+            start, stop = self.window[i]
+            stop = end if stop is None else stop
+            if (start is None or start <= t) and (stop is None or t + EDGE_MARGIN <= stop):
+                return True
+        return False
+
+    def _answered(self, entry, idx, key, t):
+        self.answered[entry[0]] += 1
+        if entry[7]:
+            self.answered_at[idx] += 1
+        else:
+            self.unwatched[entry[1][1]] += 1
+        self.recent[key] = t
 
     def _expire(self, now):
         self._expired_at = now
@@ -216,21 +292,46 @@ class Analysis(object):
                 del table[key]
 
     def _settle(self, key, entry, end=None):
-        kind, flow, first, last, idx, hops, seen = entry
+        kind, flow, first, last, idx, hops, seen, own, target, delivered, replies, reply = entry
+        if replies and not self._watching(own, reply[2], end):
+            # the sender's port was not being captured when its reply could have reached it:
+            # answered as far as the captures can tell
+            self.answered[kind] += 1
+            self.edge[flow[1]] += 1
+            return
+        unwatched_target = target and not delivered and not self._watching(target, last, end)
+        if unwatched_target:
+            target = NOBODY                # nor the target's, when the request could have come
+        fate = ("reply-lost" if replies else "not-answered" if delivered else
+                "not-delivered" if target else "unanswered")
+        flow = flow + (fate,)
         u = self.unanswered.get(flow)
         if u is None and len(self.unanswered) >= MAX_FINDINGS:
-            flow = (kind, None, None, None)                      # "to anywhere else"
+            flow = (kind, None, None, None, fate)                # "to anywhere else"
             u = self.unanswered.get(flow)
         if u is None:
             u = self.unanswered[flow] = {"count": 0, "first": first, "last": last,
-                                         "last_hops": Counter(), "hops": {}, "near_end": 0}
+                                         "last_hops": Counter(), "hops": {}, "near_end": 0,
+                                         "own": set(), "target": set(), "reply_hops": {},
+                                         "reply_last_hops": Counter(),
+                                         "reply_first_hops": Counter(), "target_unwatched": 0}
         u["count"] += 1
         u["first"], u["last"] = min(u["first"], first), max(u["last"], last)
         u["last_hops"][idx] += 1
-        u["frame"] = frame_of(*seen)
-        u["frame_hop"] = idx
+        # one frame per last hop (few hops), the one reported is at the most common last hop
+        u.setdefault("frames", {})[idx] = seen
         for i in hops:
             u["hops"].setdefault(i, None)          # in the order first seen
+        u["own"].update(own)
+        u["target"].update(target)
+        if unwatched_target:
+            u["target_unwatched"] += 1
+        if replies:
+            for i in replies:
+                u["reply_hops"].setdefault(i, None)
+            u["reply_first_hops"][replies[0]] += 1
+            u["reply_last_hops"][reply[0]] += 1
+            u["reply_frame"], u["reply_frame_hop"] = frame_of(*reply[1]), reply[0]
         if end is not None and end - last < END_MARGIN:
             u["near_end"] += 1
 
@@ -247,6 +348,12 @@ class Analysis(object):
             "other_conversations": {self.hops[i]: n for i, n in
                                     self.other_conversations.items()},
             "answered": dict(self.answered),
+            # where the answers reached the port that sent the request; and the senders whose
+            # own port was not captured (answered there means: the reply seen anywhere)
+            "answered_at_port": {self.hops[i]: n for i, n in sorted(self.answered_at.items())},
+            "answered_unwatched": {addr(a): n for a, n in sorted(self.unwatched.items())},
+            # ... and those whose reply came when their port was not (yet, or any more) captured
+            "answered_at_edge": {addr(a): n for a, n in sorted(self.edge.items())},
             "unanswered": self._unanswered(),
             "skew": [self._skew(s) for s in self.skew],
             "skew_count": self.skew_count,
@@ -283,8 +390,9 @@ class Analysis(object):
 
     def _unanswered(self):
         out = []
-        for (kind, requester, target, port), u in self.unanswered.items():
-            last_hop = self.hops[u["last_hops"].most_common(1)[0][0]]
+        for (kind, requester, target, port, fate), u in self.unanswered.items():
+            top = u["last_hops"].most_common(1)[0][0]
+            last_hop = self.hops[top]
             qualifiers = []
             for i in sorted(u["last_hops"]):
                 drops = _drops(self.sources[i])
@@ -294,6 +402,9 @@ class Analysis(object):
             if u["near_end"]:
                 qualifiers.append("%d seen in the last %.0f s of the capture: the answer may "
                                   "have come after it stopped" % (u["near_end"], END_MARGIN))
+            if u["target_unwatched"]:
+                qualifiers.append("%d seen while its target's own port was not yet or no longer "
+                                  "captured" % u["target_unwatched"])
             out.append({"kind": kind, "requester": addr(requester), "target": addr(target),
                         "port": port, "description": request_words(kind, requester, target, port),
                         "count": u["count"], "first": u["first"], "last": u["last"],
@@ -302,8 +413,23 @@ class Analysis(object):
                         "hops": [self.hops[i] for i in u["hops"]],
                         "qualifiers": qualifiers,
                         # the last one as last seen, where (the trace's starting point)
-                        "frame": u["frame"], "frame_hop": self.hops[u["frame_hop"]]})
-        out.sort(key=lambda u: (-u["count"], u["description"]))
+                        "frame": frame_of(*u["frames"][top]), "frame_hop": self.hops[top],
+                        "near_end": u["near_end"],
+                        # both ends: what became of it, the sender's and the target's own
+                        # ports where captured; for a reply never delivered, where it was seen
+                        "fate": fate,
+                        "requester_port": [self.hops[i] for i in sorted(u["own"])],
+                        "target_port": [self.hops[i] for i in sorted(u["target"])],
+                        "reply_hops": [self.hops[i] for i in u["reply_hops"]],
+                        # where most of its replies were first seen: where it was answered
+                        "reply_first_hop": self.hops[u["reply_first_hops"].most_common(1)[0][0]]
+                        if u["reply_first_hops"] else None,
+                        "reply_last_hop": self.hops[u["reply_last_hops"].most_common(1)[0][0]]
+                        if u["reply_last_hops"] else None,
+                        "reply_frame": u.get("reply_frame"),
+                        "reply_frame_hop": self.hops[u["reply_frame_hop"]]
+                        if u.get("reply_frame_hop") is not None else None})
+        out.sort(key=lambda u: (-u["count"], u["description"], FATES.index(u["fate"])))
         return out
 
     def _skew(self, s):
@@ -344,6 +470,25 @@ def _mac_bytes(mac):
     return bytes(int(x, 16) for x in mac.replace("-", ":").split(":"))
 
 
+def _number(value):
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        else None
+
+
+def _addr_bytes(text):
+    """An IP address or a MAC as the frames carry it (bytes), or None."""
+    text = str(text or "").strip().lower()
+    if text.count(":") == 5 and len(text) == 17 and "::" not in text:
+        try:
+            return _mac_bytes(text)
+        except ValueError:
+            return None
+    try:
+        return ipaddress.ip_address(text).packed
+    except ValueError:
+        return None
+
+
 def _vlans(counter):
     """{"untagged": n, "10": n, "100.10": n} (outer.inner for QinQ)."""
     return {".".join(str(v) for v in tags) if tags else "untagged": n
@@ -363,10 +508,11 @@ def offset_comment(source):
 
 
 # ---------------------------------------------------------------- one pass over everything
-def analyse(sources, merged_path=None, local_macs=None):
+def analyse(sources, merged_path=None, local_macs=None, comments=None):
     """Read every source's pcap once, in timestamp order across files, feeding the analysis and
     (with `merged_path`) writing the merged pcapng. `sources`: dicts with at least host,
-    interface and path (plus the sidecar's fields). Returns Analysis.result()."""
+    interface and path (plus the sidecar's fields). `comments`: {host: [(ts_ns, text)]} put on
+    packets of the merged pcapng (datapath_report.Placer). Returns Analysis.result()."""
     usable = []
     for s in sources:
         try:
@@ -389,10 +535,14 @@ def analyse(sources, merged_path=None, local_macs=None):
                                  "interface %s on host %s" % (s["interface"], s["host"]),
                                  offset_comment(s))
             packet, feed = writer.packet, analysis.feed
+            placer = datapath_report.Placer(comments, usable)
+            take = placer.take if placer else (lambda _i, _t: None)
             for rec in merged:
-                packet(rec[1], rec[0], rec[2], rec[3], rec[4])
+                packet(rec[1], rec[0], rec[2], rec[3], rec[4], take(rec[1], rec[0]))
                 feed(*rec)
     result = analysis.result()
+    if merged_path is not None:
+        result["comments"] = {"placed": placer.placed, "left": placer.left()}
     result["errors"] = [{"host": s["host"], "interface": s["interface"], "error": s["error"]}
                         for s in sources if s.get("error")]
     return result

@@ -19,6 +19,7 @@ evidence (packets seen where, the trace's verdict)."""
 from __future__ import annotations
 
 MAX_TRACED = 5
+LATE = 1.0          # seconds before the end of the captures: too late to judge
 
 
 def _ports(ctx, host):
@@ -40,8 +41,9 @@ def _port_mac(p):
     return (mac or "").lower() or None
 
 
-def _home_of(ctx, mac, not_host):
-    """(host, port row) of the vnet or internal port that owns `mac`, on another host."""
+def _home_of(ctx, mac, not_host=None):
+    """(host, port row) of the vnet or internal port that owns `mac` (on another host than
+    not_host)."""
     for host in sorted((ctx.get("vswitches") or {})):
         if host == not_host:
             continue
@@ -51,9 +53,51 @@ def _home_of(ctx, mac, not_host):
     return None, None
 
 
+def _unicast(ctx, mac, ip):
+    """The destination's own MAC: `mac`, or for a broadcast (an ARP request) the MAC that
+    locate gave the target address (located.json: where the address and its peers live)."""
+    if not mac or not int(mac.split(":")[0], 16) & 1:
+        return mac
+    loc = ctx.get("located") or {}
+    for h in (loc.get("hosts") or []) + (loc.get("peer_hosts") or []):
+        if isinstance(h, dict) and ip and h.get("ip") == ip and h.get("local") and h.get("mac"):
+            return h["mac"].lower()
+    return mac
+
+
+_REPLY_ICMP = {8: 0, 128: 129}
+
+
+def _reply(frame, ctx):
+    """The reply to a request frame: MACs, addresses and ports swapped, the echo reply's type
+    (an ARP reply's op); its VLAN on an uplink is the tag of the port that answered."""
+    out = dict(frame, src_mac=_unicast(ctx, frame["dst_mac"], frame.get("dst_ip")),
+               dst_mac=frame.get("src_mac"), src_ip=frame.get("dst_ip"),
+               dst_ip=frame.get("src_ip"), src_port=frame.get("dst_port"),
+               dst_port=frame.get("src_port"))
+    if frame.get("icmp_type") in _REPLY_ICMP:
+        out["icmp_type"] = _REPLY_ICMP[frame["icmp_type"]]
+    if frame.get("arp_op") == 1:
+        out["arp_op"] = 2
+    _host, home = _home_of(ctx, out["src_mac"])
+    out["vlan"] = home.get("tag") if home else frame.get("vlan")
+    return {k: v for k, v in out.items() if v is not None}
+
+
 def _uplink(ctx, host, vswitch):
     return next((p for p in _ports(ctx, host).values()
                  if p["role"] == "uplink" and p["vswitch"] == vswitch), None)
+
+
+def _watching(ctx, hop, u):
+    """Whether the capture at `hop` was listening when the first of the requests was seen, with
+    time to spare before it ended (unknown start or duration: assumed)."""
+    start = (ctx.get("starts") or {}).get(hop)
+    duration = (ctx.get("located") or {}).get("duration")
+    if start is None or u.get("first") is None:
+        return True
+    end = start + duration if duration else None
+    return u["first"] >= start and (end is None or u["first"] <= end - LATE)
 
 
 def _captured(ctx, host, iface):
@@ -69,15 +113,26 @@ def plan(analysis, ctx, fleet=None):
     {request (description, count), hop, host, port, bridge, kind (entering | between |
     delivered | leaving | unknown), seen (words), frame index into hosts[host] or None}."""
     hosts, cases = {}, []
+    end = max([f["last"] for f in analysis.get("files") or [] if f.get("last") is not None]
+              or [None], key=lambda t: t or 0)
     ctx = dict(ctx, vswitches=dict(fleet or {}, **(ctx.get("vswitches") or {})))
     for u in (analysis.get("unanswered") or [])[:MAX_TRACED]:
         frame, hop = u.get("frame"), u.get("frame_hop") or u.get("last_hop")
         if not frame or not hop or ":" not in hop or not frame.get("dst_mac"):
             continue
+        if end is not None and u.get("first") is not None and u["first"] > end - LATE:
+            continue        # first seen in the capture's last second: the next hop's may have
+            #                 ended before it got there, the answer may have come after
+        what = u["description"]
+        if u.get("fate") == "reply-lost" and u.get("reply_last_hop"):
+            # answered, the reply lost on its way back: follow the reply from where it was
+            # last seen (on the VLAN of the port that answered, which is where NORMAL put it)
+            hop, frame = u["reply_last_hop"], _reply(frame, ctx)
+            what = "reply to %s" % what
         host, iface = hop.split(":", 1)
         port = _ports(ctx, host).get(iface)
-        case = {"request": u["description"], "count": u["count"], "hop": hop, "host": host,
-                "dst_mac": frame["dst_mac"],
+        case = {"request": what, "count": u["count"], "hop": hop, "host": host,
+                "dst_mac": frame["dst_mac"], "dst_ip": frame.get("dst_ip"),
                 "port": port["name"] if port else iface, "bridge": port and port["vswitch"],
                 "role": port and port["role"], "vlan": frame.get("vlan"), "trace": None}
         if port is None:
@@ -86,6 +141,27 @@ def plan(analysis, ctx, fleet=None):
             continue
         src, dst = (frame.get("src_mac") or "").lower(), frame["dst_mac"].lower()
         mine = _port_mac(port)
+        if port["role"] in ("vnet", "internal") and mine not in (src, dst):
+            # a flood's copy to a bystander port: where it went on is the host's uplink
+            up = next((h for h in u.get("hops") or [] if h.startswith(host + ":") and
+                       (_ports(ctx, host).get(h.split(":", 1)[1]) or {}).get("role") ==
+                       "uplink"), None)
+            if up:
+                _h, src_home = _home_of(ctx, src)
+                hop, port = up, _ports(ctx, host)[up.split(":", 1)[1]]
+                frame = dict(frame, vlan=(src_home or {}).get("tag"))
+                mine = _port_mac(port)
+                case.update(hop=hop, port=port["name"], bridge=port["vswitch"],
+                            role=port["role"], vlan=frame["vlan"])
+        home_host, home = _home_of(ctx, _unicast(ctx, dst, frame.get("dst_ip")))
+        if home:
+            case.update(dst_host=home_host, dst_port=home["name"], dst_vlan=home.get("tag"),
+                        dst_mac=_port_mac(home), dst_bridge=home["vswitch"])
+        src_host, src_home = _home_of(ctx, src)
+        if src_home:
+            case.update(src_host=src_host, src_port=src_home["name"],
+                        src_vlan=src_home.get("tag"), src_mac=src,
+                        src_bridge=src_home["vswitch"])
         if port["role"] in ("vnet", "internal"):
             entering = src == mine
         else:
@@ -103,13 +179,15 @@ def plan(analysis, ctx, fleet=None):
                 "delivered to its destination's port" if kind == "delivered" else
                 "sent out (flooded) by", where))
         else:
-            there, home = _home_of(ctx, dst, host)
+            there, home = _home_of(ctx, _unicast(ctx, dst, frame.get("dst_ip")), host)
             up = _uplink(ctx, there, home["vswitch"]) if home else None
             case.update(kind="leaving", seen="last seen leaving %s by %s" % (host, where),
                         next_host=there, next_port=up and up["name"],
                         dst_port=home and home["name"], dst_vlan=home and home.get("tag"))
             if up is not None:
                 if _captured(ctx, there, up["name"]):
+                    if not _watching(ctx, "%s:%s" % (there, up["name"]), u):
+                        continue     # sent while that capture was not (yet, or any more) on
                     case["kind"] = "between"
                 case["trace"] = (there, dict(frame, in_port=up["name"]))
         cases.append(case)
@@ -121,10 +199,11 @@ def plan(analysis, ctx, fleet=None):
     return {"hosts": hosts, "cases": cases}
 
 
-def verdicts(cases, results):
-    """The findings, one per case: {host, bridge, port, cause, evidence: [str], sentence}.
-    results: {host: the trace module's result} (hosts that failed or were skipped have
-    none)."""
+def verdicts(cases, results, declared=None):
+    """The findings: {host, bridge, port, cause, kind, evidence: [str], sentence}, one per
+    case, cases that die the same way joined. results: {host: the trace module's result}
+    (hosts that failed or were skipped have none); declared: {host: the inventory's
+    vswitches}, to name the side of a VLAN mismatch that was changed by hand."""
     out = []
     for c in cases:
         traced = None
@@ -140,18 +219,22 @@ def verdicts(cases, results):
             cause = _cause(traced) or "the vSwitch would send it on (%s): lost after it" % (
                 traced["sentence"].split(", ", 1)[-1])
         elif c["kind"] == "between":
-            cause = "lost between %s %s and %s %s (the physical network): sent %s, never seen " \
-                    "arriving at %s %s" % (host, port, c["next_host"], c["next_port"],
-                                           "tagged %d" % c["vlan"] if c["vlan"] else "untagged",
-                                           c["next_host"], c["next_port"])
-            if traced and _cause(traced):
+            # said the same for both directions (one finding): the two uplinks in name order
+            ends = sorted([(host, port), (c["next_host"], c["next_port"])])
+            (host, port), there = ends[0], "%s %s" % ends[1]
+            what = "frames tagged %d" % c["vlan"] if c["vlan"] else "untagged frames"
+            cause = "lost in the physical network between %s %s and %s: %s sent by one are " \
+                    "never seen arriving at the other" % (host, port, there, what)
+            evidence[0] += ", never seen arriving at %s %s" % (c["next_host"], c["next_port"])
+            if traced and traced.get("entry"):
+                # it did arrive, and the NIC dropped it before any capture could see it
+                host, bridge, port = c["next_host"], traced["bridge"], c["next_port"]
+                cause = _cause(traced)
+            elif traced and _cause(traced):
                 cause += "; had it arrived, %s" % _cause(traced)
             elif c["vlan"]:
-                cause += "; does the switch carry VLAN %d to %s?" % (c["vlan"], c["next_host"])
-            if (c["vlan"] or None) != (c.get("dst_vlan") or None):
-                cause += "; its destination's port %s %s is on %s" % (
-                    c["next_host"], c["dst_port"], "VLAN %d" % c["dst_vlan"]
-                    if c.get("dst_vlan") else "no VLAN (untagged)")
+                cause += "; do the switch's ports towards %s and %s carry VLAN %d?" % (
+                    ends[0][0], ends[1][0], c["vlan"])
         elif c["kind"] == "leaving" and c.get("next_host"):
             cause = "it left %s by %s %s towards %s, whose uplink %s was not captured" % (
                 host, port, "tagged %d" % c["vlan"] if c["vlan"] else "untagged",
@@ -167,13 +250,9 @@ def verdicts(cases, results):
                              c["next_host"], traced["bridge"],
                              traced["sentence"].split(", ", 1)[-1], host, c["next_host"],
                              ",".join(ifaces))
-            if (c["vlan"] or None) != (c.get("dst_vlan") or None):
-                cause += "; its destination's port %s %s is on %s" % (
-                    c["next_host"], c["dst_port"], "VLAN %d" % c["dst_vlan"]
-                    if c.get("dst_vlan") else "no VLAN (untagged)")
         elif c["kind"] == "leaving":
             cause = "it left %s by %s; no host of the play has a port with its destination " \
-                    "MAC %s" % (host, port, c.get("dst_mac"))
+                    "(%s)" % (host, port, c.get("dst_ip") or c.get("dst_mac"))
         elif c["kind"] == "delivered":
             cause = "delivered to its destination's port, which did not answer (the guest or " \
                     "host: its address, firewall or route back)"
@@ -186,15 +265,66 @@ def verdicts(cases, results):
             bad = next((o for o in traced.get("outputs") or [] if o.get("problem")), None)
             if traced["verdict"] == "lost" and bad:
                 port = bad["port"]
-        out.append({"host": host, "bridge": bridge, "port": port, "cause": cause,
-                    "kind": c["kind"], "evidence": evidence,
-                    "sentence": "%s %s (%s): %s [%s]" % (host, bridge or "-", port, cause,
-                                                         "; ".join(evidence))})
+        mismatch = _vlan_mismatch(c, declared or {})
+        if mismatch:
+            host, bridge, port, cause = mismatch
+        same = next((v for v in out if (v["host"], v["port"], v["cause"]) ==
+                     (host, port, cause)), None)
+        if same:                 # the other direction, or another request, dying the same way
+            same["evidence"] += evidence
+            same["sentence"] = _sentence(same)
+            continue
+        v = {"host": host, "bridge": bridge, "port": port, "cause": cause, "kind": c["kind"],
+             "evidence": evidence}
+        v["sentence"] = _sentence(v)
+        out.append(v)
     return out
+
+
+def _sentence(v):
+    return "%s %s (%s): %s [%s]" % (v["host"], v["bridge"] or "-", v["port"], v["cause"],
+                                    "; ".join(v["evidence"]))
+
+
+def _declared_tag(declared, host, mac, port):
+    """The tag the inventory gives a vnet (by attached_mac or name): (found, tag)."""
+    for vs in declared.get(host) or []:
+        for vnet in vs.get("vnets") or []:
+            if (vnet.get("attached_mac") or "").lower() == mac or vnet.get("name") == port:
+                return True, vnet.get("tag")
+    return False, None
+
+
+def _vlan_mismatch(c, declared):
+    """(host, bridge, port, cause) when the sender's and the destination's ports are on two
+    VLANs (both tagged): the cause, whatever died where; the side the inventory disagrees
+    with is named (changed by hand), else the destination's port."""
+    a, b = c.get("src_vlan"), c.get("dst_vlan")
+    if a is None or b is None or a == b or not c.get("src_port") or not c.get("dst_port"):
+        return None
+    ends = sorted([(c["src_host"], c["src_port"], a), (c["dst_host"], c["dst_port"], b)])
+    cause = "VLAN mismatch: %s %s is on VLAN %d, %s %s on VLAN %d (the two ends of the " \
+            "conversation)" % (ends[0] + ends[1])
+    name, bridge = (c["dst_host"], c["dst_port"]), c.get("dst_bridge")
+    for side in ("src", "dst"):
+        found, tag = _declared_tag(declared, c[side + "_host"], c.get(side + "_mac"),
+                                   c[side + "_port"])
+        if found and tag != c[side + "_vlan"]:
+            name, bridge = (c[side + "_host"], c[side + "_port"]), c.get(side + "_bridge")
+            cause += "; the inventory puts %s %s on %s (changed by hand?)" % (
+                name[0], name[1], _vlan(tag))
+            break
+    return name[0], bridge, name[1], cause
+
+
+def _vlan(vlan):
+    return "VLAN %d" % vlan if vlan else "no VLAN (untagged)"
 
 
 def _cause(traced):
     """The trace's cause of death in words, or None when it would pass."""
+    if traced.get("entry"):
+        return "%s: %s" % (traced["entry"]["port"], traced["entry"]["problem"])
     if traced["verdict"] == "drop":
         return traced["reason"]
     if traced["verdict"] == "lost":

@@ -375,3 +375,70 @@ def test_start_at_and_headers_only(lab):
                          output_dir=lab.dir("late"))
     assert res["rc"] == 0 and 5 <= res["start_skew"] < 7
     assert any("start_at was" in n for n in res["notes"])
+
+
+def _ofctl(lab, *args):
+    return sh(["ovs-ofctl"] + list(args), env=dict(os.environ, **lab.ovs.env))
+
+
+def test_ovsdb_event_of_a_tag_changed_during_the_capture(lab):
+    """A Port's tag changed by hand mid-capture is the one event, stamped inside the window
+    and between the moments before and after ovs-vsctl ran; the temporary mirrors (set up
+    before the watch, removed after it) make none."""
+    lab.ovs.vsctl("set", "Port", "vnet1", "tag=20")
+    out = lab.dir("events")
+    proc = lab.start(interfaces=["vnet0", "vnet1"], method="mirror", host=VM_A, duration=2,
+                     output_dir=out)
+    lab.wait_listening(out, ["vnet0", "vnet1"])
+    time.sleep(0.3)
+    before = time.time()
+    lab.ovs.vsctl("set", "Port", "vnet1", "tag=30")
+    after = time.time()
+    res = lab.result(proc)
+    assert res["rc"] == 0, res.get("msg")
+    assert res["datapath"]["watched"] is True
+    events = res["events"]
+    assert [{k: e[k] for k in ("table", "row", "column", "old", "new", "change")}
+            for e in events] == [{"table": "Port", "row": "vnet1", "column": "tag", "old": 20,
+                                  "new": 30, "change": "modified"}], events
+    at = events[0]["time"]
+    assert before <= at <= after + 0.5, (before, at, after)
+    assert res["started_at"] <= at <= res["ended_at"]
+    assert not [n for n in res["notes"] if n.startswith("datapath evidence")], res["notes"]
+    no_leftovers(lab)
+
+
+def test_a_drop_rule_and_a_link_down_rise_in_the_datapath_counters(lab):
+    """Measured on the netdev datapath (OVS 3.1): each IPv4 packet an OpenFlow drop rule drops
+    raises coverage drop_action_of_pipeline by one, and its datapath flow says actions:drop;
+    a frame flooded to a port whose link is down raises that port's tx_dropped (no coverage
+    counter counts it)."""
+    _ofctl(lab, "add-flow", "vswitch0", "priority=100,ip,actions=drop")
+    lab.vm("vnet1", "ip", "link", "set", "eth0", "down")
+    mac_a = lab.vm("vnet0", "cat", "/sys/class/net/eth0/address").strip()
+    out = lab.dir("drops")
+    proc = lab.start(interfaces=["vnet0"], host=VM_A, duration=3, output_dir=out)
+    lab.wait_listening(out, ["vnet0"])
+    lab.ping("vnet0", HOST_IP, count=5, interval="0.1")   # ARP answered, 5 echo dropped
+    lab.ping("vnet0", VM_B, count=1)                       # ARP flooded, vnet1 is down
+    t0 = time.monotonic()
+    res = lab.result(proc)
+    assert res["rc"] == 0, res.get("msg")
+    dp = res["datapath"]
+    assert dp["coverage"] == {"drop_action_of_pipeline": 5}, dp
+    assert "OpenFlow pipeline" in dp["meanings"]["drop_action_of_pipeline"]
+    # every port of the captured bridge, the captured one included
+    assert sorted(dp["interfaces"]) == ["eth0", "vnet0", "vnet1", "vswitch0"]
+    assert dp["interfaces"]["vnet1"]["tx_dropped"] >= 1, dp["interfaces"]
+    assert dp["interfaces"]["vnet0"]["tx_dropped"] == 0
+    assert dp["interfaces"]["vnet0"]["rx_packets"] >= 5 + 1
+    assert all(dp["interfaces"][i][k] == 0 for i in ("eth0", "vnet0", "vswitch0")
+               for k in ("rx_dropped", "rx_errors", "tx_errors"))
+    drops = [f for f in dp["flows"] if f["actions"] == "drop"]
+    assert drops and all(mac_a in f["mentions"] and f["bridge"] == "vswitch0" for f in drops)
+    assert sum(f["packets"] for f in drops) >= 4   # the first one went up to ovs-vswitchd
+    assert res["started_at"] <= max(f["last_used"] for f in drops if f["packets"]) \
+        <= res["ended_at"]
+    assert dp["read_at"]["coverage_after"] - res["ended_at"] < 1.5
+    assert dp["errors"] == [] and dp["bridges"] == ["vswitch0"]
+    print("returned %.2f s after the traffic; timing %s" % (time.monotonic() - t0, res["timing"]))

@@ -46,7 +46,9 @@ def test_through_ansible_playbook_on_the_controller(tmp_path, run_dir):
     out, _stdout = playbook(tmp_path, run_dir, "--check")
     assert out["changed"] is False and out["written"] is None
     assert not (run_dir / "report.html").exists()
-    assert out["unanswered"] == 4
+    # 4 without a reply; the skewed echo's reply was seen on hv2's uplink only, never at the
+    # port that sent the request (hv1:vnet0, where located.json places 10.0.0.1)
+    assert out["unanswered"] == 5
 
     out, stdout = playbook(tmp_path, run_dir)
     assert out["changed"] is True
@@ -56,8 +58,11 @@ def test_through_ansible_playbook_on_the_controller(tmp_path, run_dir):
     assert out["packets"] == 44 and out["skew"] == 1
     assert {"description": "echo request 10.0.0.1 -> 10.0.0.3", "count": 1,
             "last_hop": "hv2:eth0", "qualifiers": [
-                "possibly dropped by capture: the capture on hv2:eth0 dropped 3 packet(s)"]} \
-        in out["unanswered_requests"]
+                "possibly dropped by capture: the capture on hv2:eth0 dropped 3 packet(s)"],
+            "fate": "unanswered", "reply_last_hop": None} in out["unanswered_requests"]
+    assert {"description": "echo request 10.0.0.1 -> 10.0.0.2", "count": 1,
+            "last_hop": "hv1:vnet0", "qualifiers": [], "fate": "reply-lost",
+            "reply_last_hop": "hv2:eth0"} in out["unanswered_requests"]
     assert (run_dir / "report.md").read_text().startswith("# Lab capture\n")
     names = subprocess.run(["tshark", "-r", str(run_dir / "merged.pcapng"), "-T", "fields",
                             "-e", "frame.interface_name"], capture_output=True, text=True,
@@ -116,7 +121,7 @@ def test_unpacks_the_fetched_archives(tmp_path, run_dir):
     assert not (run_dir / "hv2.tar.gz").exists()
     assert os.stat(run_dir / "hv2").st_mode & 0o777 == 0o700
     assert os.stat(run_dir / "hv2" / "eth0.pcap").st_mode & 0o777 == 0o600
-    assert out["packets"] == 44 and out["unanswered"] == 4
+    assert out["packets"] == 44 and out["unanswered"] == 5
     assert "hv2:eth0" in [f["hop"] for f in out["files"]]
 
 
@@ -135,3 +140,31 @@ def test_refuses_an_archive_member_outside_its_directory(tmp_path, run_dir):
     assert res.returncode != 0
     assert "unexpected member 'pcaps/../../evil.pcap'" in res.stdout
     assert not (tmp_path / "captures" / "evil.pcap").exists()
+
+
+def test_datapath_evidence_becomes_findings_a_timeline_and_packet_comments(tmp_path, run_dir):
+    """A host's capture result with a counter that rose and an OVSDB change (as the captures
+    role leaves it in <host>/capture.json): findings that cite them, the timeline section, and
+    the event as a comment on hv2's first packet after it in merged.pcapng (tshark)."""
+    (run_dir / "hv2" / "capture.json").write_text(json.dumps({
+        "started_at": 100.0, "ended_at": 121.0, "notes": [],
+        "events": [{"time": 103.05, "table": "Port", "row": "vnet2", "column": "tag",
+                    "old": 20, "new": 30, "change": "modified"}],
+        "datapath": {"coverage": {"drop_action_of_pipeline": 5},
+                     "meanings": {"drop_action_of_pipeline": "dropped by the OpenFlow pipeline"},
+                     "interfaces": {"eth0": {"rx_dropped": 0, "tx_dropped": 0, "rx_errors": 0,
+                                             "tx_errors": 0}},
+                     "flows": [], "bonds": {}, "errors": []}}))
+    out, _stdout = playbook(tmp_path, run_dir)
+    assert "hv2: OVSDB changed during the capture: Port vnet2 tag 20 → 30 at +3.050 s" \
+        in out["findings"]
+    assert any(f.startswith("hv2: coverage counter drop_action_of_pipeline rose by 5")
+               for f in out["findings"])
+    md = (run_dir / "report.md").read_text()
+    assert "## Datapath and OVSDB during the capture" in md and "Port vnet2 tag 20 → 30" in md
+    assert "Datapath and OVSDB during the capture" in (run_dir / "report.html").read_text()
+    rows = subprocess.run(["tshark", "-r", str(run_dir / "merged.pcapng"), "-T", "fields",
+                           "-e", "frame.interface_name", "-e", "frame.comment",
+                           "-Y", "frame.comment"], capture_output=True, text=True,
+                          check=True).stdout.splitlines()
+    assert rows == ["hv2:eth0\tOVSDB hv2: Port vnet2 tag 20 → 30 (at +3.050 s, 00:01:43.050Z)"]

@@ -183,3 +183,75 @@ def context(run, address=IP_A, hostname="hv1"):
          "egress": "vswitch0", "verdict": "asymmetric-answered", "peer_neighbours": [],
          "explanation": "A request from 10.0.0.77 would arrive on vswitch1, the reply leave by "
                         "vswitch0."}])
+
+
+# ---------------------------------------------------------------- both ends watched
+MAC_C, MAC_D, MAC_F = "52:54:00:00:00:04", "52:54:00:00:00:05", "52:54:00:00:00:06"
+IP_C, IP_D, IP_E, IP_F = "10.0.0.4", "10.0.0.5", "10.0.0.7", "10.0.0.6"
+MAC_E = "52:54:00:00:00:07"
+HV_MAC = {"hv1": "02:00:00:00:01:00", "hv2": "02:00:00:00:02:00"}
+
+
+def both_ends(run, skip=(), faults=True):
+    """A's home hv1:vnet0 and its peers' homes captured, with the uplinks between:
+    B on hv2:vnet1 (its echo seq 1 answered at vnet0; seq 2's reply seen back to hv1:eth0,
+    never at vnet0; B's own echo to A answered at hv2:vnet1), C on hv2:vnet2 (delivered, not
+    answered), D on hv2:vnet3 (seen at hv2:eth0, never delivered), F on hv1:vnet1 (same host,
+    answered), E behind hv2's uplink, not captured (its echo to A answered: unwatched), and
+    10.0.0.3 nobody's (unanswered). `skip`: hops not captured; without `faults`, only what was
+    answered. Writes located.json and both hosts' vswitches.json."""
+    caps = {h: [] for h in ("hv1:vnet0", "hv1:vnet1", "hv1:eth0", "hv2:eth0", "hv2:vnet1",
+                            "hv2:vnet2", "hv2:vnet3")}
+    tagged = {"hv1:eth0", "hv2:eth0"}
+
+    def path(t, src, dst, pkt, hops):
+        for i, hop in enumerate(hops):
+            caps[hop].append((t + i * 0.001, ether(src, dst, pkt, 10 if hop in tagged else None)))
+
+    to_b = ["hv1:vnet0", "hv1:eth0", "hv2:eth0", "hv2:vnet1"]
+    path(100.0, MAC_A, MAC_B, echo(IP_A, IP_B, 1), to_b)
+    path(100.01, MAC_B, MAC_A, echo(IP_B, IP_A, 1, reply=True), to_b[::-1])
+    if faults:
+        path(101.0, MAC_A, MAC_B, echo(IP_A, IP_B, 2), to_b)             # its reply dies
+        path(101.01, MAC_B, MAC_A, echo(IP_B, IP_A, 2, reply=True), to_b[::-1][:3])
+    path(102.0, MAC_B, MAC_A, echo(IP_B, IP_A, 1, ident=0x43), to_b[::-1])
+    path(102.01, MAC_A, MAC_B, echo(IP_A, IP_B, 1, reply=True, ident=0x43), to_b)
+    if faults:
+        path(103.0, MAC_A, MAC_C, echo(IP_A, IP_C, 1), to_b[:3] + ["hv2:vnet2"])   # C silent
+        path(104.0, MAC_A, MAC_D, echo(IP_A, IP_D, 1), to_b[:3])        # never reaches D
+    path(105.0, MAC_A, MAC_F, echo(IP_A, IP_F, 1), ["hv1:vnet0", "hv1:vnet1"])
+    path(105.01, MAC_F, MAC_A, echo(IP_F, IP_A, 1, reply=True), ["hv1:vnet1", "hv1:vnet0"])
+    path(106.0, MAC_E, MAC_A, echo(IP_E, IP_A, 1), to_b[::-1][1:])      # E's port: not seen
+    path(106.01, MAC_A, MAC_E, echo(IP_A, IP_E, 1, reply=True), to_b[:3])
+    if faults:
+        path(107.0, MAC_A, "52:54:00:00:00:03", echo(IP_A, IP_GONE, 1), to_b[:3])
+    for hop in caps:                                                   # the capture goes on
+        path(120.0, MAC_A, MAC_B, udp(IP_A, IP_B, b"end"), [hop])
+    for hop, records in caps.items():
+        if hop not in skip:
+            host, iface = hop.split(":")
+            add_capture(run, host, iface, records)
+
+    def home(host, port, mac, ip=None):
+        out = {"host": host, "vswitch": "vswitch0", "port": port, "role": "vnet", "mac": mac,
+               "vlan": 10, "local": True}
+        return dict(out, ip=ip) if ip else out
+
+    located = {"address": IP_A, "peers": [IP_B, IP_C, IP_D, IP_F],
+               "hosts": [home("hv1", "vnet0", MAC_A)],
+               "peer_hosts": [home("hv2", "vnet1", MAC_B, IP_B), home("hv2", "vnet2", MAC_C, IP_C),
+                              home("hv2", "vnet3", MAC_D, IP_D), home("hv1", "vnet1", MAC_F, IP_F)],
+               "capture": {}, "notes": [], "lost": [], "wide": False, "duration": 20}
+    with open(os.path.join(run, "located.json"), "w") as f:
+        json.dump(located, f)
+    vms = {"hv1": [("vnet0", MAC_A), ("vnet1", MAC_F)],
+           "hv2": [("vnet1", MAC_B), ("vnet2", MAC_C), ("vnet3", MAC_D)]}
+    for host, ports in vms.items():
+        os.makedirs(os.path.join(run, host), exist_ok=True)
+        with open(os.path.join(run, host, "vswitches.json"), "w") as f:
+            json.dump([{"name": "vswitch0", "ports": [
+                {"name": "eth0", "role": "uplink", "mac": HV_MAC[host]},
+                {"name": "vswitch0", "role": "internal", "mac": HV_MAC[host]}] + [
+                {"name": port, "role": "vnet", "tag": 10, "external_ids": {"attached-mac": mac}}
+                for port, mac in ports]}], f)
+    return run

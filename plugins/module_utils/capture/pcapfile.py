@@ -89,7 +89,8 @@ def summarize(path, limit=None):
 
 class PcapngWriter(object):
     """A pcapng file: one Section Header Block, one Interface Description Block per source
-    (if_name, if_description, opt_comment, if_tsresol = nanoseconds), Enhanced Packet Blocks."""
+    (if_name, if_description, opt_comment, if_tsresol = nanoseconds), Enhanced Packet Blocks
+    (with opt_comment where a packet carries comments)."""
 
     def __init__(self, f, application="cloudnet.vswitch capture_report"):
         self.f = f
@@ -100,11 +101,14 @@ class PcapngWriter(object):
         opts = [(2, name), (3, description), (9, b"\x09"), (1, comment)]
         self._block(1, struct.pack("<HHI", linktype, 0, snaplen or 0) + _options(opts))
 
-    def packet(self, if_id, ts_ns, caplen, origlen, data):
+    def packet(self, if_id, ts_ns, caplen, origlen, data, comments=None):
+        """One Enhanced Packet Block; `comments` (strings) become its opt_comment options,
+        which Wireshark shows as the packet's comments (frame.comment)."""
         pad = -caplen % 4
-        total = 32 + caplen + pad
+        opts = _options([(1, c) for c in comments]) if comments else b""
+        total = 32 + caplen + pad + len(opts)
         self.f.write(struct.pack("<IIIIIII", 6, total, if_id, ts_ns >> 32, ts_ns & 0xFFFFFFFF,
-                                 caplen, origlen) + data + b"\0" * pad +
+                                 caplen, origlen) + data + b"\0" * pad + opts +
                      struct.pack("<I", total))
 
     def _block(self, btype, body):

@@ -11,6 +11,10 @@ Processes and their guarantees:
   module's process group, e.g. a dropped SSH connection, does not kill it unflushed);
 - the watchdog (watchdog.py), started before anything else, ends every tcpdump and removes
   the mirrors even if the module itself is killed.
+
+Around the window, evidence.py reads the datapath's counters (before: in a thread while the
+tcpdumps start; after: as soon as they stopped) and watches OVSDB (a thread of this process
+that ends with it: nothing for the watchdog to end).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import time
 import uuid
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.capture import (
+    evidence,
     pcapfile,
     readers,
     targets,
@@ -101,6 +106,7 @@ class Capture(object):
         self.mirrors = []    # [{bridge, name, output_port}]
         self.tables = []
         self.watchdog = None
+        self.evidence = None
         self.stopped_by = {}
 
     # ------------------------------------------------------------------ mirrors
@@ -174,6 +180,8 @@ class Capture(object):
         for t in self.targets:
             t["argv"] = self.argv(t, tcpdump)
             t["stderr_path"] = os.path.join(self.dir, ".%s.stderr" % t["interface"])
+        if self.evidence is not None:
+            self.evidence.before_read()   # in a thread: the tcpdumps start meanwhile
         for t in self.targets:
             with open(t["stderr_path"], "w") as err:
                 proc = process.spawn(t["argv"], stderr=err, session=True)
@@ -259,6 +267,13 @@ class Capture(object):
             self.stop()
         except Exception as exc:  # keep going: mirrors must still go
             errors.append("stopping tcpdump: %s" % exc)
+        if self.evidence is not None:
+            try:   # before the mirrors go: their removal is no event of the window
+                self.evidence.end()
+            except Exception as exc:  # evidence never fails the capture
+                self.evidence.stop()
+                self.evidence.errors.append("reading the datapath after the capture: %s: %s"
+                                            % (type(exc).__name__, exc))
         if os.path.exists(os.path.join(self.dir, LISTENING)):
             os.unlink(os.path.join(self.dir, LISTENING))
         errors += watchdog.remove_mirrors(self.p["db"], self.p["timeout"], self.mirrors,
@@ -416,7 +431,7 @@ def prepare(host):
                          "only %d free" % (p["max_bytes"], len(chosen),
                                            " (x2 for the archive)" if p["archive"] else "",
                                            need, run_dir, free))
-    return spec, chosen, notes, run_id, run_dir, tcpdump
+    return spec, chosen, notes, run_id, run_dir, tcpdump, world
 
 
 def _plan_view(chosen):
@@ -428,7 +443,7 @@ def _plan_view(chosen):
 def run(host):
     """The capture module on a host: its result, or RunFailed with the partial result."""
     t0 = time.monotonic()
-    spec, chosen, notes, run_id, run_dir, tcpdump = prepare(host)
+    spec, chosen, notes, run_id, run_dir, tcpdump, world = prepare(host)
     p = host.params
     result = {"changed": False, "run_id": run_id, "output_dir": run_dir, "notes": notes,
               "filters": {t["interface"]: t["filter"] for t in chosen}, "files": [],
@@ -460,6 +475,11 @@ def run(host):
         t = time.monotonic()
         cap.setup_mirrors()
         timing["mirrors_s"] = round(time.monotonic() - t, 3)
+        t = time.monotonic()
+        cap.evidence = evidence.Evidence(host.params, world, chosen, spec,
+                                         ignore=[m["output_port"] for m in cap.mirrors])
+        cap.evidence.begin()
+        timing["evidence_s"] = round(time.monotonic() - t, 3)
         if p["start_at"] is not None:
             late = time.time() - p["start_at"]
             if late > 0:
@@ -486,6 +506,8 @@ def run(host):
         timing["stop_and_cleanup_s"] = round(time.monotonic() - t, 3)
     result["ended_at"] = time.time()
     result["changed"] = True
+    if cap.evidence is not None and failure is None:
+        cap.evidence.settle(result["ended_at"] - timing["stop_and_cleanup_s"])
     result["argv"] = {t["interface"]: t.get("argv") for t in chosen}
     result["plan"] = _plan_view(chosen)
     for t in chosen:
@@ -496,6 +518,10 @@ def run(host):
             os.unlink(t["stderr_path"])
     if failure is None and not errors and p["archive"]:
         result["archive"] = make_archive(run_dir, result["files"])
+    if cap.evidence is not None and failure is None:
+        result["datapath"] = cap.evidence.result()
+        result["events"] = cap.evidence.events
+        notes.extend("datapath evidence: %s" % e for e in cap.evidence.errors)
     if failure is not None or errors:
         msg = str(failure) if failure is not None else "the capture ran, but cleaning up failed"
         if errors:

@@ -247,10 +247,11 @@ def verdict(world, bridge, in_port, frame, parsed, odp_names, role_of, size=None
     elif res["verdict"] in ("output", "flood") and all(o["problem"] for o in kernel_only):
         res["verdict"] = "lost"
     entry = _annotate(world, {"port": in_port}, role_of, size)
+    res["entry"] = None
     if entry["problem"] and entry["mtu"] and size and size > entry["mtu"]:
         # the frame never gets in: a NIC (a veth too) drops what arrives above its MTU
-        res.update(verdict="drop", outputs=[], reason="the packet (%d bytes) is larger than "
-                   "the MTU %d of %s, which it arrives by" % (size, entry["mtu"], in_port))
+        res.update(verdict="drop", outputs=[], entry=entry,
+                   reason="%s: %s (it arrives by that port)" % (in_port, entry["problem"]))
     res["sentence"] = sentence(where, res)
     return res
 

@@ -29,15 +29,35 @@ HOSTS = {
 }
 
 
-def test_vm_its_uplink_internal_port_and_the_peers_uplink():
+def test_vm_its_uplink_internal_port_and_the_peers_port_and_uplink():
     p = plan("203.0.113.102", HOSTS, peers=["203.0.113.106"])
     assert {h: sorted(i) for h, i in p["hosts"].items()} == {
-        "hv1": ["eth0", "vnet1", "vswitch0"], "hv2": ["eth0"]}
+        "hv1": ["eth0", "vnet1", "vswitch0"], "hv2": ["eth0", "vnet1"]}
     assert "lives" in p["hosts"]["hv1"]["eth0"]
     assert "peer 203.0.113.106" in p["hosts"]["hv2"]["eth0"]
+    assert p["hosts"]["hv2"]["vnet1"] == "peer 203.0.113.106's vnet port on vswitch0"
     assert [lo["host"] for lo in p["located"]] == ["hv1", "hv2"]
     assert [(lo["host"], lo["ip"], lo["port"]) for lo in p["peers_located"]] == [
         ("hv2", "203.0.113.106", "vnet1")]
+
+
+def test_a_peer_on_the_same_host_is_captured_at_its_own_port_too():
+    """A peer on the followed VM's host, on another vSwitch: its vnet and that vSwitch's
+    uplink; a peer that is a host's internal address: that internal port; a peer only learned
+    behind an uplink (it lives on no host): nothing more than before."""
+    hosts = {"hv1": dict(HOSTS["hv1"], locate=dict(
+        HOSTS["hv1"]["locate"], **{"203.0.113.104": loc("vswitch1", "vnet3", "vnet", True),
+                                   "203.0.113.12": loc("vswitch0", "eth0", "uplink", False)})),
+             "hv2": dict(HOSTS["hv2"], locate=dict(
+                 HOSTS["hv2"]["locate"],
+                 **{"203.0.113.12": loc("vswitch0", "vswitch0", "internal", True)}))}
+    p = plan("203.0.113.102", hosts, peers=["203.0.113.104", "203.0.113.12", "203.0.113.250"])
+    assert {h: sorted(i) for h, i in p["hosts"].items()} == {
+        "hv1": ["eth0", "eth1", "vnet1", "vnet3", "vswitch0"], "hv2": ["eth0", "vswitch0"]}
+    assert p["hosts"]["hv1"]["vnet3"] == "peer 203.0.113.104's vnet port on vswitch1"
+    assert p["hosts"]["hv2"]["vswitch0"] == "peer 203.0.113.12's internal port on vswitch0"
+    assert [(lo["host"], lo["ip"], lo["port"]) for lo in p["peers_located"]] == [
+        ("hv1", "203.0.113.104", "vnet3"), ("hv2", "203.0.113.12", "vswitch0")]
 
 
 def test_only_learned_elsewhere_captures_where_learned():

@@ -221,3 +221,162 @@ def test_findings_are_capped_not_the_packets(monkeypatch):
     assert sum(u["count"] for u in res["unanswered"]) == 10 and len(res["unanswered"]) == 4
     assert "any other" in res["unanswered"][0]["description"]
     assert sum(b["count"] for b in res["bad_checksums"]) == 10 and len(res["bad_checksums"]) == 4
+
+
+# ---------------------------------------------------------------- both ends watched
+@pytest.fixture
+def both(tmp_path):
+    run = tmp_path / "20261124T101500Z-10.0.0.1"
+    run.mkdir()
+    return craft.both_ends(str(run))
+
+
+def fates(result):
+    return {u["description"]: u["fate"] for u in result["unanswered"]}
+
+
+def test_a_reply_counts_only_at_the_port_that_sent_the_request(both):
+    """A's echo seq 2 was answered at B's port and its reply came back to hv1's uplink, never
+    to A's vnet: not answered. C got it and said nothing; D's port never got it; nobody's
+    address: as before. B's own echo to A, and A's to F on the same host, answered where they
+    were sent; E's port was not captured: answered anywhere, and said for whom."""
+    res = analyse(both)
+    assert fates(res) == {
+        "echo request 10.0.0.1 -> 10.0.0.2": "reply-lost",
+        "echo request 10.0.0.1 -> 10.0.0.4": "not-answered",
+        "echo request 10.0.0.1 -> 10.0.0.5": "not-delivered",
+        "echo request 10.0.0.1 -> 10.0.0.3": "unanswered"}
+    lost, = [u for u in res["unanswered"] if u["fate"] == "reply-lost"]
+    assert lost["count"] == 1 and lost["requester_port"] == ["hv1:vnet0"]
+    assert lost["target_port"] == ["hv2:vnet1"]
+    assert lost["reply_hops"] == ["hv2:vnet1", "hv2:eth0", "hv1:eth0"]
+    assert lost["reply_first_hop"] == "hv2:vnet1"
+    assert lost["reply_last_hop"] == "hv1:eth0" and lost["reply_frame_hop"] == "hv1:eth0"
+    assert lost["reply_frame"]["icmp_type"] == 0 and lost["reply_frame"]["vlan"] == 10
+    assert lost["reply_frame"]["dst_ip"] == craft.IP_A
+    # the request's own keys are what they were: its last hop and its frame as last seen
+    assert lost["last_hop"] == lost["frame_hop"] == "hv2:vnet1"
+    assert lost["frame"]["icmp_type"] == 8 and lost["frame"]["dst_mac"] == craft.MAC_B
+    silent, = [u for u in res["unanswered"] if u["fate"] == "not-answered"]
+    assert silent["last_hop"] == "hv2:vnet2" and silent["target_port"] == ["hv2:vnet2"]
+    assert silent["reply_hops"] == [] and silent["reply_last_hop"] is None
+    never, = [u for u in res["unanswered"] if u["fate"] == "not-delivered"]
+    assert never["last_hop"] == "hv2:eth0" and never["target_port"] == ["hv2:vnet3"]
+    assert res["answered"] == {"echo": 4}
+    assert res["answered_at_port"] == {"hv1:vnet0": 2, "hv2:vnet1": 1}
+    assert res["answered_unwatched"] == {"10.0.0.7": 1}
+
+
+def test_without_the_senders_port_answered_keeps_its_wider_meaning(tmp_path):
+    """A's vnet not captured: a reply seen on hv1's uplink answers A's request (as before),
+    and A is named among the senders whose port was not watched."""
+    run = tmp_path / "20261124T101500Z-10.0.0.1"
+    run.mkdir()
+    res = analyse(craft.both_ends(str(run), skip=("hv1:vnet0",)))
+    assert "reply-lost" not in fates(res).values()
+    assert fates(res)["echo request 10.0.0.1 -> 10.0.0.4"] == "not-answered"
+    assert res["answered"] == {"echo": 5}
+    assert res["answered_at_port"] == {"hv2:vnet1": 1}
+    assert res["answered_unwatched"] == {"10.0.0.1": 3, "10.0.0.7": 1}
+
+
+def test_a_late_reply_at_the_senders_port_still_answers(tmp_path):
+    """The reply crosses the uplink first and reaches the sender's vnet a moment later (and a
+    reply stamped before its request, at the sender's port, is skew, answered)."""
+    src = [{"host": "hv1", "interface": "vnet0", "owns": [craft.IP_A]},
+           {"host": "hv1", "interface": "eth0"}]
+    a = pcap_analysis.Analysis(src)
+
+    def feed(t, idx, pkt, src_mac, dst_mac):
+        frame = bytes(craft.ether(src_mac, dst_mac, pkt))
+        a.feed(int(t * 1e9), idx, len(frame), len(frame), frame)
+
+    feed(1.0, 0, craft.echo(craft.IP_A, craft.IP_B, 1), craft.MAC_A, craft.MAC_B)
+    feed(1.1, 1, craft.echo(craft.IP_B, craft.IP_A, 1, reply=True), craft.MAC_B, craft.MAC_A)
+    feed(4.0, 0, craft.echo(craft.IP_B, craft.IP_A, 1, reply=True), craft.MAC_B, craft.MAC_A)
+    feed(5.0, 0, craft.echo(craft.IP_B, craft.IP_A, 2, reply=True), craft.MAC_B, craft.MAC_A)
+    feed(5.2, 0, craft.echo(craft.IP_A, craft.IP_B, 2), craft.MAC_A, craft.MAC_B)
+    res = a.result()
+    assert res["unanswered"] == [] and res["answered"] == {"echo": 2}
+    assert res["answered_at_port"] == {"hv1:vnet0": 2} and res["skew_count"] == 1
+
+
+def test_an_early_reply_seen_elsewhere_only_is_not_delivered(tmp_path):
+    """A reply stamped before its request (skew) and never seen at the sender's port."""
+    src = [{"host": "hv1", "interface": "vnet0", "owns": [craft.MAC_A], "ended_at": 10.0},
+           {"host": "hv2", "interface": "eth0"}]
+    a = pcap_analysis.Analysis(src)
+    for t, idx, pkt, s, d in ((2.0, 1, craft.echo(craft.IP_B, craft.IP_A, 1, reply=True),
+                               craft.MAC_B, craft.MAC_A),
+                              (2.5, 0, craft.echo(craft.IP_A, craft.IP_B, 1), craft.MAC_A,
+                               craft.MAC_B)):
+        frame = bytes(craft.ether(s, d, pkt))
+        a.feed(int(t * 1e9), idx, len(frame), len(frame), frame)
+    res = a.result()
+    assert res["skew_count"] == 1 and res["answered"] == {}
+    u, = res["unanswered"]
+    assert u["fate"] == "reply-lost" and u["reply_last_hop"] == "hv2:eth0"
+    assert u["requester_port"] == ["hv1:vnet0"]       # by its MAC: the followed VM's
+
+
+@pytest.mark.parametrize("window, fate", [
+    ({"listening_at": 1.0, "ended_at": 10.0}, "reply-lost"),
+    ({"listening_at": 1.0, "ended_at": 3.5}, "reply-lost"),
+    ({"listening_at": 1.0, "ended_at": 3.1}, None),        # stopped as the reply came
+    ({"listening_at": 3.1, "ended_at": 10.0}, None),       # not yet listening
+])
+def test_a_reply_while_the_senders_port_was_not_captured_is_not_a_finding(window, fate):
+    """The captures of several hosts start and stop a few milliseconds apart: a reply seen
+    on the uplink when the sender's own port was not (yet, or any more) being captured is
+    answered as far as the captures can tell, and its sender is named as not watched."""
+    src = [dict(window, host="hv1", interface="vnet0", owns=[craft.IP_A]),
+           {"host": "hv1", "interface": "eth0", "listening_at": 1.0, "ended_at": 10.0}]
+    a = pcap_analysis.Analysis(src)
+    for t, idx, pkt, s, d in ((3.0, 1, craft.echo(craft.IP_A, craft.IP_B, 1), craft.MAC_A,
+                               craft.MAC_B),
+                              (3.0005, 1, craft.echo(craft.IP_B, craft.IP_A, 1, reply=True),
+                               craft.MAC_B, craft.MAC_A),
+                              (9.0, 1, craft.udp(craft.IP_A, craft.IP_B), craft.MAC_A,
+                               craft.MAC_B)):
+        frame = bytes(craft.ether(s, d, pkt))
+        a.feed(int(t * 1e9), idx, len(frame), len(frame), frame)
+    res = a.result()
+    assert [u["fate"] for u in res["unanswered"]] == ([fate] if fate else [])
+    assert res["answered_at_edge"] == ({} if fate else {craft.IP_A: 1})
+    assert res["answered_unwatched"] == {} and res["answered"] == ({} if fate else {"echo": 1})
+
+
+def test_answered_at_is_where_most_replies_were_first_seen_and_edges_are_qualified():
+    """Three requests whose replies died on the way back: the first one's reply was seen only
+    at hv1's uplink (hv2's captures were not yet listening), the others' at B's port first.
+    A request to B while B's port was not yet captured is unanswered, and says so."""
+    src = [{"host": "hv1", "interface": "vnet0", "owns": [craft.IP_A], "listening_at": 0.0},
+           {"host": "hv1", "interface": "eth0", "listening_at": 0.0},
+           {"host": "hv2", "interface": "vnet1", "owns": [craft.IP_B], "listening_at": 1.5}]
+    a = pcap_analysis.Analysis(src)
+    feed = []
+    for seq, t in ((1, 1.0), (2, 2.0), (3, 3.0)):
+        feed += [(t, 0, craft.echo(craft.IP_A, craft.IP_B, seq), craft.MAC_A, craft.MAC_B),
+                 (t + 0.001, 1, craft.echo(craft.IP_A, craft.IP_B, seq), craft.MAC_A,
+                  craft.MAC_B)]
+        if t > 1.5:
+            feed.append((t + 0.002, 2, craft.echo(craft.IP_A, craft.IP_B, seq), craft.MAC_A,
+                         craft.MAC_B))
+            feed.append((t + 0.003, 2, craft.echo(craft.IP_B, craft.IP_A, seq, reply=True),
+                         craft.MAC_B, craft.MAC_A))
+        feed.append((t + 0.004, 1, craft.echo(craft.IP_B, craft.IP_A, seq, reply=True),
+                     craft.MAC_B, craft.MAC_A))
+    feed.append((1.2, 0, craft.echo(craft.IP_A, craft.IP_B, 1, ident=0x44), craft.MAC_A,
+                 craft.MAC_B))
+    feed.append((20.0, 1, craft.udp(craft.IP_A, craft.IP_B), craft.MAC_A, craft.MAC_B))
+    for t, idx, pkt, s, d in sorted(feed, key=lambda r: r[0]):
+        frame = bytes(craft.ether(s, d, pkt))
+        a.feed(int(t * 1e9), idx, len(frame), len(frame), frame)
+    res = a.result()
+    lost, = [u for u in res["unanswered"] if u["fate"] == "reply-lost"]
+    assert lost["count"] == 3 and lost["reply_hops"][0] == "hv1:eth0"
+    assert lost["reply_first_hop"] == "hv2:vnet1" and lost["reply_last_hop"] == "hv1:eth0"
+    early, = [u for u in res["unanswered"] if u["fate"] != "reply-lost"]
+    assert early["fate"] == "unanswered" and early["count"] == 1
+    assert early["qualifiers"] == ["1 seen while its target's own port was not yet or no longer "
+                                   "captured"]

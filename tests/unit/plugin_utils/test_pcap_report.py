@@ -65,10 +65,11 @@ def test_build_writes_three_private_files_and_returns_a_summary(report):
     for path in result["written"].values():
         assert os.stat(path).st_mode & 0o777 == 0o600
     assert not (run / "merged.pcapng.part").exists()
-    assert result["packets"] == 44 and result["unanswered"] == 4 and result["skew"] == 1
+    # 4 without a reply, and the skewed echo whose reply never reached A's vnet
+    assert result["packets"] == 44 and result["unanswered"] == 5 and result["skew"] == 1
     assert result["bad_checksums"] == 1          # the VM's offloaded one is not counted
     md = (run / "report.md").read_text()
-    assert len(result["findings"]) == 8 and all("- " + f in md for f in result["findings"])
+    assert len(result["findings"]) == 9 and all("- " + f in md for f in result["findings"])
     assert [f["hop"] for f in result["files"]] == ["hv1:eth0", "hv1:vnet0", "hv2:eth0"]
 
 
@@ -90,7 +91,10 @@ def test_markdown_says_where_what_and_why(report):
         in findings
     assert "hv1: A request from 10.0.0.2 arrives on vswitch1" in findings
     assert "Evidence: 10.0.0.2 is in hv1's neighbour table on vswitch1" in findings
-    assert md.split("\n", 3)[2] == "**8 finding(s).**"          # the verdict first, in bold
+    # the skewed echo: its reply was seen on hv2's uplink only, never on A's own vnet
+    assert "- 1 x echo request 10.0.0.1 -> 10.0.0.2 answered at hv2:eth0, never delivered to " \
+        "hv1:vnet0 (the reply seen there only)\n" in findings
+    assert md.split("\n", 3)[2] == "**9 finding(s).**"          # the verdict first, in bold
     could = md.split("## Could happen (not seen)", 1)[1].split("\n## ", 1)[0]
     assert "10.0.0.77" not in findings and "| hv1: A request from 10.0.0.77 would arrive" in could
     assert "clocks of hv2:eth0 and hv1:vnet0 disagree by at least 0.300 s" in findings
@@ -177,16 +181,21 @@ def test_picture_wires_the_uplinks_to_the_switch_with_counts_and_where_requests_
     assert counts == {"hv1:eth0": "%d pkt · VLAN 10" % packets["hv1:eth0"],
                       "hv1:vnet0": "%d pkt · untagged" % packets["hv1:vnet0"],
                       "hv2:eth0": "%d pkt · VLAN 10" % packets["hv2:eth0"]}
-    # the last hops of the unanswered requests: a thick red border, the requests in the tooltip
+    # the last hops of the unanswered requests (of the reply, where it was answered but never
+    # delivered): a thick red border, the requests in the tooltip
     stops = {title(g).split(" ")[0]: g for g in groups(pic, "port stop")}
-    last = {u["last_hop"] for u in result["unanswered_requests"]}
-    assert set(stops) == last and len(last) == 2
+    unanswered = [u for u in result["unanswered_requests"] if u["fate"] != "reply-lost"]
+    lost, = [u for u in result["unanswered_requests"] if u["fate"] == "reply-lost"]
+    last = {u["last_hop"] for u in unanswered}
+    assert set(stops) == last and len(last) == 2 and lost["reply_last_hop"] in last
     for hop, g in stops.items():
         assert "requests stop here" in texts(g)
         assert g.find("rect").get("stroke") == capture_report_utils.STOP
         assert g.find("rect").get("stroke-width") == "4"
-        for u in result["unanswered_requests"]:
+        for u in unanswered:
             assert (u["description"] in title(g)) == (u["last_hop"] == hop)
+    assert "replies stop here" in texts(stops[lost["reply_last_hop"]])
+    assert "replies stop here" not in texts(stops["hv1:eth0"])
     assert not groups(pic, "peer")                     # located.json names no peer
 
 
@@ -344,3 +353,96 @@ def test_a_vm_silent_on_its_own_port_is_a_finding_and_a_mac_is_counted_per_file(
     capture_report.build(str(run), address="52:54:00:00:00:77")
     md = (run / "report.md").read_text()
     assert "sent nothing" not in md        # the files hold packets: all of them are its
+
+
+# ---------------------------------------------------------------- both ends watched
+def both_ends_run(tmp_path, **kw):
+    run = tmp_path / "20261124T101500Z-10.0.0.1"
+    run.mkdir()
+    craft.both_ends(str(run), **kw)
+    return run
+
+
+def test_findings_say_where_the_reply_or_the_request_stopped_and_which_port_it_missed(tmp_path):
+    run = both_ends_run(tmp_path)
+    result = capture_report.build(str(run))
+    assert result["findings"] == [
+        "1 x echo request 10.0.0.1 -> 10.0.0.2 answered at hv2:vnet1, never delivered to "
+        "hv1:vnet0 (the reply last seen on hv1:eth0, the uplink of vswitch0)",
+        "1 x echo request 10.0.0.1 -> 10.0.0.3 unanswered, last seen on hv2:eth0",
+        "1 x echo request 10.0.0.1 -> 10.0.0.4 delivered to hv2:vnet2, not answered (no reply "
+        "seen anywhere)",
+        "1 x echo request 10.0.0.1 -> 10.0.0.5 last seen at hv2:eth0 (the uplink of vswitch0), "
+        "never delivered to hv2:vnet3"]
+    md = (run / "report.md").read_text()
+    assert "Every request was answered" not in md
+    section = md.split("## Requests left unanswered")[1].split("\n## ")[0]
+    assert "Answered at the port that sent the request: hv1:vnet0 2, hv2:vnet1 1." in section
+    assert "Answered, the port that sent the request not captured (the reply seen on a " \
+           "captured port, not necessarily delivered): 10.0.0.7 (1)." in section
+    assert "| echo request 10.0.0.1 -> 10.0.0.4 | 1 | delivered to hv2:vnet2, not answered" \
+        in section
+    assert [u["fate"] for u in result["unanswered_requests"]] == [
+        "reply-lost", "unanswered", "not-answered", "not-delivered"]
+
+
+def test_a_healthy_run_says_every_request_was_answered_at_the_port_that_sent_it(tmp_path):
+    run = both_ends_run(tmp_path, faults=False)
+    result = capture_report.build(str(run))
+    assert result["findings"] == [] and result["unanswered"] == 0
+    md = (run / "report.md").read_text()
+    assert md.split("\n", 3)[2] == (
+        "**Healthy: no finding. Every request was answered at the port that sent it "
+        "(hv1:vnet0: 2, hv2:vnet1: 1), no skew, no unexplained bad checksum, no path with "
+        "evidence of an asymmetry. The port that sent the requests of 10.0.0.7 (1) was not "
+        "captured: for those, answered means the reply was seen on a captured port.**")
+
+
+def test_a_healthy_run_without_the_senders_port_does_not_claim_it(tmp_path):
+    run = both_ends_run(tmp_path, faults=False, skip=("hv1:vnet0", "hv2:vnet1"))
+    capture_report.build(str(run))
+    verdict = (run / "report.md").read_text().split("\n", 3)[2]
+    assert verdict.startswith("**Healthy: no finding. Every request was answered, no skew")
+    assert "at the port that sent it" not in verdict
+    assert "The port that sent the requests of 10.0.0.1 (2), 10.0.0.2 (1), " \
+           "10.0.0.7 (1) was not captured:" in verdict
+
+
+def test_picture_shows_each_peers_port_captured_and_where_replies_stop(tmp_path):
+    run = both_ends_run(tmp_path)
+    result = capture_report.build(str(run))
+    pic = picture((run / "report.html").read_text())
+    packets = {f["hop"]: f["packets"] for f in result["files"]}
+    peers = {title(g).split(" ")[0]: g for g in groups(pic, "port vnet peer captured")}
+    assert sorted(peers) == ["hv1:vnet1", "hv2:vnet1", "hv2:vnet2", "hv2:vnet3"]
+    for hop, g in peers.items():
+        assert "%d pkt · untagged" % packets[hop] in texts(g)
+        assert g.find("rect").get("fill") == capture_report_utils.PEER[0]
+    assert "peer 10.0.0.6" in texts(peers["hv1:vnet1"])      # on the followed address's host
+    stops = {title(g).split(" ")[0]: g for g in groups(pic, "port stop")}
+    assert sorted(stops) == ["hv1:eth0", "hv2:eth0", "hv2:vnet2"]
+    assert "replies stop here" in texts(stops["hv1:eth0"])
+    assert "never delivered to the port that sent the request: echo request 10.0.0.1 -> " \
+           "10.0.0.2 (1)" in title(stops["hv1:eth0"])
+    assert "requests stop here" in texts(stops["hv2:vnet2"])
+    # the request whose reply was lost is not marked as stopping where it was delivered
+    assert "stop" not in peers["hv2:vnet1"].get("class").split()
+
+
+def test_a_reply_at_the_edge_of_the_capture_is_counted_not_a_claim_about_a_port(tmp_path):
+    """A reply seen while the sender's port was not yet (or no longer) captured is answered as
+    far as the captures can tell: the verdict counts it apart, the section names its sender."""
+    run = both_ends_run(tmp_path, faults=False)
+    sources, ctx = capture_report_utils.load_run(str(run))
+    analysis = pcap_analysis.analyse(sources, None, capture_report_utils.local_macs(ctx))
+    analysis["answered_at_edge"] = {"10.0.0.1": 1}
+    secs = {title: paragraphs for title, paragraphs, _table in
+            capture_report_utils.sections({"analysis": analysis, "context": ctx,
+                                           "address": "10.0.0.1"})}
+    assert secs[None][0].startswith(
+        "Healthy: no finding. Every request was answered at the port that sent it (hv1:vnet0: "
+        "2, hv2:vnet1: 1; 1 more at the edges of the capture, the reply seen while that port "
+        "was not yet or no longer captured), no skew")
+    assert "Answered at the edges of the capture, the reply seen on a captured port while the " \
+           "port that sent the request was not yet or no longer captured: 10.0.0.1 (1)." \
+        in secs["Requests left unanswered"]

@@ -63,9 +63,19 @@ def test_leaving_by_an_uplink_towards_a_host_whose_uplink_saw_nothing_is_between
         "hv2": [dict(FRAME, vlan=20, in_port="eth1")]}
     [v] = why.verdicts(todo["cases"], {"hv2": result("vswitch1: ..., output to vnet2 (vnet)",
                                                      "output")})
-    assert v["cause"] == ("lost between hv1 eth1 and hv2 eth1 (the physical network): sent "
-                          "tagged 20, never seen arriving at hv2 eth1; does the switch carry "
-                          "VLAN 20 to hv2?")
+    assert v["cause"] == ("lost in the physical network between hv1 eth1 and hv2 eth1: frames "
+                          "tagged 20 sent by one are never seen arriving at the other; do the "
+                          "switch's ports towards hv1 and hv2 carry VLAN 20?")
+    assert v["evidence"][0].endswith("last seen leaving hv1 by hv1 eth1 (uplink, tagged 20), "
+                                     "never seen arriving at hv2 eth1")
+    # the other direction, lost the same way, is the same finding
+    back = unanswered("hv2:eth1", vlan=20, src_mac=VM_B, dst_mac=VM_A)["unanswered"][0]
+    todo = why.plan({"unanswered": unanswered("hv1:eth1", vlan=20)["unanswered"] + [back]},
+                    dict(CTX, located={"capture": {h: {"eth1": ""} for h in ("hv1", "hv2")}}))
+    assert [c["kind"] for c in todo["cases"]] == ["between", "between"]
+    out = result("vswitch1: ..., output to vnet2 (vnet)", "output")
+    [v] = why.verdicts(todo["cases"], {"hv1": out, "hv2": out})
+    assert (v["host"], v["port"], len(v["evidence"])) == ("hv1", "eth1", 4)
 
 
 def test_leaving_towards_a_host_not_captured_is_traced_there_with_the_vlan_mismatch():
@@ -76,10 +86,14 @@ def test_leaving_towards_a_host_not_captured_is_traced_there_with_the_vlan_misma
     assert todo["cases"][0]["kind"] == "leaving"
     reason = "no port carries VLAN 20 but the internal port"
     [v] = why.verdicts(todo["cases"], {"hv2": result("...", "drop", reason)})
-    assert (v["host"], v["port"]) == ("hv2", "eth1")
+    assert v["cause"] == ("VLAN mismatch: hv1 vnet2 is on VLAN 20, hv2 vnet2 on VLAN 30 (the "
+                          "two ends of the conversation)")
+    assert (v["host"], v["port"]) == ("hv2", "vnet2")
+    todo["cases"][0]["src_vlan"] = 30         # no mismatch: what the trace at hv2 said
+    [v] = why.verdicts(todo["cases"], {"hv2": result("...", "drop", reason)})
     assert v["cause"] == ("it left hv1 by eth1 tagged 20 towards hv2, whose uplink eth1 was not "
-                          "captured; there, no port carries VLAN 20 but the internal port; its "
-                          "destination's port hv2 vnet2 is on VLAN 30")
+                          "captured; there, no port carries VLAN 20 but the internal port")
+    assert (v["host"], v["port"]) == ("hv2", "eth1")
 
 
 def test_delivered_to_the_destinations_own_port_is_not_traced():
@@ -103,3 +117,73 @@ def test_at_most_five_requests_and_none_without_a_frame():
     assert len(why.plan(many, CTX)["cases"]) == why.MAX_TRACED
     assert why.plan({"unanswered": [{"description": "x", "count": 1, "last_hop": "hv1:eth1"}]},
                     CTX) == {"hosts": {}, "cases": []}
+
+
+def test_entering_on_a_vlan_the_destinations_port_is_not_on_says_both_vlans():
+    ctx = dict(CTX, vswitches=dict(CTX["vswitches"],
+                                   hv2=vswitch("02:cb:00:02:00:01", VM_B, tag=30)))
+    todo = why.plan(unanswered("hv2:eth1", vlan=20), ctx)
+    reason = "no port carries VLAN 20 but the internal port"
+    res = result("...", "drop", reason)
+    res["traces"][0]["vlan"] = 20
+    [v] = why.verdicts(todo["cases"], {"hv2": res})
+    assert (v["host"], v["port"]) == ("hv2", "vnet2")
+    assert v["cause"] == ("VLAN mismatch: hv1 vnet2 is on VLAN 20, hv2 vnet2 on VLAN 30 (the "
+                          "two ends of the conversation)")
+    assert "ofproto/trace on hv2: ..." in v["evidence"]
+    # the inventory says which side was changed; the other direction joins the same verdict
+    declared = {"hv1": [{"name": "vswitch1", "vnets": [{"attached_mac": VM_A, "tag": 20}]}],
+                "hv2": [{"name": "vswitch1", "vnets": [{"attached_mac": VM_B, "tag": 20}]}]}
+    back = unanswered("hv1:eth1", vlan=30, src_mac=VM_B, dst_mac=VM_A)["unanswered"][0]
+    todo = why.plan({"unanswered": unanswered("hv2:eth1", vlan=20)["unanswered"] + [back]}, ctx)
+    [v] = why.verdicts(todo["cases"], {"hv2": res, "hv1": res}, declared)
+    assert v["cause"].endswith("; the inventory puts hv2 vnet2 on VLAN 20 (changed by hand?)")
+    assert (v["host"], v["bridge"], v["port"]) == ("hv2", "vswitch1", "vnet2")
+    assert len(v["evidence"]) == 4
+
+
+def test_an_arp_broadcast_finds_its_destination_by_the_address_locate_placed():
+    ctx = dict(CTX, located=dict(CTX["located"], peer_hosts=[
+        {"host": "hv2", "ip": "203.0.113.107", "mac": VM_B, "local": True, "port": "vnet2"}]))
+    arp = {"src_mac": VM_A, "dst_mac": "ff:ff:ff:ff:ff:ff", "protocol": "arp",
+           "src_ip": "203.0.113.103", "dst_ip": "203.0.113.107", "arp_op": 1}
+    todo = why.plan({"unanswered": [{"description": "ARP who-has", "count": 3,
+                                     "last_hop": "hv1:eth1", "frame_hop": "hv1:eth1",
+                                     "frame": dict(arp, vlan=20)}]}, ctx)
+    [case] = todo["cases"]
+    assert (case["kind"], case["next_host"], case["dst_port"]) == ("between", "hv2", "vnet2")
+
+
+def test_requests_first_seen_in_the_captures_last_second_are_not_judged():
+    late = unanswered("hv1:eth1", vlan=20)
+    late["files"] = [{"hop": "hv1:eth1", "last": 100.0}, {"hop": "hv2:eth1", "last": 99.8}]
+    late["unanswered"][0].update(first=99.5, last=99.9)
+    assert why.plan(late, CTX) == {"hosts": {}, "cases": []}
+    late["unanswered"][0]["first"] = 95.0        # retried until the end: judged
+    assert len(why.plan(late, CTX)["cases"]) == 1
+
+
+def test_a_reply_lost_on_its_way_back_is_followed_from_where_it_was_last_seen():
+    u = unanswered("hv1:vnet2", src_mac=VM_B, dst_mac=VM_A, src_ip="203.0.113.107",
+                   dst_ip="203.0.113.103")["unanswered"][0]
+    u.update(fate="reply-lost", reply_last_hop="hv2:eth1", description="echo request B -> A")
+    todo = why.plan({"unanswered": [u]}, CTX)
+    [case] = todo["cases"]
+    assert (case["kind"], case["request"]) == ("entering", "reply to echo request B -> A")
+    assert todo["hosts"] == {"hv2": [dict(FRAME, vlan=20, in_port="eth1", icmp_type=0)]}
+
+
+def test_between_needs_the_other_capture_listening_over_that_time():
+    u = unanswered("hv1:eth1", vlan=20)
+    u["unanswered"][0].update(first=10.0, last=11.0)
+    ctx = dict(CTX, starts={"hv2:eth1": 10.4}, located=dict(CTX["located"], duration=4))
+    assert why.plan(u, ctx)["cases"] == []          # hv2 started listening after the first
+    ctx["starts"]["hv2:eth1"] = 9.9
+    assert [c["kind"] for c in why.plan(u, ctx)["cases"]] == ["between"]
+
+
+def test_a_floods_copy_on_a_bystander_port_is_followed_by_the_uplink_it_left_by():
+    u = unanswered("hv1:vswitch1", dst_mac="ff:ff:ff:ff:ff:ff", protocol="arp", arp_op=1)
+    u["unanswered"][0]["hops"] = ["hv1:vnet2", "hv1:eth1", "hv1:vswitch1"]
+    [case] = why.plan(u, CTX)["cases"]
+    assert (case["hop"], case["kind"], case["vlan"]) == ("hv1:eth1", "leaving", 20)
