@@ -134,7 +134,7 @@ def build(run_dir, address=None, title=None, write=True, evidence=None, stage="r
                 "unanswered": len(analysis["unanswered"])}
     if traces is not None and os.path.isfile(os.path.join(run_dir, WHY_PLAN)):
         with open(os.path.join(run_dir, WHY_PLAN), encoding="utf-8") as f:
-            ctx["why"] = why.verdicts(json.load(f)["cases"], traces, declared)
+            ctx["why"] = why.verdicts(json.load(f)["cases"], traces, declared, ctx)
         if write:
             write_evidence(run_dir, {WHY: ctx["why"]})
     rep = {"title": title or "Capture of %s" % (address or name), "address": address,

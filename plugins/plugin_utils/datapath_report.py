@@ -142,17 +142,23 @@ def findings(ctx):
     for host, d in sorted((ctx.get("datapath") or {}).items()):
         dp = d.get("datapath") or {}
         meanings = dp.get("meanings") or {}
+        # A counter is the whole host's: a finding only where a datapath flow of the followed
+        # traffic drops (a healthy host drops something all the time: its rise alone is shown
+        # in the section, not claimed as the cause).
+        flows = _drop_flows(d)
         for name, rise in sorted((dp.get("coverage") or {}).items()):
-            flows = _drop_flows(d)
+            if not flows or not name.startswith(("drop_action", "datapath_drop")):
+                continue
             cite = "; datapath flow(s) dropping the followed traffic: %s" % "; ".join(
                 "%s %s (%d packet(s), actions:drop)" % (f.get("bridge"), f.get("match"),
-                                                        f.get("packets"))
-                for f in flows[:3]) if flows and name.startswith(("drop_action",
-                                                                  "datapath_drop")) else ""
+                                                        f.get("packets")) for f in flows[:3])
             out.append("%s: coverage counter %s rose by %d during the capture: %s "
                        "(ovs-appctl coverage/show)%s" % (host, name, rise,
                                                          meanings.get(name, "a loss"), cite))
+        captured = ((ctx.get("located") or {}).get("capture") or {}).get(host)
         for iface, stats in sorted((dp.get("interfaces") or {}).items()):
+            if captured is not None and iface not in captured:
+                continue            # the other ports of the bridges: in the section only
             rose = _rose(stats)
             if rose:
                 out.append("%s: %s %s during the capture (ovs-appctl dpctl/show -s)" % (

@@ -18,6 +18,8 @@ evidence (packets seen where, the trace's verdict)."""
 
 from __future__ import annotations
 
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import datapath_report
+
 MAX_TRACED = 5
 LATE = 1.0          # seconds before the end of the captures: too late to judge
 
@@ -51,6 +53,18 @@ def _home_of(ctx, mac, not_host=None):
             if p["role"] in ("vnet", "internal") and _port_mac(p) == mac:
                 return host, p
     return None, None
+
+
+def _tag_now(ctx, host, port):
+    """A port's tag at the end of the capture: as read before it, or as the last OVSDB event
+    during it set it (a tag changed mid-run)."""
+    tag = port.get("tag")
+    for _t, h, e in datapath_report._events(ctx):
+        if h == host and e.get("table") == "Port" and e.get("row") == port["name"] \
+                and e.get("column") == "tag":
+            new = e.get("new")
+            tag = new if isinstance(new, int) else None
+    return tag
 
 
 def _unicast(ctx, mac, ip):
@@ -132,6 +146,7 @@ def plan(analysis, ctx, fleet=None):
         host, iface = hop.split(":", 1)
         port = _ports(ctx, host).get(iface)
         case = {"request": what, "count": u["count"], "hop": hop, "host": host,
+                "first": u.get("first"),
                 "dst_mac": frame["dst_mac"], "dst_ip": frame.get("dst_ip"),
                 "port": port["name"] if port else iface, "bridge": port and port["vswitch"],
                 "role": port and port["role"], "vlan": frame.get("vlan"), "trace": None}
@@ -155,12 +170,12 @@ def plan(analysis, ctx, fleet=None):
                             role=port["role"], vlan=frame["vlan"])
         home_host, home = _home_of(ctx, _unicast(ctx, dst, frame.get("dst_ip")))
         if home:
-            case.update(dst_host=home_host, dst_port=home["name"], dst_vlan=home.get("tag"),
-                        dst_mac=_port_mac(home), dst_bridge=home["vswitch"])
+            case.update(dst_host=home_host, dst_port=home["name"], dst_mac=_port_mac(home),
+                        dst_vlan=_tag_now(ctx, home_host, home), dst_bridge=home["vswitch"])
         src_host, src_home = _home_of(ctx, src)
         if src_home:
-            case.update(src_host=src_host, src_port=src_home["name"],
-                        src_vlan=src_home.get("tag"), src_mac=src,
+            case.update(src_host=src_host, src_port=src_home["name"], src_mac=src,
+                        src_vlan=_tag_now(ctx, src_host, src_home),
                         src_bridge=src_home["vswitch"])
         if port["role"] in ("vnet", "internal"):
             entering = src == mine
@@ -199,11 +214,12 @@ def plan(analysis, ctx, fleet=None):
     return {"hosts": hosts, "cases": cases}
 
 
-def verdicts(cases, results, declared=None):
+def verdicts(cases, results, declared=None, ctx=None):
     """The findings: {host, bridge, port, cause, kind, evidence: [str], sentence}, one per
     case, cases that die the same way joined. results: {host: the trace module's result}
     (hosts that failed or were skipped have none); declared: {host: the inventory's
-    vswitches}, to name the side of a VLAN mismatch that was changed by hand."""
+    vswitches}, to name the side of a VLAN mismatch that was changed by hand; ctx: the run's
+    context, whose OVSDB events on the port a verdict names are cited with it."""
     out = []
     for c in cases:
         traced = None
@@ -268,6 +284,7 @@ def verdicts(cases, results, declared=None):
         mismatch = _vlan_mismatch(c, declared or {})
         if mismatch:
             host, bridge, port, cause = mismatch
+        cause += _changed(ctx or {}, host, port, c.get("first"))
         same = next((v for v in out if (v["host"], v["port"], v["cause"]) ==
                      (host, port, cause)), None)
         if same:                 # the other direction, or another request, dying the same way
@@ -279,6 +296,22 @@ def verdicts(cases, results, declared=None):
         v["sentence"] = _sentence(v)
         out.append(v)
     return out
+
+
+def _changed(ctx, host, port, first):
+    """'; changed during the capture: Port vnet2 tag 20 → 30 at +2.013 s, the first request
+    left unanswered at +2.210 s' for OVSDB events on that port (the evidence of a hand edit or
+    a re-plug at the moment the traffic died), else ''."""
+    t0 = datapath_report.start_of(ctx)
+    said = [(t, e) for t, h, e in datapath_report._events(ctx)
+            if h == host and e.get("row") == port and e.get("table") in ("Port", "Interface")]
+    if not said:
+        return ""
+    return "; changed during the capture: %s%s" % (
+        "; ".join("%s at %s" % (datapath_report.event_words(e), datapath_report.offset(t, t0))
+                  for t, e in said),
+        ", the first request left unanswered at %s" % datapath_report.offset(first, t0)
+        if first is not None else "")
 
 
 def _sentence(v):

@@ -162,3 +162,16 @@ def test_the_roles_evidence_keeps_datapath_per_host():
     assert out["datapath/hv2.json"] == ev
     assert "datapath/hv1.json" not in out
     assert datapath_report.evidence_of(None) is None
+
+
+def test_a_hosts_counter_alone_is_no_finding_nor_a_port_that_was_not_captured(run):
+    """A healthy host drops something all the time (a flood with no port to go to): a counter
+    that rose, without a flow of the followed traffic that drops, is shown, not claimed."""
+    ev = hv2_evidence()
+    ev["datapath"]["flows"] = []
+    (run / "datapath" / "hv2.json").write_text(json.dumps(ev))
+    _sources, ctx = capture_report_utils.load_run(str(run))
+    assert not [f for f in datapath_report.findings(ctx) if "coverage" in f]
+    ctx["located"] = {"capture": {"hv2": {"eth0": "the uplink"}}}        # vnet2 not captured
+    assert not [f for f in datapath_report.findings(ctx) if "tx_dropped" in f]
+    assert any("drop_action_of_pipeline" in str(s) for s in datapath_report.sections(ctx))

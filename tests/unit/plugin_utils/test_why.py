@@ -187,3 +187,21 @@ def test_a_floods_copy_on_a_bystander_port_is_followed_by_the_uplink_it_left_by(
     u["unanswered"][0]["hops"] = ["hv1:vnet2", "hv1:eth1", "hv1:vswitch1"]
     [case] = why.plan(u, CTX)["cases"]
     assert (case["hop"], case["kind"], case["vlan"]) == ("hv1:eth1", "leaving", 20)
+
+
+def test_an_ovsdb_change_on_the_named_port_during_the_capture_is_cited_with_its_moment():
+    run = {"starts": {"hv1:vnet2": 100.0}, "datapath": {"hv2": {"events": [
+        {"time": 102.013, "table": "Port", "row": "vnet2", "column": "tag", "old": 20,
+         "new": 30, "change": "modified"},
+        {"time": 101.0, "table": "Port", "row": "vnet9", "column": "tag", "old": 1, "new": 2,
+         "change": "modified"}]}}}
+    u = unanswered("hv2:eth1", vlan=20)      # read before the capture: vnet2 on VLAN 20
+    u["unanswered"][0]["first"] = 102.21
+    todo = why.plan(u, dict(CTX, **run))
+    assert todo["cases"][0]["dst_vlan"] == 30
+    res = result("...", "drop", "no port carries VLAN 20")
+    res["traces"][0]["vlan"] = 20
+    [v] = why.verdicts(todo["cases"], {"hv2": res}, None, run)
+    assert (v["host"], v["port"]) == ("hv2", "vnet2")
+    assert v["cause"].endswith("; changed during the capture: Port vnet2 tag 20 → 30 at "
+                               "+2.013 s, the first request left unanswered at +2.210 s")
