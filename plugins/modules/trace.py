@@ -145,7 +145,7 @@ traces:
       elements: dict
       contains:
         port: {description: The port., type: str}
-        role: {description: uplink, vnet, internal or other., type: str}
+        role: {description: "uplink, vnet, internal or other.", type: str}
         vlan: {description: The VLAN it is tagged with there (null untagged)., type: int}
         link_state: {description: The interface's link state in OVSDB., type: str}
         mtu: {description: The interface's MTU in OVSDB., type: int}

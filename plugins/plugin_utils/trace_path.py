@@ -155,8 +155,8 @@ def _judge(leg, first, second):
     if sent != wanted and b["role"] == "vnet":
         cause += "; %s %s puts the frame on %s, the receiver's port %s %s is on %s" % (
             a["host"], a["port"], _vlan(sent), b["host"], b["port"], _vlan(wanted))
-    out.update(verdict="stopped", stops_at={"host": host, "bridge": res.get("bridge"),
-                                             "port": port, "cause": cause},
+    stops = {"host": host, "bridge": res.get("bridge"), "port": port, "cause": cause}
+    out.update(verdict="stopped", stops_at=stops,
                sentence="%s: stops at %s %s (%s): %s" % (what, host, res.get("bridge"), port,
                                                          cause))
     return out
@@ -172,8 +172,8 @@ def plan(seen, src, dst, protocol="icmp", port=None, size=None, first=None, seco
     {round: null, directions: [src → dst, dst → src], summary: [sentences]}."""
     legs, error = _legs(seen, src, dst, protocol, port, size, ips)
     if error:
-        return {"error": error + " (a VM that has sent nothing: give its MAC, which libvirt "
-                         "wrote on its port)"}
+        hint = " (a VM that has sent nothing: give its MAC, which libvirt wrote on its port)"
+        return {"error": error + hint}
     rounds = _round(seen, legs, None, 1)
     if first is None:
         return {"round": 1, "hosts": {h: [f for _i, f in fs] for h, fs in rounds.items()}}

@@ -199,9 +199,8 @@ def verdict(world, bridge, in_port, frame, parsed, odp_names, role_of, size=None
     tag = port_in.get("tag")
     mode = port_in.get("vlan_mode")
     on_vlan = tag if tag is not None and (mode in (None, "access") or not vlan_in) else vlan_in
-    where = "%s: frame %s from %s (%s)" % (bridge, "on %s" % _vlan_words(on_vlan) if on_vlan
-                                          else "untagged", in_port,
-                                          role_of(in_port) or "port")
+    seen_as = "on %s" % _vlan_words(on_vlan) if on_vlan else "untagged"
+    where = "%s: frame %s from %s (%s)" % (bridge, seen_as, in_port, role_of(in_port) or "port")
     outs = walk_actions(parsed["actions"], vlan_in, odp_names)
     bond = _bond_of(world, bridge)
     for o in outs:

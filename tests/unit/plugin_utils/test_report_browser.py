@@ -20,7 +20,6 @@ CHROMIUM = "/usr/bin/chromium"
 TIMEOUT = 60
 
 
-
 @pytest.fixture(autouse=True)
 def _chromium_installed():
     """scripts/setup installs it: missing is a failure, not a skip."""
