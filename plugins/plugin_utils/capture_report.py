@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import (
     datapath_report,
@@ -206,9 +205,7 @@ def local_macs(ctx):
 
 # ---------------------------------------------------------------- the sections
 def utc(t):
-    if t is None:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)) + ".%03dZ" % (t % 1 * 1000)
+    return document.utc(t)
 
 
 def size(n):

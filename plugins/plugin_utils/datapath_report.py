@@ -14,7 +14,8 @@ from __future__ import annotations
 import collections
 import json
 import os
-import time
+
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import document
 
 DIR = "datapath"
 # Interface statistics that count a lost packet (the module reports them even when 0).
@@ -81,10 +82,7 @@ def offset(t, t0):
 
 
 def utc(t):
-    if t is None:
-        return "-"
-    ms = int(round(t * 1000))   # 103.05 % 1 * 1000 is 49.99...: round, then split
-    return time.strftime("%H:%M:%S", time.gmtime(ms // 1000)) + ".%03dZ" % (ms % 1000)
+    return document.utc(t, date=False)
 
 
 def _value(v):

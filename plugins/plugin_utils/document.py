@@ -12,11 +12,22 @@ the block in the page only, e.g. a picture) and cls (a CSS class for the block's
 from __future__ import annotations
 
 import html as _html
+import time
 
 CSS = """body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 6px;
 text-align:left;vertical-align:top}th{background:#f0f0f0}h2{border-bottom:1px solid #ddd}
 .findings li{margin:.2em 0}.verdict{font-weight:bold}svg text{font:12px sans-serif}"""
+
+
+def utc(t, date=True):
+    """A timestamp in UTC to the millisecond ('2026-12-04 10:15:03.050Z', or without the date).
+    Rounded to whole milliseconds first: 103.05 % 1 * 1000 is 49.99..., which %d cuts to 49."""
+    if t is None:
+        return "-"
+    ms = int(round(t * 1000))
+    return time.strftime("%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S",
+                         time.gmtime(ms // 1000)) + ".%03dZ" % (ms % 1000)
 
 
 def cell(value):

@@ -148,6 +148,7 @@ def plan(analysis, ctx, fleet=None):
         case = {"request": what, "count": u["count"], "hop": hop, "host": host,
                 "first": u.get("first"),
                 "dst_mac": frame["dst_mac"], "dst_ip": frame.get("dst_ip"),
+                "src_ip": frame.get("src_ip"),
                 "port": port["name"] if port else iface, "bridge": port and port["vswitch"],
                 "role": port and port["role"], "vlan": frame.get("vlan"), "trace": None}
         if port is None:
@@ -269,6 +270,13 @@ def verdicts(cases, results, declared=None, ctx=None):
         elif c["kind"] == "leaving":
             cause = "it left %s by %s; no host of the play has a port with its destination " \
                     "(%s)" % (host, port, c.get("dst_ip") or c.get("dst_mac"))
+        elif c["kind"] == "delivered" and _rp_dropped(ctx or {}, c):
+            path = _rp_dropped(ctx or {}, c)
+            cause = "delivered to the host's %s, where its kernel drops it (reverse-path " \
+                    "filter): %s" % (port, path.get("explanation") or path.get("verdict"))
+            evidence.append("path_check on %s: %s to %s arrives on %s, back by %s, %s" % (
+                host, path.get("peer"), path.get("local_address"), path.get("interface"),
+                path.get("egress") or "no route", path.get("verdict")))
         elif c["kind"] == "delivered":
             cause = "delivered to its destination's port, which did not answer (the guest or " \
                     "host: its address, firewall or route back)"
@@ -296,6 +304,18 @@ def verdicts(cases, results, declared=None, ctx=None):
         v["sentence"] = _sentence(v)
         out.append(v)
     return out
+
+
+def _rp_dropped(ctx, c):
+    """path_check's verdict (routes/<host>.json) for a request delivered to a host's internal
+    port whose reply would leave by another interface under strict rp_filter, or None."""
+    if c.get("role") != "internal":
+        return None
+    for path in (ctx.get("routes") or {}).get(c["host"]) or []:
+        if path.get("verdict") == "asymmetric-dropped" and path.get("peer") == c.get("src_ip") \
+                and path.get("local_address") == c.get("dst_ip"):
+            return path
+    return None
 
 
 def _changed(ctx, host, port, first):

@@ -15,7 +15,7 @@ from ansible_collections.cloudnet.vswitch.plugins.action import capture_report
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import (
     capture_report as capture_report_utils,
 )
-from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import pcap_analysis
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import document, pcap_analysis
 from paths import REPO
 
 HOSTILE = "<img src=x onerror=alert(1)>&\"'"
@@ -446,3 +446,10 @@ def test_a_reply_at_the_edge_of_the_capture_is_counted_not_a_claim_about_a_port(
     assert "Answered at the edges of the capture, the reply seen on a captured port while the " \
            "port that sent the request was not yet or no longer captured: 10.0.0.1 (1)." \
         in secs["Requests left unanswered"]
+
+
+def test_utc_rounds_to_the_millisecond_with_or_without_the_date():
+    # 103.05 % 1 * 1000 is 49.99...: truncated, it read .049
+    assert document.utc(103.05) == "1970-01-01 00:01:43.050Z"
+    assert document.utc(103.9996, date=False) == "00:01:44.000Z"
+    assert document.utc(None) == "-"

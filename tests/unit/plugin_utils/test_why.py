@@ -205,3 +205,21 @@ def test_an_ovsdb_change_on_the_named_port_during_the_capture_is_cited_with_its_
     assert (v["host"], v["port"]) == ("hv2", "vnet2")
     assert v["cause"].endswith("; changed during the capture: Port vnet2 tag 20 → 30 at "
                                "+2.013 s, the first request left unanswered at +2.210 s")
+
+
+def test_a_request_delivered_to_an_internal_port_that_rp_filter_drops_says_so():
+    u = unanswered("hv1:vswitch1", src_mac=VM_A, dst_mac=HV1_MAC, dst_ip="203.0.113.31")
+    path = {"peer": "203.0.113.103", "local_address": "203.0.113.31", "interface": "vswitch1",
+            "egress": "vswitch0", "verdict": "asymmetric-dropped",
+            "explanation": "the route back leaves by vswitch0; rp_filter=1 drops it"}
+    todo = why.plan(u, CTX)
+    [case] = todo["cases"]
+    assert case["kind"] == "delivered" and todo["hosts"] == {}
+    [v] = why.verdicts(todo["cases"], {}, None, {"routes": {"hv1": [path]}})
+    assert (v["host"], v["port"]) == ("hv1", "vswitch1")
+    assert v["cause"] == ("delivered to the host's vswitch1, where its kernel drops it "
+                          "(reverse-path filter): the route back leaves by vswitch0; "
+                          "rp_filter=1 drops it")
+    [v] = why.verdicts(todo["cases"], {}, None, {"routes": {"hv1": [dict(
+        path, verdict="symmetric")]}})
+    assert v["cause"].startswith("delivered to its destination's port, which did not answer")
