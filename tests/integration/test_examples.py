@@ -569,8 +569,8 @@ def check_capture_report(rig, res):
     run = rig.tmp / "captures" / "20261124T101500Z-203.0.113.10"
     report = res("Merge and report")
     assert report["changed"] is True and report["written"]["html"] == str(run / "report.html")
-    assert os.path.isfile(run / "report.html") and report["unanswered"] == 4
-    assert res("Where is it?")["msg"] == "%s: 4 unanswered request flow(s)" % (
+    assert os.path.isfile(run / "report.html") and report["unanswered"] == 5
+    assert res("Where is it?")["msg"] == "%s: 5 unanswered request flow(s)" % (
         run / "report.html")
 
 
