@@ -155,9 +155,10 @@ def test_datapath_evidence_becomes_findings_a_timeline_and_packet_comments(tmp_p
                      "meanings": {"drop_action_of_pipeline": "dropped by the OpenFlow pipeline"},
                      "interfaces": {"eth0": {"rx_dropped": 0, "tx_dropped": 0, "rx_errors": 0,
                                              "tx_errors": 0}},
-                     "flows": [{"bridge": "vswitch1", "match": "in_port(1),eth(src=52:54:00:00:00:01)",
-                                "packets": 4, "bytes": 392, "used": "1.5s", "last_used": 104.5,
-                                "actions": "drop", "mentions": ["52:54:00:00:00:01"]}],
+                     "flows": [{"bridge": "vswitch1", "packets": 4, "bytes": 392,
+                                "match": "in_port(1),eth(src=52:54:00:00:00:01)",
+                                "used": "1.5s", "last_used": 104.5, "actions": "drop",
+                                "mentions": ["52:54:00:00:00:01"]}],
                      "bonds": {}, "errors": []}}))
     out, _stdout = playbook(tmp_path, run_dir)
     assert "hv2: OVSDB changed during the capture: Port vnet2 tag 20 → 30 at +3.050 s" \
