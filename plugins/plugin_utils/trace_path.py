@@ -74,7 +74,8 @@ def _legs(seen, src, dst, protocol, port, size, ips):
     return legs, None
 
 
-def _vlan(vlan):
+def vlan_words(vlan):
+    """'VLAN 20', or for none 'no VLAN (untagged)' (why.py says it the same way)."""
     return "VLAN %d" % vlan if vlan else "no VLAN (untagged)"
 
 
@@ -154,7 +155,7 @@ def _judge(leg, first, second):
     sent, wanted = first.get("vlan") or None, leg.get("to_vlan") or None
     if sent != wanted and b["role"] == "vnet":
         cause += "; %s %s puts the frame on %s, the receiver's port %s %s is on %s" % (
-            a["host"], a["port"], _vlan(sent), b["host"], b["port"], _vlan(wanted))
+            a["host"], a["port"], vlan_words(sent), b["host"], b["port"], vlan_words(wanted))
     stops = {"host": host, "bridge": res.get("bridge"), "port": port, "cause": cause}
     out.update(verdict="stopped", stops_at=stops,
                sentence="%s: stops at %s %s (%s): %s" % (what, host, res.get("bridge"), port,

@@ -19,6 +19,7 @@ evidence (packets seen where, the trace's verdict)."""
 from __future__ import annotations
 
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import datapath_report
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.trace_path import vlan_words as _vlan
 
 MAX_TRACED = 5
 LATE = 1.0          # seconds before the end of the captures: too late to judge
@@ -368,10 +369,6 @@ def _vlan_mismatch(c, declared):
                 name[0], name[1], _vlan(tag))
             break
     return name[0], bridge, name[1], cause
-
-
-def _vlan(vlan):
-    return "VLAN %d" % vlan if vlan else "no VLAN (untagged)"
 
 
 def _cause(traced):
