@@ -86,6 +86,7 @@ def unpack_archives(run_dir):
 
 
 ANALYSIS, WHY_PLAN, WHY = "analysis.json", "why-plan.json", "why.json"
+CONTROLS = "why-controls.json"
 
 
 def _analysis(run_dir, sources, ctx, write):
@@ -134,9 +135,11 @@ def build(run_dir, address=None, title=None, write=True, evidence=None, stage="r
                 "unanswered": len(analysis["unanswered"])}
     if traces is not None and os.path.isfile(os.path.join(run_dir, WHY_PLAN)):
         with open(os.path.join(run_dir, WHY_PLAN), encoding="utf-8") as f:
-            ctx["why"] = why.verdicts(json.load(f)["cases"], traces, declared, ctx)
+            cases = json.load(f)["cases"]
+        ctx["why"] = why.verdicts(cases, traces, declared, ctx)
+        ctx["controls"] = why.controls(cases, traces, ctx)
         if write:
-            write_evidence(run_dir, {WHY: ctx["why"]})
+            write_evidence(run_dir, {WHY: ctx["why"], CONTROLS: ctx["controls"]})
     rep = {"title": title or "Capture of %s" % (address or name), "address": address,
            "run_name": name, "analysis": analysis, "context": ctx,
            "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -161,6 +164,7 @@ def build(run_dir, address=None, title=None, write=True, evidence=None, stage="r
         "bad_checksums": len(unexplained),
         "findings": report.findings(rep),
         "verdicts": ctx.get("why") or [],
+        "controls": ctx.get("controls") or [],
         "written": paths if write else None,
         "summary": "%d packet(s) in %d file(s), %d unanswered request flow(s); report: %s" % (
             analysis["packets"], len(analysis["files"]), len(analysis["unanswered"]),

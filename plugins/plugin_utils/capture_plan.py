@@ -29,11 +29,19 @@ def hosts_plan(address, hosts, peers=(), only_hosts=(), interfaces=()):
     "peers_located": [{host, ip, ...location}] (where each peer lives), "notes": [str],
     "wide": bool}. Raises ValueError with a sentence when there is nothing to
     capture (a host asked for that is not in the play; no vSwitch with a port anywhere)."""
-    out, located, notes = {}, [], []
+    out, located, notes, down = {}, [], [], []
+    is_down = {(host, port["name"]) for host, data in hosts.items()
+               for vs in data.get("vswitches", []) for port in vs["ports"]
+               if port.get("link_state") == "down"}
 
     def add(host, iface, why):
-        if iface:
-            out.setdefault(host, {}).setdefault(iface, why)
+        if not iface:
+            return
+        if (host, iface) in is_down:
+            if "%s:%s" % (host, iface) not in down:
+                down.append("%s:%s" % (host, iface))
+            return
+        out.setdefault(host, {}).setdefault(iface, why)
 
     for host, data in sorted(hosts.items()):
         for loc in (data.get("locate", {}).get(address) or {}).get("locations", []):
@@ -74,21 +82,17 @@ def hosts_plan(address, hosts, peers=(), only_hosts=(), interfaces=()):
     wide = not out and not interfaces
     if wide:
         chosen = list(only_hosts) or sorted(hosts)
-        down = []
         for host in chosen:
             for vs in hosts[host].get("vswitches", []):
                 for port in vs["ports"]:
-                    if port["role"] not in ("uplink", "internal"):
-                        continue
-                    if port.get("link_state") == "down":
-                        down.append("%s:%s" % (host, port["name"]))
-                        continue
-                    add(host, port["name"], "every uplink and internal port (%s was found "
-                        "on no host)" % address)
-        if down:
-            notes.append("not captured because they are down (nothing passes them): %s"
-                         % ", ".join(down))
+                    if port["role"] in ("uplink", "internal"):
+                        add(host, port["name"], "every uplink and internal port (%s was found "
+                            "on no host)" % address)
         out = {h: i for h, i in out.items() if i}
+    if down:
+        notes.append("not captured because they are down (nothing passes them): %s"
+                     % ", ".join(down))
+    if wide:
         notes.append("%s was found on no host (no vnet, internal port, FDB, neighbour or "
                      "libvirt entry, nothing heard from it): capturing wide, on every uplink "
                      "and internal port of %d host(s)" % (address, len(out)))

@@ -24,6 +24,7 @@ from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import (
     datapath_report,
     document,
     path_evidence,
+    why,
 )
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.document import h as _h
 
@@ -310,6 +311,15 @@ def sections(rep):
     if could:
         out.append(("Could happen (not seen)", [path_evidence.COULD_HAPPEN],
                     (["host: what would happen"], [[c] for c in could])))
+    checked = ctx.get("controls") or []
+    if checked:
+        out.append(("Traces checked against the traffic", [
+            "Answered requests traced the same way as the unanswered ones, from where they were "
+            "first seen: a trace that says it would die contradicts the traffic."],
+            (["request", "traced", "agrees"],
+             [[c["request"], c["sentence"], "yes" if c["agrees"] else
+               "no, OVSDB changed after it was answered: %s" % "; ".join(c["changed"])
+               if c.get("changed") else "NO"] for c in checked])))
     out += datapath_report.sections(ctx)
     notes = ["%s: %s" % (h, n) for h, ns in sorted(ctx.get("host_notes", {}).items())
              for n in ns]
@@ -394,6 +404,7 @@ def findings(rep):
 def _findings(a, ctx, address=None):
     # why each request died leads: host, vSwitch, port, cause and its evidence (why.py)
     out = [v["sentence"] for v in ctx.get("why") or []]
+    out += why.control_findings(ctx.get("controls") or [])
     out += _silent(a, ctx, address)
     out += datapath_report.findings(ctx)
     for u in a["unanswered"]:
@@ -540,8 +551,10 @@ COLOURS = {"uplink": "#e9e3f5", "member": "#e9e3f5", "vnet": "#e3f6e3", "interna
 HOME, PEER, STOP = ("#f4b6b6", "#a00"), ("#bcd7f5", "#1f5fa8"), "#e00000"
 ROW = {"internal": "side", "uplink": "bottom"}        # any other role: on top, with the vnets
 TEXT = {"name": "#000", "note": "#555", "captured": "#333", "home": HOME[1], "peer": PEER[1],
-        "stop": STOP}
-SVG_CSS = ("svg.picture text{font:12px sans-serif}svg.picture .name,svg.picture .stop"
+        "stop": STOP, "verdict": STOP}
+VERDICT_CHARS = 34      # of a verdict's cause in its port's box (the whole in the tooltip)
+SVG_CSS = ("svg.picture text{font:12px sans-serif}svg.picture .name,svg.picture .stop,"
+           "svg.picture .verdict"
            "{font-weight:bold}svg.picture .note,svg.picture .captured,svg.picture .legend"
            "{font-size:11px}")
 
@@ -665,6 +678,12 @@ def _marks(rep):
             else:
                 mark(*where, "stop", "requests stop here",
                      "unanswered, last seen here: " + listed + more)
+    for i, v in enumerate(ctx.get("why") or []):
+        # the verdict's own port: where and why (the report's findings, in that order)
+        cause = v.get("cause") or ""
+        short = cause if len(cause) <= VERDICT_CHARS else cause[:VERDICT_CHARS - 1] + "…"
+        mark(v.get("host"), v.get("port"), "verdict", "why %d: %s" % (i + 1, short),
+             "verdict %d: %s" % (i + 1, cause))
     return out
 
 
@@ -750,7 +769,8 @@ def svg(rep):
     """The picture of the run: one column per host, a box per vSwitch with its ports, a wire
     from each uplink (each member of a bond) down to the physical switch. ADDR's home is red,
     a peer's blue, a captured port says its packets and VLANs, the last hop of unanswered
-    requests has a thick red border. Plain SVG, no script: it sits inside report.html."""
+    requests has a thick red border, the port each verdict names a thicker one with its cause.
+    Plain SVG, no script: it sits inside report.html."""
     address = rep.get("address") or "ADDR"
     cols, wires, bar_y, width = _layout(involved(rep), _marks(rep))
     legend, legend_w = _legend(address, bar_y + 50)
@@ -795,11 +815,13 @@ def svg(rep):
 
 def _port(p, what=None):
     """A port's box: coloured by its role (red: ADDR's home, blue: a peer's), a thick border
-    where captured, a thicker red one where requests stop; its lines; a tooltip."""
+    where captured, a thicker red one where requests stop, the thickest on the port a verdict
+    names; its lines; a tooltip."""
     marks = p["marks"]
     fill = (HOME[0] if "home" in marks else PEER[0] if "peer" in marks else
             COLOURS.get(p["role"], COLOURS["other"]))
-    stroke, sw = ((STOP, 4) if "stop" in marks else (HOME[1], 2) if "home" in marks else
+    stroke, sw = ((STOP, 6) if "verdict" in marks else (STOP, 4) if "stop" in marks else
+                  (HOME[1], 2) if "home" in marks else
                   (PEER[1], 2) if "peer" in marks else ("#333", 2 if "captured" in marks else 1))
     title = "; ".join(["%s:%s (%s)" % (p["host"], p["name"], what or p["role"])]
                       + ([p["note"]] if p.get("note") else []) + p["titles"])
@@ -820,6 +842,7 @@ def _legend(address, y):
              (box % (2, "#fff", "#333"), "captured: packets · VLANs"),
              (box % (4, "#fff", STOP), "requests (or their replies) stop here: the last hop "
                                        "that saw them"),
+             (box % (6, "#fff", STOP), "why N: the port a verdict names, and its cause"),
              ('height="2" fill="#555" transform="translate(0 5)"',
               "wire to the switch (dashed: link down)")]
     roles = [(box % (1, COLOURS[r], "#333"), t) for r, t in (

@@ -166,6 +166,12 @@ def findings(ctx):
                 out.append("%s: datapath %s lost %d upcall(s) during the capture (dpctl/show "
                            "lookups lost)" % (host, dpname, look["lost"]))
         for bond, b in sorted((dp.get("bonds") or {}).items()):
+            members = set(((b.get("end") or b.get("start") or {}).get("members") or {}))
+            if b.get("faults") and (captured is None or bond in captured
+                                    or members & set(captured)):
+                # a bond the followed traffic crosses, degraded or dead as the capture ended
+                out.append("%s: %s bond %s: %s (bond/show, lacp/show as the capture ended)" % (
+                    host, b.get("bridge") or "-", bond, "; ".join(b["faults"])))
             if b.get("changes"):
                 out.append("%s: bond %s changed during the capture: %s (bond/show, "
                            "lacp/show)" % (host, bond, "; ".join(b["changes"])))

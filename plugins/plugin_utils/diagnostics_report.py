@@ -12,6 +12,8 @@ Input: {host: {"vswitches": [...], "mtu_mismatches": [...], "fdb": [{"name": bri
 
 from __future__ import annotations
 
+import collections
+
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import (
     document,
     drift,
@@ -60,31 +62,50 @@ def _routes(hosts):
     return {h: d.get("paths") or [] for h, d in hosts.items()}
 
 
-def findings(hosts, host_ip=None):
-    """The report's findings, one sentence each, the host first ([] when nothing is
-    abnormal). A path is one only with evidence (path_evidence.py); host_ip (what the run was
-    narrowed to) found on no host is one."""
-    problems = path_evidence.split(_routes(hosts))[0]
+def graded(hosts, host_ip=None):
+    """The report's findings with their severity (health.STOPS, DEGRADED, NOTICE), the worst
+    first, in the order found within each: [(severity, sentence)]. A path is one only with
+    evidence (path_evidence.py); host_ip (what the run was narrowed to) found on no host is
+    one."""
+    problems = [(health.STOPS, p) for p in path_evidence.split(_routes(hosts))[0]]
     for host, data in sorted(hosts.items()):
-        problems += health.findings(host, data)
+        problems += health.graded(host, data)
         for m in data.get("mtu_mismatches") or []:
-            problems.append("%s: MTU mismatch on %s: %s %s has MTU %s, its uplink %s has %s" % (
-                host, m.get("vswitch"), m["role"], m["port"], m["mtu"], m["uplink"],
-                m["uplink_mtu"]))
+            problems.append((health.DEGRADED, "%s: MTU mismatch on %s: %s %s has MTU %s, its "
+                             "uplink %s has %s" % (host, m.get("vswitch"), m["role"],
+                                                   m["port"], m["mtu"], m["uplink"],
+                                                   m["uplink_mtu"])))
         for error in data.get("errors") or []:
-            problems.append("%s: %s" % (host, error))
+            problems.append((health.STOPS, "%s: %s" % (host, error)))
     for d in duplicates(hosts):
-        problems.append("%s %s is on more than one host: %s (a migration leftover?)" % (
-            d["kind"], d["value"], ", ".join(d["where"])))
+        problems.append((health.DEGRADED, "%s %s is on more than one host: %s (a migration "
+                         "leftover?)" % (d["kind"], d["value"], ", ".join(d["where"]))))
     located = [d["locate"] for d in hosts.values() if d.get("locate")]
     if host_ip and located and not any(loc.get("found") for loc in located):
-        problems.append(
+        problems.append((health.NOTICE,
             "%s was found on no host: no vnet, internal port, FDB or neighbour entry (nor "
             "libvirt, where virsh exists) places it on any of the %d host(s) read. "
             "collect_captures.yml -e host_ip=%s listens for it, captures wide if need be, and "
             "says where it shows up or that it sends nothing." % (host_ip, len(located),
-                                                                  host_ip))
-    return problems
+                                                                  host_ip)))
+    return sorted(problems, key=lambda f: f[0])
+
+
+def findings(hosts, host_ip=None):
+    """The report's findings, one sentence each, the worst first ([] when nothing is
+    abnormal)."""
+    return [said for _severity, said in graded(hosts, host_ip)]
+
+
+def severities(hosts, host_ip=None):
+    """'Worst first: 2 where traffic stops, 1 degraded.' ('' when healthy)."""
+    counts = collections.Counter(s for s, _said in graded(hosts, host_ip))
+    if not counts:
+        return ""
+    return "Worst first: %s." % ", ".join("%d %s" % (counts[s], "where " + health.SEVERITY[s]
+                                                     if s == health.STOPS else
+                                                     health.SEVERITY[s])
+                                          for s in sorted(counts))
 
 
 def drift_rows(hosts):
@@ -148,7 +169,7 @@ def blocks(hosts, generated=None, host_ip=None, files=None):
     """The report as document blocks (plugin_utils/document.py): its verdict first."""
     found = findings(hosts, host_ip)
     drifted = drift_rows(hosts)
-    opening = ["%d finding(s)." % len(found) if found else
+    opening = ["%d finding(s). %s" % (len(found), severities(hosts, host_ip)) if found else
                "Healthy: no finding on %d host(s)." % len(hosts)]
     if drifted:
         opening[0] += " %d difference(s) from the inventory on %s." % (

@@ -8,8 +8,12 @@ report: a healthy host gives none. Pure."""
 
 from __future__ import annotations
 
-# a member that is not "current attached" has a partner that is not in sync (lacp/show)
-LACP_IN_SYNC = "current attached"
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot.info import bond_faults
+
+# How bad a finding is, the order a report lists them in: traffic stops (or OVS does not do
+# what OVSDB says), traffic is degraded or at risk, something to clean up.
+STOPS, DEGRADED, NOTICE = 0, 1, 2
+SEVERITY = {STOPS: "traffic stops", DEGRADED: "degraded", NOTICE: "to clean up"}
 
 
 def _where(host, vs, port):
@@ -20,64 +24,67 @@ def _port(host, vs, port):
     out = []
     where = _where(host, vs, port)
     if port.get("error"):
-        out.append("%s: OVS reports the error %r (Interface error); the port forwards nothing"
-                   % (where, port["error"]))
+        out.append((STOPS, "%s: OVS reports the error %r (Interface error); the port forwards "
+                           "nothing" % (where, port["error"])))
     elif port.get("ofport") == -1:
-        out.append("%s: ofport -1 (OVS could not add the interface); the port forwards nothing"
-                   % where)
+        out.append((STOPS, "%s: ofport -1 (OVS could not add the interface); the port forwards "
+                           "nothing" % where))
     if port.get("role") == "vnet" and not port.get("error"):
         mac = (port.get("external_ids") or {}).get("attached-mac")
         vm = " (VM %s)" % mac if mac else ""
         if port.get("kernel") is False:
-            out.append("%s%s: its tap device is gone (kernel: no such interface; link_state "
-                       "%s): a VM that died without unplugging; provision with purge_stale "
-                       "removes the port" % (where, vm, port.get("link_state")))
+            out.append((NOTICE, "%s%s: its tap device is gone (kernel: no such interface; "
+                                "link_state %s): a VM that died without unplugging; provision "
+                                "with purge_stale removes the port"
+                        % (where, vm, port.get("link_state"))))
         elif port.get("link_state") == "down":
-            out.append("%s%s: link down (link_state down): the VM's NIC is not up" % (where, vm))
+            out.append((DEGRADED, "%s%s: link down (link_state down): the VM's NIC is not up"
+                        % (where, vm)))
     if port.get("role") == "uplink" and not port.get("bond") and \
             port.get("link_state") == "down":
-        out.append("%s: link down (link_state down, no carrier): the vSwitch is cut off from "
-                   "the network" % where)
+        out.append((STOPS, "%s: link down (link_state down, no carrier): the vSwitch is cut "
+                           "off from the network" % where))
     return out
 
 
 def _bond(host, vs, port):
-    """A bond's faults; when LACP failed, one finding for it (its members' states inside it),
-    not one more per member for the same cause."""
-    bond, where, out = port["bond"], _where(host, vs, port), []
-    members = bond.get("members") or []
-    lacp_on = bond.get("lacp") in ("active", "passive")
-    failed = lacp_on and bond.get("lacp_status") not in (None, "negotiated")
-    for m in members:
-        if m.get("link_state") == "down":
-            out.append("%s: member %s has no carrier (link_state down)" % (where, m["name"]))
-        elif not failed:
-            if m.get("enabled") is False:
-                out.append("%s: member %s is up but not enabled by the bond (bond/show)"
-                           % (where, m["name"]))
-            if lacp_on and m.get("lacp") and m["lacp"] != LACP_IN_SYNC:
-                out.append("%s: member %s's LACP partner is not in sync (lacp/show: %s)"
-                           % (where, m["name"], m["lacp"]))
-    if failed:
-        up = [m["name"] for m in members if m.get("enabled") and m.get("link_state") != "down"]
-        out.append("%s: LACP is %s here but %s (bond/show lacp_status; lacp/show: %s): the "
-                   "switch side does not speak LACP on these ports; %s" % (
-                       where, bond["lacp"], bond["lacp_status"], ", ".join(
-                           "%s %s%s" % (m["name"], m.get("lacp") or "-",
-                                        "" if m.get("enabled") else " (not enabled)")
-                           for m in members),
-                       "the bond forwards on %s only" % ", ".join(up) if up else
-                       "no member is enabled, the bond forwards nothing"))
-    mtus = {m.get("mtu") for m in members if m.get("mtu")}
-    if len(mtus) > 1:
-        out.append("%s: members differ in MTU (%s)" % (where, ", ".join(
-            "%s %s" % (m["name"], m.get("mtu")) for m in members)))
+    where = _where(host, vs, port)
+    said, dead = bond_faults(port["bond"])
+    return [(STOPS if dead else DEGRADED, "%s: %s" % (where, s)) for s in said]
+
+
+def _ovs(host, data):
+    """Open vSwitch itself (vswitch_info's `ovs`): ovs-vswitchd answering, applying what OVSDB
+    asks, and each vSwitch on a datapath of the type it asked for."""
+    ovs = data.get("ovs") or {}
+    if not ovs:
+        return []
+    out = []
+    if ovs.get("vswitchd") not in (None, "running"):
+        out.append((STOPS, "%s: ovs-vswitchd %s: the vSwitches do not follow OVSDB (is it "
+                           "running?)" % (host, ovs["vswitchd"])))
+    cur, nxt = ovs.get("cur_cfg"), ovs.get("next_cfg")
+    if isinstance(cur, int) and isinstance(nxt, int) and cur < nxt:
+        out.append((STOPS, "%s: ovs-vswitchd has not applied OVSDB's last change (Open_vSwitch "
+                           "cur_cfg %d, next_cfg %d, read twice a second apart): see "
+                           "ovs-vswitchd.log" % (host, cur, nxt)))
+    got = ovs.get("datapaths")
+    for vs in data.get("vswitches") or [] if got is not None else []:
+        want = vs.get("datapath_type") or "system"
+        if vs["name"] not in got:
+            out.append((STOPS, "%s: %s has no datapath in ovs-vswitchd (dpif/show; datapath_type "
+                               "%s%s): it forwards nothing" % (
+                                   host, vs["name"], want, ": is the openvswitch kernel module "
+                                   "loaded?" if want == "system" else "")))
+        elif got[vs["name"]] != want:
+            out.append((DEGRADED, "%s: %s runs on the %s datapath, %s asked (dpif/show)"
+                        % (host, vs["name"], got[vs["name"]], want)))
     return out
 
 
-def findings(host, data):
-    """The health findings of one host, one sentence each."""
-    out = []
+def graded(host, data):
+    """The health findings of one host: [(severity, sentence)], the worst first."""
+    out = _ovs(host, data)
     fdbs = {b.get("name") or b.get("bridge"): b for b in data.get("fdb") or []}
     for vs in data.get("vswitches") or []:
         for port in vs.get("ports") or []:
@@ -87,7 +94,13 @@ def findings(host, data):
         stats = (fdbs.get(vs["name"]) or {}).get("stats") or {}
         size, current = stats.get("max"), stats.get("current")
         if size and current is not None and current >= size:
-            out.append("%s: %s's MAC table is full (%s of %s entries, fdb/stats-show): new MACs "
-                       "are not learned and their frames are flooded; raise mac_table_size"
-                       % (host, vs["name"], current, size))
-    return out
+            out.append((DEGRADED, "%s: %s's MAC table is full (%s of %s entries, "
+                                  "fdb/stats-show): new MACs are not learned and their frames "
+                                  "are flooded; raise mac_table_size"
+                        % (host, vs["name"], current, size)))
+    return sorted(out, key=lambda f: f[0])
+
+
+def findings(host, data):
+    """The health findings of one host, one sentence each, the worst first."""
+    return [said for _severity, said in graded(host, data)]

@@ -62,6 +62,7 @@ MAX_CONVERSATIONS = 100000   # (conversation, hop) pairs; beyond, counted togeth
 MAX_REPORTED = 1000          # conversations returned (the largest; all are counted)
 MAX_FINDINGS = 10000         # unanswered flows and bad-checksum groups (then one "other")
 MAX_EXAMPLES = 200           # skew findings kept (all are counted)
+MAX_CONTROLS = 2             # answered requests kept as a control for the traces (why.py)
 END_MARGIN = 1.0             # a request this close to the end of its capture may be answered late
 EDGE_MARGIN = 0.25           # a port's capture this close to its end may miss what arrives
 LINKTYPE_ETHERNET = 1
@@ -100,7 +101,7 @@ class Analysis(object):
                        "bad_checksums": Counter()} for _s in sources]
         self.conversations, self.other_conversations = {}, Counter()
         self.outstanding, self.recent, self.early = OrderedDict(), OrderedDict(), OrderedDict()
-        self.unanswered, self.answered = {}, Counter()
+        self.unanswered, self.answered, self.controls = {}, Counter(), []
         self.skew, self.skew_count = [], 0
         self.bad, self.bad_recent = {}, OrderedDict()
         self.now = self._expired_at = 0.0
@@ -212,11 +213,12 @@ class Analysis(object):
                 return
             # an entry: [kind, flow, first, last, last idx, hops, the frame as last seen (for
             # the trace of where it died, why.py), the sender's own ports, the target's, seen
-            # at the target's, the hops its reply was seen on, the reply as last seen]
+            # at the target's, the hops its reply was seen on, the reply as last seen, the
+            # frame as first seen (a control, if it is answered)]
             own = self._ports(flow[1], p.src_mac)
             target = self._ports(flow[2], data[:6])
             entry = [kind, flow, t, t, idx, [idx], (p, data[:6]), own, target, idx in target,
-                     None, None]
+                     None, None, (p, data[:6])]
             early = self.early.pop(key, None)
             if early is not None:
                 r_idx, r_seen, r_t = early
@@ -268,6 +270,11 @@ class Analysis(object):
 
     def _answered(self, entry, idx, key, t):
         self.answered[entry[0]] += 1
+        if len(self.controls) < MAX_CONTROLS and entry[1] not in {c[1] for c in self.controls}:
+            # a request that was answered, as first seen: traced like the unanswered ones, its
+            # verdict must be that it goes on (why.py), or the traces do not tell the truth
+            self.controls.append((entry[0], entry[1], entry[5][0], entry[12], list(entry[5]),
+                                  entry[2]))
         if entry[7]:
             self.answered_at[idx] += 1
         else:
@@ -292,7 +299,8 @@ class Analysis(object):
                 del table[key]
 
     def _settle(self, key, entry, end=None):
-        kind, flow, first, last, idx, hops, seen, own, target, delivered, replies, reply = entry
+        kind, flow, first, last, idx, hops, seen, own, target, delivered, replies, reply, \
+            _first_seen = entry
         if replies and not self._watching(own, reply[2], end):
             # the sender's port was not being captured when its reply could have reached it:
             # answered as far as the captures can tell
@@ -355,6 +363,11 @@ class Analysis(object):
             # ... and those whose reply came when their port was not (yet, or any more) captured
             "answered_at_edge": {addr(a): n for a, n in sorted(self.edge.items())},
             "unanswered": self._unanswered(),
+            "answered_sample": [{"description": request_words(*flow), "count": 1,
+                                 "frame": frame_of(*seen), "frame_hop": self.hops[i],
+                                 "hops": [self.hops[h] for h in hops], "fate": "answered",
+                                 "first": first}
+                                for _kind, flow, i, seen, hops, first in self.controls],
             "skew": [self._skew(s) for s in self.skew],
             "skew_count": self.skew_count,
             "bad_checksums": self._bad(),

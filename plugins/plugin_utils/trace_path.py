@@ -17,6 +17,8 @@ plan(..., first=..., second=...) -> the verdicts."""
 
 from __future__ import annotations
 
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot.oftrace import lost_at
+
 ECHO = {"icmp": (8, 0)}         # request, reply
 ROLE_OF_SENDER = {"vnet": "its vnet", "internal": "the host's internal port"}
 
@@ -143,9 +145,7 @@ def _judge(leg, first, second):
                    % (what, b["port"], b["host"], b["vswitch"]))
         return out
     host, res = stop
-    outs = res.get("outputs", [])
-    bad = next((o for o in sorted(outs, key=lambda o: o["role"] == "internal")
-                if o.get("problem")), None)
+    bad = lost_at(res)
     port = bad["port"] if bad and res["verdict"] == "lost" else res.get("in_port")
     cause = res.get("reason") or "not sent on to %s" % b["port"]
     if res["verdict"] == "lost" and bad:

@@ -18,6 +18,7 @@ evidence (packets seen where, the trace's verdict)."""
 
 from __future__ import annotations
 
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot.oftrace import lost_at
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import datapath_report
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.trace_path import vlan_words as _vlan
 
@@ -126,94 +127,109 @@ def plan(analysis, ctx, fleet=None):
 
     {hosts: {host: [trace module frames]}, cases: [case]}: what to trace where. A case is
     {request (description, count), hop, host, port, bridge, kind (entering | between |
-    delivered | leaving | unknown), seen (words), frame index into hosts[host] or None}."""
+    delivered | leaving | unknown), seen (words), frame index into hosts[host] or None,
+    control}: the answered requests of the analysis's sample are traced the same way from
+    where they were first seen (control: true), to check that the traces tell the truth."""
     hosts, cases = {}, []
     end = max([f["last"] for f in analysis.get("files") or [] if f.get("last") is not None]
               or [None], key=lambda t: t or 0)
     ctx = dict(ctx, vswitches=dict(fleet or {}, **(ctx.get("vswitches") or {})))
     for u in (analysis.get("unanswered") or [])[:MAX_TRACED]:
-        frame, hop = u.get("frame"), u.get("frame_hop") or u.get("last_hop")
-        if not frame or not hop or ":" not in hop or not frame.get("dst_mac"):
-            continue
         if end is not None and u.get("first") is not None and u["first"] > end - LATE:
             continue        # first seen in the capture's last second: the next hop's may have
             #                 ended before it got there, the answer may have come after
-        what = u["description"]
-        if u.get("fate") == "reply-lost" and u.get("reply_last_hop"):
-            # answered, the reply lost on its way back: follow the reply from where it was
-            # last seen (on the VLAN of the port that answered, which is where NORMAL put it)
-            hop, frame = u["reply_last_hop"], _reply(frame, ctx)
-            what = "reply to %s" % what
-        host, iface = hop.split(":", 1)
-        port = _ports(ctx, host).get(iface)
-        case = {"request": what, "count": u["count"], "hop": hop, "host": host,
-                "first": u.get("first"),
-                "dst_mac": frame["dst_mac"], "dst_ip": frame.get("dst_ip"),
-                "src_ip": frame.get("src_ip"),
-                "port": port["name"] if port else iface, "bridge": port and port["vswitch"],
-                "role": port and port["role"], "vlan": frame.get("vlan"), "trace": None}
-        if port is None:
-            case.update(kind="unknown", seen="last seen on %s, which is no vSwitch port" % hop)
+        case = _case(u, ctx)
+        if case is not None:
             cases.append(case)
-            continue
-        src, dst = (frame.get("src_mac") or "").lower(), frame["dst_mac"].lower()
-        mine = _port_mac(port)
-        if port["role"] in ("vnet", "internal") and mine not in (src, dst):
-            # a flood's copy to a bystander port: where it went on is the host's uplink
-            up = next((h for h in u.get("hops") or [] if h.startswith(host + ":") and
-                       (_ports(ctx, host).get(h.split(":", 1)[1]) or {}).get("role") ==
-                       "uplink"), None)
-            if up:
-                _h, src_home = _home_of(ctx, src)
-                hop, port = up, _ports(ctx, host)[up.split(":", 1)[1]]
-                frame = dict(frame, vlan=(src_home or {}).get("tag"))
-                mine = _port_mac(port)
-                case.update(hop=hop, port=port["name"], bridge=port["vswitch"],
-                            role=port["role"], vlan=frame["vlan"])
-        home_host, home = _home_of(ctx, _unicast(ctx, dst, frame.get("dst_ip")))
-        if home:
-            case.update(dst_host=home_host, dst_port=home["name"], dst_mac=_port_mac(home),
-                        dst_vlan=_tag_now(ctx, home_host, home), dst_bridge=home["vswitch"])
-        src_host, src_home = _home_of(ctx, src)
-        if src_home:
-            case.update(src_host=src_host, src_port=src_home["name"], src_mac=src,
-                        src_vlan=_tag_now(ctx, src_host, src_home),
-                        src_bridge=src_home["vswitch"])
-        if port["role"] in ("vnet", "internal"):
-            entering = src == mine
-        else:
-            local = {_port_mac(p) for p in _ports(ctx, host).values()}
-            entering = src not in local
-        where = "%s %s (%s%s)" % (host, case["port"], port["role"],
-                                  ", tagged %d" % frame["vlan"] if frame.get("vlan") else "")
-        if entering:
-            case.update(kind="entering", seen="last seen entering %s by %s" % (
-                port["vswitch"], where))
-            case["trace"] = (host, dict(frame, in_port=port["name"]))
-        elif port["role"] in ("vnet", "internal"):
-            kind = "delivered" if dst == mine else "flooded"
-            case.update(kind=kind, seen="last seen %s %s" % (
-                "delivered to its destination's port" if kind == "delivered" else
-                "sent out (flooded) by", where))
-        else:
-            there, home = _home_of(ctx, _unicast(ctx, dst, frame.get("dst_ip")), host)
-            up = _uplink(ctx, there, home["vswitch"]) if home else None
-            case.update(kind="leaving", seen="last seen leaving %s by %s" % (host, where),
-                        next_host=there, next_port=up and up["name"],
-                        dst_port=home and home["name"], dst_vlan=home and home.get("tag"))
-            if up is not None:
-                if _captured(ctx, there, up["name"]):
-                    if not _watching(ctx, "%s:%s" % (there, up["name"]), u):
-                        continue     # sent while that capture was not (yet, or any more) on
-                    case["kind"] = "between"
-                case["trace"] = (there, dict(frame, in_port=up["name"]))
-        cases.append(case)
+    # the answered requests of the sample, traced only where something is to be judged
+    for u in (analysis.get("answered_sample") or []) if any(c["trace"] for c in cases) else []:
+        case = _case(u, ctx)
+        if case is not None and case["trace"]:
+            cases.append(dict(case, control=True))
     for case in cases:
         if case["trace"]:
             where, frame = case["trace"]
             hosts.setdefault(where, []).append(frame)
             case["trace"] = [where, len(hosts[where]) - 1]
     return {"hosts": hosts, "cases": cases}
+
+
+def _case(u, ctx):
+    """What the sighting of request flow `u` (its frame at its hop) means, and where to trace
+    it: a case (see plan), or None when there is nothing to judge."""
+    frame, hop = u.get("frame"), u.get("frame_hop") or u.get("last_hop")
+    if not frame or not hop or ":" not in hop or not frame.get("dst_mac"):
+        return None
+    what = u["description"]
+    if u.get("fate") == "reply-lost" and u.get("reply_last_hop"):
+        # answered, the reply lost on its way back: follow the reply from where it was
+        # last seen (on the VLAN of the port that answered, which is where NORMAL put it)
+        hop, frame = u["reply_last_hop"], _reply(frame, ctx)
+        what = "reply to %s" % what
+    host, iface = hop.split(":", 1)
+    port = _ports(ctx, host).get(iface)
+    case = {"request": what, "count": u["count"], "hop": hop, "host": host,
+            "first": u.get("first"), "control": False,
+            "dst_mac": frame["dst_mac"], "dst_ip": frame.get("dst_ip"),
+            "src_ip": frame.get("src_ip"),
+            "port": port["name"] if port else iface, "bridge": port and port["vswitch"],
+            "role": port and port["role"], "vlan": frame.get("vlan"), "trace": None}
+    if port is None:
+        case.update(kind="unknown", seen="last seen on %s, which is no vSwitch port" % hop)
+        return case
+    src, dst = (frame.get("src_mac") or "").lower(), frame["dst_mac"].lower()
+    mine = _port_mac(port)
+    if port["role"] in ("vnet", "internal") and mine not in (src, dst):
+        # a flood's copy to a bystander port: where it went on is the host's uplink
+        up = next((h for h in u.get("hops") or [] if h.startswith(host + ":") and
+                   (_ports(ctx, host).get(h.split(":", 1)[1]) or {}).get("role") ==
+                   "uplink"), None)
+        if up:
+            _h, src_home = _home_of(ctx, src)
+            hop, port = up, _ports(ctx, host)[up.split(":", 1)[1]]
+            frame = dict(frame, vlan=(src_home or {}).get("tag"))
+            mine = _port_mac(port)
+            case.update(hop=hop, port=port["name"], bridge=port["vswitch"],
+                        role=port["role"], vlan=frame["vlan"])
+    home_host, home = _home_of(ctx, _unicast(ctx, dst, frame.get("dst_ip")))
+    if home:
+        case.update(dst_host=home_host, dst_port=home["name"], dst_mac=_port_mac(home),
+                    dst_vlan=_tag_now(ctx, home_host, home), dst_bridge=home["vswitch"])
+    src_host, src_home = _home_of(ctx, src)
+    if src_home:
+        case.update(src_host=src_host, src_port=src_home["name"], src_mac=src,
+                    src_vlan=_tag_now(ctx, src_host, src_home),
+                    src_bridge=src_home["vswitch"])
+    if port["role"] in ("vnet", "internal"):
+        entering = src == mine
+    else:
+        local = {_port_mac(p) for p in _ports(ctx, host).values()}
+        entering = src not in local
+    where = "%s %s (%s%s)" % (host, case["port"], port["role"],
+                              ", tagged %d" % frame["vlan"] if frame.get("vlan") else "")
+    if entering:
+        case.update(kind="entering", seen="last seen entering %s by %s" % (
+            port["vswitch"], where))
+        case["trace"] = (host, dict(frame, in_port=port["name"]))
+    elif port["role"] in ("vnet", "internal"):
+        kind = "delivered" if dst == mine else "flooded"
+        case.update(kind=kind, seen="last seen %s %s" % (
+            "delivered to its destination's port" if kind == "delivered" else
+            "sent out (flooded) by", where))
+    else:
+        there, home = _home_of(ctx, _unicast(ctx, dst, frame.get("dst_ip")), host)
+        up = _uplink(ctx, there, home["vswitch"]) if home else None
+        case.update(kind="leaving", seen="last seen leaving %s by %s" % (host, where),
+                    next_host=there, next_port=up and up["name"],
+                    next_bridge=up and up["vswitch"],
+                    dst_port=home and home["name"], dst_vlan=home and home.get("tag"))
+        if up is not None:
+            if _captured(ctx, there, up["name"]):
+                if not _watching(ctx, "%s:%s" % (there, up["name"]), u):
+                    return None  # sent while that capture was not (yet, or any more) on
+                case["kind"] = "between"
+            case["trace"] = (there, dict(frame, in_port=up["name"]))
+    return case
 
 
 def verdicts(cases, results, declared=None, ctx=None):
@@ -224,6 +240,8 @@ def verdicts(cases, results, declared=None, ctx=None):
     context, whose OVSDB events on the port a verdict names are cited with it."""
     out = []
     for c in cases:
+        if c.get("control"):
+            continue
         traced = None
         if c.get("trace"):
             where, i = c["trace"]
@@ -238,14 +256,16 @@ def verdicts(cases, results, declared=None, ctx=None):
                 traced["sentence"].split(", ", 1)[-1])
         elif c["kind"] == "between":
             # said the same for both directions (one finding): the two uplinks in name order
-            ends = sorted([(host, port), (c["next_host"], c["next_port"])])
-            (host, port), there = ends[0], "%s %s" % ends[1]
+            ends = sorted([(host, port, bridge),
+                           (c["next_host"], c["next_port"], c.get("next_bridge"))])
+            (host, port, bridge), there = ends[0], "%s %s" % ends[1][:2]
             what = "frames tagged %d" % c["vlan"] if c["vlan"] else "untagged frames"
             cause = "lost in the physical network between %s %s and %s: %s sent by one are " \
                     "never seen arriving at the other" % (host, port, there, what)
             evidence[0] += ", never seen arriving at %s %s" % (c["next_host"], c["next_port"])
             if traced and traced.get("entry"):
-                # it did arrive, and the NIC dropped it before any capture could see it
+                # the port it arrives by cannot take it: a NIC drops what exceeds its MTU
+                # before any capture sees it; a bond with no member enabled takes nothing
                 host, bridge, port = c["next_host"], traced["bridge"], c["next_port"]
                 cause = _cause(traced)
             elif traced and _cause(traced):
@@ -287,7 +307,7 @@ def verdicts(cases, results, declared=None, ctx=None):
             cause = c["seen"]
         if traced and c["kind"] == "entering":
             bridge = traced["bridge"]
-            bad = next((o for o in traced.get("outputs") or [] if o.get("problem")), None)
+            bad = lost_at(traced)
             if traced["verdict"] == "lost" and bad:
                 port = bad["port"]
         mismatch = _vlan_mismatch(c, declared or {})
@@ -305,6 +325,42 @@ def verdicts(cases, results, declared=None, ctx=None):
         v["sentence"] = _sentence(v)
         out.append(v)
     return out
+
+
+def controls(cases, results, ctx=None):
+    """The answered requests traced as a control, the same way as the unanswered ones:
+    [{request, host, hop, sentence, agrees, changed}]. A control that the trace says would die
+    (drop, lost) contradicts the traffic: the traces, and so the verdicts, may not tell what
+    the vSwitch did during the capture (a flow, a tag, the MAC table changed since) - unless
+    OVSDB changed after it was answered (`changed`: those events, in words): then the trace
+    shows the state after the change, as the verdicts do."""
+    ctx, out = ctx or {}, []
+    t0 = datapath_report.start_of(ctx)
+    for c in cases:
+        if not c.get("control"):
+            continue
+        where, i = c["trace"]
+        traces = (results.get(where) or {}).get("traces") or []
+        if i >= len(traces):
+            continue
+        t = traces[i]
+        later = ["%s %s at %s" % (h, datapath_report.event_words(e),
+                                  datapath_report.offset(at, t0))
+                 for at, h, e in datapath_report._events(ctx)
+                 if c.get("first") is not None and at > c["first"]]
+        out.append({"request": c["request"], "host": where, "hop": c["hop"],
+                    "sentence": "%s %s" % (where, t["sentence"]),
+                    "agrees": t["verdict"] not in ("drop", "lost"), "changed": later})
+    return out
+
+
+def control_findings(checked):
+    """A finding for each control the traces contradict."""
+    return ["a control contradicts the traces: %s was answered, yet ofproto/trace on %s says: "
+            "%s; the verdicts above may not tell what the vSwitch did during the capture (a "
+            "flow, a tag or the MAC table changed since?)" % (c["request"], c["host"],
+                                                             c["sentence"])
+            for c in checked if not c["agrees"] and not c.get("changed")]
 
 
 def _rp_dropped(ctx, c):
@@ -378,6 +434,6 @@ def _cause(traced):
     if traced["verdict"] == "drop":
         return traced["reason"]
     if traced["verdict"] == "lost":
-        bad = [o for o in traced.get("outputs") or [] if o.get("problem")]
-        return "; ".join("%s: %s" % (o["port"], o["problem"]) for o in bad)
+        bad = lost_at(traced)
+        return "%s: %s" % (bad["port"], bad["problem"]) if bad else None
     return None

@@ -7,6 +7,8 @@ vswitch1: uplink eth1 (trunk), vnet0 and vnet2 on VLAN 20, vnet1 on VLAN 10 (vet
 ends stay in the namespace, nothing is sent). MAC entries are added with fdb/add, as if learned.
 """
 
+import time
+
 import pytest
 
 from sandbox import sh
@@ -109,3 +111,33 @@ def test_bad_input_names_the_option_and_changes_nothing(box):
     assert got["failed"] and "in_port" in got["msg"] and "'vnet9'" in got["msg"]
     got = box.module("trace", traces=[dict(in_port="vnet0", dst_mac="not-a-mac")])
     assert got["failed"] and "traces[0].dst_mac" in got["msg"]
+
+
+def test_a_bond_whose_lacp_partner_never_answers_forwards_nothing_and_says_why(ovs):
+    """vswitch2's bond0 runs LACP; the switch side (the veths' other ends) never speaks it:
+    bond/show says lacp_status configured, no member enabled. A VM's frame NORMAL floods to
+    the bond (nothing is learned behind a bond that never received) is lost there, and a
+    frame arriving by the bond is refused, both in bond/show's and lacp/show's words."""
+    for name in ("eth2", "eth3", "vnet4"):
+        ovs.nic(name)
+    ovs.vsctl("add-br", "vswitch2", "--", "set", "Bridge", "vswitch2", "datapath_type=netdev",
+              "--", "add-bond", "vswitch2", "bond0", "eth2", "eth3", "lacp=active",
+              "bond_mode=balance-tcp", "--", "set", "Port", "bond0",
+              "other_config:lacp-time=fast", "--", "add-port", "vswitch2", "vnet4", "tag=20")
+    deadline = time.monotonic() + 15
+    while "lacp_status: configured" not in ovs.appctl("bond/show", "bond0") \
+            or "current" in ovs.appctl("lacp/show", "bond0"):
+        assert time.monotonic() < deadline, ovs.appctl("lacp/show", "bond0")
+        time.sleep(0.2)
+    out, back = trace(ovs, traces=[
+        dict(in_port="vnet4", src_mac=VM0, dst_mac=REMOTE, **PING),
+        dict(in_port="bond0", vlan=20, src_mac=REMOTE, dst_mac=VM0, **PING)])
+    why = ("LACP is active here but configured (bond/show lacp_status; lacp/show: eth2 "
+           "defaulted detached (not enabled), eth3 defaulted detached (not enabled)): the "
+           "switch side does not speak LACP on these ports; no member is enabled, the bond "
+           "forwards nothing")
+    assert out["verdict"] == "lost"
+    assert [(o["port"], o["vlan"], o["problem"]) for o in out["outputs"]
+            if o["role"] != "internal"] == [("bond0", 20, why)]
+    assert back["verdict"] == "drop" and back["entry"]["port"] == "bond0"
+    assert back["reason"] == "bond0: %s (it arrives by that bond)" % why

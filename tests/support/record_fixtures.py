@@ -251,6 +251,23 @@ def record(host, out):
     time.sleep(4)
     put("bond-show-ovs-%s-member-down.txt" % mm, host.appctl("bond/show", "bond0"))
     put("lacp-show-ovs-%s-member-down.txt" % mm, host.appctl("lacp/show", "bond0"))
+    # LACP switched off on the switch's side: once lacp-time fast's 3 s have passed, bond0
+    # has no partner and no member enabled; what a frame sent into it, or arriving by it, meets
+    sh(["ip", "-n", host.ns, "link", "set", "eth3", "up"])
+    host.vsctl("set", "Port", "tor-bond", "lacp=off")
+    end = time.monotonic() + 20
+    while "lacp_status: configured" not in host.appctl("bond/show", "bond0"):
+        if time.monotonic() > end:
+            raise RuntimeError("bond0 still has a partner:\n" + host.appctl("bond/show", "bond0"))
+        time.sleep(0.5)
+    put("bond-show-ovs-%s-lacp-off.txt" % mm, host.appctl("bond/show", "bond0"))
+    put("lacp-show-ovs-%s-lacp-off.txt" % mm, host.appctl("lacp/show", "bond0"))
+    put("trace/ovs-%s-bond-lacp-off-out.txt" % mm, host.appctl(
+        "ofproto/trace", "vswitch0", "in_port=vnet0,dl_src=%s,dl_dst=02:00:00:00:00:99"
+        % MACS["vm0"]))
+    put("trace/ovs-%s-bond-lacp-off-in.txt" % mm, host.appctl(
+        "ofproto/trace", "vswitch0", "in_port=eth2,dl_src=02:00:00:00:00:99,dl_dst=%s"
+        % MACS["vm0"]))
     for name, text in files.items():
         path = os.path.join(out, name)
         os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -179,13 +179,23 @@ class Evidence(object):
             start, end = (b.get("bonds") or {}).get(name), (a.get("bonds") or {}).get(name)
             bonds[name] = {"bridge": (start or end)["bridge"], "start": _bond_view(start),
                            "end": _bond_view(end),
-                           "changes": datapath.bond_changes(name, start or {}, end or {})}
+                           "changes": datapath.bond_changes(name, start or {}, end or {}),
+                           "faults": self._bond_faults(name, end or start)}
         return {
             "coverage": cov, "meanings": datapath.meanings(cov or {}),
             "interfaces": interfaces, "lookups": lookups, "flows": self.flows,
             "bonds": bonds, "bridges": self.bridges, "read_at": self.read_at,
             "watched": self.monitor is not None, "errors": self.errors,
         }
+
+    def _bond_faults(self, name, read):
+        """What is wrong with the bond as the capture ended (info.bond_faults: members
+        without carrier or not enabled, LACP not negotiated), [] when healthy."""
+        port = self.world["ports"].get(name)
+        if port is None:
+            return []
+        ifaces = [info.interface(self.world, i) for i in port["interfaces"]]
+        return info.bond_faults(info.bond_facts(port, ifaces, read["bond"], read.get("lacp")))[0]
 
     def interface_names(self):
         """Every captured interface and every interface of the captured bridges' ports."""

@@ -59,6 +59,9 @@ def world_from_json(tables):
     w, uuids = empty_world(), {}
     root = (tables.get("Open_vSwitch") or [{}])[0]
     w["ovs"]["external_ids"] = _j_map(root.get("external_ids", ["map", []]))
+    for key in ("cur_cfg", "next_cfg"):          # ovs-vswitchd applied cur_cfg of next_cfg
+        if isinstance(root.get(key), int):
+            w["ovs"][key] = root[key]
     ports = {_j_atom(r["_uuid"]): r for r in tables["Port"]}
     ifaces = {_j_atom(r["_uuid"]): r for r in tables["Interface"]}
     for br in tables["Bridge"]:

@@ -8,8 +8,11 @@ read_bonds is the one reader of bond/show and lacp/show."""
 
 from __future__ import annotations
 
+import os
 import re
+import time
 
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import VswitchError
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.host import appctl
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import world as w
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch.validate import check_ifname
@@ -160,6 +163,47 @@ def bond_facts(p, ifaces, bond, lacp):
     }
 
 
+# a member that is not "current attached" has a partner that is not in sync (lacp/show)
+LACP_IN_SYNC = "current attached"
+
+
+def bond_faults(bond):
+    """What is wrong with a bond (bond_facts()), from what bond/show, lacp/show and OVSDB said:
+    ([sentence], dead), dead when no member can carry a frame (each one disabled by the bond or
+    without carrier). When LACP failed, one sentence for it (its members' states inside it),
+    not one more per member for the same cause. A healthy bond: ([], False)."""
+    members = bond.get("members") or []
+    lacp_on = bond.get("lacp") in ("active", "passive")
+    failed = lacp_on and bond.get("lacp_status") not in (None, "negotiated")
+    out = []
+    for m in members:
+        if m.get("link_state") == "down":
+            out.append("member %s has no carrier (link_state down)" % m["name"])
+        elif not failed:
+            if m.get("enabled") is False:
+                out.append("member %s is up but not enabled by the bond (bond/show)" % m["name"])
+            if lacp_on and m.get("lacp") and m["lacp"] != LACP_IN_SYNC:
+                out.append("member %s's LACP partner is not in sync (lacp/show: %s)"
+                           % (m["name"], m["lacp"]))
+    up = [m["name"] for m in members if m.get("enabled") and m.get("link_state") != "down"]
+    dead = bool(members) and all(m.get("enabled") is False or m.get("link_state") == "down"
+                                 for m in members)
+    if failed:
+        out.append("LACP is %s here but %s (bond/show lacp_status; lacp/show: %s): the switch "
+                   "side does not speak LACP on these ports; %s" % (
+                       bond["lacp"], bond["lacp_status"], ", ".join(
+                           "%s %s%s" % (m["name"], m.get("lacp") or "-",
+                                        "" if m.get("enabled") else " (not enabled)")
+                           for m in members),
+                       "the bond forwards on %s only" % ", ".join(up) if up else
+                       "no member is enabled, the bond forwards nothing"))
+    mtus = {m.get("mtu") for m in members if m.get("mtu")}
+    if len(mtus) > 1:
+        out.append("members differ in MTU (%s)" % ", ".join(
+            "%s %s" % (m["name"], m.get("mtu")) for m in members))
+    return out, dead
+
+
 def interface(world, iname):
     iface = world["interfaces"].get(iname, {})
     link = world["links"].get(iname, {})
@@ -193,8 +237,50 @@ def mtu_mismatches(vswitch):
             and p["role"] in (w.ROLE_VNET, w.ROLE_INTERNAL)]
 
 
+_DPIF_TYPE = re.compile(r"^(\w+)@\S+:")
+_DPIF_BRIDGE = re.compile(r"^  (\S+):\s*$")
+
+
+def parse_dpif_types(text):
+    """`ovs-appctl dpif/show` -> {bridge: the datapath type it really runs on (netdev,
+    system)}: a bridge ovs-vswitchd could not give a datapath is not listed."""
+    out, dp = {}, None
+    for line in (text or "").splitlines():
+        m = _DPIF_TYPE.match(line)
+        if m:
+            dp = m.group(1)
+            continue
+        m = _DPIF_BRIDGE.match(line)
+        if m and dp:
+            out[m.group(1)] = dp
+    return out
+
+
+def read_ovs(run, world, reread=None):
+    """Open vSwitch itself on the host: {version (ovs-vswitchd's), vswitchd ("running", or
+    why it does not answer), cur_cfg, next_cfg (OVSDB: what ovs-vswitchd applied of what was
+    asked; where it lags, read once more a second later with `reread()`, a fresh world, so
+    that a change being applied is not taken for a stuck daemon), datapaths ({bridge: the
+    type it really got}, dpif/show), kernel}."""
+    out = {"version": None, "vswitchd": "running", "datapaths": None,
+           "cur_cfg": world["ovs"].get("cur_cfg"), "next_cfg": world["ovs"].get("next_cfg"),
+           "kernel": os.uname()[2]}
+    try:
+        out["version"] = appctl.call(run, "version", timeout=5).split()[-1]
+        out["datapaths"] = parse_dpif_types(appctl.call(run, "dpif/show", timeout=5))
+    except VswitchError as exc:
+        out["vswitchd"] = "does not answer (%s)" % " ".join(str(exc).split())
+    if reread and isinstance(out["cur_cfg"], int) and isinstance(out["next_cfg"], int) \
+            and out["cur_cfg"] < out["next_cfg"]:
+        time.sleep(1)
+        again = reread()["ovs"]
+        out.update(cur_cfg=again.get("cur_cfg"), next_cfg=again.get("next_cfg"))
+    return out
+
+
 def collect(host):
-    """vswitch_info on a host: the vSwitches (of `bridge`) and their MTU mismatches."""
+    """vswitch_info on a host: the vSwitches (of `bridge`), their MTU mismatches and Open
+    vSwitch itself (read_ovs)."""
     bridge = host.params["bridge"]
     if bridge is not None:
         check_ifname(bridge, "bridge")
@@ -204,4 +290,5 @@ def collect(host):
     found = vswitches(world, bonds, lacp, [bridge] if bridge else None)
     return {"vswitches": found,
             "mtu_mismatches": [dict(m, vswitch=vs["name"]) for vs in found
-                               for m in mtu_mismatches(vs)]}
+                               for m in mtu_mismatches(vs)],
+            "ovs": read_ovs(host.run, world, host.read_world)}

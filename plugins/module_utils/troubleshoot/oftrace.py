@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot.fdb import carries
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot.info import bond_faults
 
 # `dpif/show`: "    vnet0 1/7: (system)" -> OpenFlow port 1, datapath port 7
 _DPIF_BRIDGE = re.compile(r"^  (\S+):\s*$")
@@ -169,6 +170,30 @@ def _bond_of(world, bridge):
     return bonds[0] if len(bonds) == 1 else None
 
 
+def _for_host(world, out, frame):
+    """Whether a frame the internal port `out` gets is the host's: a broadcast or multicast,
+    or sent to its MAC (unknown: assumed)."""
+    dst = (frame.get("dst_mac") or "").lower()
+    iface = world["interfaces"].get(out["port"], {})
+    mac = ((world.get("links") or {}).get(out["port"], {}).get("mac")
+           or iface.get("mac_in_use") or "").lower()
+    return not dst or not mac or dst == mac or bool(int(dst.split(":")[0], 16) & 1)
+
+
+def dead_bond(bonds, name):
+    """Why bond `name` forwards nothing (bonds: {port: info.bond_facts()}), or None when it
+    forwards or is no bond."""
+    bond = (bonds or {}).get(name)
+    if not bond:
+        return None
+    faults, dead = bond_faults(bond)
+    if not dead:
+        return None
+    said = "; ".join(faults)
+    return said if said.endswith("forwards nothing") else \
+        "%s%sno member is enabled, the bond forwards nothing" % (said, "; " if said else "")
+
+
 def _annotate(world, out, role_of, size):
     """An output with its role, link state and MTU, and the problem that loses the frame there
     (None if none): link down, or larger than the interface's MTU."""
@@ -186,13 +211,15 @@ def _annotate(world, out, role_of, size):
     return out
 
 
-def verdict(world, bridge, in_port, frame, parsed, odp_names, role_of, size=None):
+def verdict(world, bridge, in_port, frame, parsed, odp_names, role_of, size=None, bonds=None):
     """One trace's verdict: {verdict, reason, rule, outputs, sentence}.
 
     verdict: `output` (to the port(s) a learned MAC names), `flood` (the destination is not in
     the MAC table: every port on the VLAN), `drop` (nothing leaves: a flow's drop, NORMAL's
     VLAN rules, or no port on the VLAN), `lost` (it leaves, but only by ports that lose it: link
-    down, MTU), `other` (flows other than NORMAL decided: see rule/actions)."""
+    down, MTU, a bond with no member enabled), `other` (flows other than NORMAL decided: see
+    rule/actions). bonds: {bond port: info.bond_facts()} of the bridge's bonds (bond/show and
+    lacp/show), to say why a bond forwards nothing."""
     vlan_in = frame.get("vlan") or None
     port_in = world["ports"].get(in_port, {})
     # what VLAN NORMAL puts the frame on: an access port's tag, or the tag it carries
@@ -207,6 +234,8 @@ def verdict(world, bridge, in_port, frame, parsed, odp_names, role_of, size=None
         if o["port"] == "recirc" and bond:
             o["port"] = bond
     outs = [_annotate(world, o, role_of, size) for o in outs]
+    for o in outs:
+        o["problem"] = o["problem"] or dead_bond(bonds, o["port"])
     res = {"verdict": "other", "reason": None, "rule": None, "outputs": outs,
            "vlan": on_vlan}
     last = parsed["rules"][-1] if parsed["rules"] else None
@@ -233,7 +262,16 @@ def verdict(world, bridge, in_port, frame, parsed, odp_names, role_of, size=None
     elif parsed["normal"]:
         res.update(verdict="drop" if not outs else "other", reason=parsed["normal"][-1])
     kernel_only = [o for o in outs if not (o["role"] == "internal" and o["vlan"])]
-    if res["verdict"] in ("output", "flood") and not kernel_only:
+    dead = [b for b in _carrying(world, bridge, on_vlan, in_port) if dead_bond(bonds, b)]
+    onward = [o for o in kernel_only if o["role"] != "internal" or _for_host(world, o, frame)]
+    if res["verdict"] in ("output", "flood") and dead and all(o["problem"] for o in onward):
+        # NORMAL sends it to the bond, which has no member to send it by: the datapath drops
+        res["verdict"] = "lost"
+        res["outputs"] = outs = outs + [_annotate(world, {"port": b, "vlan": on_vlan}, role_of,
+                                                  size) for b in dead]
+        for o in outs:
+            o["problem"] = o["problem"] or dead_bond(bonds, o["port"])
+    elif res["verdict"] in ("output", "flood") and not kernel_only:
         carriers = _carrying(world, bridge, on_vlan, in_port)
         res["verdict"] = "drop"
         if outs:
@@ -247,12 +285,25 @@ def verdict(world, bridge, in_port, frame, parsed, odp_names, role_of, size=None
         res["verdict"] = "lost"
     entry = _annotate(world, {"port": in_port}, role_of, size)
     res["entry"] = None
+    if dead_bond(bonds, in_port):
+        # bond/show's members are all disabled: the bond refuses what arrives ("bonding refused
+        # admissibility" in the trace) as it sends nothing
+        entry["problem"] = dead_bond(bonds, in_port)
+        res.update(verdict="drop", outputs=[], entry=entry,
+                   reason="%s: %s (it arrives by that bond)" % (in_port, entry["problem"]))
     if entry["problem"] and entry["mtu"] and size and size > entry["mtu"]:
         # the frame never gets in: a NIC (a veth too) drops what arrives above its MTU
         res.update(verdict="drop", outputs=[], entry=entry,
                    reason="%s: %s (it arrives by that port)" % (in_port, entry["problem"]))
     res["sentence"] = sentence(where, res)
     return res
+
+
+def lost_at(res):
+    """The output a `lost` verdict loses the frame at: the first with a problem, a port that
+    leads elsewhere (uplink, vnet) before the host's own internal port; None if none."""
+    return next((o for o in sorted(res.get("outputs") or [], key=lambda o: o["role"] == "internal")
+                 if o.get("problem")), None)
 
 
 def _out_words(o):

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import ParamError
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.host import appctl
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import locate, oftrace
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import (
+    info,
+    locate,
+    oftrace,
+)
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch.validate import (
     check_ifname,
     normalize_mac,
@@ -64,14 +68,29 @@ def _entry(world, pname, where):
     return bridge, ofports[0]
 
 
-def trace(run, world, frame, odp, timeout):
-    """One frame: its flow, the trace's text and its verdict."""
+def _bonds(run, world, bridge):
+    """{bond port: info.bond_facts()} of the bridge's bonds (bond/show, lacp/show): none read
+    on a bridge without a bond."""
+    if not any(len(world["ports"].get(p, {}).get("interfaces", [])) > 1
+               for p in world["bridges"][bridge]["ports"]):
+        return {}
+    read = info.read_bonds(run, world, bridge)
+    return {p["name"]: p["bond"] for vs in info.vswitches(world, *read, names=[bridge])
+            for p in vs["ports"] if p.get("bond")}
+
+
+def trace(run, world, frame, odp, timeout, bonds=None):
+    """One frame: its flow, the trace's text and its verdict. bonds: {bridge: _bonds()}, read
+    here where missing."""
     bridge, ofport = _entry(world, frame["in_port"], "")
+    bonds = {} if bonds is None else bonds
+    if bridge not in bonds:
+        bonds[bridge] = _bonds(run, world, bridge)
     flow = oftrace.br_flow(frame, ofport)
     text = appctl.call(run, "ofproto/trace", bridge, flow, timeout=timeout)
     parsed = oftrace.parse(text)
     res = oftrace.verdict(world, bridge, frame["in_port"], frame, parsed, odp.get(bridge, {}),
-                          lambda p: port_role(world, p), frame["size"])
+                          lambda p: port_role(world, p), frame["size"], bonds[bridge])
     return dict(res, bridge=bridge, in_port=frame["in_port"], flow=flow,
                 actions=parsed["actions"], trace=text)
 
@@ -86,4 +105,5 @@ def collect(host):
     for f, w in zip(frames, where):
         _entry(world, f["in_port"], w)          # every port known before any trace runs
     odp = oftrace.parse_dpif_show(appctl.call(host.run, "dpif/show", timeout=p["timeout"]))
-    return {"traces": [trace(host.run, world, f, odp, p["timeout"]) for f in frames]}
+    bonds = {}
+    return {"traces": [trace(host.run, world, f, odp, p["timeout"], bonds) for f in frames]}

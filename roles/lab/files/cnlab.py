@@ -1146,6 +1146,44 @@ def cmd_reboot(lab, host):
             "downtime_seconds": round(time.monotonic() - t0, 2)}
 
 
+# --------------------------------------------------------------------------- one more VM
+
+def cmd_vm(lab, host, vswitch, address, tag):
+    """One more VM on lab host HOST's vSwitch VSWITCH, plugged as libvirt plugs one (its
+    external_ids; `tag` as a domain's <vlan> sets it): a namespace with eth0 at ADDRESS, its
+    vnet port protected like the others (trap 1). It is hvI-vmJ after the host's last VM
+    (MAC 52:54:00:c1:I:J, port vnet(J-1)); `down` removes it with the rest."""
+    state = lab.load()
+    hosts = {h["name"]: h for h in state.get("hosts", [])} if state else {}
+    if host not in hosts:
+        raise LabError(f"no host {host} in the lab at {lab.dir}")
+    h, node = hosts[host], state["nodes"][host]
+    enter, own = host_enter(node["init_pid"]), host_prefix(h, node)
+    if vswitch not in run(own + ["ovs-vsctl", "list-br"]).stdout.split():
+        raise LabError(f"{host}: no vSwitch {vswitch}")
+    names = set(netns_list())
+    j = len(h["vms"]) + 1
+    while f"{PREFIX}-{host}-vm{j}" in names:
+        j += 1
+    vm = {"name": f"{host}-vm{j}", "netns": f"{PREFIX}-{host}-vm{j}", "vnet": f"vnet{j - 1}",
+          "vswitch": vswitch, "mac": f"52:54:00:c1:{h['index']:02x}:{j:02x}",
+          "address": address, "tag": tag, "plugged_by": "libvirt",
+          "iface_id": stable_uuid(f"{host}-vm{j}", "iface"),
+          "vm_id": stable_uuid(f"{host}-vm{j}", "vm")}
+    run(["ip", "netns", "add", vm["netns"]])
+    run(["ip", "link", "add", "name", "eth0", "address", vm["mac"], "netns", vm["netns"],
+         "type", "veth", "peer", "name", vm["vnet"], "netns", h["netns"]])
+    configure_vm(vm, 0)
+    set_ingress_drop(enter, vm["vnet"], True)
+    run(enter + ["ip", "link", "set", vm["vnet"], "up"])
+    run(own + ["ovs-vsctl", "--timeout=30", "add-port", vswitch, vm["vnet"]]
+        + ([f"tag={tag}"] if tag else [])
+        + ["--", "set", "Interface", vm["vnet"], f"external_ids:iface-id={vm['iface_id']}",
+           f"external_ids:attached-mac={vm['mac']}", "external_ids:iface-status=active",
+           f"external_ids:vm-id={vm['vm_id']}"])
+    return {"changed": True, "host": host, "vm": vm}
+
+
 # --------------------------------------------------------------------------- real libvirt
 
 # What a lab host's own libvirtd needs to be private to that host (its domains live and die
@@ -1232,6 +1270,12 @@ def main(argv=None):
     p = sub.add_parser("reboot", help="reboot one lab host's networking (OVS and addresses)")
     p.add_argument("--dir", required=True)
     p.add_argument("--host", required=True)
+    p = sub.add_parser("vm", help="one more VM on a lab host's vSwitch, plugged as libvirt does")
+    p.add_argument("--dir", required=True)
+    p.add_argument("--host", required=True)
+    p.add_argument("--vswitch", required=True)
+    p.add_argument("--address", required=True, help="its eth0's address, e.g. 203.0.113.109/24")
+    p.add_argument("--tag", type=int, default=None, help="the VLAN its domain XML gives it")
     p = sub.add_parser("libvirt", help="start libvirtd inside one lab host (real VMs)")
     p.add_argument("--dir", required=True)
     p.add_argument("--host", required=True)
@@ -1263,6 +1307,8 @@ def main(argv=None):
                 result = cmd_libvirt(lab, args.host)
             elif args.cmd == "reboot":
                 result = cmd_reboot(lab, args.host)
+            elif args.cmd == "vm":
+                result = cmd_vm(lab, args.host, args.vswitch, args.address, args.tag)
             else:
                 result = cmd_protect(lab, args.host, args.ifname, args.undo)
     except (LabError, OSError, subprocess.TimeoutExpired) as exc:

@@ -94,7 +94,8 @@ def host():
 
 def test_bridge_and_its_internal_port():
     w, uuids = rows.world_from_json(host())
-    assert w["ovs"] == {"external_ids": {"system-id": "kvm1.example.net"}}
+    assert w["ovs"] == {"external_ids": {"system-id": "kvm1.example.net"}, "cur_cfg": 7,
+                        "next_cfg": 7}
     assert w["bridges"] == {"vs0": {
         "datapath_type": "system", "fail_mode": None, "stp_enable": False,
         "other_config": {"hwaddr": "52:54:00:00:00:00", "mac-aging-time": "60"},
@@ -242,6 +243,8 @@ def test_empty_database():
     for root in ([ovs_row()], []):
         w, uuids = rows.world_from_json({"Open_vSwitch": root, "Bridge": [], "Port": [],
                                          "Interface": [], "Mirror": []})
+        cfg = {k: w["ovs"].pop(k) for k in ("cur_cfg", "next_cfg") if k in w["ovs"]}
+        assert cfg == ({"cur_cfg": 7, "next_cfg": 7} if root else {})
         assert w == {"ovs": {"external_ids": {}}, "bridges": {}, "ports": {},
                      "interfaces": {}, "links": {}, "routes": []}
         assert uuids == {}

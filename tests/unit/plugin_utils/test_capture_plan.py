@@ -95,6 +95,17 @@ def test_wide_leaves_out_ports_that_are_down():
     assert p["notes"][0] == "not captured because they are down (nothing passes them): hv1:vswitch2"
 
 
+def test_a_port_that_is_down_is_left_out_wherever_it_was_chosen():
+    """A VM on a vSwitch with no address of the host's: that vSwitch's internal port is down;
+    the VM's port and uplink are captured, the host is not lost, and the note says why."""
+    hosts = {"hv1": {"vswitches": vswitches("vswitch2"),
+                     "locate": {"203.0.113.109": loc("vswitch2", "vnet2", "vnet", True)}}}
+    hosts["hv1"]["vswitches"][0]["ports"][0]["link_state"] = "down"
+    p = plan("203.0.113.109", hosts)
+    assert sorted(p["hosts"]["hv1"]) == ["eth2", "vnet2"]
+    assert p["notes"] == ["not captured because they are down (nothing passes them): hv1:vswitch2"]
+
+
 def test_overrides_and_errors():
     p = plan("203.0.113.102", HOSTS, only_hosts=["hv3"], interfaces=["eth9"])
     assert p["hosts"] == {"hv3": {"eth9": "asked for (interfaces)"}}

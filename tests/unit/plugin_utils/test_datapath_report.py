@@ -175,3 +175,22 @@ def test_a_hosts_counter_alone_is_no_finding_nor_a_port_that_was_not_captured(ru
     ctx["located"] = {"capture": {"hv2": {"eth0": "the uplink"}}}        # vnet2 not captured
     assert not [f for f in datapath_report.findings(ctx) if "tx_dropped" in f]
     assert any("drop_action_of_pipeline" in str(s) for s in datapath_report.sections(ctx))
+
+
+def test_a_degraded_bond_the_followed_traffic_crosses_is_a_finding(run):
+    """A member without carrier loses nothing (the bond carries on by the other), yet the
+    bond the traffic crosses is degraded: a finding, from bond/show as the capture ended; the
+    same on a bond that was not captured is not."""
+    ev = hv2_evidence()
+    ev["datapath"]["bonds"]["bond0"].update(
+        changes=[], faults=["member eth3 has no carrier (link_state down)"],
+        end={"members": {"eth2": {"enabled": True}, "eth3": {"enabled": False}}})
+    (run / "datapath" / "hv2.json").write_text(json.dumps(ev))
+    _sources, ctx = capture_report_utils.load_run(str(run))
+    said = "hv2: vswitch1 bond bond0: member eth3 has no carrier (link_state down) (bond/show, " \
+        "lacp/show as the capture ended)"
+    for captured in ({"eth2": "", "eth3": ""}, {"bond0": ""}):
+        ctx["located"] = {"capture": {"hv2": captured}}
+        assert said in datapath_report.findings(ctx)
+    ctx["located"] = {"capture": {"hv2": {"eth0": "the uplink"}}}
+    assert not [f for f in datapath_report.findings(ctx) if "bond0" in f]

@@ -265,6 +265,12 @@ def test_a_reply_counts_only_at_the_port_that_sent_the_request(both):
     assert res["answered"] == {"echo": 4}
     assert res["answered_at_port"] == {"hv1:vnet0": 2, "hv2:vnet1": 1}
     assert res["answered_unwatched"] == {"10.0.0.7": 1}
+    # the control sample for the traces: answered requests as first seen, two flows at most
+    sample = res["answered_sample"]
+    assert len(sample) == 2 and len({s["description"] for s in sample}) == 2
+    for s in sample:
+        assert s["fate"] == "answered" and s["frame_hop"] == s["hops"][0]
+        assert s["frame"]["icmp_type"] == 8 and s["description"].startswith("echo request ")
 
 
 def test_without_the_senders_port_answered_keeps_its_wider_meaning(tmp_path):

@@ -453,3 +453,22 @@ def test_utc_rounds_to_the_millisecond_with_or_without_the_date():
     assert document.utc(103.05) == "1970-01-01 00:01:43.050Z"
     assert document.utc(103.9996, date=False) == "00:01:44.000Z"
     assert document.utc(None) == "-"
+
+
+def test_picture_marks_the_port_each_verdict_names_with_its_cause(tmp_path):
+    """The verdicts (why.json's order, the report's findings) on their own ports: the thickest
+    red border, "why N: <cause>" in the box (cut short), the whole cause in the tooltip."""
+    run = make_run(tmp_path)
+    sources, ctx = capture_report_utils.load_run(str(run))
+    cause = ("bond0: LACP is active here but configured (bond/show lacp_status; lacp/show: "
+             "eth2 defaulted detached (not enabled)): no member is enabled")
+    ctx["why"] = [{"host": "hv2", "bridge": "vswitch0", "port": "eth0", "cause": cause}]
+    rep = {"analysis": pcap_analysis.analyse(sources), "context": ctx, "address": "10.0.0.1"}
+    pic = ET.fromstring(capture_report_utils.svg(rep))
+    g, = groups(pic, "port verdict")
+    assert title(g).startswith("hv2:eth0 ") and ("verdict 1: " + cause) in title(g)
+    box = "why 1: " + cause[:capture_report_utils.VERDICT_CHARS - 1] + "…"
+    assert box in texts(g)
+    assert g.find("rect").get("stroke") == capture_report_utils.STOP
+    assert g.find("rect").get("stroke-width") == "6"
+    assert "why N: the port a verdict names, and its cause" in texts(groups(pic, "legend")[0])

@@ -70,10 +70,14 @@ def test_markdown_findings_and_tables():
     hosts = {"hv1": host("203.0.113.11/24", "52:54:00:00:00:01", [bad, ok], [mtu]),
              "hv2": {"errors": ["no data: the host was unreachable"]}}
     text = report.markdown(hosts, generated="20261124T000000Z", host_ip="203.0.113.101")
-    assert text.startswith("# vSwitch diagnostics\n\n**3 finding(s).**\n")
+    assert text.startswith("# vSwitch diagnostics\n\n**3 finding(s). Worst first: 2 where "
+                           "traffic stops, 1 degraded.**\n")
     findings = text.split("## Findings", 1)[1].split("\n## ", 1)[0]
     assert findings.count("\n- ") == 3
     assert all("- " + f in findings for f in report.findings(hosts))
+    # the worst first: the asymmetric path and the host not read (traffic stops), the MTU
+    assert [s for s, _f in report.graded(hosts)] == [0, 0, 1]
+    assert report.findings(hosts)[2].startswith("hv1: MTU mismatch")
     assert "hv1: A request ... vswitch1 ... vswitch0 ... Evidence: 203.0.113.101 is in hv1's " \
         "neighbour table on vswitch1 (52:54:00:00:01:01, STALE)." in findings
     assert "fine" not in findings
@@ -171,6 +175,6 @@ def test_narrowed_to_an_address_it_is_a_finding_when_no_host_knows_it():
         "libvirt, where virsh exists) places it on any of the 2 host(s) read. "
         "collect_captures.yml -e host_ip=203.0.113.102 listens for it, captures wide if need "
         "be, and says where it shows up or that it sends nothing."]
-    assert text.split("\n")[2] == "**1 finding(s).**"
+    assert text.split("\n")[2] == "**1 finding(s). Worst first: 1 to clean up.**"
     data2 = dict(data, locate={"found": True, "locations": [{}], "summary": "lives here"})
     assert report.findings({"hv1": data2, "hv2": other}, "203.0.113.102") == []

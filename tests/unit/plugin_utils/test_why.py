@@ -223,3 +223,86 @@ def test_a_request_delivered_to_an_internal_port_that_rp_filter_drops_says_so():
     [v] = why.verdicts(todo["cases"], {}, None, {"routes": {"hv1": [dict(
         path, verdict="symmetric")]}})
     assert v["cause"].startswith("delivered to its destination's port, which did not answer")
+
+
+def test_a_dead_bond_is_one_finding_for_both_directions_named_at_the_bond():
+    """hv1's VM behind bond0 (vswitch2), hv2's on vswitch1: its request is lost at the bond
+    (the trace's lost output), hv2's request leaves hv2 and never arrives at hv1, where the
+    bond would refuse it (the trace's entry). One verdict at hv1 vswitch2 bond0, both
+    directions its evidence; and the two uplinks named with their own vSwitches."""
+    bonded = [{"name": "vswitch2", "ports": [
+        {"name": "bond0", "role": "uplink", "mac": "02:cb:00:01:00:02",
+         "bond": {"members": [{"name": "eth2"}, {"name": "eth3"}]}},
+        {"name": "vnet4", "role": "vnet", "tag": 20, "external_ids": {"attached-mac": VM_A}}]}]
+    ctx = {"vswitches": {"hv1": bonded, "hv2": vswitch("02:cb:00:02:00:01", VM_B)},
+           "located": {"capture": {"hv1": {"vnet4": "", "bond0": ""},
+                                   "hv2": {"eth1": "", "vnet2": ""}}}}
+    back = unanswered("hv2:eth1", vlan=20, src_mac=VM_B, dst_mac=VM_A)["unanswered"][0]
+    todo = why.plan({"unanswered": unanswered("hv1:vnet4")["unanswered"] + [back]}, ctx)
+    assert [(c["kind"], c["host"], c["port"], c["bridge"]) for c in todo["cases"]] == [
+        ("entering", "hv1", "vnet4", "vswitch2"), ("between", "hv2", "eth1", "vswitch1")]
+    assert todo["hosts"] == {"hv1": [dict(FRAME, in_port="vnet4"),
+                                     dict(FRAME, vlan=20, src_mac=VM_B, dst_mac=VM_A,
+                                          in_port="bond0")]}
+    dead = "LACP is active here but configured (...): no member is enabled"
+    lost = {"bridge": "vswitch2", "verdict": "lost", "reason": None, "sentence": "... → lost",
+            "outputs": [{"port": "vswitch2", "role": "internal", "vlan": 20, "problem": None},
+                        {"port": "bond0", "role": "uplink", "vlan": 20, "problem": dead}]}
+    refused = {"bridge": "vswitch2", "verdict": "drop", "outputs": [], "sentence": "...",
+               "reason": "bond0: %s (it arrives by that bond)" % dead,
+               "entry": {"port": "bond0", "problem": dead}}
+    [v] = why.verdicts(todo["cases"], {"hv1": {"traces": [lost, refused]}})
+    assert (v["host"], v["bridge"], v["port"], v["cause"]) == (
+        "hv1", "vswitch2", "bond0", "bond0: " + dead)
+    assert len(v["evidence"]) == 4
+    # a trace that only says the frame would go on: the physical network, at each its vSwitch
+    passes = dict(lost, verdict="output", outputs=[], sentence="... output to vnet4")
+    found = why.verdicts(todo["cases"], {"hv1": {"traces": [lost, passes]}})
+    assert [(f["host"], f["bridge"], f["port"]) for f in found] == [
+        ("hv1", "vswitch2", "bond0"), ("hv1", "vswitch2", "bond0")]
+    assert found[1]["cause"].startswith("lost in the physical network between hv1 bond0 and "
+                                        "hv2 eth1")
+
+
+def test_an_answered_request_is_traced_as_a_control_only_when_something_is_judged():
+    """The sample of answered requests (pcap_analysis) is traced the same way from where it
+    was first seen; a control the trace says would die contradicts the traffic, and says so.
+    A capture where nothing went unanswered traces nothing (no extra module run)."""
+    control = {"description": "echo request 203.0.113.103 -> 203.0.113.107", "count": 1,
+               "frame_hop": "hv1:vnet2", "frame": dict(FRAME), "fate": "answered"}
+    todo = why.plan({"unanswered": [], "answered_sample": [control]}, CTX)
+    assert todo == {"hosts": {}, "cases": []}
+    analysis = dict(unanswered("hv2:eth1", vlan=20), answered_sample=[control])
+    todo = why.plan(analysis, CTX)
+    assert [(c["control"], c["trace"]) for c in todo["cases"]] == [
+        (False, ["hv2", 0]), (True, ["hv1", 0])]
+    rule = "dropped by flow `ip,nw_dst=203.0.113.107,priority=100` (table 0)"
+    dropped = result("vswitch1: frame on VLAN 20 from eth1 (uplink), " + rule, "drop", rule)
+    goes = result("vswitch1: frame on VLAN 20 from vnet2 (vnet), output to eth1", "output")
+    assert len(why.verdicts(todo["cases"], {"hv2": dropped, "hv1": goes})) == 1
+    [ok] = why.controls(todo["cases"], {"hv2": dropped, "hv1": goes})
+    assert ok == {"request": control["description"], "host": "hv1", "hop": "hv1:vnet2",
+                  "sentence": "hv1 vswitch1: frame on VLAN 20 from vnet2 (vnet), output to eth1",
+                  "agrees": True, "changed": []}
+    assert why.control_findings([ok]) == []
+    [bad] = why.controls(todo["cases"], {"hv2": dropped, "hv1": dropped})
+    assert why.control_findings([bad]) == [
+        "a control contradicts the traces: echo request 203.0.113.103 -> 203.0.113.107 was "
+        "answered, yet ofproto/trace on hv1 says: hv1 vswitch1: frame on VLAN 20 from eth1 "
+        "(uplink), " + rule + "; the verdicts above may not tell what the vSwitch did during "
+        "the capture (a flow, a tag or the MAC table changed since?)"]
+
+
+def test_a_control_answered_before_an_ovsdb_change_is_explained_not_a_finding():
+    control = {"description": "echo request 203.0.113.103 -> 203.0.113.107", "count": 1,
+               "frame_hop": "hv1:vnet2", "frame": dict(FRAME), "fate": "answered",
+               "first": 101.0}
+    todo = why.plan(dict(unanswered("hv2:eth1", vlan=20), answered_sample=[control]), CTX)
+    rule = "dropped by flow `ip,nw_dst=203.0.113.107,priority=100` (table 0)"
+    dropped = result("vswitch1: frame on VLAN 20 from eth1 (uplink), " + rule, "drop", rule)
+    ctx = {"datapath": {"hv1": {"started_at": 100.0, "events": [
+        {"time": 102.5, "table": "Port", "row": "vnet2", "column": "tag", "old": 20, "new": 30,
+         "change": "modified"}]}}}
+    [c] = why.controls(todo["cases"], {"hv2": dropped, "hv1": dropped}, ctx)
+    assert c["agrees"] is False and c["changed"] == ["hv1 Port vnet2 tag 20 → 30 at +2.500 s"]
+    assert why.control_findings([c]) == []

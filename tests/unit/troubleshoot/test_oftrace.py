@@ -9,7 +9,7 @@ import os
 import pytest
 
 import paths
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import oftrace
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import info, oftrace
 
 # The Sandbox of the trace/ fixtures as OVSDB showed it.
 ODP = {4: "eth1", 1: "vnet0", 5: "vnet1", 2: "vnet2", 3: "vswitch1"}
@@ -153,3 +153,61 @@ def test_a_flood_into_a_balance_tcp_bond_names_the_bond(release):
                           lambda p: {"bond0": "uplink", "vswitch0": "internal"}.get(p, "vnet"))
     assert got["verdict"] == "flood"
     assert [o["port"] for o in got["outputs"]] == ["bond0", "vswitch0"]
+
+
+def test_a_bond_with_lacp_off_on_the_switch_loses_what_it_is_given_and_refuses_what_arrives():
+    """Recorded on OVS 3.1 with the switch's LACP off: NORMAL floods to the internal port
+    (untagged, but the frame is not for the host's MAC) and to bond0, whose members bond/show
+    has disabled;
+    the frame is lost at bond0, in bond/show's and lacp/show's words. A frame arriving by a
+    member is refused ("bonding refused admissibility"): the entry names the bond."""
+    bonds = {"bond0": info.bond_facts(
+        {"bond_mode": "balance-tcp", "lacp": "active"},
+        [{"name": n, "link_state": "up", "mtu": 1500} for n in ("eth2", "eth3")],
+        info.parse_bond_show(fixture("bond-show-ovs-3.1-lacp-off.txt")),
+        info.parse_lacp_show(fixture("lacp-show-ovs-3.1-lacp-off.txt")))}
+    why = ("LACP is active here but configured (bond/show lacp_status; lacp/show: eth2 "
+           "defaulted detached (not enabled), eth3 defaulted detached (not enabled)): the "
+           "switch side does not speak LACP on these ports; no member is enabled, the bond "
+           "forwards nothing")
+    assert oftrace.dead_bond(bonds, "bond0") == why
+    w = {"bridges": {"vswitch0": {"ports": ["bond0", "vnet0", "vswitch0"]}},
+         "ports": {"bond0": {"interfaces": ["eth2", "eth3"]}, "vnet0": {"interfaces": ["vnet0"]},
+                   "vswitch0": {"interfaces": ["vswitch0"]}},
+         "interfaces": {n: {"link_state": "up", "mtu": 1500}
+                        for n in ("eth2", "eth3", "vnet0", "vswitch0")},
+         "links": {"vswitch0": {"mac": "02:cb:00:00:01:01"}}}
+    odp = {9: "vswitch0", 1: "vnet0", 2: "eth3", 3: "eth2"}
+    role = {"bond0": "uplink", "vswitch0": "internal"}.get
+
+    def judge(name, in_port, frame, bonds):
+        parsed = oftrace.parse(fixture("trace/ovs-3.1-bond-lacp-off-%s.txt" % name))
+        return oftrace.verdict(w, "vswitch0", in_port, frame, parsed, odp,
+                               lambda p: role(p, "vnet"), None, bonds)
+
+    out = judge("out", "vnet0", {"dst_mac": "02:00:00:00:00:99"}, bonds)
+    assert out["verdict"] == "lost"
+    assert oftrace.lost_at(out)["port"] == "bond0" and oftrace.lost_at(out)["problem"] == why
+    assert out["sentence"].endswith("bond0 (uplink): %s → lost" % why)
+    back = judge("in", "bond0", {"src_mac": "02:00:00:00:00:99"}, bonds)
+    assert back["verdict"] == "drop" and back["outputs"] == []
+    assert back["entry"] == dict(back["entry"], port="bond0", problem=why)
+    assert back["reason"] == "bond0: %s (it arrives by that bond)" % why
+    # the same traces without the bond's state: no cause invented
+    assert judge("out", "vnet0", {"dst_mac": "02:00:00:00:00:99"}, None)["verdict"] == "flood"
+    assert judge("in", "bond0", {"src_mac": "02:00:00:00:00:99"}, None)["reason"] == \
+        "bonding refused admissibility, dropping"
+
+
+def test_a_bond_that_still_forwards_is_no_cause():
+    healthy = {"lacp": "active", "lacp_status": "negotiated", "members": [
+        {"name": "eth2", "link_state": "down", "enabled": False},
+        {"name": "eth3", "link_state": "up", "enabled": True, "lacp": "current attached"}]}
+    assert info.bond_faults(healthy) == (["member eth2 has no carrier (link_state down)"], False)
+    assert oftrace.dead_bond({"bond0": healthy}, "bond0") is None
+    both = dict(healthy, members=[dict(m, enabled=False, link_state="down")
+                                  for m in healthy["members"]])
+    assert oftrace.dead_bond({"bond0": both}, "bond0") == (
+        "member eth2 has no carrier (link_state down); member eth3 has no carrier (link_state "
+        "down); no member is enabled, the bond forwards nothing")
+    assert oftrace.dead_bond({"bond0": healthy}, "vnet0") is None
