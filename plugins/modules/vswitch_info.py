@@ -32,6 +32,15 @@ options:
   bridge:
     description: Only this vSwitch; default all.
     type: str
+  watch:
+    description:
+      - Seconds to watch the vSwitches' counters (0 to 60; 0, the default, reads nothing more).
+        The ports' loss counters (C(ovs-appctl dpctl/show -s)) and the MAC tables
+        (C(fdb/stats-show), C(fdb/show), three reads over the window) are read at its start and
+        end; what rose is in RV(rising). The module's run takes that much longer.
+    type: float
+    default: 0
+    version_added: 1.1.0
 seealso:
   - module: cloudnet.vswitch.fdb_info
   - module: cloudnet.vswitch.vswitch
@@ -110,6 +119,44 @@ vswitches:
             members:
               - {name: eth2, ofport: 4, link_state: up, mtu: 1500, enabled: true,
                  active: true, lacp: current attached}
+ovs:
+  description:
+    - Open vSwitch itself on the host.
+    - C(version) is ovs-vswitchd's (null when it does not answer); C(vswitchd) V(running), or
+      why it does not answer; C(cur_cfg) and C(next_cfg) from OVSDB's Open_vSwitch row (the
+      configuration ovs-vswitchd applied, of the last one asked; read again a second later
+      where it lags); C(datapaths) the datapath type each bridge really got
+      (C(ovs-appctl dpif/show); a bridge that got none, e.g. V(system) without the kernel
+      module, is missing; null when ovs-vswitchd does not answer); C(kernel) the host's
+      kernel release.
+  returned: success
+  type: dict
+  version_added: 1.1.0
+  sample:
+    version: 3.1.0
+    vswitchd: running
+    cur_cfg: 12
+    next_cfg: 12
+    datapaths: {vswitch0: system, vswitch1: system}
+    kernel: 6.1.0-28-amd64
+rising:
+  description:
+    - With O(watch), what rose while watched. C(interfaces) maps an interface to the loss
+      counters that rose (V(rx_dropped), V(tx_dropped), V(rx_errors), V(tx_errors)) and by how
+      much; C(moves) maps a vSwitch to C(count), the rise of its MAC table's port-moved
+      counter, and C(macs), the MACs found on another port from one read to the next, with the
+      ports in the order seen (a MAC flapping between two ports, the same MAC on two VMs or a
+      loop).
+  returned: when O(watch) is above 0
+  type: dict
+  version_added: 1.1.0
+  sample:
+    seconds: 2
+    interfaces: {eth0: {rx_errors: 12}}
+    moves:
+      vswitch0:
+        count: 6
+        macs: [{mac: "52:54:00:c1:01:01", vlan: 0, ports: [vnet0, vnet4, vnet0]}]
 mtu_mismatches:
   description: VM and internal ports whose MTU differs from their vSwitch's uplink.
   returned: success
@@ -133,7 +180,9 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import ru
 
 
 def main():
-    module = options.new_module(argument_spec=dict(bridge=dict(type="str"), **spec.COMMON_ARGS),
+    module = options.new_module(argument_spec=dict(bridge=dict(type="str"),
+                                                   watch=dict(type="float", default=0),
+                                                   **spec.COMMON_ARGS),
                                 supports_check_mode=True)
     runner.run_info(module, info.collect)
 

@@ -151,15 +151,26 @@ def checks(hosts):
     return [
         "Hosts read: %d of %d%s." % (len(hosts) - len(unread), len(hosts),
                                      " (not: %s)" % ", ".join(unread) if unread else ""),
-        "Ports, bonds and MAC tables: %d port(s) read, %d problem(s) (errors, links down, "
-        "stale vnets, bond members and LACP, full tables)." % (len(ports), sick),
+        "Open vSwitch, ports, bonds and MAC tables: %d port(s) read, %d problem(s) "
+        "(ovs-vswitchd answering and applying OVSDB, each bridge's datapath, errors, links "
+        "down, stale vnets, bond members and LACP, full tables)." % (len(ports), sick),
         "MTU along each vSwitch: %d mismatch(es) on %d vSwitch(es)." % (mtu, vswitches),
         "MACs, VM ports (iface-id) and IPs on two hosts: %s." % (len(dups) or "none"),
         "Reverse paths: %d checked, %d symmetric, %d with evidence of an asymmetry (findings), "
         "%d that could happen (below)." % (
             len(paths), len(paths) - len(found) - len(could), len(found), len(could)),
         _drift_check(hosts),
-    ]
+    ] + _watched(hosts)
+
+
+def _watched(hosts):
+    rising = {h: d["rising"] for h, d in hosts.items() if d.get("rising")}
+    if not rising:
+        return ["Counters: not watched (diagnostics_counters 0)."]
+    rose = sum(len(health.rising(h, hosts[h])) for h in rising)
+    return ["Counters watched %g s on %d host(s) (ports' rx/tx drops and errors, MAC moves): "
+            "%s." % (max(r["seconds"] for r in rising.values()), len(rising),
+                     "%d rose" % rose if rose else "nothing rose")]
 
 
 TITLE = "vSwitch diagnostics"
@@ -191,6 +202,15 @@ def blocks(hosts, generated=None, host_ip=None, files=None):
     if could:
         out.append(document.block("Could happen (not seen)", [path_evidence.COULD_HAPPEN]))
         out.append(document.block(None, could, bullets=True, cls="could"))
+    versions = [[h, o.get("version") or "-", o.get("vswitchd") or "-", o.get("kernel") or "-",
+                 "%s of %s" % (o.get("cur_cfg"), o.get("next_cfg")),
+                 ", ".join("%s %s" % kv for kv in sorted((o.get("datapaths") or {}).items()))
+                 or "-"]
+                for h, o in sorted((h, d.get("ovs")) for h, d in hosts.items()) if o]
+    if versions:
+        out.append(document.block("Open vSwitch per host", [], (
+            ["host", "OVS", "ovs-vswitchd", "kernel", "cur_cfg of next_cfg", "datapaths"],
+            versions), cls="ovs"))
     for host, data in sorted(hosts.items()):
         out += _host(host, data, host_ip)
     if files:

@@ -82,9 +82,47 @@ def _ovs(host, data):
     return out
 
 
+MIN_MOVES = 2       # MAC moves while watched that make a finding (one is a VM migrating)
+
+
+def rising(host, data):
+    """What rose while vswitch_info watched (its `rising`): a port's loss counters (not the
+    transmit drops of a port whose link is down: what is flooded to it goes nowhere, as it
+    should), MAC moves."""
+    rising = data.get("rising") or {}
+    ports = {p["name"]: (vs["name"], p) for vs in data.get("vswitches") or []
+             for p in vs.get("ports") or []}
+    members = {m["name"]: (vs["name"], p) for vs in data.get("vswitches") or []
+               for p in vs.get("ports") or []
+               for m in (p.get("bond") or {}).get("members") or []}
+    out = []
+    for name, rose in sorted((rising.get("interfaces") or {}).items()):
+        vs, port = ports.get(name) or members.get(name) or (None, None)
+        if port is None:
+            continue
+        down = port.get("link_state") == "down"
+        rose = {k: v for k, v in rose.items() if not (down and k == "tx_dropped")}
+        if rose:
+            out.append((DEGRADED, "%s: %s %s %s: %s in %g s (dpctl/show -s, read twice)" % (
+                host, vs, port.get("role") or "port", name if name == port["name"] else
+                "%s member %s" % (port["name"], name),
+                ", ".join("%s +%d" % kv for kv in sorted(rose.items())), rising["seconds"])))
+    for vs, moved in sorted((rising.get("moves") or {}).items()):
+        if moved.get("count", 0) < MIN_MOVES and not any(len(m["ports"]) > 2
+                                                          for m in moved.get("macs") or []):
+            continue
+        flaps = "; ".join("%s (VLAN %s) on %s" % (m["mac"], m["vlan"], ", then ".join(m["ports"]))
+                          for m in moved.get("macs") or [])
+        out.append((DEGRADED, "%s: %s: %d MAC move(s) in %g s (fdb/stats-show, port moved)%s: "
+                              "a MAC flapping between ports (the same MAC on two VMs, or a "
+                              "loop)" % (host, vs, moved.get("count", 0), rising["seconds"],
+                                         "; " + flaps if flaps else "")))
+    return out
+
+
 def graded(host, data):
     """The health findings of one host: [(severity, sentence)], the worst first."""
-    out = _ovs(host, data)
+    out = _ovs(host, data) + rising(host, data)
     fdbs = {b.get("name") or b.get("bridge"): b for b in data.get("fdb") or []}
     for vs in data.get("vswitches") or []:
         for port in vs.get("ports") or []:

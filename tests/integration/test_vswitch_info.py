@@ -1,5 +1,8 @@
 """vswitch_info against a real OVS: roles, ofports, kernel facts, bonds, effective settings."""
 
+import os
+
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import health
 from converge import BASE, converge, libvirt_plug
 
 BACKENDS = ["idl", "vsctl"]
@@ -45,3 +48,22 @@ def test_ports_roles_and_bond(ovs):
 def test_unknown_bridge_is_named(ovs):
     res = ovs.module("vswitch_info", bridge="nope")
     assert res["rc"] == 1 and "bridge: 'nope' is not a vSwitch on this host" in res["msg"]
+
+
+def test_open_vswitch_itself_and_a_bridge_the_datapath_refused(ovs):
+    """The `ovs` block: ovs-vswitchd's version, cur_cfg = next_cfg once applied, the kernel,
+    and the datapath each bridge really got. A bridge asking for the kernel datapath on a
+    machine without the openvswitch module (this one) gets none: dpif/show does not list it,
+    and the diagnostics say so."""
+    ovs.vsctl("add-br", "vsnet", "--", "set", "Bridge", "vsnet", "datapath_type=netdev")
+    ovs.vsctl("--no-wait", "add-br", "vskern")           # datapath_type system (the default)
+    res = ovs.module("vswitch_info")
+    assert res["rc"] == 0, res.get("msg")
+    got = res["ovs"]
+    assert got["vswitchd"] == "running" and got["version"] == ovs.appctl("version").split()[-1]
+    assert got["cur_cfg"] == got["next_cfg"] > 0
+    assert got["kernel"] == os.uname().release
+    assert got["datapaths"] == {"vsnet": "netdev"}
+    found = health.findings("hv1", {"vswitches": res["vswitches"], "ovs": got})
+    assert found == ["hv1: vskern has no datapath in ovs-vswitchd (dpif/show; datapath_type "
+                     "system: is the openvswitch kernel module loaded?): it forwards nothing"]

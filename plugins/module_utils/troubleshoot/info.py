@@ -12,8 +12,12 @@ import os
 import re
 import time
 
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import VswitchError
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
+    ParamError,
+    VswitchError,
+)
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.host import appctl
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import counters
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import world as w
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch.validate import check_ifname
 
@@ -281,14 +285,20 @@ def read_ovs(run, world, reread=None):
 def collect(host):
     """vswitch_info on a host: the vSwitches (of `bridge`), their MTU mismatches and Open
     vSwitch itself (read_ovs)."""
-    bridge = host.params["bridge"]
+    bridge, watch = host.params["bridge"], host.params.get("watch") or 0
     if bridge is not None:
         check_ifname(bridge, "bridge")
+    if not 0 <= watch <= 60:
+        raise ParamError("watch", "%r is not between 0 and 60 seconds" % watch)
     world = host.read_world()
     w.check_bridge(world, bridge)
     bonds, lacp = read_bonds(host.run, world, bridge)
     found = vswitches(world, bonds, lacp, [bridge] if bridge else None)
-    return {"vswitches": found,
-            "mtu_mismatches": [dict(m, vswitch=vs["name"]) for vs in found
-                               for m in mtu_mismatches(vs)],
-            "ovs": read_ovs(host.run, world, host.read_world)}
+    out = {"vswitches": found,
+           "mtu_mismatches": [dict(m, vswitch=vs["name"]) for vs in found
+                              for m in mtu_mismatches(vs)],
+           "ovs": read_ovs(host.run, world, host.read_world)}
+    if watch:
+        out["rising"] = counters.watch(host.run, world, [vs["name"] for vs in found], watch,
+                                       host.params["timeout"])
+    return out

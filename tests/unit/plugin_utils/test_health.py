@@ -29,6 +29,8 @@ HEALTHY = {
             {"name": "vswitch2", "role": "internal", "link_state": "down", "error": None,
              "ofport": 65534, "kernel": True}]}],
     "fdb": [{"name": "vswitch0", "stats": {"current": 4, "max": 8192, "moved": 0}}],
+    "ovs": {"version": "3.1.0", "vswitchd": "running", "cur_cfg": 12, "next_cfg": 12,
+            "kernel": "6.1.0-28-amd64", "datapaths": {"vswitch0": "system", "vswitch2": "system"}},
 }
 
 
@@ -95,3 +97,61 @@ def test_each_fault_is_one_sentence_naming_host_port_and_evidence():
     assert broken(full) == [
         "hv1: vswitch0's MAC table is full (8192 of 8192 entries, fdb/stats-show): new MACs are "
         "not learned and their frames are flooded; raise mac_table_size"]
+
+
+def test_open_vswitch_itself_the_daemon_its_configuration_and_the_datapaths():
+    def silent(d):
+        d["ovs"].update(vswitchd="does not answer (ovs-appctl: cannot connect)", version=None,
+                        datapaths=None)
+    assert broken(silent) == [
+        "hv1: ovs-vswitchd does not answer (ovs-appctl: cannot connect): the vSwitches do not "
+        "follow OVSDB (is it running?)"]
+
+    def behind(d):
+        d["ovs"]["next_cfg"] = 13
+    assert broken(behind) == [
+        "hv1: ovs-vswitchd has not applied OVSDB's last change (Open_vSwitch cur_cfg 12, "
+        "next_cfg 13, read twice a second apart): see ovs-vswitchd.log"]
+
+    def no_module(d):
+        del d["ovs"]["datapaths"]["vswitch2"]
+        d["vswitches"][0]["datapath_type"] = "netdev"
+        d["ovs"]["datapaths"]["vswitch0"] = "netdev"
+    assert broken(no_module) == [
+        "hv1: vswitch2 has no datapath in ovs-vswitchd (dpif/show; datapath_type system: is the "
+        "openvswitch kernel module loaded?): it forwards nothing"]
+
+    def other(d):
+        d["ovs"]["datapaths"]["vswitch0"] = "netdev"
+    assert broken(other) == ["hv1: vswitch0 runs on the netdev datapath, system asked (dpif/show)"]
+
+
+def test_the_worst_first():
+    def two(d):
+        d["vswitches"][1]["ports"][0]["bond"]["members"][1].update(link_state="down",
+                                                                   enabled=False)
+        d["vswitches"][0]["ports"][0]["link_state"] = "down"
+    got = health.graded("hv1", (lambda d: (two(d), d)[1])(copy.deepcopy(HEALTHY)))
+    assert [sev for sev, _said in got] == [health.STOPS, health.DEGRADED]
+    assert got[0][1].startswith("hv1: vswitch0 uplink eth0: link down")
+
+
+def test_what_rose_while_watched():
+    def rose(d):
+        d["rising"] = {"seconds": 2, "interfaces": {
+            "eth0": {"rx_errors": 12}, "eth3": {"rx_dropped": 2},
+            # flooded to a port that is down: goes nowhere, as it should
+            "vswitch2": {"tx_dropped": 5}}, "moves": {"vswitch0": {"count": 4, "macs": [
+                {"mac": "52:54:00:c1:01:01", "vlan": 0, "ports": ["vnet0", "vnet4", "vnet0"]}]}}}
+    assert broken(rose) == [
+        "hv1: vswitch0 uplink eth0: rx_errors +12 in 2 s (dpctl/show -s, read twice)",
+        "hv1: vswitch2 uplink bond0 member eth3: rx_dropped +2 in 2 s (dpctl/show -s, read "
+        "twice)",
+        "hv1: vswitch0: 4 MAC move(s) in 2 s (fdb/stats-show, port moved); 52:54:00:c1:01:01 "
+        "(VLAN 0) on vnet0, then vnet4, then vnet0: a MAC flapping between ports (the same MAC "
+        "on two VMs, or a loop)"]
+
+    def migrated(d):              # one VM moved once while watched: no flapping
+        d["rising"] = {"seconds": 2, "interfaces": {}, "moves": {"vswitch0": {"count": 1, "macs": [
+            {"mac": "52:54:00:c1:01:01", "vlan": 0, "ports": ["eth0", "vnet0"]}]}}}
+    assert broken(migrated) == []

@@ -178,3 +178,20 @@ def test_narrowed_to_an_address_it_is_a_finding_when_no_host_knows_it():
     assert text.split("\n")[2] == "**1 finding(s). Worst first: 1 to clean up.**"
     data2 = dict(data, locate={"found": True, "locations": [{}], "summary": "lives here"})
     assert report.findings({"hv1": data2, "hv2": other}, "203.0.113.102") == []
+
+
+def test_open_vswitch_per_host_is_a_table_and_a_daemon_that_does_not_answer_leads():
+    ok = {"version": "3.1.0", "vswitchd": "running", "cur_cfg": 9, "next_cfg": 9,
+          "kernel": "6.1.0-28-amd64", "datapaths": {"vswitch0": "system"}}
+    hv1 = dict(host("203.0.113.11/24", "52:54:00:00:00:01", [], []), ovs=ok)
+    hv2 = dict(host("203.0.113.12/24", "52:54:00:00:00:02", [], [{
+        "vswitch": "vswitch0", "port": "vnet0", "role": "vnet", "mtu": 9000, "uplink": "eth0",
+        "uplink_mtu": 1500}]),
+        ovs=dict(ok, version=None, vswitchd="does not answer (timed out)", datapaths=None))
+    text = report.markdown({"hv1": hv1, "hv2": hv2})
+    assert "| hv1 | 3.1.0 | running | 6.1.0-28-amd64 | 9 of 9 | vswitch0 system |" in text
+    assert "| hv2 | - | does not answer (timed out) | 6.1.0-28-amd64 | 9 of 9 | - |" in text
+    assert report.findings({"hv1": hv1, "hv2": hv2}) == [
+        "hv2: ovs-vswitchd does not answer (timed out): the vSwitches do not follow OVSDB (is it "
+        "running?)",
+        "hv2: MTU mismatch on vswitch0: vnet vnet0 has MTU 9000, its uplink eth0 has 1500"]

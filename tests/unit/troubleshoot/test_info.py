@@ -3,6 +3,8 @@ each was recorded)."""
 
 import os
 
+import pytest
+
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import info
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import world as vsworld
 from paths import FIXTURES
@@ -97,3 +99,13 @@ def test_mtu_mismatch_cleared():
     w = _world()
     w["interfaces"]["vnet0"]["mtu"] = 1500
     assert info.mtu_mismatches(info.vswitches(w)[0]) == []
+
+
+@pytest.mark.parametrize("release", ["3.1", "3.5"])
+def test_dpif_show_says_the_datapath_each_bridge_really_got(release):
+    with open(os.path.join(FIXTURES, "dpif-show-ovs-%s.txt" % release)) as f:
+        assert info.parse_dpif_types(f.read()) == {"tor": "netdev", "vswitch0": "netdev"}
+    both = ("netdev@ovs-netdev: hit:1 missed:2\n  vswitch1:\n    eth1 1/2: (system)\n"
+            "system@ovs-system: hit:0 missed:0\n  vswitch0:\n    eth0 1/1: (system)\n")
+    assert info.parse_dpif_types(both) == {"vswitch1": "netdev", "vswitch0": "system"}
+    assert info.parse_dpif_types("") == {}
