@@ -1,8 +1,8 @@
 """The fleet suites of issue 6, on the lab (roles/lab: namespaces reached over SSH):
 
-  fleet     provision.yml on N hosts: first run and idempotent re-run, beside `ansible -m ping`
-            on the same lab; remote module runs per host in the idempotent run (the bench-only
-            callback bench_fleet); forks used.
+  fleet     provision.yml on N hosts: first run and idempotent re-run, then
+            collect_diagnostics.yml, beside `ansible -m ping` on the same lab; remote module
+            runs per host (the bench-only callback bench_fleet); forks used.
   captures  collect_captures.yml on 3 hosts with a 10 s capture: wall time minus the capture
             duration, and the start skew between hosts (from the captures' sidecars), with
             the per-task timeline that shows where the rest goes.
@@ -105,13 +105,28 @@ def provision(inv, forks, out_json):
             "startup_s": cb["playbook_start"] - (cb["playbook_start"] - 0)}
 
 
+def diagnostics(inv, forks, workdir, rep):
+    """collect_diagnostics.yml on the provisioned lab (its defaults: 2 s counter watch, DF
+    probes between the hosts): the wall time, remote runs per host, its findings."""
+    outdir = os.path.join(workdir, "diag-%d" % rep)
+    cb = os.path.join(workdir, "diag-%d.json" % rep)
+    wall, res = _play([os.path.join(VENV_BIN, "ansible-playbook"), "-i", inv,
+                       "playbooks/collect_diagnostics.yml", "-e", "output_dir=" + outdir],
+                      forks, fleet_out=cb)
+    with open(cb) as f:
+        runs = {h: v["remote"] for h, v in json.load(f)["hosts"].items()}
+    found = re.search(r"diagnostics of \d+ host\(s\): (.*)", res.stdout)
+    return {"wall_s": wall, "remote_runs": runs, "said": found.group(1) if found else None}
+
+
 def session_provision(hosts, reps, workdir):
     """One lab per repetition (a first run needs a fresh lab): up, a warm-up ping (untimed:
     opens the SSH control connections both contenders then reuse), provision (first run),
-    then alternately ping and the idempotent provision, down."""
+    then alternately ping and the idempotent provision, then ping and collect_diagnostics.yml,
+    down."""
     forks = hosts
     out = {"hosts": hosts, "forks": forks, "first": [], "idempotent": [], "ping": [],
-           "lab_up_s": [], "lab_down_s": []}
+           "diagnostics": [], "lab_up_s": [], "lab_down_s": []}
     for rep in range(reps):
         lab_dir = os.path.join(workdir, "lab%d" % hosts)
         inv = os.path.join(lab_dir, "inventory.yml")
@@ -128,6 +143,8 @@ def session_provision(hosts, reps, workdir):
                 if any(idem["changed"].values()):
                     raise BenchError("the idempotent run changed: %s" % idem["changed"])
                 out["idempotent"].append(idem)
+            out["ping"].append(ping(inv, forks))
+            out["diagnostics"].append(diagnostics(inv, forks, workdir, rep))
             log("%d hosts rep %d/%d: first %.2f s, idempotent %s s, ping %s s, remote runs "
                 "per host %s" % (hosts, rep + 1, reps, first["wall_s"],
                                  ["%.2f" % x["wall_s"] for x in out["idempotent"][-2:]],

@@ -424,8 +424,9 @@ def _render_fleet(part, before=False):
            "`bench/tools/callback_plugins/bench_fleet.py` (results of actions that run on the "
            "host, not skipped, loop items and `until` retries counted)." % _when(part), "",
            "| hosts | forks | first run (s) | idempotent (s) | ping floor (s) | idempotent ÷ "
-           "ping | remote module runs per host, idempotent | first run: runs per host |",
-           "|---:|---:|---:|---:|---:|---:|---|---|"]
+           "ping | remote module runs per host, idempotent | first run: runs per host | "
+           "collect_diagnostics.yml (s) | diagnostics ÷ ping | diagnostics: runs per host |",
+           "|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---|"]
     for size in part["data"]["sizes"]:
         idem = [x["wall_s"] for x in size["idempotent"]]
         first = [x["wall_s"] for x in size["first"]]
@@ -434,14 +435,27 @@ def _render_fleet(part, before=False):
             for t in x["remote_tasks"].values():
                 for k, n in t.items():
                     tasks[k] = max(tasks.get(k, 0), n)
-        out.append("| %d | %d | %.2f (%s) | %.2f (%s) | %.2f (%s) | %.2f× | %s: %s | %s |" % (
+        diag = [x["wall_s"] for x in size.get("diagnostics") or []]
+        out.append("| %d | %d | %.2f (%s) | %.2f (%s) | %.2f (%s) | %.2f× | %s: %s | %s | %s |"
+                   " %s | %s |" % (
             size["hosts"], size["forks"], _med(first), _rng(first), _med(idem), _rng(idem),
             _med(size["ping"]), _rng(size["ping"]), _med(idem) / _med(size["ping"]),
             "/".join(str(n) for n in sorted({max(x["remote_runs"].values())
                                              for x in size["idempotent"]})),
             ", ".join("%s ×%d" % (k, n) for k, n in sorted(tasks.items())),
             "/".join(str(n) for n in sorted({max(x["remote_runs"].values())
-                                             for x in size["first"]}))))
+                                             for x in size["first"]})),
+            "%.2f (%s)" % (_med(diag), _rng(diag)) if diag else "-",
+            "%.2f×" % (_med(diag) / _med(size["ping"])) if diag else "-",
+            "/".join(str(n) for n in sorted({max(x["remote_runs"].values())
+                                             for x in size.get("diagnostics") or []})) or "-"))
+    if any(size.get("diagnostics") for size in part["data"]["sizes"]):
+        out += ["", "collect_diagnostics.yml runs with its defaults after the idempotent runs, "
+                "on the same lab, right after a ping: every host's counters watched 2 s "
+                "(`diagnostics_counters`), DF probes from each vSwitch to the other hosts', the "
+                "drift check, FDB, paths; what it said: %s." % "; ".join(sorted({
+                    x.get("said") or "?" for size in part["data"]["sizes"]
+                    for x in size.get("diagnostics") or []}))]
     return out + [""]
 
 

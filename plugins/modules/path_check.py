@@ -73,6 +73,17 @@ options:
         that way, so a healthy host costs nothing. 0 (default) reads the counter once.
     type: int
     default: 0
+  mtu_peers:
+    description:
+      - DF probes (C(ping -M do), one echo request each, never fragmented) from an internal
+        port to peers' addresses, a dict of internal port to a list of addresses, for example
+        the other hosts' addresses on the same vSwitch. Each finds the largest packet that gets
+        an answer, up to the port's MTU (the full size first, so a healthy path costs one
+        probe; then a bisection down to 576 bytes, 1280 for IPv6), in RV(mtu_probes).
+      - A path that answers not even the smallest probe says nothing about MTUs (a firewall
+        may drop ICMP) and has no size.
+    type: dict
+    version_added: 1.1.0
 notes:
   - The module must run in the network namespace of the host's vSwitches (the host itself).
   - Reading the firewall rules needs root, like the rest of the module.
@@ -225,6 +236,35 @@ interfaces:
   returned: success
   type: list
   elements: str
+mtu_probes:
+  description: The DF probes of O(mtu_peers), one entry per port and peer ([] without it).
+  returned: success
+  type: list
+  elements: dict
+  version_added: 1.1.0
+  contains:
+    interface:
+      description: The internal port the probes left by.
+      type: str
+    address:
+      description: The peer's address.
+      type: str
+    mtu:
+      description: The port's MTU (bytes), the largest size probed.
+      type: int
+    largest:
+      description: The largest packet (bytes, IP header included) that was answered, null when
+        none was.
+      type: int
+    answered:
+      description: Whether any probe was answered.
+      type: bool
+    probes:
+      description: How many probes were sent.
+      type: int
+  sample:
+    - {interface: vswitch1, address: 203.0.113.32, mtu: 1500, largest: 1300, answered: true,
+       probes: 11}
 drop_counter:
   description: TcpExtIPReversePathFilter of the host, or null where it cannot be read.
   returned: success
@@ -252,6 +292,7 @@ def main():
             interfaces=dict(type="list", elements="str"),
             peers=dict(type="list", elements="str"),
             watch=dict(type="int", default=0),
+            mtu_peers=dict(type="dict"),
             **spec.COMMON_ARGS,
         ),
         supports_check_mode=True,

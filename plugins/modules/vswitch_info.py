@@ -41,6 +41,16 @@ options:
     type: float
     default: 0
     version_added: 1.1.0
+  history:
+    description:
+      - Read OVSDB's own log of the database file (C(ovsdb-tool show-log -mm), read-only) and
+        return its last transactions that touched a bridge, port or interface in
+        RV(history), with their moment and comment (ovs-vsctl's command line and the process
+        that invoked it, libvirtd for a re-plug; this collection's own changes say
+        C(cloudnet.vswitch)).
+    type: bool
+    default: false
+    version_added: 1.1.0
 seealso:
   - module: cloudnet.vswitch.fdb_info
   - module: cloudnet.vswitch.vswitch
@@ -157,6 +167,23 @@ rising:
       vswitch0:
         count: 6
         macs: [{mac: "52:54:00:c1:01:01", vlan: 0, ports: [vnet0, vnet4, vnet0]}]
+history:
+  description:
+    - With O(history), C(file) (the database file read), C(error) (why it could not be read,
+      or null) and C(transactions), oldest first, at most 200, each with C(time) (the
+      database's clock, UTC), C(comment) and C(rows) (C(table), C(row) the name, C(op)
+      V(insert), V(update) or V(delete), C(columns) changed). ovsdb-server compacts the file
+      now and then, and what was older is gone.
+  returned: when O(history) is true
+  type: dict
+  version_added: 1.1.0
+  sample:
+    file: /etc/openvswitch/conf.db
+    error: null
+    transactions:
+      - time: "2026-12-04 13:37:24.096"
+        comment: "ovs-vsctl (invoked by bash): ovs-vsctl set Port vnet1 tag=20"
+        rows: [{table: Port, row: vnet1, op: update, columns: [tag]}]
 mtu_mismatches:
   description: VM and internal ports whose MTU differs from their vSwitch's uplink.
   returned: success
@@ -182,6 +209,7 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import ru
 def main():
     module = options.new_module(argument_spec=dict(bridge=dict(type="str"),
                                                    watch=dict(type="float", default=0),
+                                                   history=dict(type="bool", default=False),
                                                    **spec.COMMON_ARGS),
                                 supports_check_mode=True)
     runner.run_info(module, info.collect)

@@ -59,7 +59,85 @@ NOTHING = ("Nothing abnormal: no path with evidence of an asymmetry, MTUs agree,
 
 
 def _routes(hosts):
-    return {h: d.get("paths") or [] for h, d in hosts.items()}
+    probed = _probed(hosts)
+    return {h: [dict(p, peer_neighbours=[
+        n for n in p.get("peer_neighbours") or [] if (h, p.get("peer")) not in probed])
+        for p in d.get("paths") or []] for h, d in hosts.items()}
+
+
+def _probed(hosts):
+    """{(host, address)}: the hosts whose neighbour tables our own DF probes wrote to (the
+    probing port's every address): what the diagnostics sent is no evidence of a path."""
+    owner = {a.split("/")[0]: h for h, d in hosts.items() for vs in d.get("vswitches") or []
+             for a in (_internal(vs) or {}).get("addresses") or []}
+    out = set()
+    for data in hosts.values():
+        ports = {(_internal(vs) or {}).get("name"): (_internal(vs) or {}).get("addresses")
+                 for vs in data.get("vswitches") or []}
+        for pr in data.get("mtu_probes") or []:
+            for a in ports.get(pr.get("interface")) or []:
+                out.add((owner.get(pr.get("address")), a.split("/")[0]))
+    return out
+
+
+def _internal(vs):
+    return next((p for p in vs.get("ports") or [] if p.get("role") == "internal"), None)
+
+
+def mtu_peers(vswitches, host):
+    """{internal port: [address]}: for each of `host`'s vSwitches with an address of its own,
+    the other hosts' addresses on the vSwitch of the same name. vswitches: {host: vswitch_info's
+    vswitches}."""
+    out = {}
+    for vs in vswitches.get(host) or []:
+        mine = _internal(vs)
+        if not mine or not mine.get("addresses"):
+            continue
+        theirs = [a.split("/")[0] for other, vss in sorted(vswitches.items()) if other != host
+                  for o in vss or [] if o.get("name") == vs["name"]
+                  for a in (_internal(o) or {}).get("addresses") or []
+                  if not a.lower().startswith("fe80:")]
+        if theirs:
+            out[mine["name"]] = theirs
+    return out
+
+
+def mtu_findings(hosts):
+    """The paths whose largest answered DF probe is below the sending port's MTU, one finding
+    per pair of hosts and vSwitch (either direction), naming the narrowest hop: the smaller
+    uplink MTU of the two hosts' vSwitches, else the physical network between them."""
+    owner = {a.split("/")[0]: (h, vs) for h, d in hosts.items()
+             for vs in d.get("vswitches") or [] for a in (_internal(vs) or {}).get("addresses")
+             or []}
+    out, said = [], set()
+    for host, data in sorted(hosts.items()):
+        for pr in data.get("mtu_probes") or []:
+            if not pr.get("answered") or not pr.get("mtu") or pr["largest"] >= pr["mtu"]:
+                continue
+            there, their_vs = owner.get(pr["address"], (None, None))
+            mine = next((vs for vs in data.get("vswitches") or []
+                         if (_internal(vs) or {}).get("name") == pr["interface"]), None)
+            key = (tuple(sorted([host, there or pr["address"]])), pr["interface"])
+            if key in said:
+                continue
+            said.add(key)
+            hops = []
+            for h, vs in ((host, mine), (there, their_vs)):
+                up = next((p for p in (vs or {}).get("ports") or [] if p.get("role") == "uplink"),
+                          None)
+                if up and up.get("mtu"):
+                    hops.append((up["mtu"], h, up["name"]))
+            narrow = min(hops) if hops else None
+            where = ("%s %s (MTU %d)" % (narrow[1], narrow[2], narrow[0])
+                     if narrow and narrow[0] < pr["mtu"] else
+                     "the physical network between %s" % " and ".join(
+                         "%s %s" % (h, n) for _m, h, n in hops) if hops else
+                     "between %s and %s" % (host, pr["address"]))
+            out.append("%s: %s to %s%s: packets above %d bytes do not get through with DF set, "
+                       "the vSwitch's port takes %d (DF probes); the narrowest hop: %s" % (
+                           host, pr["interface"], pr["address"],
+                           " (%s)" % there if there else "", pr["largest"], pr["mtu"], where))
+    return out
 
 
 def graded(hosts, host_ip=None):
@@ -77,6 +155,7 @@ def graded(hosts, host_ip=None):
                                                    m["uplink_mtu"])))
         for error in data.get("errors") or []:
             problems.append((health.STOPS, "%s: %s" % (host, error)))
+    problems += [(health.DEGRADED, f) for f in mtu_findings(hosts)]
     for d in duplicates(hosts):
         problems.append((health.DEGRADED, "%s %s is on more than one host: %s (a migration "
                          "leftover?)" % (d["kind"], d["value"], ", ".join(d["where"]))))
@@ -115,8 +194,11 @@ def drift_rows(hosts):
     for host, data in sorted(hosts.items()):
         d = data.get("drift") or {}
         if "after" in d:
-            out += drift.rows(host, d.get("before"), d["after"],
-                              [vs["name"] for vs in data.get("vswitches") or []])
+            for row in drift.rows(host, d.get("before"), d["after"],
+                                  [vs["name"] for vs in data.get("vswitches") or []]):
+                if data.get("history"):
+                    row["changed"] = drift.changed_by(row, data["history"])
+                out.append(row)
         elif "error" in d:
             out.append({"host": host, "object": "(every vSwitch)", "field": "drift check",
                         "declared": "checked", "live": "not checked: %s" % " ".join(
@@ -194,10 +276,13 @@ def blocks(hosts, generated=None, host_ip=None, files=None):
     if drifted:
         out.append(document.block(
             "Drift from the inventory",
-            ["What the inventory declares (provision.yml would apply it) against what lives."],
-            table_=(["host", "object", "field", "declared", "live"],
-                    [[r["host"], r["object"], r["field"], r["declared"], r["live"]]
-                     for r in drifted]), cls="drift"))
+            ["What the inventory declares (provision.yml would apply it) against what lives; "
+             "who changed it, where OVSDB's log of the database file still tells (the last "
+             "transaction on that object: its moment and comment, ovs-vsctl's command and the "
+             "process that invoked it)."],
+            table_=(["host", "object", "field", "declared", "live", "changed (OVSDB's log)"],
+                    [[r["host"], r["object"], r["field"], r["declared"], r["live"],
+                      r.get("changed") or "-"] for r in drifted]), cls="drift"))
     could = path_evidence.split(_routes(hosts))[1]
     if could:
         out.append(document.block("Could happen (not seen)", [path_evidence.COULD_HAPPEN]))

@@ -10,6 +10,7 @@ has and the inventory does not list are drift too (replaced never touches them).
 from __future__ import annotations
 
 import json
+import re
 
 
 def _flat(value, path, out):
@@ -69,3 +70,38 @@ def rows(host, before, after, live_names=()):
         out.append({"host": host, "object": name, "field": "vSwitch",
                     "declared": "absent (not in the inventory)", "live": "present"})
     return out
+
+
+# The OVSDB column a drift field lives in (field: its last part), where it is not its own name.
+COLUMNS = {"mac_aging_time": "other_config", "mac_table_size": "other_config",
+           "mtu": "mtu_request", "stp": "stp_enable", "vSwitch": None}
+_INVOKED = re.compile(r"^(\S+) \(invoked by (.+?)\): (.*)$")
+
+
+def changed_by(row, history):
+    """The last transaction in OVSDB's log (vswitch_info's `history`) that touched the drift
+    row's object - its port's row, or its vSwitch's - in the column the field lives in (a
+    vSwitch: created or deleted): 'TIME UTC, ovs-vsctl invoked by bash: COMMAND' (or the
+    transaction's comment as it is), None when the log does not tell."""
+    names = re.findall(r"[\w.-]+", row["object"].split(" (")[0])
+    name = names[-1] if names else None
+    field = row["field"].split(".")[-1]
+    column = COLUMNS.get(field, field)
+    for txn in reversed((history or {}).get("transactions") or []):
+        for r in txn["rows"]:
+            if r["row"] != name:
+                continue
+            if field == "vSwitch":
+                hit = r["table"] == "Bridge" and r["op"] in ("insert", "delete")
+            else:
+                hit = column in r["columns"]
+            if hit:
+                return "%s UTC, %s" % (txn["time"][:19], _who(txn.get("comment")))
+    return None
+
+
+def _who(comment):
+    m = _INVOKED.match(comment or "")
+    if m:
+        return "%s invoked by %s: %s" % m.groups()
+    return comment or "(no comment)"

@@ -48,6 +48,11 @@ def test_each_change_by_hand_is_one_drift_row_and_fail_on_drift_fails(lab):
         run, summary, latest = diagnostics(lab, "-e", "fail_on=drift")
         assert run.rc != 0
         assert "fail_on=drift: 3 difference(s) from the inventory" in run.out
+        changed = {r.pop("changed") for r in summary["drift"]}
+        assert len(changed) == 1 and changed.pop().endswith(
+            f"UTC, ovs-vsctl invoked by init (pid 0): ovs-vsctl set Port {vnet} tag=20 -- add-br "
+            "vsextra -- set Bridge vsextra datapath_type=netdev -- set Bridge vswitch1 "
+            "other_config:mac-aging-time=60")   # OVSDB's log: nsenter --pid, its parent outside
         assert summary["drift"] == [
             {"host": HOST, "object": f"vswitch0 vnet {vnet} (52:54:00:c1:01:02)",
              "field": "tag", "declared": "10", "live": "20"},

@@ -16,8 +16,8 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
     ParamError,
     VswitchError,
 )
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.host import appctl
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import counters
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.host import appctl, files
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import counters, dblog
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import world as w
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch.validate import check_ifname
 
@@ -301,4 +301,7 @@ def collect(host):
     if watch:
         out["rising"] = counters.watch(host.run, world, [vs["name"] for vs in found], watch,
                                        host.params["timeout"])
+    if host.params.get("history"):
+        out["history"] = dblog.read_log(host.run, lambda f: files.read_text(f, None),
+                                        host.which)
     return out

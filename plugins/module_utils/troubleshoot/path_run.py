@@ -11,6 +11,7 @@ import time
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import ParamError
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.host import files, kernel
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import mtu
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot.routes import (
     DROP_COUNTER,
     FIREWALLD_CONF,
@@ -129,6 +130,7 @@ def collect(host):
     internal = sorted(n for n in world["ports"] if port_role(world, n) == ROLE_INTERNAL)
     if not 0 <= p["watch"] <= 60:
         raise ParamError("watch", "%r is not a number of seconds from 0 to 60" % p["watch"])
+    mtu_peers = _mtu_peers(p.get("mtu_peers") or {}, internal)
     neigh = kernel.neighbours(host.run)
 
     def read(path):
@@ -139,6 +141,7 @@ def collect(host):
     watched = [x for x in out["paths"] if x["dropped_by"] == "rp_filter"]
     for x in out["paths"]:
         x["drop_counter_rise"] = x["drop_counter_window"] = None
+    out["mtu_probes"] = _mtu_probes(host, world, mtu_peers)
     if p["watch"] and watched and out["drop_counter"] is not None:
         time.sleep(p["watch"])
         after = drop_counter(host.run, read, host.which)
@@ -146,3 +149,26 @@ def collect(host):
             x["drop_counter_rise"] = None if after is None else after - out["drop_counter"]
             x["drop_counter_window"] = p["watch"]
     return out
+
+
+def _mtu_peers(asked, internal):
+    """`mtu_peers` checked before anything is probed: {internal port: [peer address]}."""
+    out = {}
+    for name in sorted(asked):
+        if name not in internal:
+            raise ParamError("mtu_peers.%s" % name, "%r is not the internal port of a vSwitch "
+                             "on this host (internal ports: %s)" % (
+                                 name, ", ".join(internal) or "none"))
+        try:
+            out[name] = validate_peers(asked[name] or [])
+        except ParamError as exc:
+            raise ParamError("mtu_peers.%s%s" % (name, exc.path[len("peers"):]),
+                             exc.msg) from None
+    return out
+
+
+def _mtu_probes(host, world, peers):
+    """DF probes from each internal port to its peers (mtu.py), up to the port's MTU as the
+    kernel has it."""
+    return [mtu.probe(host.run, name, (world["links"].get(name) or {}).get("mtu"), peer)
+            for name in sorted(peers) for peer in peers[name]]

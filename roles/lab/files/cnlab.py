@@ -1148,11 +1148,12 @@ def cmd_reboot(lab, host):
 
 # --------------------------------------------------------------------------- one more VM
 
-def cmd_vm(lab, host, vswitch, address, tag):
+def cmd_vm(lab, host, vswitch, address, tag, mac=None):
     """One more VM on lab host HOST's vSwitch VSWITCH, plugged as libvirt plugs one (its
     external_ids; `tag` as a domain's <vlan> sets it): a namespace with eth0 at ADDRESS, its
     vnet port protected like the others (trap 1). It is hvI-vmJ after the host's last VM
-    (MAC 52:54:00:c1:I:J, port vnet(J-1)); `down` removes it with the rest."""
+    (MAC 52:54:00:c1:I:J unless `mac` is given: a clone, or a VM that moved here; port
+    vnet(J-1)); `down` removes it with the rest."""
     state = lab.load()
     hosts = {h["name"]: h for h in state.get("hosts", [])} if state else {}
     if host not in hosts:
@@ -1166,7 +1167,7 @@ def cmd_vm(lab, host, vswitch, address, tag):
     while f"{PREFIX}-{host}-vm{j}" in names:
         j += 1
     vm = {"name": f"{host}-vm{j}", "netns": f"{PREFIX}-{host}-vm{j}", "vnet": f"vnet{j - 1}",
-          "vswitch": vswitch, "mac": f"52:54:00:c1:{h['index']:02x}:{j:02x}",
+          "vswitch": vswitch, "mac": mac or f"52:54:00:c1:{h['index']:02x}:{j:02x}",
           "address": address, "tag": tag, "plugged_by": "libvirt",
           "iface_id": stable_uuid(f"{host}-vm{j}", "iface"),
           "vm_id": stable_uuid(f"{host}-vm{j}", "vm")}
@@ -1276,6 +1277,7 @@ def main(argv=None):
     p.add_argument("--vswitch", required=True)
     p.add_argument("--address", required=True, help="its eth0's address, e.g. 203.0.113.109/24")
     p.add_argument("--tag", type=int, default=None, help="the VLAN its domain XML gives it")
+    p.add_argument("--mac", default=None, help="its MAC (default: the next of the host's)")
     p = sub.add_parser("libvirt", help="start libvirtd inside one lab host (real VMs)")
     p.add_argument("--dir", required=True)
     p.add_argument("--host", required=True)
@@ -1308,7 +1310,7 @@ def main(argv=None):
             elif args.cmd == "reboot":
                 result = cmd_reboot(lab, args.host)
             elif args.cmd == "vm":
-                result = cmd_vm(lab, args.host, args.vswitch, args.address, args.tag)
+                result = cmd_vm(lab, args.host, args.vswitch, args.address, args.tag, args.mac)
             else:
                 result = cmd_protect(lab, args.host, args.ifname, args.undo)
     except (LabError, OSError, subprocess.TimeoutExpired) as exc:

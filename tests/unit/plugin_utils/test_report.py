@@ -195,3 +195,48 @@ def test_open_vswitch_per_host_is_a_table_and_a_daemon_that_does_not_answer_lead
         "hv2: ovs-vswitchd does not answer (timed out): the vSwitches do not follow OVSDB (is it "
         "running?)",
         "hv2: MTU mismatch on vswitch0: vnet vnet0 has MTU 9000, its uplink eth0 has 1500"]
+
+
+def test_mtu_peers_and_the_narrowest_hop_of_a_path_that_carries_less():
+    def vss(n, uplink_mtu=1500):
+        return [vswitch("vswitch1", [port("vswitch1", "internal", addresses=[
+            "203.0.113.3%d/24" % n, "fe80::1/64"]), port("eth1", "uplink", mtu=uplink_mtu)]),
+            vswitch("vswitch2", [port("vswitch2", "internal")])]
+    fleet = {"hv1": vss(1), "hv2": vss(2, 1300), "hv3": vss(3)}
+    assert report.mtu_peers(fleet, "hv1") == {"vswitch1": ["203.0.113.32", "203.0.113.33"]}
+    probe = {"interface": "vswitch1", "mtu": 1500, "answered": True}
+    hosts = {"hv1": {"vswitches": fleet["hv1"], "mtu_probes": [
+        dict(probe, address="203.0.113.32", largest=1300),
+        dict(probe, address="203.0.113.33", largest=1500)]},
+        "hv2": {"vswitches": fleet["hv2"], "mtu_probes": [
+            dict(probe, address="203.0.113.31", largest=1300, mtu=1300)]},
+        "hv3": {"vswitches": fleet["hv3"], "mtu_probes": [
+            dict(probe, address="203.0.113.31", largest=1400),
+            dict(probe, address="203.0.113.32", largest=None, answered=False)]}}
+    assert report.mtu_findings(hosts) == [
+        "hv1: vswitch1 to 203.0.113.32 (hv2): packets above 1300 bytes do not get through with "
+        "DF set, the vSwitch's port takes 1500 (DF probes); the narrowest hop: hv2 eth1 (MTU "
+        "1300)",
+        "hv3: vswitch1 to 203.0.113.31 (hv1): packets above 1400 bytes do not get through with "
+        "DF set, the vSwitch's port takes 1500 (DF probes); the narrowest hop: the physical "
+        "network between hv3 eth1 and hv1 eth1"]
+
+
+def test_what_the_dfprobes_wrote_in_a_neighbour_table_is_no_evidence_of_a_path():
+    """hv2 answered hv1's DF probes, so hv1's vswitch1 address is in hv2's neighbour table on
+    vswitch1: not a finding of the asymmetric path it would show (it could happen)."""
+    path = {"local_address": "203.0.113.32", "peer": "203.0.113.31", "interface": "vswitch1",
+            "egress": "vswitch0", "verdict": "asymmetric-answered", "explanation": "answered",
+            "peer_neighbours": [{"dev": "vswitch1", "mac": "02:cb:00:01:00:01",
+                                 "state": "STALE"}]}
+    hv1 = {"vswitches": [vswitch("vswitch1", [port("vswitch1", "internal",
+                                                   addresses=["203.0.113.31/24"])])],
+           "mtu_probes": [{"interface": "vswitch1", "address": "203.0.113.32", "mtu": 1500,
+                           "largest": 1500, "answered": True}]}
+    hv2 = {"vswitches": [vswitch("vswitch1", [port("vswitch1", "internal",
+                                                   addresses=["203.0.113.32/24"])])],
+           "paths": [path]}
+    assert report.findings({"hv1": hv1, "hv2": hv2}) == []
+    assert report.findings({"hv1": dict(hv1, mtu_probes=[]), "hv2": hv2}) == [
+        "hv2: answered Evidence: 203.0.113.31 is in hv2's neighbour table on vswitch1 "
+        "(02:cb:00:01:00:01, STALE)."]

@@ -43,7 +43,7 @@ def test_info_module_docs(name):
 def test_path_check_returns_what_the_report_reads():
     d = doc("path_check")
     assert set(d["return"]) == {
-        "paths", "summary", "peers", "interfaces", "drop_counter", "missing"}
+        "paths", "summary", "peers", "interfaces", "drop_counter", "mtu_probes", "missing"}
     assert set(d["return"]["paths"]["contains"]) >= {
         "local_address", "interface", "peer", "family", "egress", "verdict", "explanation",
         "rp_filter", "arp", "firewall_rpfilter", "drop_counter", "kernel_check"}

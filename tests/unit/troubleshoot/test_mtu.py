@@ -1,0 +1,37 @@
+"""DF probes (troubleshoot/mtu.py): the bisection and the argv; on a real path in
+tests/integration/test_path_check.py."""
+
+import pytest
+
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import mtu
+
+
+@pytest.mark.parametrize("passes, expected, probes", [
+    (1500, 1500, 1),            # healthy: one probe
+    (1300, 1300, 12),           # a 1300-byte hop: the full size, the minimum, then bisection
+    (576, 576, 11),
+    (0, None, 2),               # nothing answers: no size, not an MTU finding
+])
+def test_largest_bisects_between_the_minimum_and_the_mtu(passes, expected, probes):
+    sent = []
+
+    def ok(size):
+        sent.append(size)
+        return size <= passes
+    assert mtu.largest(ok, 1500, 576) == expected
+    assert len(sent) == probes and sent[0] == 1500
+
+
+def test_probe_argv_and_result():
+    assert mtu.probe_argv("vswitch1", "203.0.113.32", 1500) == [
+        "ping", "-n", "-q", "-c", "1", "-W", "0.5", "-M", "do", "-s", "1472", "-I", "vswitch1",
+        "203.0.113.32"]
+    assert mtu.probe_argv("vswitch1", "2001:db8::2", 1500)[3:4] == ["-6"]
+    assert "1452" in mtu.probe_argv("vswitch1", "2001:db8::2", 1500)
+
+    def run(argv):
+        return (0 if int(argv[argv.index("-s") + 1]) + 28 <= 1400 else 1, "", "")
+    got = mtu.probe(run, "vswitch1", 1500, "203.0.113.32")
+    assert got == {"interface": "vswitch1", "address": "203.0.113.32", "mtu": 1500,
+                   "largest": 1400, "answered": True, "probes": got["probes"]}
+    assert mtu.probe(run, "vswitch1", None, "203.0.113.32")["answered"] is False
