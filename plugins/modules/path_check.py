@@ -78,8 +78,9 @@ options:
       - DF probes (C(ping -M do), one echo request each, never fragmented) from an internal
         port to peers' addresses, a dict of internal port to a list of addresses, for example
         the other hosts' addresses on the same vSwitch. Each finds the largest packet that gets
-        an answer, up to the port's MTU (the full size first, so a healthy path costs one
-        probe; then a bisection down to 576 bytes, 1280 for IPv6), in RV(mtu_probes).
+        an answer, up to the port's MTU (the smallest size first, 576 bytes or 1280 for IPv6,
+        then the full size, so a healthy path costs two probes; then a bisection), in
+        RV(mtu_probes). A size fails only when two probes in a row go unanswered.
       - A path that answers not even the smallest probe says nothing about MTUs (a firewall
         may drop ICMP) and has no size.
     type: dict
@@ -264,7 +265,7 @@ mtu_probes:
       type: int
   sample:
     - {interface: vswitch1, address: 203.0.113.32, mtu: 1500, largest: 1300, answered: true,
-       probes: 11}
+       probes: 22}
 drop_counter:
   description: TcpExtIPReversePathFilter of the host, or null where it cannot be read.
   returned: success

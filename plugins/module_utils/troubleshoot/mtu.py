@@ -2,10 +2,12 @@
 # Copyright: cloudnet.vswitch contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The largest packet that crosses the network from one internal port to a peer's address,
-found with DF probes (`ping -M do`, one echo request each, never fragmented): the full MTU of
-the port first (a healthy path costs one probe), then a bisection down to the family's
-minimum. A path that does not answer even the minimum says nothing about MTUs (a firewall may
-drop ICMP): not answered, no size."""
+found with DF probes (`ping -M do`, one echo request each, never fragmented): a smallest probe
+first (it resolves the neighbour and shows the path answers at all), the full MTU of the port
+(a healthy path costs two probes), then a bisection down to the family's minimum. A size fails
+only when two probes in a row got no answer: a reply lost on a busy host is not a small MTU. A
+path that does not answer even the minimum says nothing about MTUs (a firewall may drop ICMP):
+not answered, no size."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import ipaddress
 
 MIN_SIZE = {4: 576, 6: 1280}        # what every IPv4 / IPv6 path must carry
 HEADERS = {4: 28, 6: 48}            # IP + ICMP headers: ping -s counts the payload only
-WAIT = "0.5"                        # seconds a probe waits for its reply
+WAIT = "1"                          # seconds a probe waits for its reply
 
 
 def largest(ok, mtu, low):
@@ -47,10 +49,14 @@ def probe(run, interface, mtu, address):
     family = ipaddress.ip_address(address).version
     sent = []
 
-    def ok(size):
+    def once(size):
         sent.append(size)
         return run(probe_argv(interface, address, size))[0] == 0
 
-    got = largest(ok, mtu, MIN_SIZE[family]) if mtu else None
+    def ok(size):
+        return once(size) or once(size)
+
+    low = MIN_SIZE[family]
+    got = largest(ok, mtu, low) if mtu and ok(low) else None
     return {"interface": interface, "address": address, "mtu": mtu, "largest": got,
             "answered": got is not None, "probes": len(sent)}

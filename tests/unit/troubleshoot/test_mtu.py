@@ -24,7 +24,7 @@ def test_largest_bisects_between_the_minimum_and_the_mtu(passes, expected, probe
 
 def test_probe_argv_and_result():
     assert mtu.probe_argv("vswitch1", "203.0.113.32", 1500) == [
-        "ping", "-n", "-q", "-c", "1", "-W", "0.5", "-M", "do", "-s", "1472", "-I", "vswitch1",
+        "ping", "-n", "-q", "-c", "1", "-W", "1", "-M", "do", "-s", "1472", "-I", "vswitch1",
         "203.0.113.32"]
     assert mtu.probe_argv("vswitch1", "2001:db8::2", 1500)[3:4] == ["-6"]
     assert "1452" in mtu.probe_argv("vswitch1", "2001:db8::2", 1500)
@@ -35,3 +35,22 @@ def test_probe_argv_and_result():
     assert got == {"interface": "vswitch1", "address": "203.0.113.32", "mtu": 1500,
                    "largest": 1400, "answered": True, "probes": got["probes"]}
     assert mtu.probe(run, "vswitch1", None, "203.0.113.32")["answered"] is False
+
+
+def test_a_lost_reply_is_not_a_small_mtu():
+    """A healthy path costs two probes (the smallest, the full size); a probe that got no
+    answer once (a slow neighbour resolution, a busy host) is sent again before its size is
+    taken for too large."""
+    sizes, lost = [], {1500}
+
+    def run(argv):
+        size = int(argv[argv.index("-s") + 1]) + 28
+        sizes.append(size)
+        if size in lost:
+            lost.discard(size)
+            return 1, "", ""
+        return 0, "", ""
+    got = mtu.probe(run, "vswitch0", 1500, "203.0.113.16")
+    assert got["largest"] == 1500 and sizes == [576, 1500, 1500]
+    sizes.clear()
+    assert mtu.probe(run, "vswitch0", 1500, "203.0.113.16")["probes"] == 2
