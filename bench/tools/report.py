@@ -436,19 +436,21 @@ def _render_fleet(part, before=False):
                 for k, n in t.items():
                     tasks[k] = max(tasks.get(k, 0), n)
         diag = [x["wall_s"] for x in size.get("diagnostics") or []]
-        out.append("| %d | %d | %.2f (%s) | %.2f (%s) | %.2f (%s) | %.2f× | %s: %s | %s | %s |"
-                   " %s | %s |" % (
-            size["hosts"], size["forks"], _med(first), _rng(first), _med(idem), _rng(idem),
-            _med(size["ping"]), _rng(size["ping"]), _med(idem) / _med(size["ping"]),
-            "/".join(str(n) for n in sorted({max(x["remote_runs"].values())
-                                             for x in size["idempotent"]})),
-            ", ".join("%s ×%d" % (k, n) for k, n in sorted(tasks.items())),
+        cells = [
+            "%d" % size["hosts"], "%d" % size["forks"],
+            "%.2f (%s)" % (_med(first), _rng(first)), "%.2f (%s)" % (_med(idem), _rng(idem)),
+            "%.2f (%s)" % (_med(size["ping"]), _rng(size["ping"])),
+            "%.2f×" % (_med(idem) / _med(size["ping"])),
+            "%s: %s" % ("/".join(str(n) for n in sorted({max(x["remote_runs"].values())
+                                                         for x in size["idempotent"]})),
+                        ", ".join("%s ×%d" % (k, n) for k, n in sorted(tasks.items()))),
             "/".join(str(n) for n in sorted({max(x["remote_runs"].values())
                                              for x in size["first"]})),
             "%.2f (%s)" % (_med(diag), _rng(diag)) if diag else "-",
             "%.2f×" % (_med(diag) / _med(size["ping"])) if diag else "-",
             "/".join(str(n) for n in sorted({max(x["remote_runs"].values())
-                                             for x in size.get("diagnostics") or []})) or "-"))
+                                             for x in size.get("diagnostics") or []})) or "-"]
+        out.append("| %s |" % " | ".join(cells))
     if any(size.get("diagnostics") for size in part["data"]["sizes"]):
         out += ["", "collect_diagnostics.yml runs with its defaults after the idempotent runs, "
                 "on the same lab, right after a ping: every host's counters watched 2 s "

@@ -149,6 +149,17 @@ why:
   sample: {"hv2": [{in_port: eth1, vlan: 20, src_mac: "52:54:00:c1:01:03",
                     dst_mac: "52:54:00:c1:02:03", protocol: icmp, src_ip: 203.0.113.103,
                     dst_ip: 203.0.113.107, icmp_type: 8, size: 84}]}
+controls:
+  description:
+    - With O(traces), the answered requests traced the same way as a control (only when
+      something was judged), each with C(request), C(host), C(hop), C(sentence) (the trace's
+      verdict), C(agrees) (false when the trace says it would die, which is a finding unless
+      C(changed), the OVSDB events after it was answered, explains it); also in
+      C(why-controls.json).
+  returned: with O(stage=report)
+  type: list
+  elements: dict
+  version_added: 1.1.0
 verdicts:
   description:
     - With O(traces), why each unanswered request died, the first findings of the report -

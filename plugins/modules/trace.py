@@ -152,7 +152,9 @@ traces:
         problem: {description: What loses it there (null if nothing)., type: str}
     entry:
       description: When the frame cannot even enter (larger than the MTU of the port it
-        arrives by), that port with its C(problem), else null.
+        arrives by, or a bond none of whose members is enabled, from C(bond/show) and
+        C(lacp/show), read only on a bridge that has a bond), that port with its C(problem),
+        else null.
       type: dict
     actions: {description: The datapath actions of the trace., type: str}
     sentence: {description: The verdict in one line., type: str}

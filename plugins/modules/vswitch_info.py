@@ -47,7 +47,7 @@ options:
         return its last transactions that touched a bridge, port or interface in
         RV(history), with their moment and comment (ovs-vsctl's command line and the process
         that invoked it, libvirtd for a re-plug; this collection's own changes say
-        C(cloudnet.vswitch)).
+        C(cloudnet.vswitch) with the IDL backend, and are ovs-vsctl's with the vsctl one).
     type: bool
     default: false
     version_added: 1.1.0

@@ -131,8 +131,8 @@ def mtu_findings(hosts):
             where = ("%s %s (MTU %d)" % (narrow[1], narrow[2], narrow[0])
                      if narrow and narrow[0] < pr["mtu"] else
                      "the physical network between %s" % " and ".join(
-                         "%s %s" % (h, n) for _m, h, n in hops) if hops else
-                     "between %s and %s" % (host, pr["address"]))
+                         "%s %s" % (h, n) for _m, h, n in hops) if len(hops) == 2 else
+                     "between %s and %s" % (host, there or pr["address"]))
             out.append("%s: %s to %s%s: packets above %d bytes do not get through with DF set, "
                        "the vSwitch's port takes %d (DF probes); the narrowest hop: %s" % (
                            host, pr["interface"], pr["address"],
@@ -161,12 +161,12 @@ def graded(hosts, host_ip=None):
                          "leftover?)" % (d["kind"], d["value"], ", ".join(d["where"]))))
     located = [d["locate"] for d in hosts.values() if d.get("locate")]
     if host_ip and located and not any(loc.get("found") for loc in located):
-        problems.append((health.NOTICE,
+        problems.append((health.NOTICE, (
             "%s was found on no host: no vnet, internal port, FDB or neighbour entry (nor "
             "libvirt, where virsh exists) places it on any of the %d host(s) read. "
             "collect_captures.yml -e host_ip=%s listens for it, captures wide if need be, and "
             "says where it shows up or that it sends nothing." % (host_ip, len(located),
-                                                                  host_ip)))
+                                                                  host_ip))))
     return sorted(problems, key=lambda f: f[0])
 
 

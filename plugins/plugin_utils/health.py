@@ -103,13 +103,14 @@ def rising(host, data):
         down = port.get("link_state") == "down"
         rose = {k: v for k, v in rose.items() if not (down and k == "tx_dropped")}
         if rose:
-            out.append((DEGRADED, "%s: %s %s %s: %s in %g s (dpctl/show -s, read twice)" % (
-                host, vs, port.get("role") or "port", name if name == port["name"] else
-                "%s member %s" % (port["name"], name),
-                ", ".join("%s +%d" % kv for kv in sorted(rose.items())), rising["seconds"])))
+            what = name if name == port["name"] else "%s member %s" % (port["name"], name)
+            said = "%s: %s %s %s: %s in %g s (dpctl/show -s, read at the start and the end)" % (
+                host, vs, port.get("role") or "port", what,
+                ", ".join("%s +%d" % kv for kv in sorted(rose.items())), rising["seconds"])
+            out.append((DEGRADED, said))
     for vs, moved in sorted((rising.get("moves") or {}).items()):
-        if moved.get("count", 0) < MIN_MOVES and not any(len(m["ports"]) > 2
-                                                          for m in moved.get("macs") or []):
+        flapped = any(len(m["ports"]) > 2 for m in moved.get("macs") or [])
+        if moved.get("count", 0) < MIN_MOVES and not flapped:
             continue
         flaps = "; ".join("%s (VLAN %s) on %s" % (m["mac"], m["vlan"], ", then ".join(m["ports"]))
                           for m in moved.get("macs") or [])

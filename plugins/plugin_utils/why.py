@@ -358,8 +358,8 @@ def control_findings(checked):
     """A finding for each control the traces contradict."""
     return ["a control contradicts the traces: %s was answered, yet ofproto/trace on %s says: "
             "%s; the verdicts above may not tell what the vSwitch did during the capture (a "
-            "flow, a tag or the MAC table changed since?)" % (c["request"], c["host"],
-                                                             c["sentence"])
+            "flow, a tag or the MAC table changed since?)" % (
+                c["request"], c["host"], c["sentence"])
             for c in checked if not c["agrees"] and not c.get("changed")]
 
 

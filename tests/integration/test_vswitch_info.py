@@ -67,3 +67,22 @@ def test_open_vswitch_itself_and_a_bridge_the_datapath_refused(ovs):
     found = health.findings("hv1", {"vswitches": res["vswitches"], "ovs": got})
     assert found == ["hv1: vskern has no datapath in ovs-vswitchd (dpif/show; datapath_type "
                      "system: is the openvswitch kernel module loaded?): it forwards nothing"]
+
+
+def test_a_silent_ovs_vswitchd_is_said_and_ovsdbs_side_still_read(ovs):
+    """ovs-vswitchd gone (OVSDB still up): vswitch_info answers with what OVSDB holds, a bond
+    and a counter watch included, and says why the rest is missing; that is the finding."""
+    for n in ("eth2", "eth3"):
+        ovs.nic(n)
+    ovs.vsctl("add-br", "vsnet", "--", "set", "Bridge", "vsnet", "datapath_type=netdev",
+              "--", "add-bond", "vsnet", "bond0", "eth2", "eth3")
+    ovs.kill("ovs-vswitchd")
+    res = ovs.module("vswitch_info", watch=1)
+    assert res["rc"] == 0, res.get("msg")
+    assert res["ovs"]["vswitchd"].startswith("does not answer (")
+    assert res["ovs"]["version"] is None and res["ovs"]["datapaths"] is None
+    assert "rising" not in res
+    assert [v["name"] for v in res["vswitches"]] == ["vsnet"]
+    found = health.findings("hv1", {"vswitches": res["vswitches"], "ovs": res["ovs"]})
+    assert found[0].startswith("hv1: ovs-vswitchd does not answer (") and \
+        found[0].endswith("the vSwitches do not follow OVSDB (is it running?)")

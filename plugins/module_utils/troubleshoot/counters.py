@@ -37,7 +37,7 @@ def read(run, world, names, timeout):
 def watch(run, world, names, seconds, timeout):
     """READS reads spread over `seconds`, judged by rising()."""
     reads = [read(run, world, names, timeout)]
-    for _ in range(READS - 1):
+    for _read in range(READS - 1):
         time.sleep(seconds / (READS - 1))
         reads.append(read(run, world, names, timeout))
     return rising(reads, seconds)

@@ -4,7 +4,8 @@
 """Who changed OVSDB, and when: the database file's own log (`ovsdb-tool show-log -mm`, read
 only), whose every transaction carries its moment and its comment - ovs-vsctl writes its
 command line and the process that invoked it ("ovs-vsctl (invoked by libvirtd): ...", "...
-(invoked by bash): ..."), this collection "cloudnet.vswitch: N change(s)". ovsdb-server
+(invoked by bash): ..."), this collection "cloudnet.vswitch: N change(s)" (its IDL backend;
+its vsctl backend's are ovs-vsctl's). ovsdb-server
 compacts the file now and then: what is older than the last compaction is gone."""
 
 from __future__ import annotations

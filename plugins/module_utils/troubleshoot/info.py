@@ -270,7 +270,7 @@ def read_ovs(run, world, reread=None):
            "cur_cfg": world["ovs"].get("cur_cfg"), "next_cfg": world["ovs"].get("next_cfg"),
            "kernel": os.uname()[2]}
     try:
-        out["version"] = appctl.call(run, "version", timeout=5).split()[-1]
+        out["version"] = (appctl.call(run, "version", timeout=5).split() or [None])[-1]
         out["datapaths"] = parse_dpif_types(appctl.call(run, "dpif/show", timeout=5))
     except VswitchError as exc:
         out["vswitchd"] = "does not answer (%s)" % " ".join(str(exc).split())
@@ -292,13 +292,17 @@ def collect(host):
         raise ParamError("watch", "%r is not between 0 and 60 seconds" % watch)
     world = host.read_world()
     w.check_bridge(world, bridge)
-    bonds, lacp = read_bonds(host.run, world, bridge)
+    ovs = read_ovs(host.run, world, host.read_world)
+    # what only a running ovs-vswitchd answers (bond/show, dpctl, fdb) is not asked of a silent
+    # one: OVSDB's side is read all the same, and `ovs` says why the rest is missing
+    alive = ovs["vswitchd"] == "running"
+    bonds, lacp = read_bonds(host.run, world, bridge) if alive else ({}, {})
     found = vswitches(world, bonds, lacp, [bridge] if bridge else None)
     out = {"vswitches": found,
            "mtu_mismatches": [dict(m, vswitch=vs["name"]) for vs in found
                               for m in mtu_mismatches(vs)],
-           "ovs": read_ovs(host.run, world, host.read_world)}
-    if watch:
+           "ovs": ovs}
+    if watch and alive:
         out["rising"] = counters.watch(host.run, world, [vs["name"] for vs in found], watch,
                                        host.params["timeout"])
     if host.params.get("history"):

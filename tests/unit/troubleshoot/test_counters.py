@@ -11,8 +11,8 @@ def read(rx_errors=0, tx_dropped=0, moved=0, port="vnet0"):
     return {"ports": {"eth0": {"rx_packets": 100, "rx_errors": rx_errors, "rx_dropped": 0,
                                "tx_dropped": 0, "tx_errors": 0},
                       "vswitch2": {"tx_dropped": tx_dropped, "rx_dropped": 0}},
-            "fdb": {"vswitch0": {"moved": moved, "where": {(MAC, 0): port,
-                                                          ("52:54:00:c1:01:02", 10): "vnet1"}}}}
+            "fdb": {"vswitch0": {"moved": moved, "where": {
+                (MAC, 0): port, ("52:54:00:c1:01:02", 10): "vnet1"}}}}
 
 
 def test_nothing_rose_nothing_said():
