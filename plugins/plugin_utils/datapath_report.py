@@ -15,12 +15,10 @@ import collections
 import json
 import os
 
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import datapath
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import document
 
 DIR = "datapath"
-# Interface statistics that count a lost packet (the module reports them even when 0).
-LOSS_STATS = ("rx_dropped", "tx_dropped", "rx_errors", "tx_errors", "rx_over_err",
-              "rx_frame_err", "tx_aborted_errors", "tx_carrier_errors")
 MAX_EVENTS_IN_FINDING = 5
 MAX_FLOWS = 20
 
@@ -108,7 +106,7 @@ def event_words(e):
     return "%s %s %s → %s" % (what, e.get("column"), _value(e.get("old")), _value(e.get("new")))
 
 
-def _events(ctx):
+def events(ctx):
     """[(time, host, event)] of every host, in time order."""
     out = []
     for host, d in sorted((ctx.get("datapath") or {}).items()):
@@ -116,10 +114,6 @@ def _events(ctx):
             if isinstance(e, dict) and isinstance(e.get("time"), (int, float)):
                 out.append((e["time"], host, e))
     return sorted(out, key=lambda x: (x[0], x[1]))
-
-
-def _rose(stats):
-    return {k: v for k, v in sorted((stats or {}).items()) if k in LOSS_STATS and v}
 
 
 def _drop_flows(d):
@@ -134,9 +128,9 @@ def findings(ctx):
     OVSDB changes during the window ('hv2: Port vnet2 tag 20 → 30 at +3.210 s')."""
     out = []
     t0 = start_of(ctx)
-    events = collections.defaultdict(list)
-    for t, host, e in _events(ctx):
-        events[host].append("%s at %s" % (event_words(e), offset(t, t0)))
+    heard = collections.defaultdict(list)
+    for t, host, e in events(ctx):
+        heard[host].append("%s at %s" % (event_words(e), offset(t, t0)))
     for host, d in sorted((ctx.get("datapath") or {}).items()):
         dp = d.get("datapath") or {}
         meanings = dp.get("meanings") or {}
@@ -157,7 +151,7 @@ def findings(ctx):
         for iface, stats in sorted((dp.get("interfaces") or {}).items()):
             if captured is not None and iface not in captured:
                 continue            # the other ports of the bridges: in the section only
-            rose = _rose(stats)
+            rose = datapath.losses(stats)
             if rose:
                 out.append("%s: %s %s during the capture (ovs-appctl dpctl/show -s)" % (
                     host, iface, ", ".join("%s +%d" % kv for kv in rose.items())))
@@ -175,7 +169,7 @@ def findings(ctx):
             if b.get("changes"):
                 out.append("%s: bond %s changed during the capture: %s (bond/show, "
                            "lacp/show)" % (host, bond, "; ".join(b["changes"])))
-        said = events.get(host) or []
+        said = heard.get(host) or []
         if said:
             more = len(said) - MAX_EVENTS_IN_FINDING
             out.append("%s: OVSDB changed during the capture: %s%s" % (
@@ -192,7 +186,7 @@ def sections(ctx):
         return []
     t0 = start_of(ctx)
     rows = []
-    for t, host, e in _events(ctx):
+    for t, host, e in events(ctx):
         rows.append([offset(t, t0), utc(t), host, "OVSDB", event_words(e)])
     for host, d in sorted(data.items()):
         dp = d.get("datapath") or {}
@@ -201,7 +195,7 @@ def sections(ctx):
             rows.append([window, "", host, "coverage", "%s +%d: %s" % (
                 name, rise, (dp.get("meanings") or {}).get(name, ""))])
         for iface, stats in sorted((dp.get("interfaces") or {}).items()):
-            rose = _rose(stats)
+            rose = datapath.losses(stats)
             if rose:
                 rows.append([window, "", host, "interface", "%s %s" % (
                     iface, ", ".join("%s +%d" % kv for kv in rose.items()))])
@@ -247,7 +241,7 @@ def comments(ctx):
     """{host: [(ts_ns, text)]}: each OVSDB event as the comment of a packet."""
     t0 = start_of(ctx)
     out = collections.defaultdict(list)
-    for t, host, e in _events(ctx):
+    for t, host, e in events(ctx):
         out[host].append((int(round(t * 1e9)), "OVSDB %s: %s (at %s, %s)" % (
             host, event_words(e), offset(t, t0), utc(t))))
     return dict(out)

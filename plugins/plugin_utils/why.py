@@ -61,7 +61,7 @@ def _tag_now(ctx, host, port):
     """A port's tag at the end of the capture: as read before it, or as the last OVSDB event
     during it set it (a tag changed mid-run)."""
     tag = port.get("tag")
-    for _t, h, e in datapath_report._events(ctx):
+    for _t, h, e in datapath_report.events(ctx):
         if h == host and e.get("table") == "Port" and e.get("row") == port["name"] \
                 and e.get("column") == "tag":
             new = e.get("new")
@@ -346,7 +346,7 @@ def controls(cases, results, ctx=None):
         t = traces[i]
         later = ["%s %s at %s" % (h, datapath_report.event_words(e),
                                   datapath_report.offset(at, t0))
-                 for at, h, e in datapath_report._events(ctx)
+                 for at, h, e in datapath_report.events(ctx)
                  if c.get("first") is not None and at > c["first"]]
         out.append({"request": c["request"], "host": where, "hop": c["hop"],
                     "sentence": "%s %s" % (where, t["sentence"]),
@@ -380,7 +380,7 @@ def _changed(ctx, host, port, first):
     left unanswered at +2.210 s' for OVSDB events on that port (the evidence of a hand edit or
     a re-plug at the moment the traffic died), else ''."""
     t0 = datapath_report.start_of(ctx)
-    said = [(t, e) for t, h, e in datapath_report._events(ctx)
+    said = [(t, e) for t, h, e in datapath_report.events(ctx)
             if h == host and e.get("row") == port and e.get("table") in ("Port", "Interface")]
     if not said:
         return ""

@@ -51,8 +51,7 @@ def rising(reads, seconds):
     interfaces = {}
     for name, stats in sorted(last["ports"].items()):
         if name in first["ports"]:
-            rose = {k: v for k, v in datapath.stat_deltas(first["ports"][name], stats).items()
-                    if k in datapath.LOSS_STATS and v}
+            rose = datapath.losses(datapath.stat_deltas(first["ports"][name], stats))
             if rose:
                 interfaces[name] = rose
     moves = {}

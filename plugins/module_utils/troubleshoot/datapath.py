@@ -185,6 +185,15 @@ def stat_deltas(before, after):
     return out
 
 
+# Every statistic that counts a lost packet.
+LOST = LOSS_STATS + ("rx_over_err", "rx_frame_err", "tx_aborted_errors", "tx_carrier_errors")
+
+
+def losses(rises):
+    """The loss counters among a port's rises ({stat: rise}) that did rise."""
+    return {k: v for k, v in sorted((rises or {}).items()) if k in LOST and v}
+
+
 def lookup_deltas(before, after):
     """{datapath: {hit, missed, lost}} rises of each datapath's flow-table lookups."""
     out = {}

@@ -169,6 +169,7 @@ def bond_facts(p, ifaces, bond, lacp):
 
 # a member that is not "current attached" has a partner that is not in sync (lacp/show)
 LACP_IN_SYNC = "current attached"
+FORWARDS_NOTHING = "no member is enabled, the bond forwards nothing"
 
 
 def bond_faults(bond):
@@ -200,7 +201,7 @@ def bond_faults(bond):
                                         "" if m.get("enabled") else " (not enabled)")
                            for m in members),
                        "the bond forwards on %s only" % ", ".join(up) if up else
-                       "no member is enabled, the bond forwards nothing"))
+                       FORWARDS_NOTHING))
     mtus = {m.get("mtu") for m in members if m.get("mtu")}
     if len(mtus) > 1:
         out.append("members differ in MTU (%s)" % ", ".join(
@@ -241,23 +242,42 @@ def mtu_mismatches(vswitch):
             and p["role"] in (w.ROLE_VNET, w.ROLE_INTERNAL)]
 
 
+# `dpif/show`: "netdev@ovs-netdev: hit:..." (a datapath), "  vswitch0:" (a bridge in it),
+# "    vnet0 1/7: (system)" (OpenFlow port 1, datapath port 7)
 _DPIF_TYPE = re.compile(r"^(\w+)@\S+:")
 _DPIF_BRIDGE = re.compile(r"^  (\S+):\s*$")
+_DPIF_PORT = re.compile(r"^    (\S+) (\d+|LOCAL)/(\d+|none):")
 
 
-def parse_dpif_types(text):
-    """`ovs-appctl dpif/show` -> {bridge: the datapath type it really runs on (netdev,
-    system)}: a bridge ovs-vswitchd could not give a datapath is not listed."""
-    out, dp = {}, None
+def parse_dpif(text):
+    """`ovs-appctl dpif/show` -> {bridge: {type: the datapath it runs on (netdev, system),
+    ports: {datapath port number: port name}}}; a bridge ovs-vswitchd could not give a
+    datapath is not listed."""
+    out, dp, bridge = {}, None, None
     for line in (text or "").splitlines():
         m = _DPIF_TYPE.match(line)
         if m:
-            dp = m.group(1)
+            dp, bridge = m.group(1), None
             continue
         m = _DPIF_BRIDGE.match(line)
-        if m and dp:
-            out[m.group(1)] = dp
+        if m:
+            bridge = m.group(1)
+            out[bridge] = {"type": dp, "ports": {}}
+            continue
+        m = _DPIF_PORT.match(line)
+        if m and bridge is not None and m.group(3) != "none":
+            out[bridge]["ports"][int(m.group(3))] = m.group(1)
     return out
+
+
+def parse_dpif_show(text):
+    """`ovs-appctl dpif/show` -> {bridge: {datapath port number: port name}}."""
+    return {br: d["ports"] for br, d in parse_dpif(text).items()}
+
+
+def parse_dpif_types(text):
+    """`ovs-appctl dpif/show` -> {bridge: the datapath type it really runs on}."""
+    return {br: d["type"] for br, d in parse_dpif(text).items() if d["type"]}
 
 
 def read_ovs(run, world, reread=None):

@@ -13,32 +13,17 @@ from __future__ import annotations
 import re
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot.fdb import carries
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot.info import bond_faults
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot.info import (
+    FORWARDS_NOTHING,
+    bond_faults,
+)
 
-# `dpif/show`: "    vnet0 1/7: (system)" -> OpenFlow port 1, datapath port 7
-_DPIF_BRIDGE = re.compile(r"^  (\S+):\s*$")
-_DPIF_PORT = re.compile(r"^    (\S+) (\d+|LOCAL)/(\d+|none):")
 # a rule in the trace: " 0. ip,nw_dst=203.0.113.103, priority 100" (table 0), or
 # " 0. priority 0" (match-all); NORMAL's lines start with "->", its drops with ">>>>"
 _RULE = re.compile(r"^ ?(\d+)\. (?:(.*), )?priority (\d+)(?:, cookie (\S+))?\s*$")
 _PUSH = re.compile(r"^push_vlan\(vid=(\d+)")
 _ODP_PORT = re.compile(r"^\d+$")
 PROTOCOLS = ("arp", "ip", "ip6", "icmp", "icmp6", "tcp", "udp")
-
-
-def parse_dpif_show(text):
-    """`ovs-appctl dpif/show` -> {bridge: {datapath port number: port name}}."""
-    out, bridge = {}, None
-    for line in (text or "").splitlines():
-        m = _DPIF_BRIDGE.match(line)
-        if m:
-            bridge = m.group(1)
-            out[bridge] = {}
-            continue
-        m = _DPIF_PORT.match(line)
-        if m and bridge is not None and m.group(3) != "none":
-            out[bridge][int(m.group(3))] = m.group(1)
-    return out
 
 
 def br_flow(frame, in_ofport):
@@ -190,8 +175,8 @@ def dead_bond(bonds, name):
     if not dead:
         return None
     said = "; ".join(faults)
-    return said if said.endswith("forwards nothing") else \
-        "%s%sno member is enabled, the bond forwards nothing" % (said, "; " if said else "")
+    return said if said.endswith(FORWARDS_NOTHING) else \
+        "%s%s%s" % (said, "; " if said else "", FORWARDS_NOTHING)
 
 
 def _annotate(world, out, role_of, size):

@@ -104,6 +104,6 @@ def collect(host):
     world = host.read_world()
     for f, w in zip(frames, where):
         _entry(world, f["in_port"], w)          # every port known before any trace runs
-    odp = oftrace.parse_dpif_show(appctl.call(host.run, "dpif/show", timeout=p["timeout"]))
+    odp = info.parse_dpif_show(appctl.call(host.run, "dpif/show", timeout=p["timeout"]))
     bonds = {}
     return {"traces": [trace(host.run, world, f, odp, p["timeout"], bonds) for f in frames]}

@@ -44,7 +44,7 @@ def judge(name, in_port, frame, w=None, size=None):
 
 @pytest.mark.parametrize("release", ["3.1", "3.5"])
 def test_dpif_show_maps_datapath_ports_to_names(release):
-    got = oftrace.parse_dpif_show(fixture("dpif-show-ovs-%s.txt" % release))
+    got = info.parse_dpif_show(fixture("dpif-show-ovs-%s.txt" % release))
     assert set(got) >= {"vswitch0", "tor"}
     assert sorted(got["vswitch0"].values()) == ["eth2", "eth3", "vnet0", "vnet1", "vswitch0"]
 
@@ -52,7 +52,7 @@ def test_dpif_show_maps_datapath_ports_to_names(release):
 def test_dpif_show_of_the_sandbox():
     text = ("netdev@ovs-netdev: hit:0 missed:8\n  vswitch1:\n    eth1 3/4: (system)\n"
             "    vnet0 1/1: (system)\n    vswitch1 65534/3: (tap)\n")
-    assert oftrace.parse_dpif_show(text) == {"vswitch1": {4: "eth1", 1: "vnet0", 3: "vswitch1"}}
+    assert info.parse_dpif_show(text) == {"vswitch1": {4: "eth1", 1: "vnet0", 3: "vswitch1"}}
 
 
 @pytest.mark.parametrize("frame, flow", [
@@ -142,7 +142,7 @@ def test_verdict_lost_where_the_output_cannot_carry_it():
 @pytest.mark.parametrize("release", ["3.1", "3.5"])
 def test_a_flood_into_a_balance_tcp_bond_names_the_bond(release):
     parsed = oftrace.parse(fixture("fdb/ovs-%s-trace-flood.txt" % release))
-    odp = oftrace.parse_dpif_show(fixture("dpif-show-ovs-%s.txt" % release))["vswitch0"]
+    odp = info.parse_dpif_show(fixture("dpif-show-ovs-%s.txt" % release))["vswitch0"]
     w = {"bridges": {"vswitch0": {"ports": ["bond0", "vnet0", "vnet1", "vswitch0"]}},
          "ports": {"bond0": {"interfaces": ["eth2", "eth3"]}, "vnet0": {"interfaces": ["vnet0"]},
                    "vnet1": {"interfaces": ["vnet1"], "tag": 10},
