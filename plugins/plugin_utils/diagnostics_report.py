@@ -68,8 +68,7 @@ def _routes(hosts):
 def _probed(hosts):
     """{(host, address)}: the hosts whose neighbour tables our own DF probes wrote to (the
     probing port's every address): what the diagnostics sent is no evidence of a path."""
-    owner = {a.split("/")[0]: h for h, d in hosts.items() for vs in d.get("vswitches") or []
-             for a in (_internal(vs) or {}).get("addresses") or []}
+    owner = {a: h for a, (h, _vs) in _owners(hosts).items()}
     out = set()
     for data in hosts.values():
         ports = {(_internal(vs) or {}).get("name"): (_internal(vs) or {}).get("addresses")
@@ -82,6 +81,12 @@ def _probed(hosts):
 
 def _internal(vs):
     return next((p for p in vs.get("ports") or [] if p.get("role") == "internal"), None)
+
+
+def _owners(hosts):
+    """{address: (host, vswitch)} of every internal port's address."""
+    return {a.split("/")[0]: (h, vs) for h, d in hosts.items() for vs in d.get("vswitches") or []
+            for a in (_internal(vs) or {}).get("addresses") or []}
 
 
 def mtu_peers(vswitches, host):
@@ -106,9 +111,7 @@ def mtu_findings(hosts):
     """The paths whose largest answered DF probe is below the sending port's MTU, one finding
     per pair of hosts and vSwitch (either direction), naming the narrowest hop: the smaller
     uplink MTU of the two hosts' vSwitches, else the physical network between them."""
-    owner = {a.split("/")[0]: (h, vs) for h, d in hosts.items()
-             for vs in d.get("vswitches") or [] for a in (_internal(vs) or {}).get("addresses")
-             or []}
+    owner = _owners(hosts)
     out, said = [], set()
     for host, data in sorted(hosts.items()):
         for pr in data.get("mtu_probes") or []:

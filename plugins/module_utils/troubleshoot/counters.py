@@ -21,10 +21,10 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot impo
 READS = 3           # the FDB read this many times over the window (a flap needs two moves)
 
 
-def read(run, world, names, timeout):
+def read(run, world, names, timeout, ver=None):
     """One read: {ports: {interface: stats}, fdb: {bridge: {moved, where: {(mac, vlan):
-    port}}}} for the bridges `names`."""
-    tables, _ver = fdb_read.tables(run, world, names, timeout)
+    port}}}} for the bridges `names` (`ver`: ovs-vswitchd's version, parsed, if known)."""
+    tables, _ver = fdb_read.tables(run, world, names, timeout, ver)
     shown = datapath.parse_dpctl_show(appctl.call(run, "dpctl/show", "-s", timeout=timeout))
     return {"ports": {n: p["stats"] for n, p in shown["ports"].items()
                       if n in world["interfaces"]},
@@ -34,12 +34,12 @@ def read(run, world, names, timeout):
                     for br, t in tables.items()}}
 
 
-def watch(run, world, names, seconds, timeout):
+def watch(run, world, names, seconds, timeout, ver=None):
     """READS reads spread over `seconds`, judged by rising()."""
-    reads = [read(run, world, names, timeout)]
+    reads = [read(run, world, names, timeout, ver)]
     for _read in range(READS - 1):
         time.sleep(seconds / (READS - 1))
-        reads.append(read(run, world, names, timeout))
+        reads.append(read(run, world, names, timeout, ver))
     return rising(reads, seconds)
 
 

@@ -62,10 +62,10 @@ def role_of(world):
     return lambda pname: port_role(world, pname)
 
 
-def tables(run, world, names, timeout):
+def tables(run, world, names, timeout, ver=None):
     """{bridge: {name, aging_time, table_size, entries (joined), stats, format}} and the
-    daemon's version."""
-    ver = version(run, timeout)
+    daemon's version (`ver`, parsed, when the caller read it already)."""
+    ver = ver or version(run, timeout)
     out = {}
     for br in names:
         entries, fmt = show(run, br, ver, timeout)

@@ -17,7 +17,11 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
     VswitchError,
 )
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.host import appctl, files
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import counters, dblog
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import (
+    counters,
+    dblog,
+    fdb,
+)
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import world as w
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch.validate import check_ifname
 
@@ -290,7 +294,9 @@ def read_ovs(run, world, reread=None):
            "cur_cfg": world["ovs"].get("cur_cfg"), "next_cfg": world["ovs"].get("next_cfg"),
            "kernel": os.uname()[2]}
     try:
-        out["version"] = (appctl.call(run, "version", timeout=5).split() or [None])[-1]
+        said = appctl.call(run, "version", timeout=5)
+        out["version"] = (said.split() or [None])[-1]
+        out["parsed_version"] = fdb.parse_version(said)
         out["datapaths"] = parse_dpif_types(appctl.call(run, "dpif/show", timeout=5))
     except VswitchError as exc:
         out["vswitchd"] = "does not answer (%s)" % " ".join(str(exc).split())
@@ -313,6 +319,7 @@ def collect(host):
     world = host.read_world()
     w.check_bridge(world, bridge)
     ovs = read_ovs(host.run, world, host.read_world)
+    parsed = ovs.pop("parsed_version", None)
     # what only a running ovs-vswitchd answers (bond/show, dpctl, fdb) is not asked of a silent
     # one: OVSDB's side is read all the same, and `ovs` says why the rest is missing
     alive = ovs["vswitchd"] == "running"
@@ -324,7 +331,7 @@ def collect(host):
            "ovs": ovs}
     if watch and alive:
         out["rising"] = counters.watch(host.run, world, [vs["name"] for vs in found], watch,
-                                       host.params["timeout"])
+                                       host.params["timeout"], parsed)
     if host.params.get("history"):
         out["history"] = dblog.read_log(host.run, lambda f: files.read_text(f, None),
                                         host.which)

@@ -18,12 +18,13 @@ HEADERS = {4: 28, 6: 48}            # IP + ICMP headers: ping -s counts the payl
 WAIT = "1"                          # seconds a probe waits for its reply
 
 
-def largest(ok, mtu, low):
+def largest(ok, mtu, low, low_ok=False):
     """The largest size in [low, mtu] that ok(size) accepts, None when even low is refused;
-    ok(mtu) is tried first. Assumes that a size that passes passes every smaller one."""
+    ok(mtu) is tried first, ok(low) only if not known already (`low_ok`). Assumes that a size
+    that passes passes every smaller one."""
     if ok(mtu):
         return mtu
-    if low >= mtu or not ok(low):
+    if low >= mtu or not (low_ok or ok(low)):
         return None
     good, bad = low, mtu
     while bad - good > 1:
@@ -57,6 +58,6 @@ def probe(run, interface, mtu, address):
         return once(size) or once(size)
 
     low = MIN_SIZE[family]
-    got = largest(ok, mtu, low) if mtu and ok(low) else None
+    got = largest(ok, mtu, low, low_ok=True) if mtu and ok(low) else None
     return {"interface": interface, "address": address, "mtu": mtu, "largest": got,
             "answered": got is not None, "probes": len(sent)}
