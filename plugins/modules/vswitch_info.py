@@ -184,6 +184,25 @@ history:
       - time: "2026-12-04 13:37:24.096"
         comment: "ovs-vsctl (invoked by bash): ovs-vsctl set Port vnet1 tag=20"
         rows: [{table: Port, row: vnet1, op: update, columns: [tag]}]
+network_files:
+  description:
+    - The files provision.yml persisted on the host to bring each vSwitch's uplinks up and put
+      its internal port's addresses back at boot (C(/etc/network/interfaces.d/cloudnet-NAME),
+      C(/etc/netplan/90-cloudnet-NAME.yaml),
+      C(/etc/NetworkManager/system-connections/cloudnet-NAME.nmconnection)), as they are, with
+      C(backend), C(vswitch), C(text) and C(modified) (UTC). Empty where the host persists
+      nothing (C(provision_persist=runtime)). The
+      diagnostics compare them with the live addresses.
+  returned: success
+  type: list
+  elements: dict
+  version_added: 1.1.0
+  sample:
+    - path: /etc/netplan/90-cloudnet-vswitch1.yaml
+      backend: netplan
+      vswitch: vswitch1
+      modified: "2026-12-04 13:00:02"
+      text: "network:\n  version: 2\n  ethernets:\n ..."
 mtu_mismatches:
   description: VM and internal ports whose MTU differs from their vSwitch's uplink.
   returned: success

@@ -206,20 +206,32 @@ def drift_rows(hosts):
             out.append({"host": host, "object": "(every vSwitch)", "field": "drift check",
                         "declared": "checked", "live": "not checked: %s" % " ".join(
                             str(d["error"]).split())})
+        out += drift.boot_rows(host, data.get("vswitches"), data.get("network_files"))
     return out
+
+
+BOOT = " at boot"
 
 
 def _drift_check(hosts):
     checked = sorted(h for h, d in hosts.items() if "after" in (d.get("drift") or {}))
     failed = sorted("%s (%s)" % (h, d["drift"]["error"]) for h, d in hosts.items()
                     if "error" in (d.get("drift") or {}))
-    if not checked and not failed:
-        return "Drift from the inventory: not checked (no host has vswitches in the inventory)."
     rows = [r for r in drift_rows(hosts) if r["field"] != "drift check"]
+    boot = [r for r in rows if r["field"].endswith(BOOT)]
+    persisting = sorted(h for h, d in hosts.items() if d.get("network_files"))
+    said = "At boot: %s" % ("%d host(s) persist their vSwitches' addresses in files, %d "
+                            "difference(s) with what lives." % (len(persisting), len(boot))
+                            if persisting else "no host persists its vSwitches' addresses in "
+                            "files (runtime), nothing to compare.")
+    if not checked and not failed:
+        return ["Drift from the inventory: not checked (no host has vswitches in the "
+                "inventory).", said]
+    rows = [r for r in rows if r not in boot]
     text = "Drift from the inventory: %d host(s) checked, %d difference(s)%s" % (
         len(checked), len(rows), " on %s" % ", ".join(sorted({r["host"] for r in rows}))
         if rows else "")
-    return text + ("; not checked on %s." % "; ".join(failed) if failed else ".")
+    return [text + ("; not checked on %s." % "; ".join(failed) if failed else "."), said]
 
 
 def checks(hosts):
@@ -244,8 +256,7 @@ def checks(hosts):
         "Reverse paths: %d checked, %d symmetric, %d with evidence of an asymmetry (findings), "
         "%d that could happen (below)." % (
             len(paths), len(paths) - len(found) - len(could), len(found), len(could)),
-        _drift_check(hosts),
-    ] + _watched(hosts)
+    ] + _drift_check(hosts) + _watched(hosts)
 
 
 def _watched(hosts):
@@ -282,8 +293,11 @@ def blocks(hosts, generated=None, host_ip=None, files=None):
             ["What the inventory declares (provision.yml would apply it) against what lives; "
              "who changed it, where OVSDB's log of the database file still tells (the last "
              "transaction on that object: its moment and comment, ovs-vsctl's command and the "
-             "process that invoked it)."],
-            table_=(["host", "object", "field", "declared", "live", "changed (OVSDB's log)"],
+             "process that invoked it). A field \"at boot\" compares what the host's network "
+             "files (those provision.yml persisted) bring back at the next boot with what "
+             "lives: an address added by hand is gone after it, one removed comes back."],
+            table_=(["host", "object", "field", "declared", "live",
+                     "changed (OVSDB's log, the file's time)"],
                     [[r["host"], r["object"], r["field"], r["declared"], r["live"],
                       r.get("changed") or "-"] for r in drifted]), cls="drift"))
     could = path_evidence.split(_routes(hosts))[1]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import re
 
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import ifupdown
+
 
 def _flat(value, path, out):
     if isinstance(value, dict):
@@ -105,3 +107,52 @@ def _who(comment):
     if m:
         return "%s invoked by %s: %s" % m.groups()
     return comment or "(no comment)"
+
+
+def _live_boot(vs):
+    """(the internal port's addresses, the uplinks' NICs) of a vSwitch as vswitch_info read it."""
+    addresses, nics = [], []
+    for p in vs.get("ports") or []:
+        if p.get("role") == "internal" and p.get("name") == vs["name"]:
+            addresses = p.get("addresses") or []
+        elif p.get("role") == "uplink":
+            nics += [m["name"] for m in (p.get("bond") or {}).get("members") or []] or \
+                [p["name"]]
+    return sorted(addresses), sorted(nics)
+
+
+def boot_rows(host, vswitches, network_files):
+    """[{host, object, field, declared, live, changed}]: what the files provision.yml persisted
+    (vswitch_info's `network_files`) would bring back at the next boot against what lives - an
+    address added by hand is gone after it, one removed comes back, a NIC added to the uplink
+    stays down. Its `declared` is the file's. Nothing where the host persists nothing."""
+    out = []
+    live = {vs["name"]: _live_boot(vs) for vs in vswitches or []}
+    persisted = {}
+    for f in network_files or []:
+        persisted.setdefault(f["vswitch"], f)
+
+    def row(name, field, declared, now, changed="-"):
+        out.append({"host": host, "object": name, "field": field, "declared": declared,
+                    "live": now, "changed": changed})
+
+    for name, f in sorted(persisted.items()):
+        said = ifupdown.boot(f["backend"], f["text"], name)
+        written = "%s written %s UTC" % (f["path"], f["modified"])
+        if said["error"]:
+            row(name, "network file at boot", "readable", "unreadable: %s" % said["error"], written)
+            continue
+        if name not in live:
+            row(name, "vSwitch at boot", "brought up by %s" % f["path"], "missing", written)
+            continue
+        addresses, nics = live[name]
+        if said["addresses"] != addresses:
+            row(name, "internal.addresses at boot", show(said["addresses"]), show(addresses),
+                written)
+        if said["uplinks"] is not None and said["uplinks"] != nics:
+            row(name, "uplink.interfaces at boot", show(said["uplinks"]), show(nics), written)
+    if persisted:
+        for name, (addresses, _nics) in sorted(live.items()):
+            if name not in persisted and addresses:
+                row(name, "internal.addresses at boot", "unset (no file)", show(addresses))
+    return out

@@ -9,6 +9,12 @@ removed from its entry. The collection's own file brings the NIC up."""
 
 from __future__ import annotations
 
+import configparser
+import ipaddress
+import re
+
+import yaml
+
 # interfaces(5): the words that start a stanza; every other line belongs to the iface above.
 STANZAS = ("iface", "mapping", "auto", "source", "source-directory", "rename", "no-auto-down",
            "no-scripts")
@@ -102,3 +108,86 @@ def netplan_release(doc, uplinks):
         if gone:
             released.append(nic)
     return doc, sorted(set(released)), lost
+
+
+# ------------------------------------------------------------- what comes back at boot
+
+def _cidr(address, netmask=None):
+    """'203.0.113.1/24' however the file says it (a prefix, or a separate netmask); the text as
+    it is when it is no address (then it differs from every live one, as it should)."""
+    text = str(address).strip()
+    try:
+        if netmask and "/" not in text:
+            text = "%s/%s" % (text, netmask)
+        return str(ipaddress.ip_interface(text))
+    except ValueError:
+        return text
+
+
+def _ifupdown_boot(text, name):
+    up, stanzas, current = set(), [], None
+    for line in text.splitlines():
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        if _starts_stanza(words):
+            current = None
+            if words[0] == "auto" or words[0].startswith("allow-"):
+                up.update(words[1:])
+            elif words[0] == "iface" and len(words) > 1 and words[1] == name:
+                current = {"address": [], "netmask": [None]}
+                stanzas.append(current)
+        elif current is not None and words[0] in current and len(words) > 1:
+            current[words[0]].append(words[1])
+    # an interface that no auto / allow-* line names is not brought up at boot
+    addresses = [_cidr(a, st["netmask"][-1]) for st in stanzas for a in st["address"]]
+    return {"addresses": sorted(addresses) if name in up else [],
+            "uplinks": sorted(up - {name, "lo"})}
+
+
+def _netplan_boot(text, name):
+    doc = yaml.safe_load(text) or {}
+    ethernets = ((doc.get("network") or {}).get("ethernets") or {}) if isinstance(doc, dict) \
+        else {}
+    if not isinstance(ethernets, dict):
+        raise ValueError("network.ethernets is not a map")
+    entry = ethernets.get(name) or {}
+    # netplan's addresses: strings, or {address: {lifetime, label}} maps
+    addresses = [_cidr(next(iter(a)) if isinstance(a, dict) else a)
+                 for a in entry.get("addresses") or []]
+    uplinks = sorted((e.get("set-name") if isinstance(e, dict) else None) or k
+                     for k, e in ethernets.items() if k != name)
+    return {"addresses": sorted(addresses), "uplinks": uplinks}
+
+
+def _keyfile_boot(text, name):
+    conf = configparser.ConfigParser(interpolation=None)
+    conf.read_string(text)
+    if conf.get("connection", "interface-name", fallback=name) != name or \
+            conf.get("connection", "autoconnect", fallback="true").lower() in ("false", "no",
+                                                                              "0"):
+        return {"addresses": [], "uplinks": None}
+    addresses = []
+    for family in ("ipv4", "ipv6"):
+        if conf.get(family, "method", fallback="") != "manual":
+            continue
+        for key, value in conf.items(family):
+            if re.match(r"^address(es)?\d*$", key):
+                addresses += [_cidr(a.split(",")[0]) for a in value.split(";") if a.strip()]
+    # NetworkManager brings no uplink up here: OVS owns it (persist_networkmanager.yml)
+    return {"addresses": sorted(addresses), "uplinks": None}
+
+
+BOOT = {"ifupdown": _ifupdown_boot, "netplan": _netplan_boot, "networkmanager": _keyfile_boot}
+
+
+def boot(backend, text, name):
+    """What one of the files provision.yml persists (host/files.network_files) brings back at
+    boot for vSwitch `name`: {addresses (its internal port's, CIDR, sorted), uplinks (the NICs
+    it brings up; None where the backend brings none up), error (why the file could not be
+    read, else None)}."""
+    try:
+        return dict(BOOT[backend](text, name), error=None)
+    except (ValueError, yaml.YAMLError, configparser.Error, AttributeError) as exc:
+        return {"addresses": None, "uplinks": None,
+                "error": " ".join(str(exc).split()) or type(exc).__name__}

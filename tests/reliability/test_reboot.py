@@ -128,3 +128,47 @@ def test_a_rebooted_host_comes_back_as_provisioned(lab, table):
         assert after == before
         assert again.rc == 0 and all(r["changed"] == 0 for r in again.recap.values()), again
         assert answered > 0                     # the VMs' traffic resumed
+
+
+EXTRA = "203.0.113.201/24"
+
+
+def diagnostics(lab, out, *extra):
+    run = playbook("collect_diagnostics.yml", lab["dir"], "-i", str(lab["inventory"]),
+                   "-e", f"output_dir={out}", "-e", "diagnostics_counters=0",
+                   "-e", "diagnostics_mtu_probes=false", *extra)
+    latest = sorted((out / "diagnostics").iterdir())[-1]
+    return run, json.loads((latest / "summary.json").read_text())
+
+
+def test_the_diagnostics_say_what_the_next_reboot_takes_away(lab, tmp_path):
+    """The host's network files (those provision.yml persisted) against what lives: none of the
+    lab's own is drift; an address added by hand is ("internal.addresses at boot": the files do
+    not bring it back), and the next reboot takes it away indeed."""
+    backend = lab["backend"]
+    run, summary = diagnostics(lab, tmp_path, "-e", "fail_on=drift")
+    assert run.rc == 0 and summary["drift"] == [], run
+    in_node(lab, "hv1", "ip", "address", "add", EXTRA, "dev", "vswitch1")
+    try:
+        run, summary = diagnostics(lab, tmp_path, "-e", "fail_on=drift")
+        assert run.rc != 0
+        changed = [r.pop("changed", None) for r in summary["drift"]]
+        live = '["203.0.113.201/24", "203.0.113.31/24"]'
+        assert summary["drift"] == [
+            {"host": "hv1", "object": "vswitch1", "field": "internal.addresses",
+             "declared": '["203.0.113.31/24"]', "live": live},
+            {"host": "hv1", "object": "vswitch1", "field": "internal.addresses at boot",
+             "declared": '["203.0.113.31/24"]', "live": live}]
+        path = {"ifupdown": "/etc/network/interfaces.d/cloudnet-vswitch1",
+                "netplan": "/etc/netplan/90-cloudnet-vswitch1.yaml"}[backend]
+        assert changed[1].startswith(path + " written ") and changed[1].endswith(" UTC")
+    except BaseException:
+        in_node(lab, "hv1", "ip", "address", "del", EXTRA, "dev", "vswitch1", check=False)
+        raise
+    out = subprocess.run([sys.executable, str(REPO / "roles/lab/files/cnlab.py"), "reboot",
+                          "--dir", str(lab["dir"]), "--host", "hv1"],
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert addresses(lab, "hv1")["vswitch1"] == ["203.0.113.31/24"]
+    run, summary = diagnostics(lab, tmp_path, "-e", "fail_on=drift")
+    assert run.rc == 0 and summary["drift"] == [], run

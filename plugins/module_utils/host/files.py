@@ -8,6 +8,7 @@ controller)."""
 from __future__ import annotations
 
 import os
+import time
 
 
 def open_private(path, binary=True, buffering=-1, exclusive=False):
@@ -36,3 +37,38 @@ def read_text(path, default=""):
             return f.read()
     except (IOError, OSError):
         return default
+
+
+# The files provision.yml writes to bring a vSwitch's uplinks up and put its internal port's
+# addresses back at boot (roles/provision/tasks/persist_*.yml): backend, directory, the name's
+# prefix and suffix.
+NETWORK_FILES = (("ifupdown", "/etc/network/interfaces.d", "cloudnet-", ""),
+                 ("netplan", "/etc/netplan", "90-cloudnet-", ".yaml"),
+                 ("networkmanager", "/etc/NetworkManager/system-connections", "cloudnet-",
+                  ".nmconnection"))
+
+
+def network_files(root="/"):
+    """[{path, backend, vswitch, text, modified (UTC, seconds)}] of the files provision.yml
+    persisted on this host, as they are (the controller parses them); none where it persists
+    nothing (runtime)."""
+    out = []
+    for backend, directory, prefix, suffix in NETWORK_FILES:
+        where = os.path.join(root, directory.lstrip("/"))
+        try:
+            names = sorted(os.listdir(where))
+        except OSError:
+            continue
+        for name in names:
+            if not name.startswith(prefix) or not name.endswith(suffix) or \
+                    name.endswith((".tmp", "~")) or len(name) <= len(prefix) + len(suffix):
+                continue
+            path = os.path.join(where, name)
+            text = read_text(path, None)
+            if text is None:
+                continue
+            out.append({"path": os.path.join(directory, name), "backend": backend,
+                        "vswitch": name[len(prefix):len(name) - len(suffix)], "text": text,
+                        "modified": time.strftime("%Y-%m-%d %H:%M:%S",
+                                                  time.gmtime(os.stat(path).st_mtime))})
+    return out

@@ -309,8 +309,8 @@ def read_ovs(run, world, reread=None):
 
 
 def collect(host):
-    """vswitch_info on a host: the vSwitches (of `bridge`), their MTU mismatches and Open
-    vSwitch itself (read_ovs)."""
+    """vswitch_info on a host: the vSwitches (of `bridge`), their MTU mismatches, Open vSwitch
+    itself (read_ovs) and the network files provision.yml persisted."""
     bridge, watch = host.params["bridge"], host.params.get("watch") or 0
     if bridge is not None:
         check_ifname(bridge, "bridge")
@@ -328,7 +328,8 @@ def collect(host):
     out = {"vswitches": found,
            "mtu_mismatches": [dict(m, vswitch=vs["name"]) for vs in found
                               for m in mtu_mismatches(vs)],
-           "ovs": ovs}
+           "ovs": ovs,
+           "network_files": files.network_files()}
     if watch and alive:
         out["rising"] = counters.watch(host.run, world, [vs["name"] for vs in found], watch,
                                        host.params["timeout"], parsed)

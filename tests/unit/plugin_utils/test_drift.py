@@ -71,3 +71,58 @@ def test_the_report_leads_with_the_drift_and_says_what_was_checked():
     none = diagnostics_report.markdown({"hv1": {"vswitches": INFO, "drift": None}})
     assert ("Drift from the inventory: not checked (no host has vswitches in the inventory)."
             in none) and "## Drift" not in none
+    assert "At boot: no host persists its vSwitches' addresses in files (runtime)" in none
+
+
+def boot_file(addresses, uplinks=("eth1",), name="vswitch0"):
+    text = "".join("auto %s\niface %s inet manual\n" % (n, n) for n in uplinks)
+    text += "auto %s\n" % name + "".join("iface %s inet static\n    address %s\n" % (name, a)
+                                         for a in addresses)
+    return {"path": "/etc/network/interfaces.d/cloudnet-" + name, "backend": "ifupdown",
+            "vswitch": name, "text": text, "modified": "2026-12-04 13:00:00"}
+
+
+BOOT_LIVE = [{"name": "vswitch0", "ports": [
+    {"name": "vswitch0", "role": "internal", "addresses": ["203.0.113.12/24"]},
+    {"name": "eth1", "role": "uplink"}]},
+    {"name": "vswitch2", "ports": [
+        {"name": "vswitch2", "role": "internal", "addresses": ["198.51.100.9/24"]},
+        {"name": "bond0", "role": "uplink", "bond": {"members": [{"name": "eth3"},
+                                                                {"name": "eth2"}]}}]}]
+
+
+def test_boot_what_the_network_files_bring_back_against_what_lives():
+    written = "/etc/network/interfaces.d/cloudnet-vswitch0 written 2026-12-04 13:00:00 UTC"
+    same = [boot_file(["203.0.113.12/24"]), boot_file(["198.51.100.9/24"], ["eth2", "eth3"],
+                                                      "vswitch2")]
+    assert drift.boot_rows("hv1", BOOT_LIVE, same) == []
+    # an address added by hand (gone after the next reboot), a NIC missing from the file
+    hand = [boot_file([]), same[1]]
+    assert drift.boot_rows("hv1", BOOT_LIVE, hand) == [
+        {"host": "hv1", "object": "vswitch0", "field": "internal.addresses at boot",
+         "declared": "unset", "live": '["203.0.113.12/24"]', "changed": written}]
+    nic = [same[0], boot_file(["198.51.100.9/24"], ["eth2"], "vswitch2")]
+    assert [(r["field"], r["declared"], r["live"]) for r in drift.boot_rows(
+        "hv1", BOOT_LIVE, nic)] == [("uplink.interfaces at boot", '["eth2"]', '["eth2", "eth3"]')]
+    # a vSwitch with addresses and no file where the host persists; a file of a vSwitch gone
+    gone = [boot_file(["203.0.113.12/24"]), boot_file(["203.0.113.40/24"], (), "vswitch9")]
+    assert [(r["object"], r["field"], r["declared"], r["live"]) for r in drift.boot_rows(
+        "hv1", BOOT_LIVE, gone)] == [
+        ("vswitch9", "vSwitch at boot",
+         "brought up by /etc/network/interfaces.d/cloudnet-vswitch9", "missing"),
+        ("vswitch2", "internal.addresses at boot", "unset (no file)", '["198.51.100.9/24"]')]
+    # a host that persists nothing (runtime) has nothing to compare
+    assert drift.boot_rows("hv1", BOOT_LIVE, []) == []
+
+
+def test_boot_rows_are_drift_in_the_report_and_its_checks():
+    full = [dict(vs, datapath_type="system", mac_aging_time={"effective": 300},
+                 mac_table_size={"effective": 8192}) for vs in BOOT_LIVE[:1]]
+    hosts = {"hv1": {"vswitches": full, "drift": None, "network_files": [boot_file([])]}}
+    rows = diagnostics_drift(hosts)
+    assert [r["field"] for r in rows] == ["internal.addresses at boot"]
+    md = diagnostics_report.markdown(hosts)
+    assert ("At boot: 1 host(s) persist their vSwitches' addresses in files, 1 difference(s) "
+            "with what lives.") in md
+    assert "| hv1 | vswitch0 | internal.addresses at boot | unset | [\"203.0.113.12/24\"] |" \
+        " /etc/network/interfaces.d/cloudnet-vswitch0 written 2026-12-04 13:00:00 UTC |" in md

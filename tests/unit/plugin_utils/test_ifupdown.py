@@ -128,3 +128,43 @@ def test_bad_input_is_one_line():
         assert says in str(err.value) and "\n" not in str(err.value)
     assert ifupdown_release(None, vs) == {"text": "", "released": [], "lost": []}
     assert netplan_release("network: [1]\n", vs)["released"] == []
+
+
+# ------------------------------------------------------------- what comes back at boot
+
+def test_boot_ifupdown_as_an_operator_edits_it():
+    text = ("auto eth1\niface eth1 inet manual\n\nauto vswitch1\n"
+            "iface vswitch1 inet static\n    address 203.0.113.5\n    netmask 255.255.255.0\n"
+            "# iface vswitch1 inet static\n#    address 203.0.113.6/24\n"
+            "iface vswitch1 inet6 static\n    address 2001:db8::5/64\n")
+    assert ifupdown.boot("ifupdown", text, "vswitch1") == {
+        "addresses": ["2001:db8::5/64", "203.0.113.5/24"], "uplinks": ["eth1"], "error": None}
+    # no auto line: ifup -a does not bring it up, nothing comes back
+    no_auto = text.replace("auto vswitch1\n", "")
+    assert ifupdown.boot("ifupdown", no_auto, "vswitch1")["addresses"] == []
+
+
+def test_boot_netplan_addresses_with_options_and_set_name():
+    text = yaml.safe_dump({"network": {"version": 2, "ethernets": {
+        "nic1": {"match": {"macaddress": "02:00:00:00:00:01"}, "set-name": "eth1"},
+        "vswitch1": {"addresses": [{"203.0.113.5/24": {"lifetime": "forever"}},
+                                   "2001:db8:0:0::5/64"]}}}})
+    assert ifupdown.boot("netplan", text, "vswitch1") == {
+        "addresses": ["2001:db8::5/64", "203.0.113.5/24"], "uplinks": ["eth1"], "error": None}
+
+
+def test_boot_keyfile_not_autoconnected_brings_nothing_back():
+    text = ("[connection]\nid=x\ntype=generic\ninterface-name=vswitch1\nautoconnect=false\n"
+            "[ipv4]\nmethod=manual\naddress1=203.0.113.5/24,203.0.113.1\n")
+    assert ifupdown.boot("networkmanager", text, "vswitch1")["addresses"] == []
+    on = text.replace("autoconnect=false", "autoconnect=true")
+    assert ifupdown.boot("networkmanager", on, "vswitch1") == {
+        "addresses": ["203.0.113.5/24"], "uplinks": None, "error": None}
+
+
+@pytest.mark.parametrize("backend, text", [("netplan", "network: [\n"),
+                                           ("netplan", "network:\n  ethernets: [a]\n"),
+                                           ("networkmanager", "address1=1\n")])
+def test_boot_a_file_that_cannot_be_read_says_why(backend, text):
+    got = ifupdown.boot(backend, text, "vswitch1")
+    assert got["addresses"] is None and got["error"] and "\n" not in got["error"]

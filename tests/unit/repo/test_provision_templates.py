@@ -62,3 +62,18 @@ def test_ifupdown_brings_the_uplinks_up_without_an_address():
     lines = [line.strip() for line in render("ifupdown.j2", dict(VS, uplink={
         "interfaces": ["eth0"]})).splitlines() if line and not line.startswith("#")]
     assert lines[:3] == ["auto eth0", "iface eth0 inet manual", "auto vswitch0"]
+
+
+@pytest.mark.parametrize("backend, template", [("ifupdown", "ifupdown.j2"),
+                                               ("netplan", "netplan.j2"),
+                                               ("networkmanager", "nm-keyfile.j2")])
+def test_what_the_diagnostics_read_back_is_what_was_written(backend, template):
+    """The parser the diagnostics compare the live addresses with (plugin_utils/ifupdown.boot)
+    reads each template's output back to the vSwitch it was rendered for."""
+    from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import ifupdown
+
+    vs = dict(VS, uplink={"interfaces": ["eth3", "eth2"], "bond_name": "bond0"})
+    got = ifupdown.boot(backend, render(template, vs), "vswitch0")
+    assert got["error"] is None
+    assert got["addresses"] == sorted(VS["internal"]["addresses"])
+    assert got["uplinks"] == (None if backend == "networkmanager" else ["eth2", "eth3"])
