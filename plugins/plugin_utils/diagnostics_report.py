@@ -109,8 +109,9 @@ def mtu_peers(vswitches, host):
 
 def mtu_findings(hosts):
     """The paths whose largest answered DF probe is below the sending port's MTU, one finding
-    per pair of hosts and vSwitch (either direction), naming the narrowest hop: the smaller
-    uplink MTU of the two hosts' vSwitches, else the physical network between them."""
+    per pair of hosts and vSwitch (either direction), naming the narrowest hop: the smallest
+    MTU of the two hosts' uplinks and the peer's internal port, else the physical network
+    between them."""
     owner = _owners(hosts)
     out, said = [], set()
     for host, data in sorted(hosts.items()):
@@ -130,11 +131,15 @@ def mtu_findings(hosts):
                           None)
                 if up and up.get("mtu"):
                     hops.append((up["mtu"], h, up["name"]))
+            uplinks = list(hops)
+            peer = _internal(their_vs) if their_vs else None
+            if peer and peer.get("mtu"):                # the probe's last hop: the peer's port
+                hops.append((peer["mtu"], there, peer["name"]))
             narrow = min(hops) if hops else None
             where = ("%s %s (MTU %d)" % (narrow[1], narrow[2], narrow[0])
                      if narrow and narrow[0] < pr["mtu"] else
                      "the physical network between %s" % " and ".join(
-                         "%s %s" % (h, n) for _m, h, n in hops) if len(hops) == 2 else
+                         "%s %s" % (h, n) for _m, h, n in uplinks) if len(uplinks) == 2 else
                      "between %s and %s" % (host, there or pr["address"]))
             out.append("%s: %s to %s%s: packets above %d bytes do not get through with DF set, "
                        "the vSwitch's port takes %d (DF probes); the narrowest hop: %s" % (
@@ -256,7 +261,18 @@ def checks(hosts):
         "Reverse paths: %d checked, %d symmetric, %d with evidence of an asymmetry (findings), "
         "%d that could happen (below)." % (
             len(paths), len(paths) - len(found) - len(could), len(found), len(could)),
-    ] + _drift_check(hosts) + _watched(hosts)
+    ] + _df_probed(hosts) + _drift_check(hosts) + _watched(hosts)
+
+
+def _df_probed(hosts):
+    probes = [p for d in hosts.values() for p in d.get("mtu_probes") or []]
+    if not probes:
+        return ["MTU end to end: not probed (diagnostics_mtu_probes false, or no two hosts "
+                "share a vSwitch with addresses)."]
+    short = mtu_findings(hosts)
+    return ["MTU end to end: %d path(s) probed with DF set from the hosts' internal ports, %d "
+            "answered; %d pair(s) of hosts carry less than the port's MTU." % (
+                len(probes), sum(1 for p in probes if p.get("answered")), len(short))]
 
 
 def _watched(hosts):

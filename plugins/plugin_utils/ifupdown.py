@@ -163,9 +163,9 @@ def _netplan_boot(text, name):
 def _keyfile_boot(text, name):
     conf = configparser.ConfigParser(interpolation=None)
     conf.read_string(text)
+    autoconnect = conf.get("connection", "autoconnect", fallback="true").lower()
     if conf.get("connection", "interface-name", fallback=name) != name or \
-            conf.get("connection", "autoconnect", fallback="true").lower() in ("false", "no",
-                                                                              "0"):
+            autoconnect in ("false", "no", "0"):
         return {"addresses": [], "uplinks": None}
     addresses = []
     for family in ("ipv4", "ipv6"):

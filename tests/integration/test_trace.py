@@ -132,7 +132,8 @@ def test_a_bond_whose_lacp_partner_never_answers_forwards_nothing_and_says_why(o
     out, back = trace(ovs, traces=[
         dict(in_port="vnet4", src_mac=VM0, dst_mac=REMOTE, **PING),
         dict(in_port="bond0", vlan=20, src_mac=REMOTE, dst_mac=VM0, **PING)])
-    why = ("LACP is active here but configured (bond/show lacp_status; lacp/show: eth2 "
+    why = ("LACP is active here but not negotiated (bond/show lacp_status configured; "
+           "lacp/show: eth2 "
            "defaulted detached (not enabled), eth3 defaulted detached (not enabled)): the "
            "switch side does not speak LACP on these ports; no member is enabled, the bond "
            "forwards nothing")

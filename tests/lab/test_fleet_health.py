@@ -97,8 +97,8 @@ def test_each_fault_is_its_finding_and_healing_it_clears_it(lab):
             if lacp or time.monotonic() > deadline:
                 break
         assert lacp and lacp[0].startswith(
-            f"{HOST}: vswitch2 uplink bond0: LACP is active here but configured (bond/show "
-            "lacp_status; lacp/show: eth2 "), summary["findings"]
+            f"{HOST}: vswitch2 uplink bond0: LACP is active here but not negotiated (bond/show "
+            "lacp_status configured; lacp/show: eth2 "), summary["findings"]
         assert len(summary["findings"]) == 2      # the error and LACP: nothing per member
     finally:
         in_node(lab, "tor", "ip", "link", "set", f"{HOST}-eth3", "up")

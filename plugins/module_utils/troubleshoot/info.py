@@ -198,8 +198,8 @@ def bond_faults(bond):
     dead = bool(members) and all(m.get("enabled") is False or m.get("link_state") == "down"
                                  for m in members)
     if failed:
-        out.append("LACP is %s here but %s (bond/show lacp_status; lacp/show: %s): the switch "
-                   "side does not speak LACP on these ports; %s" % (
+        out.append("LACP is %s here but not negotiated (bond/show lacp_status %s; lacp/show: "
+                   "%s): the switch side does not speak LACP on these ports; %s" % (
                        bond["lacp"], bond["lacp_status"], ", ".join(
                            "%s %s%s" % (m["name"], m.get("lacp") or "-",
                                         "" if m.get("enabled") else " (not enabled)")

@@ -87,8 +87,8 @@ BOOT_LIVE = [{"name": "vswitch0", "ports": [
     {"name": "eth1", "role": "uplink"}]},
     {"name": "vswitch2", "ports": [
         {"name": "vswitch2", "role": "internal", "addresses": ["198.51.100.9/24"]},
-        {"name": "bond0", "role": "uplink", "bond": {"members": [{"name": "eth3"},
-                                                                {"name": "eth2"}]}}]}]
+        {"name": "bond0", "role": "uplink",
+         "bond": {"members": [{"name": "eth3"}, {"name": "eth2"}]}}]}]
 
 
 def test_boot_what_the_network_files_bring_back_against_what_lives():

@@ -77,8 +77,9 @@ def test_each_fault_is_one_sentence_naming_host_port_and_evidence():
         for m in bond["members"]:
             m.update(lacp="defaulted detached", enabled=False)
     assert broken(lacp_off) == [
-        "hv1: vswitch2 uplink bond0: LACP is active here but configured (bond/show "
-        "lacp_status; lacp/show: eth2 defaulted detached (not enabled), eth3 defaulted detached "
+        "hv1: vswitch2 uplink bond0: LACP is active here but not negotiated (bond/show "
+        "lacp_status configured; lacp/show: eth2 defaulted detached (not enabled), eth3 "
+        "defaulted detached "
         "(not enabled)): the switch side does not speak LACP on these ports; no member is "
         "enabled, the bond forwards nothing"]
 

@@ -460,7 +460,8 @@ def test_picture_marks_the_port_each_verdict_names_with_its_cause(tmp_path):
     red border, "why N: <cause>" in the box (cut short), the whole cause in the tooltip."""
     run = make_run(tmp_path)
     sources, ctx = capture_report_utils.load_run(str(run))
-    cause = ("bond0: LACP is active here but configured (bond/show lacp_status; lacp/show: "
+    cause = ("bond0: LACP is active here but not negotiated (bond/show lacp_status "
+             "configured; lacp/show: "
              "eth2 defaulted detached (not enabled)): no member is enabled")
     ctx["why"] = [{"host": "hv2", "bridge": "vswitch0", "port": "eth0", "cause": cause}]
     rep = {"analysis": pcap_analysis.analyse(sources), "context": ctx, "address": "10.0.0.1"}

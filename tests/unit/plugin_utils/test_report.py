@@ -220,6 +220,14 @@ def test_mtu_peers_and_the_narrowest_hop_of_a_path_that_carries_less():
         "hv3: vswitch1 to 203.0.113.31 (hv1): packets above 1400 bytes do not get through with "
         "DF set, the vSwitch's port takes 1500 (DF probes); the narrowest hop: the physical "
         "network between hv3 eth1 and hv1 eth1"]
+    assert ("MTU end to end: 5 path(s) probed with DF set from the hosts' internal ports, 4 "
+            "answered; 2 pair(s) of hosts carry less than the port's MTU.") in report.checks(hosts)
+    # the peer's own internal port is the probe's last hop
+    fleet["hv4"] = [vswitch("vswitch1", [port("vswitch1", "internal", mtu=1400, addresses=[
+        "203.0.113.34/24"]), port("eth1", "uplink", mtu=1500)])]
+    hosts = {"hv1": {"vswitches": fleet["hv1"], "mtu_probes": [
+        dict(probe, address="203.0.113.34", largest=1400)]}, "hv4": {"vswitches": fleet["hv4"]}}
+    assert report.mtu_findings(hosts)[0].endswith("the narrowest hop: hv4 vswitch1 (MTU 1400)")
 
 
 def test_what_the_dfprobes_wrote_in_a_neighbour_table_is_no_evidence_of_a_path():

@@ -244,7 +244,7 @@ def test_a_dead_bond_is_one_finding_for_both_directions_named_at_the_bond():
     assert todo["hosts"] == {"hv1": [dict(FRAME, in_port="vnet4"),
                                      dict(FRAME, vlan=20, src_mac=VM_B, dst_mac=VM_A,
                                           in_port="bond0")]}
-    dead = "LACP is active here but configured (...): no member is enabled"
+    dead = "LACP is active here but not negotiated (...): no member is enabled"
     lost = {"bridge": "vswitch2", "verdict": "lost", "reason": None, "sentence": "... → lost",
             "outputs": [{"port": "vswitch2", "role": "internal", "vlan": 20, "problem": None},
                         {"port": "bond0", "role": "uplink", "vlan": 20, "problem": dead}]}

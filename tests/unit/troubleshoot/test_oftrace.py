@@ -166,7 +166,8 @@ def test_a_bond_with_lacp_off_on_the_switch_loses_what_it_is_given_and_refuses_w
         [{"name": n, "link_state": "up", "mtu": 1500} for n in ("eth2", "eth3")],
         info.parse_bond_show(fixture("bond-show-ovs-3.1-lacp-off.txt")),
         info.parse_lacp_show(fixture("lacp-show-ovs-3.1-lacp-off.txt")))}
-    why = ("LACP is active here but configured (bond/show lacp_status; lacp/show: eth2 "
+    why = ("LACP is active here but not negotiated (bond/show lacp_status configured; "
+           "lacp/show: eth2 "
            "defaulted detached (not enabled), eth3 defaulted detached (not enabled)): the "
            "switch side does not speak LACP on these ports; no member is enabled, the bond "
            "forwards nothing")
