@@ -13,6 +13,7 @@ Input: {host: {"vswitches": [...], "mtu_mismatches": [...], "fdb": [{"name": bri
 from __future__ import annotations
 
 import collections
+import json
 
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import (
     document,
@@ -428,3 +429,35 @@ def _host(host, data, host_ip=None):
             [[p.get("local_address"), p.get("peer"), p.get("interface"), p.get("egress"),
               p.get("verdict"), p.get("explanation")] for p in paths]), level=3))
     return out
+
+
+NO_DATA = {"errors": ["no data: the host was unreachable or a module failed; see the play "
+                      "output"]}
+# Each host's files: {file: the keys of its results it holds} (a list: one object of them;
+# a key: that value as it is, no file when it is None).
+HOST_FILES = (("vswitches.json", ["vswitches", "mtu_mismatches", "ovs", "rising", "mtu_probes",
+                                  "network_files"]),
+              ("fdb.json", "fdb"), ("routes.json", "paths"), ("locate.json", "locate"))
+
+
+def run_files(hosts, generated=None, host_ip=None):
+    """A diagnostics run as {relative path: text}: each host's JSON (HOST_FILES; none for a
+    host without results, None in `hosts`), report.md, report.html and summary.json; and the
+    findings and drift rows, for the play. Pure."""
+    data = {h: d if isinstance(d, dict) else NO_DATA for h, d in hosts.items()}
+    out = {}
+    for host, d in sorted(hosts.items()):
+        if not isinstance(d, dict):
+            continue
+        for name, keys in HOST_FILES:
+            value = {k: d.get(k) for k in keys} if isinstance(keys, list) else d.get(keys)
+            if value is not None:
+                out["%s/%s" % (host, name)] = json.dumps(value, indent=4, sort_keys=True) + "\n"
+    listed = ["%s/{vswitches,fdb,routes}.json" % h for h in sorted(data)]
+    found = findings(data, host_ip)
+    drifted = drift_rows(data)
+    out["report.md"] = markdown(data, generated, host_ip, listed)
+    out["report.html"] = html(data, generated, host_ip, listed)
+    out["summary.json"] = json.dumps({"hosts": len(data), "findings": found, "drift": drifted},
+                                     indent=4, sort_keys=True) + "\n"
+    return out, found, drifted

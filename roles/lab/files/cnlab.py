@@ -50,7 +50,11 @@ TOR_NS = "cnlab-tor"
 TOR_BRIDGE = "tor"
 TOR_BRIDGE_MAC = "02:cb:00:00:00:02"   # trap 3 for the ToR bridge too
 TOR_TRUNKS = "0,10,20"                 # VLAN 0 = untagged
-MAX_HOSTS = 16                         # keeps 10+i < 30+i and VM addresses < .255
+# Up to FULL hosts, each has 4 VMs and both vSwitches have a data address (.10+i, .30+i; VMs
+# from .101). A larger lab (the scale benches) fits the rest of 203.0.113.0/24: hosts beyond
+# FULL have 2 VMs (vswitch0's, from .165), vswitch0 an address from .47 and vswitch1 none.
+FULL = 16
+MAX_HOSTS = 60
 OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 SSHD = "/usr/sbin/sshd"
 UUID_NS = uuid.UUID("6f1c1d3e-8a47-4f0e-9d2b-5c1ab0e7c0de")  # stable UUIDs across runs
@@ -190,16 +194,20 @@ def plan(n_hosts):
         # names it, and provisioning plugs it itself.
         vm_specs = [("vswitch0", None, "libvirt"), ("vswitch0", 10, "libvirt"),
                     ("vswitch1", 20, "libvirt"), ("vswitch1", 10, "provision")]
+        if i > FULL:
+            vm_specs = vm_specs[:2]
         vms = []
         for j, (vswitch, tag, plugged_by) in enumerate(vm_specs, start=1):
             vm_name = f"{name}-vm{j}"
+            vm_addr = 100 + (i - 1) * len(vm_specs) + j if i <= FULL else \
+                165 + (i - FULL - 1) * len(vm_specs) + j - 1
             vms.append({
                 "name": vm_name,
                 "netns": f"{PREFIX}-{vm_name}",
                 "vnet": f"vnet{j - 1}",
                 "vswitch": vswitch,
                 "mac": f"52:54:00:c1:{i:02x}:{j:02x}",
-                "address": f"{DATA_PREFIX}{100 + (i - 1) * len(vm_specs) + j}/24",
+                "address": f"{DATA_PREFIX}{vm_addr}/24",
                 "tag": tag,
                 "plugged_by": plugged_by,
                 "iface_id": stable_uuid(vm_name, "iface"),
@@ -208,7 +216,8 @@ def plan(n_hosts):
         mgmt_addr = f"{MGMT_PREFIX}{10 + i}"
         vswitches = []
         for k, vs in enumerate(("vswitch0", "vswitch1")):
-            addresses = [f"{DATA_PREFIX}{10 + 20 * k + i}/24"]
+            addresses = [f"{DATA_PREFIX}{10 + 20 * k + i}/24"] if i <= FULL else \
+                [f"{DATA_PREFIX}{47 + i - FULL - 1}/24"] if k == 0 else []
             if last and vs == "vswitch0":
                 # The management address moves from eth0 onto vswitch0 (migrate_addresses):
                 # listed so the inventory states the end state and reruns keep it.

@@ -248,3 +248,29 @@ def test_what_the_dfprobes_wrote_in_a_neighbour_table_is_no_evidence_of_a_path()
     assert report.findings({"hv1": dict(hv1, mtu_probes=[]), "hv2": hv2}) == [
         "hv2: answered Evidence: 203.0.113.31 is in hv2's neighbour table on vswitch1 "
         "(02:cb:00:01:00:01, STALE)."]
+
+
+def test_a_run_is_written_in_one_go_private_and_a_host_without_results_is_a_finding(tmp_path):
+    import json
+    import os
+    import stat
+
+    from ansible_collections.cloudnet.vswitch.plugins.action.diagnostics_write import write
+
+    hv1 = dict(host("203.0.113.11/24", "52:54:00:00:00:01", [], []), locate=None)
+    texts, found, drifted = report.run_files({"hv1": hv1, "hv2": None}, "20261204T160000Z")
+    assert sorted(texts) == ["hv1/fdb.json", "hv1/routes.json", "hv1/vswitches.json",
+                             "report.html", "report.md", "summary.json"]
+    assert found == ["hv2: no data: the host was unreachable or a module failed; see the play "
+                     "output"] and drifted == []
+    assert json.loads(texts["summary.json"]) == {"hosts": 2, "findings": found, "drift": []}
+    assert set(json.loads(texts["hv1/vswitches.json"])) == {
+        "vswitches", "mtu_mismatches", "ovs", "rising", "mtu_probes", "network_files"}
+    run = tmp_path / "diagnostics" / "20261204T160000Z"
+    written = write(str(run), texts)
+    assert len(written) == 6
+    for path in written:
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(run).st_mode) == stat.S_IMODE(os.stat(run / "hv1").st_mode) \
+        == 0o700
+    assert (run / "report.md").read_text() == texts["report.md"]
