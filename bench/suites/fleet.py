@@ -23,6 +23,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 if __name__ == "__main__":  # run.py's child: the import path run.py sets up for itself
@@ -30,6 +31,7 @@ if __name__ == "__main__":  # run.py's child: the import path run.py sets up for
     sys.path[:0] = [os.path.join(_BENCH, "tools"),
                     os.path.join(os.path.dirname(_BENCH), "tests", "support")]
 
+import lab_cost  # noqa: E402
 from harness import CALLBACK_PLUGINS, REPO, VENV_BIN, BenchError  # noqa: E402
 
 LOCK = "/run/cnlab-agents.lock"
@@ -55,10 +57,43 @@ def _env(forks, fleet_out=None):
     return env
 
 
+def _session_rss_kib(sid):
+    """The summed RSS of every process of session `sid` (ansible-playbook, its forks, their
+    ssh clients): the controller's memory for that run."""
+    total = 0
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                if int(f.read().rsplit(")", 1)[1].split()[3]) != sid:
+                    continue
+            with open("/proc/%s/status" % p) as f:
+                total += next(int(ln.split()[1]) for ln in f if ln.startswith("VmRSS:"))
+        except (OSError, ValueError, IndexError, StopIteration):
+            continue
+    return total
+
+
 def _play(argv, forks, fleet_out=None, check=True):
+    """Run a playbook (or ansible) in a session of its own: its wall time and result, with
+    res.peak_mib, the controller's peak memory (summed RSS of the session, sampled 4x/s)."""
     start = time.monotonic()
-    res = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, check=False,
-                         env=_env(forks, fleet_out))
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=REPO, env=_env(forks, fleet_out), start_new_session=True)
+    peak = [0]
+
+    def sample():
+        while proc.poll() is None:
+            peak[0] = max(peak[0], _session_rss_kib(proc.pid))
+            time.sleep(0.25)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
+    sampler.join()
+    res = subprocess.CompletedProcess(argv, proc.returncode, out, err)
+    res.peak_mib = round(peak[0] / 1024.0, 1)
     wall = time.monotonic() - start
     if check and res.returncode != 0:
         raise BenchError("%s failed (rc=%d):\n%s\n%s" % (
@@ -96,7 +131,7 @@ def provision(inv, forks, out_json):
                        "playbooks/provision.yml"], forks, fleet_out=out_json)
     with open(out_json) as f:
         cb = json.load(f)
-    return {"wall_s": wall, "changed": _recap_changed(res.stdout),
+    return {"wall_s": wall, "peak_mib": res.peak_mib, "changed": _recap_changed(res.stdout),
             "remote_runs": {h: v["remote"] for h, v in cb["hosts"].items()},
             "remote_tasks": {h: v["remote_tasks"] for h, v in cb["hosts"].items()},
             "tasks": [{"name": t["name"], "action": t["action"],
@@ -116,7 +151,8 @@ def diagnostics(inv, forks, workdir, rep):
     with open(cb) as f:
         runs = {h: v["remote"] for h, v in json.load(f)["hosts"].items()}
     found = re.search(r"diagnostics of \d+ host\(s\): (.*)", res.stdout)
-    return {"wall_s": wall, "remote_runs": runs, "said": found.group(1) if found else None}
+    return {"wall_s": wall, "peak_mib": res.peak_mib, "remote_runs": runs,
+            "said": found.group(1) if found else None}
 
 
 def session_provision(hosts, reps, workdir):
@@ -132,6 +168,8 @@ def session_provision(hosts, reps, workdir):
         inv = os.path.join(lab_dir, "inventory.yml")
         try:
             out["lab_up_s"].append(lab_up(lab_dir, hosts))
+            if rep == 0:            # what one lab host costs, at idle before provisioning
+                out["lab_cost"] = lab_cost.measure(lab_dir, 10)
             ping(inv, forks)
             first = provision(inv, forks, os.path.join(workdir, "first-%d.json" % rep))
             if not any(first["changed"].values()):
