@@ -57,35 +57,43 @@ def _env(forks, fleet_out=None):
     return env
 
 
-def _session_rss_kib(sid):
-    """The summed RSS of every process of session `sid` (ansible-playbook, its forks, their
-    ssh clients): the controller's memory for that run."""
-    total = 0
+def _tree_rss_kib(root):
+    """The summed RSS of process `root` and all its descendants (ansible-playbook, its workers,
+    which start sessions of their own, their ssh clients): the controller's memory for a run."""
+    parent, rss = {}, {}
     for p in os.listdir("/proc"):
         if not p.isdigit():
             continue
         try:
             with open("/proc/%s/stat" % p) as f:
-                if int(f.read().rsplit(")", 1)[1].split()[3]) != sid:
-                    continue
+                parent[int(p)] = int(f.read().rsplit(")", 1)[1].split()[1])
             with open("/proc/%s/status" % p) as f:
-                total += next(int(ln.split()[1]) for ln in f if ln.startswith("VmRSS:"))
+                rss[int(p)] = next(int(ln.split()[1]) for ln in f if ln.startswith("VmRSS:"))
         except (OSError, ValueError, IndexError, StopIteration):
             continue
+    children = {}
+    for pid, ppid in parent.items():
+        children.setdefault(ppid, []).append(pid)
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo += children.get(pid, [])
     return total
 
 
 def _play(argv, forks, fleet_out=None, check=True):
     """Run a playbook (or ansible) in a session of its own: its wall time and result, with
-    res.peak_mib, the controller's peak memory (summed RSS of the session, sampled 4x/s)."""
+    res.peak_mib, the controller's peak memory (summed RSS of its process tree, sampled 4x/s;
+    shared pages of the forked workers count once per worker, as `ps` shows them)."""
     start = time.monotonic()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=REPO, env=_env(forks, fleet_out), start_new_session=True)
+                            cwd=REPO, env=_env(forks, fleet_out))
     peak = [0]
 
     def sample():
         while proc.poll() is None:
-            peak[0] = max(peak[0], _session_rss_kib(proc.pid))
+            peak[0] = max(peak[0], _tree_rss_kib(proc.pid))
             time.sleep(0.25)
 
     sampler = threading.Thread(target=sample, daemon=True)

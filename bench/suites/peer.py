@@ -1,6 +1,11 @@
 """The peer collection beside ours: openvswitch.openvswitch 2.1.1 (from the ansible==10.7.0
 wheel on PyPI), one `openvswitch_port` task per port in a loop, as its users write it.
 
+Why 2.1.1 and not 2.2.x: it is the newest version any registry reachable here serves. 2.2.x is
+published on Galaxy (not reachable from this machine or CI); the `ansible` package, the one
+PyPI route, dropped the collection after 10.x (the wheels of 11.13.0, 12.3.0, 13.5.0 and
+14.5.0 hold no ansible_collections/openvswitch/, checked 2026-12-04).
+
 The collection is installed by `ensure_peer()` into a bench-only path
 (.venv/bench-collections, gitignored), never on the collections path of ./ansible.cfg: the
 peer's playbooks run with ANSIBLE_COLLECTIONS_PATH set to that path alone.

@@ -148,7 +148,10 @@ def render(latest):
     ]
     if "peer" in parts:
         lines.append("- Peer: openvswitch.openvswitch 2.1.1 from the ansible 10.7.0 wheel "
-                     "(PyPI), in .venv/bench-collections only")
+                     "(PyPI), in .venv/bench-collections only: the newest a registry here "
+                     "serves (2.2.x is on Galaxy, not reachable; the ansible wheels 11.13.0, "
+                     "12.3.0, 13.5.0 and 14.5.0 no longer bundle the collection, checked "
+                     "2026-12-04)")
     if "pcap" in parts:
         d = parts["pcap"]["data"]
         lines.append("- %s; %s" % (d["tshark"], d["capinfos"]))

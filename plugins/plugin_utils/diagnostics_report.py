@@ -90,19 +90,36 @@ def _owners(hosts):
             for a in (_internal(vs) or {}).get("addresses") or []}
 
 
+def _addressed(vswitches, name):
+    """{host: [address]} of the hosts whose vSwitch `name` has addresses of its own."""
+    out = {}
+    for host, vss in sorted(vswitches.items()):
+        for o in vss or []:
+            if o.get("name") == name:
+                found = [a.split("/")[0] for a in (_internal(o) or {}).get("addresses") or []
+                         if not a.lower().startswith("fe80:")]
+                if found:
+                    out[host] = found
+    return out
+
+
 def mtu_peers(vswitches, host):
     """{internal port: [address]}: for each of `host`'s vSwitches with an address of its own,
-    the other hosts' addresses on the vSwitch of the same name. vswitches: {host: vswitch_info's
-    vswitches}."""
+    the other hosts' addresses on the vSwitch of the same name, each pair of hosts probed from
+    one side only (a DF probe's reply is as large as its request: one probe tries both
+    directions), the pairs spread evenly (of N hosts, each probes the next N/2 around the
+    circle of their names). vswitches: {host: vswitch_info's vswitches}."""
     out = {}
     for vs in vswitches.get(host) or []:
         mine = _internal(vs)
-        if not mine or not mine.get("addresses"):
+        ring = _addressed(vswitches, vs["name"])
+        if not mine or host not in ring:
             continue
-        theirs = [a.split("/")[0] for other, vss in sorted(vswitches.items()) if other != host
-                  for o in vss or [] if o.get("name") == vs["name"]
-                  for a in (_internal(o) or {}).get("addresses") or []
-                  if not a.lower().startswith("fe80:")]
+        names = list(ring)
+        i, n = names.index(host), len(names)
+        theirs = [a for j, other in enumerate(names)
+                  if 0 < (j - i) % n < (n + 1) // 2 or ((j - i) % n * 2 == n and i < j)
+                  for a in ring[other]]
         if theirs:
             out[mine["name"]] = theirs
     return out

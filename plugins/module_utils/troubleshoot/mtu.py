@@ -2,9 +2,9 @@
 # Copyright: cloudnet.vswitch contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The largest packet that crosses the network from one internal port to a peer's address,
-found with DF probes (`ping -M do`, one echo request each, never fragmented): a smallest probe
-first (it resolves the neighbour and shows the path answers at all), the full MTU of the port
-(a healthy path costs two probes), then a bisection down to the family's minimum. A size fails
+found with DF probes (`ping -M do`, one echo request each, never fragmented): the full MTU of
+the port first (a healthy path costs one probe), then the family's minimum (does the path
+answer at all?), then a bisection between the two. A size fails
 only when two probes in a row got no answer: a reply lost on a busy host is not a small MTU. A
 path that does not answer even the minimum says nothing about MTUs (a firewall may drop ICMP):
 not answered, no size."""
@@ -57,7 +57,6 @@ def probe(run, interface, mtu, address):
     def ok(size):
         return once(size) or once(size)
 
-    low = MIN_SIZE[family]
-    got = largest(ok, mtu, low, low_ok=True) if mtu and ok(low) else None
+    got = largest(ok, mtu, MIN_SIZE[family]) if mtu else None
     return {"interface": interface, "address": address, "mtu": mtu, "largest": got,
             "answered": got is not None, "probes": len(sent)}

@@ -203,7 +203,19 @@ def test_mtu_peers_and_the_narrowest_hop_of_a_path_that_carries_less():
             "203.0.113.3%d/24" % n, "fe80::1/64"]), port("eth1", "uplink", mtu=uplink_mtu)]),
             vswitch("vswitch2", [port("vswitch2", "internal")])]
     fleet = {"hv1": vss(1), "hv2": vss(2, 1300), "hv3": vss(3)}
-    assert report.mtu_peers(fleet, "hv1") == {"vswitch1": ["203.0.113.32", "203.0.113.33"]}
+    # each pair from one side (the reply is as large as the request), spread around the ring
+    assert [report.mtu_peers(fleet, h) for h in ("hv1", "hv2", "hv3")] == [
+        {"vswitch1": ["203.0.113.32"]}, {"vswitch1": ["203.0.113.33"]},
+        {"vswitch1": ["203.0.113.31"]}]
+    for n in (2, 5, 30):
+        ring = {"hv%02d" % i: [vswitch("vswitch1", [port("vswitch1", "internal", addresses=[
+            "203.0.113.%d/24" % (100 + i)])])] for i in range(n)}
+        owner = {"203.0.113.%d" % (100 + i): "hv%02d" % i for i in range(n)}
+        pairs = {tuple(sorted((h, owner[a]))) for h in ring
+                 for a in report.mtu_peers(ring, h).get("vswitch1", [])}
+        assert len(pairs) == n * (n - 1) // 2                  # every pair, once
+        sizes = [len(report.mtu_peers(ring, h).get("vswitch1", [])) for h in ring]
+        assert max(sizes) - min(sizes) <= 1 and sum(sizes) == n * (n - 1) // 2
     probe = {"interface": "vswitch1", "mtu": 1500, "answered": True}
     hosts = {"hv1": {"vswitches": fleet["hv1"], "mtu_probes": [
         dict(probe, address="203.0.113.32", largest=1300),
