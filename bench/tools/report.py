@@ -210,11 +210,10 @@ def _target_rows(parts, one):
                          max(runs) <= 2))
             idem = _med([x["wall_s"] for x in size["idempotent"]])
             ping = _med(size["ping"])
-            if size["hosts"] == 10:
-                text = "%.2f× (%.2f s vs %.2f s, forks %d)" % (
-                    idem / ping, idem, ping, size["forks"])
-                rows.append(("10 hosts: idempotent provision.yml ≤ 1.5× the ping floor", text,
-                             idem / ping <= 1.5))
+            text = "%.2f× (%.2f s vs %.2f s, forks %d)" % (
+                idem / ping, idem, ping, size["forks"])
+            rows.append(("%d hosts: idempotent provision.yml ≤ 1.5× the ping floor"
+                         % size["hosts"], text, idem / ping <= 1.5))
     cap = parts.get("captures", {}).get("data")
     if cap:
         ov = _med([r["overhead_s"] for r in cap["runs"]])
@@ -454,6 +453,7 @@ def _render_fleet(part, before=False):
             "/".join(str(n) for n in sorted({max(x["remote_runs"].values())
                                              for x in size.get("diagnostics") or []})) or "-"]
         out.append("| %s |" % " | ".join(cells))
+    out += _render_growth(part["data"]["sizes"])
     if any(size.get("diagnostics") for size in part["data"]["sizes"]):
         out += ["", "collect_diagnostics.yml runs with its defaults after the idempotent runs, "
                 "on the same lab, right after a ping: every host's counters watched 2 s "
@@ -462,6 +462,43 @@ def _render_fleet(part, before=False):
                     x.get("said") or "?" for size in part["data"]["sizes"]
                     for x in size.get("diagnostics") or []}))]
     return out + [""]
+
+
+def _render_growth(sizes):
+    """How each contender grows with the host count: seconds per host, the controller's peak
+    memory (summed RSS of the run's process tree), and what one lab host costs."""
+    if not any(size.get("lab_cost") for size in sizes):
+        return []
+    out = ["", "How it grows with the host count (medians; seconds per host = wall ÷ hosts; "
+           "controller peak = the summed RSS of ansible's processes during the run, forked "
+           "workers' shared pages counted once each):", "",
+           "| hosts | ping s/host | first run s/host | idempotent s/host | diagnostics s/host "
+           "| controller peak MiB: first / idempotent / diagnostics |",
+           "|---:|---:|---:|---:|---:|---|"]
+    for size in sizes:
+        n = float(size["hosts"])
+
+        def per(key):
+            vals = [x["wall_s"] for x in size.get(key) or []]
+            return "%.2f" % (_med(vals) / n) if vals else "-"
+
+        def peak(key):
+            vals = [x.get("peak_mib") for x in size.get(key) or [] if x.get("peak_mib")]
+            return "%.0f" % max(vals) if vals else "-"
+        out.append("| %d | %.2f | %s | %s | %s | %s / %s / %s |" % (
+            size["hosts"], _med(size["ping"]) / n, per("first"), per("idempotent"),
+            per("diagnostics"), peak("first"), peak("idempotent"), peak("diagnostics")))
+    costs = [size["lab_cost"]["summary"] for size in sizes if size.get("lab_cost")]
+    if costs:
+        big = max(costs, key=lambda c: c["hosts"])
+        out += ["", "One lab host costs (at idle, before provisioning, %d hosts up; "
+                "`bench/tools/lab_cost.py`): %.0f MiB of memory (its init, ovsdb-server, "
+                "ovs-vswitchd and sshd), %.2f %% of a CPU, %.0f links and %.0f OVS ports; the "
+                "machine still had %.1f GiB available. The ToR's OVS holds one port per host "
+                "NIC." % (big["hosts"], big["per_host_rss_mib"], big["per_host_cpu_idle_pct"],
+                           big["per_host_links"], big["per_host_ovs_ports"] or 0,
+                           big["machine_available_gib"])]
+    return out
 
 
 def _render_captures(part):

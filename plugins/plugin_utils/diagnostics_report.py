@@ -67,14 +67,16 @@ def _routes(hosts):
 
 
 def _probed(hosts):
-    """{(host, address)}: the hosts whose neighbour tables our own DF probes wrote to (the
-    probing port's every address): what the diagnostics sent is no evidence of a path."""
+    """{(host, address)}: the neighbour entries our own DF probes wrote - in the probed host's
+    table, the probing port's every address (it answered them); in the probing host's, the
+    address probed (it resolved it): what the diagnostics sent is no evidence of a path."""
     owner = {a: h for a, (h, _vs) in _owners(hosts).items()}
     out = set()
-    for data in hosts.values():
+    for host, data in hosts.items():
         ports = {(_internal(vs) or {}).get("name"): (_internal(vs) or {}).get("addresses")
                  for vs in data.get("vswitches") or []}
         for pr in data.get("mtu_probes") or []:
+            out.add((host, pr.get("address")))
             for a in ports.get(pr.get("interface")) or []:
                 out.add((owner.get(pr.get("address")), a.split("/")[0]))
     return out

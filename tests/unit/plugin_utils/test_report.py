@@ -260,6 +260,11 @@ def test_what_the_dfprobes_wrote_in_a_neighbour_table_is_no_evidence_of_a_path()
     assert report.findings({"hv1": dict(hv1, mtu_probes=[]), "hv2": hv2}) == [
         "hv2: answered Evidence: 203.0.113.31 is in hv2's neighbour table on vswitch1 "
         "(02:cb:00:01:00:01, STALE)."]
+    # and hv1 resolved hv2's address to probe it: hv2 in hv1's table is no evidence either
+    back = dict(path, local_address="203.0.113.31", peer="203.0.113.32")
+    assert report.findings({"hv1": dict(hv1, paths=[back]), "hv2": dict(hv2, paths=[])}) == []
+    assert report.findings({"hv1": dict(hv1, paths=[back], mtu_probes=[]),
+                            "hv2": dict(hv2, paths=[])}) != []
 
 
 def test_a_run_is_written_in_one_go_private_and_a_host_without_results_is_a_finding(tmp_path):
