@@ -475,19 +475,19 @@ def _render_growth(sizes):
            "| hosts | ping s/host | first run s/host | idempotent s/host | diagnostics s/host "
            "| controller peak MiB: first / idempotent / diagnostics |",
            "|---:|---:|---:|---:|---:|---|"]
+    def per(size, key):
+        vals = [x["wall_s"] for x in size.get(key) or []]
+        return "%.2f" % (_med(vals) / size["hosts"]) if vals else "-"
+
+    def peak(size, key):
+        vals = [x.get("peak_mib") for x in size.get(key) or [] if x.get("peak_mib")]
+        return "%.0f" % max(vals) if vals else "-"
+
     for size in sizes:
-        n = float(size["hosts"])
-
-        def per(key):
-            vals = [x["wall_s"] for x in size.get(key) or []]
-            return "%.2f" % (_med(vals) / n) if vals else "-"
-
-        def peak(key):
-            vals = [x.get("peak_mib") for x in size.get(key) or [] if x.get("peak_mib")]
-            return "%.0f" % max(vals) if vals else "-"
         out.append("| %d | %.2f | %s | %s | %s | %s / %s / %s |" % (
-            size["hosts"], _med(size["ping"]) / n, per("first"), per("idempotent"),
-            per("diagnostics"), peak("first"), peak("idempotent"), peak("diagnostics")))
+            size["hosts"], _med(size["ping"]) / size["hosts"], per(size, "first"),
+            per(size, "idempotent"), per(size, "diagnostics"), peak(size, "first"),
+            peak(size, "idempotent"), peak(size, "diagnostics")))
     costs = [size["lab_cost"]["summary"] for size in sizes if size.get("lab_cost")]
     if costs:
         big = max(costs, key=lambda c: c["hosts"])

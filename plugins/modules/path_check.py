@@ -80,7 +80,9 @@ options:
         the other hosts' addresses on the same vSwitch. Each finds the largest packet that gets
         an answer, up to the port's MTU (the smallest size first, 576 bytes or 1280 for IPv6,
         then the full size, so a healthy path costs two probes; then a bisection), in
-        RV(mtu_probes). A size fails only when two probes in a row go unanswered.
+        RV(mtu_probes). A size fails only when two probes in a row go unanswered, and a size
+        found below the MTU is checked again (the MTU, then the first size refused) before it
+        is believed; an answer then marks the path C(lossy).
       - A path that answers not even the smallest probe says nothing about MTUs (a firewall
         may drop ICMP) and has no size.
     type: dict
@@ -255,17 +257,23 @@ mtu_probes:
       type: int
     largest:
       description: The largest packet (bytes, IP header included) that was answered, null when
-        none was.
+        none was, or when a size refused before was answered on the second look (C(lossy)).
       type: int
     answered:
       description: Whether any probe was answered.
       type: bool
+    lossy:
+      description: Whether replies were lost on the way (a size refused before was answered
+        when checked again); a lossy path's C(largest) is its MTU when that was answered, null
+        otherwise - loss is no evidence of a small MTU.
+      type: bool
+      version_added: 1.1.0
     probes:
       description: How many probes were sent.
       type: int
   sample:
     - {interface: vswitch1, address: 203.0.113.32, mtu: 1500, largest: 1300, answered: true,
-       probes: 22}
+       lossy: false, probes: 24}
 drop_counter:
   description: TcpExtIPReversePathFilter of the host, or null where it cannot be read.
   returned: success

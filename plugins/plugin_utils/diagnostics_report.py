@@ -136,8 +136,9 @@ def mtu_findings(hosts):
     out, said = [], set()
     for host, data in sorted(hosts.items()):
         for pr in data.get("mtu_probes") or []:
-            if not pr.get("answered") or not pr.get("mtu") or pr["largest"] >= pr["mtu"]:
-                continue
+            if not pr.get("answered") or not pr.get("mtu") or pr.get("largest") is None or \
+                    pr["largest"] >= pr["mtu"]:
+                continue                        # healthy, silent, or lossy: no MTU evidence
             there, their_vs = owner.get(pr["address"], (None, None))
             mine = next((vs for vs in data.get("vswitches") or []
                          if (_internal(vs) or {}).get("name") == pr["interface"]), None)
@@ -222,10 +223,12 @@ def drift_rows(hosts):
     for host, data in sorted(hosts.items()):
         d = data.get("drift") or {}
         if "after" in d:
+            uplinks = {vs["name"]: drift.uplink_port(vs) for vs in d.get("before") or []}
             for row in drift.rows(host, d.get("before"), d["after"],
                                   [vs["name"] for vs in data.get("vswitches") or []]):
                 if data.get("history"):
-                    row["changed"] = drift.changed_by(row, data["history"])
+                    row["changed"] = drift.changed_by(row, data["history"],
+                                                      uplinks.get(row["object"]))
                 out.append(row)
         elif "error" in d:
             out.append({"host": host, "object": "(every vSwitch)", "field": "drift check",
@@ -290,9 +293,12 @@ def _df_probed(hosts):
         return ["MTU end to end: not probed (diagnostics_mtu_probes false, or no two hosts "
                 "share a vSwitch with addresses)."]
     short = mtu_findings(hosts)
+    lossy = sum(1 for p in probes if p.get("lossy"))
     return ["MTU end to end: %d path(s) probed with DF set from the hosts' internal ports, %d "
-            "answered; %d pair(s) of hosts carry less than the port's MTU." % (
-                len(probes), sum(1 for p in probes if p.get("answered")), len(short))]
+            "answered%s; %d pair(s) of hosts carry less than the port's MTU." % (
+                len(probes), sum(1 for p in probes if p.get("answered")),
+                " (%d lost replies and were probed again)" % lossy if lossy else "",
+                len(short))]
 
 
 def _watched(hosts):

@@ -80,13 +80,24 @@ COLUMNS = {"mac_aging_time": "other_config", "mac_table_size": "other_config",
 _INVOKED = re.compile(r"^(\S+) \(invoked by (.+?)\): (.*)$")
 
 
-def changed_by(row, history):
+def uplink_port(vswitch):
+    """The OVSDB Port of a vSwitch's uplink (as the vswitch module returns it): the bond, or
+    the one NIC; None without one."""
+    up = (vswitch or {}).get("uplink") or {}
+    nics = up.get("interfaces") or []
+    return up.get("bond_name") or (nics[0] if len(nics) == 1 else None)
+
+
+def changed_by(row, history, uplink=None):
     """The last transaction in OVSDB's log (vswitch_info's `history`) that touched the drift
-    row's object - its port's row, or its vSwitch's - in the column the field lives in (a
-    vSwitch: created or deleted): 'TIME UTC, ovs-vsctl invoked by bash: COMMAND' (or the
-    transaction's comment as it is), None when the log does not tell."""
+    row's object - its port's row, the uplink's Port (`uplink`, for an uplink.* field), or its
+    vSwitch's - in the column the field lives in (a vSwitch: created or deleted): 'TIME UTC,
+    ovs-vsctl invoked by bash: COMMAND' (or the transaction's comment as it is), None when the
+    log does not tell."""
     names = re.findall(r"[\w.-]+", row["object"].split(" (")[0])
     name = names[-1] if names else None
+    if row["field"].startswith("uplink.") and uplink:
+        name = uplink
     field = row["field"].split(".")[-1]
     column = COLUMNS.get(field, field)
     for txn in reversed((history or {}).get("transactions") or []):

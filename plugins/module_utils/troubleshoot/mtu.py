@@ -2,12 +2,15 @@
 # Copyright: cloudnet.vswitch contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The largest packet that crosses the network from one internal port to a peer's address,
-found with DF probes (`ping -M do`, one echo request each, never fragmented): the full MTU of
-the port first (a healthy path costs one probe), then the family's minimum (does the path
-answer at all?), then a bisection between the two. A size fails
+found with DF probes (`ping -M do`, one echo request each, never fragmented): a smallest probe
+first (it resolves the neighbour and shows the path answers at all), the full MTU of the port
+(a healthy path costs two probes), then a bisection down to the family's minimum. A size fails
 only when two probes in a row got no answer: a reply lost on a busy host is not a small MTU. A
 path that does not answer even the minimum says nothing about MTUs (a firewall may drop ICMP):
-not answered, no size."""
+not answered, no size. A size found below the MTU is checked once more before it is believed
+(the MTU again, and the first size taken for too large): an answer now means replies were lost
+on a busy path (`lossy`): the MTU answered is the size, a smaller one answered says nothing (no
+size)."""
 
 from __future__ import annotations
 
@@ -45,8 +48,9 @@ def probe_argv(interface, address, size):
 
 
 def probe(run, interface, mtu, address):
-    """{interface, address, mtu, largest, answered, probes}: the largest packet that got an
-    answer with DF set, up to the port's `mtu`."""
+    """{interface, address, mtu, largest, answered, lossy, probes}: the largest packet that
+    got an answer with DF set, up to the port's `mtu`; None when the path does not answer, or
+    answers sizes it refused before (lossy)."""
     family = ipaddress.ip_address(address).version
     sent = []
 
@@ -57,6 +61,14 @@ def probe(run, interface, mtu, address):
     def ok(size):
         return once(size) or once(size)
 
-    got = largest(ok, mtu, MIN_SIZE[family]) if mtu else None
+    low = MIN_SIZE[family]
+    answered = bool(mtu) and ok(low)
+    got = largest(ok, mtu, low, low_ok=True) if answered else None
+    lossy = False
+    if got is not None and got < mtu:
+        if ok(mtu):                         # the full size gets through after all
+            got, lossy = mtu, True
+        elif ok(got + 1):                   # the first size refused is answered now
+            got, lossy = None, True
     return {"interface": interface, "address": address, "mtu": mtu, "largest": got,
-            "answered": got is not None, "probes": len(sent)}
+            "answered": answered, "lossy": lossy, "probes": len(sent)}

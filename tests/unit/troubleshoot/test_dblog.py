@@ -54,3 +54,17 @@ def test_a_drift_row_names_who_changed_it_where_the_log_tells():
              "live": "60"}
     assert drift.changed_by(aging, history) is None      # other_config never changed there
     assert drift.changed_by(tag, None) is None
+
+
+def test_an_uplink_field_is_looked_up_on_the_uplinks_port():
+    """uplink.* fields live on the uplink's Port (a bond, or the one NIC), not the vSwitch's."""
+    history = {"transactions": [{"time": "2026-12-04 13:40:00.000", "comment": (
+        "ovs-vsctl (invoked by bash): ovs-vsctl set Port bond0 lacp=off"), "rows": [
+        {"table": "Port", "row": "bond0", "op": "update", "columns": ["lacp"]}]}]}
+    row = {"host": "hv1", "object": "vswitch2", "field": "uplink.lacp", "declared": "active",
+           "live": "off"}
+    assert drift.changed_by(row, history) is None                 # no Port named vswitch2
+    port = drift.uplink_port({"uplink": {"interfaces": ["eth2", "eth3"], "bond_name": "bond0"}})
+    assert port == "bond0" and drift.uplink_port({"uplink": {"interfaces": ["eth0"]}}) == "eth0"
+    assert drift.changed_by(row, history, port) == (
+        "2026-12-04 13:40:00 UTC, ovs-vsctl invoked by bash: ovs-vsctl set Port bond0 lacp=off")
