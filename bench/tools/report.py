@@ -475,6 +475,7 @@ def _render_growth(sizes):
            "| hosts | ping s/host | first run s/host | idempotent s/host | diagnostics s/host "
            "| controller peak MiB: first / idempotent / diagnostics |",
            "|---:|---:|---:|---:|---:|---|"]
+
     def per(size, key):
         vals = [x["wall_s"] for x in size.get(key) or []]
         return "%.2f" % (_med(vals) / size["hosts"]) if vals else "-"
@@ -496,8 +497,8 @@ def _render_growth(sizes):
                 "ovs-vswitchd and sshd), %.2f %% of a CPU, %.0f links and %.0f OVS ports; the "
                 "machine still had %.1f GiB available. The ToR's OVS holds one port per host "
                 "NIC." % (big["hosts"], big["per_host_rss_mib"], big["per_host_cpu_idle_pct"],
-                           big["per_host_links"], big["per_host_ovs_ports"] or 0,
-                           big["machine_available_gib"])]
+                          big["per_host_links"], big["per_host_ovs_ports"] or 0,
+                          big["machine_available_gib"])]
     return out
 
 

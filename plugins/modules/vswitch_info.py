@@ -18,8 +18,9 @@ description:
     like the bridge, holding the host's addresses), C(vnet) (a VM's port), C(other) (patch,
     tunnel and other ports). Taken from this collection's marks, libvirt's external_ids
     (C(attached-mac), C(iface-id), C(vm-id)), the interface type and the port's shape."
-  - For bonds, C(ovs-appctl bond/show) and C(lacp/show) with each member's link state, whether
-    the bond enabled it, which one is active, and the LACP negotiation status.
+  - For bonds, C(ovs-appctl bond/show), C(lacp/show) and C(lacp/show-stats) with each
+    member's link state and speed, whether the bond enabled it, which one is active, the LACP
+    negotiation status and the malformed LACP PDUs each member received.
   - Bridge settings are reported with their effective values, OVS's defaults where unset
     (fail_mode standalone, mac_aging_time 300 s, mac_table_size 8192).
 author:
@@ -127,8 +128,8 @@ vswitches:
             lacp_status: negotiated
             active_member: eth2
             members:
-              - {name: eth2, ofport: 4, link_state: up, mtu: 1500, enabled: true,
-                 active: true, lacp: current attached}
+              - {name: eth2, ofport: 4, link_state: up, mtu: 1500, link_speed: 10000000000,
+                 enabled: true, active: true, lacp: current attached, lacp_bad_pdus: 0}
 ovs:
   description:
     - Open vSwitch itself on the host.

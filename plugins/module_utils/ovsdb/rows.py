@@ -18,7 +18,7 @@ COLUMNS = {
     "Port": ["name", "interfaces", "tag", "trunks", "vlan_mode", "bond_mode", "lacp",
              "other_config", "external_ids"],
     "Interface": ["name", "type", "external_ids", "mtu_request", "options", "ofport", "error",
-                  "mac_in_use", "link_state", "admin_state", "mtu"],
+                  "mac_in_use", "link_state", "admin_state", "mtu", "link_speed"],
     # The capture module's temporary mirrors.
     "Mirror": ["name", "select_src_port", "select_dst_port", "output_port", "external_ids"],
 }
@@ -104,7 +104,8 @@ def interface_from_json(row, port):
             "mtu_request": _j_opt(row["mtu_request"]), "ofport": _j_opt(row["ofport"]),
             "error": _j_opt(row["error"]), "mac_in_use": _j_opt(row["mac_in_use"]),
             "options": _j_map(row["options"]), "link_state": _j_opt(row["link_state"]),
-            "admin_state": _j_opt(row["admin_state"]), "mtu": _j_opt(row["mtu"])}
+            "admin_state": _j_opt(row["admin_state"]), "mtu": _j_opt(row["mtu"]),
+            "link_speed": _j_opt(row.get("link_speed", ["set", []]))}
 
 
 def interfaces_of(world, names):

@@ -84,15 +84,36 @@ def parse_lacp_show(text):
     return out
 
 
+def parse_lacp_stats(text):
+    """`ovs-appctl lacp/show-stats BOND` -> {member: {counter: n}}, the counters named as OVS
+    prints them ('RX Bad PDUs', 'Link Expired', ...; OVS < 2.15 said slave, some interface)."""
+    out, member = {}, None
+    for line in text.splitlines():
+        m = re.match(r"^(?:member|slave|interface): (\S+?):?$", line.strip())
+        if m:
+            member = out.setdefault(m.group(1), {})
+            continue
+        key, _sep, value = line.strip().partition(":")
+        if member is not None and value.strip().isdigit():
+            member[key.strip()] = int(value)
+    return out
+
+
 def read_bonds(run, world, bridge=None):
     """({bond: parsed bond/show}, {bond: parsed lacp/show}) for every bond port of `world`
-    (of `bridge` only, if given); lacp/show only where LACP is on."""
+    (of `bridge` only, if given); lacp/show and its counters (lacp/show-stats, in `stats`)
+    only where LACP is on."""
     bonds, lacp = {}, {}
     for pname, port in world["ports"].items():
         if len(port["interfaces"]) > 1 and (not bridge or port["bridge"] == bridge):
             bonds[pname] = parse_bond_show(appctl.call(run, "bond/show", pname))
             if port["lacp"] in ("active", "passive"):
                 lacp[pname] = parse_lacp_show(appctl.call(run, "lacp/show", pname))
+                try:
+                    lacp[pname]["stats"] = parse_lacp_stats(
+                        appctl.call(run, "lacp/show-stats", pname))
+                except VswitchError:            # OVS before 2.14 has no lacp/show-stats
+                    lacp[pname]["stats"] = {}
     return bonds, lacp
 
 
@@ -166,7 +187,9 @@ def bond_facts(p, ifaces, bond, lacp):
         "active_member": (bond or {}).get("active_member"),
         "members": [dict(i, enabled=members.get(i["name"], {}).get("enabled"),
                          active=members.get(i["name"], {}).get("active"),
-                         lacp=lacp_members.get(i["name"], {}).get("state"))
+                         lacp=lacp_members.get(i["name"], {}).get("state"),
+                         lacp_bad_pdus=((lacp or {}).get("stats") or {}).get(
+                             i["name"], {}).get("RX Bad PDUs"))
                     for i in ifaces],
     }
 
@@ -210,7 +233,25 @@ def bond_faults(bond):
     if len(mtus) > 1:
         out.append("members differ in MTU (%s)" % ", ".join(
             "%s %s" % (m["name"], m.get("mtu")) for m in members))
+    # a member without carrier reports no speed (or its last one): only the ones up compare
+    speeds = {m.get("link_speed") for m in members
+              if m.get("link_speed") and m.get("link_state") != "down"}
+    if len(speeds) > 1:
+        out.append("members differ in speed (%s; Interface link_speed): the bond spreads "
+                   "flows as if they were equal" % ", ".join(
+                       "%s %s" % (m["name"], _speed(m.get("link_speed"))) for m in members))
+    for m in members:
+        if m.get("lacp_bad_pdus"):
+            out.append("member %s received %d malformed LACP PDUs (lacp/show-stats RX Bad "
+                       "PDUs, since ovs-vswitchd started): check the switch port's LACP "
+                       "settings" % (m["name"], m["lacp_bad_pdus"]))
     return out, dead
+
+
+def _speed(bps):
+    if not bps:
+        return "unknown"
+    return "%g Gb/s" % (bps / 1e9) if bps >= 1e9 else "%g Mb/s" % (bps / 1e6)
 
 
 def interface(world, iname):
@@ -226,6 +267,7 @@ def interface(world, iname):
         "link_state": iface.get("link_state") or ("up" if link.get("up") else None),
         "admin_state": iface.get("admin_state"),
         "mtu": iface.get("mtu") or link.get("mtu"),
+        "link_speed": iface.get("link_speed"),
         "mtu_request": iface.get("mtu_request"),
         "kernel": iname in world["links"],
         "external_ids": dict(iface.get("external_ids", {})),

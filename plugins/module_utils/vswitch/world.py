@@ -62,7 +62,8 @@ def new_link():
 def new_iface(port, **columns):
     """An Interface row the planner predicts, with ovs-vswitchd's status columns still empty."""
     iface = {"port": port, "type": "", "external_ids": {}, "mtu_request": None, "ofport": None,
-             "error": None, "mac_in_use": None, "options": {}, "link_state": None}
+             "error": None, "mac_in_use": None, "options": {}, "link_state": None,
+             "link_speed": None}
     iface.update(columns)
     return iface
 

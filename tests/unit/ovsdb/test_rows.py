@@ -54,7 +54,7 @@ def iface_row(n, name, **cols):
     return dict({"_uuid": ref(n), "name": name, "type": "", "external_ids": NOMAP,
                  "mtu_request": EMPTY, "options": NOMAP, "ofport": EMPTY, "error": EMPTY,
                  "mac_in_use": EMPTY, "link_state": EMPTY, "admin_state": EMPTY,
-                 "mtu": EMPTY}, **cols)
+                 "mtu": EMPTY, "link_speed": EMPTY}, **cols)
 
 
 def host():
@@ -108,7 +108,7 @@ def test_bridge_and_its_internal_port():
     assert w["interfaces"]["vs0"] == {
         "port": "vs0", "type": "internal", "external_ids": {}, "mtu_request": None,
         "ofport": 65534, "error": None, "mac_in_use": "52:54:00:00:00:00", "options": {},
-        "link_state": "up", "admin_state": "up", "mtu": 1500}
+        "link_state": "up", "admin_state": "up", "mtu": 1500, "link_speed": None}
     # Kernel facts are not OVSDB's: the decoder leaves them empty for host/kernel.py.
     assert w["links"] == {} and w["routes"] == []
     assert "mirrors" not in w

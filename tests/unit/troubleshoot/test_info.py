@@ -109,3 +109,51 @@ def test_dpif_show_says_the_datapath_each_bridge_really_got(release):
             "system@ovs-system: hit:0 missed:0\n  vswitch0:\n    eth0 1/1: (system)\n")
     assert info.parse_dpif_types(both) == {"vswitch1": "netdev", "vswitch0": "system"}
     assert info.parse_dpif_types("") == {}
+
+
+# lacp/show-stats as OVS 3.x prints it (lib/lacp.c lacp_print_stats); OVS < 2.15 said slave
+LACP_STATS = """---- bond0 statistics ----
+
+member: eth2:
+  TX PDUs: 120
+  RX PDUs: 118
+  RX Bad PDUs: 3
+  RX Marker Request PDUs: 0
+  Link Expired: 1
+  Link Defaulted: 1
+  Carrier Status Changed: 0
+
+member: eth3:
+  TX PDUs: 120
+  RX PDUs: 119
+  RX Bad PDUs: 0
+  RX Marker Request PDUs: 0
+  Link Expired: 0
+  Link Defaulted: 1
+  Carrier Status Changed: 0
+"""
+
+
+def test_lacp_stats_and_what_a_bond_says_of_speeds_and_bad_pdus():
+    stats = info.parse_lacp_stats(LACP_STATS)
+    assert stats["eth2"]["RX Bad PDUs"] == 3 and stats["eth3"]["Link Expired"] == 0
+    assert info.parse_lacp_stats("slave: eth2:\n\tRX Bad PDUs: 2\n") == {"eth2": {
+        "RX Bad PDUs": 2}}
+    port = {"bond_mode": "balance-tcp", "lacp": "active"}
+    ifaces = [{"name": "eth2", "link_state": "up", "mtu": 1500, "link_speed": 10000000000},
+              {"name": "eth3", "link_state": "up", "mtu": 1500, "link_speed": 1000000000}]
+    bond = {"lacp_status": "negotiated", "members": [
+        {"name": "eth2", "enabled": True}, {"name": "eth3", "enabled": True}]}
+    lacp = {"members": [{"name": "eth2", "state": "current attached"},
+                        {"name": "eth3", "state": "current attached"}], "stats": stats}
+    faults, dead = info.bond_faults(info.bond_facts(port, ifaces, bond, lacp))
+    assert not dead and faults == [
+        "members differ in speed (eth2 10 Gb/s, eth3 1 Gb/s; Interface link_speed): the bond "
+        "spreads flows as if they were equal",
+        "member eth2 received 3 malformed LACP PDUs (lacp/show-stats RX Bad PDUs, since "
+        "ovs-vswitchd started): check the switch port's LACP settings"]
+    # a member without carrier keeps its last speed: not compared
+    ifaces[1].update(link_state="down")
+    lacp["stats"] = {}
+    assert info.bond_faults(info.bond_facts(port, ifaces, bond, lacp))[0] == [
+        "member eth3 has no carrier (link_state down)"]
