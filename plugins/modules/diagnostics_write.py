@@ -45,16 +45,19 @@ seealso:
     plugin_type: filter
   - plugin: cloudnet.vswitch.diagnostics_drift
     plugin_type: filter
+extends_documentation_fragment:
+  - cloudnet.vswitch.common.attributes
+  - cloudnet.vswitch.common.action_attributes
 attributes:
+  action:
+    details: The work is done by the action plugin on the controller.
   check_mode:
-    support: full
-    description: Nothing is written; the findings and drift are returned all the same.
+    details: Nothing is written; the findings and the drift are returned all the same.
   diff_mode:
     support: none
-    description: Files are written whole; there is nothing to diff.
-  platform:
-    platforms: posix
-    description: The controller.
+  idempotent:
+    support: none
+    details: Every run rewrites the run directory's files.
 """
 
 EXAMPLES = r"""
