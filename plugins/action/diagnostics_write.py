@@ -20,17 +20,19 @@ from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import diagnostic
 def write(run_dir, texts):
     """Each {relative path: text} under run_dir, 0600, in directories 0700; the paths."""
     root = os.path.realpath(run_dir)
+    for rel in texts:                       # every path checked before anything is written
+        path = os.path.realpath(os.path.join(root, rel))
+        if not path.startswith(root + os.sep):
+            raise AnsibleActionFail("diagnostics_write: %r is not inside %s (a host named so?)"
+                                    % (rel, root))
     os.makedirs(root, mode=0o700, exist_ok=True)
     os.chmod(root, 0o700)
     written = []
     for rel, text in sorted(texts.items()):
         path = os.path.realpath(os.path.join(root, rel))
-        if not path.startswith(root + os.sep):
-            raise AnsibleActionFail("diagnostics_write: %r is not inside %s (a host named so?)"
-                                    % (rel, root))
         parent = os.path.dirname(path)
         if not os.path.isdir(parent):
-            os.mkdir(parent, 0o700)
+            os.makedirs(parent, mode=0o700)
         write_private(path, text)
         written.append(path)
     return written
@@ -51,7 +53,11 @@ class ActionModule(ActionBase):
         hosts = args.get("hosts") or task_vars.get("ansible_play_hosts_all") or []
         data = {h: (hostvars[h] if h in hostvars else {}).get(args["fact"]) for h in hosts}
         name = os.path.basename(os.path.normpath(args["dir"]))
-        texts, found, drifted = diagnostics_report.run_files(data, name, args.get("host_ip"))
+        try:
+            texts, found, drifted = diagnostics_report.run_files(data, name,
+                                                                 args.get("host_ip"))
+        except ValueError as e:
+            raise AnsibleActionFail("diagnostics_write: %s" % e) from None
         written = []
         if not self._task.check_mode:
             try:

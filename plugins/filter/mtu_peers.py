@@ -14,11 +14,12 @@ description:
     hosts have on the internal port of the vSwitch of the same name (the same network, by the
     inventory's convention); the input of
     O(cloudnet.vswitch.path_check#module:mtu_peers).
-  - Each pair of hosts is probed from one side only (a DF probe's reply is as large as its
-    request, so one probe tries both directions), the pairs spread evenly over the hosts - of
-    N hosts with an address on that vSwitch, each probes the next N/2 in the order of their
-    names, around the circle - so the fleet sends N(N-1)/2 probes, not N(N-1), and no host
-    probes more than half of the others.
+  - Each pair of hosts is probed from one side only, so the fleet sends N(N-1)/2 probes, not
+    N(N-1) - from the host whose internal port takes the larger MTU (a probe goes up to its
+    sender's MTU), and between equal MTUs spread evenly over the hosts (of N hosts with an
+    address on that vSwitch, each probes the next N/2 in the order of their names, around
+    the circle). The probe tests the path there with DF set; its reply comes back on the same
+    VLAN (fragmented where it must be).
   - A vSwitch without an address of this host's own is left out (nothing to probe from).
 options:
   _input:

@@ -93,24 +93,37 @@ def _owners(hosts):
 
 
 def _addressed(vswitches, name):
-    """{host: [address]} of the hosts whose vSwitch `name` has addresses of its own."""
+    """{host: ([address], its internal port's MTU)} of the hosts whose vSwitch `name` has
+    addresses of its own."""
     out = {}
     for host, vss in sorted(vswitches.items()):
         for o in vss or []:
             if o.get("name") == name:
-                found = [a.split("/")[0] for a in (_internal(o) or {}).get("addresses") or []
+                port = _internal(o) or {}
+                found = [a.split("/")[0] for a in port.get("addresses") or []
                          if not a.lower().startswith("fe80:")]
                 if found:
-                    out[host] = found
+                    out[host] = (found, port.get("mtu") or 0)
     return out
+
+
+def _probes(i, j, n, mine, theirs):
+    """Whether host i of the n around the circle probes host j: the larger MTU probes; between
+    equal ones, i probes the next n/2."""
+    if mine != theirs:
+        return mine > theirs
+    d = (j - i) % n
+    return 0 < d < (n + 1) // 2 or (d * 2 == n and i < j)
 
 
 def mtu_peers(vswitches, host):
     """{internal port: [address]}: for each of `host`'s vSwitches with an address of its own,
     the other hosts' addresses on the vSwitch of the same name, each pair of hosts probed from
-    one side only (a DF probe's reply is as large as its request: one probe tries both
-    directions), the pairs spread evenly (of N hosts, each probes the next N/2 around the
-    circle of their names). vswitches: {host: vswitch_info's vswitches}."""
+    one side only: the one whose port takes the larger MTU (a probe goes up to its sender's
+    MTU), and between equal ones the pairs spread evenly (of N hosts, each probes the next N/2
+    around the circle of their names). A probe tests the path there with DF set; its reply
+    comes back by the same VLAN, fragmented where it must be. vswitches: {host:
+    vswitch_info's vswitches}."""
     out = {}
     for vs in vswitches.get(host) or []:
         mine = _internal(vs)
@@ -118,10 +131,10 @@ def mtu_peers(vswitches, host):
         if not mine or host not in ring:
             continue
         names = list(ring)
-        i, n = names.index(host), len(names)
         theirs = [a for j, other in enumerate(names)
-                  if 0 < (j - i) % n < (n + 1) // 2 or ((j - i) % n * 2 == n and i < j)
-                  for a in ring[other]]
+                  if other != host and _probes(names.index(host), j, len(names),
+                                               ring[host][1], ring[other][1])
+                  for a in ring[other][0]]
         if theirs:
             out[mine["name"]] = theirs
     return out
@@ -469,6 +482,9 @@ def run_files(hosts, generated=None, host_ip=None):
     """A diagnostics run as {relative path: text}: each host's JSON (HOST_FILES; none for a
     host without results, None in `hosts`), report.md, report.html and summary.json; and the
     findings and drift rows, for the play. Pure."""
+    clash = sorted(set(hosts) & {"report.md", "report.html", "summary.json"})
+    if clash:
+        raise ValueError("a host named %s would overwrite the run's own file" % clash[0])
     data = {h: d if isinstance(d, dict) else NO_DATA for h, d in hosts.items()}
     out = {}
     for host, d in sorted(hosts.items()):
@@ -478,7 +494,8 @@ def run_files(hosts, generated=None, host_ip=None):
             value = {k: d.get(k) for k in keys} if isinstance(keys, list) else d.get(keys)
             if value is not None:
                 out["%s/%s" % (host, name)] = json.dumps(value, indent=4, sort_keys=True) + "\n"
-    listed = ["%s/{vswitches,fdb,routes}.json" % h for h in sorted(data)]
+    listed = ["%s/{vswitches,fdb,routes}.json" % h for h in sorted(hosts)
+              if isinstance(hosts[h], dict)]
     found = findings(data, host_ip)
     drifted = drift_rows(data)
     out["report.md"] = markdown(data, generated, host_ip, listed)

@@ -162,8 +162,9 @@ def boot_rows(host, vswitches, network_files):
                 written)
         if said["uplinks"] is not None and said["uplinks"] != nics:
             row(name, "uplink.interfaces at boot", show(said["uplinks"]), show(nics), written)
-    if persisted:
+    if persisted:           # this collection's vSwitches only: another manager's bridge
+        ours = {vs["name"] for vs in vswitches or [] if vs.get("ours")}   # persists elsewhere
         for name, (addresses, _nics) in sorted(live.items()):
-            if name not in persisted and addresses:
+            if name not in persisted and name in ours and addresses:
                 row(name, "internal.addresses at boot", "unset (no file)", show(addresses))
     return out

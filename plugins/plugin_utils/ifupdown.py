@@ -124,6 +124,20 @@ def _cidr(address, netmask=None):
         return text
 
 
+def _global(addresses):
+    """The addresses as the live side has them: link-local ones (fe80::/10) never move, and
+    vswitch_info does not list them."""
+    out = []
+    for a in addresses:
+        try:
+            if ipaddress.ip_interface(a).ip.is_link_local:
+                continue
+        except ValueError:
+            pass
+        out.append(a)
+    return sorted(out)
+
+
 def _ifupdown_boot(text, name):
     up, stanzas, current = set(), [], None
     for line in text.splitlines():
@@ -141,7 +155,7 @@ def _ifupdown_boot(text, name):
             current[words[0]].append(words[1])
     # an interface that no auto / allow-* line names is not brought up at boot
     addresses = [_cidr(a, st["netmask"][-1]) for st in stanzas for a in st["address"]]
-    return {"addresses": sorted(addresses) if name in up else [],
+    return {"addresses": _global(addresses) if name in up else [],
             "uplinks": sorted(up - {name, "lo"})}
 
 
@@ -152,30 +166,40 @@ def _netplan_boot(text, name):
     if not isinstance(ethernets, dict):
         raise ValueError("network.ethernets is not a map")
     entry = ethernets.get(name) or {}
+    listed = entry.get("addresses") or [] if isinstance(entry, dict) else []
+    if not isinstance(listed, list):
+        raise ValueError("network.ethernets.%s.addresses is not a list" % name)
     # netplan's addresses: strings, or {address: {lifetime, label}} maps
-    addresses = [_cidr(next(iter(a)) if isinstance(a, dict) else a)
-                 for a in entry.get("addresses") or []]
+    addresses = [_cidr(next(iter(a)) if isinstance(a, dict) else a) for a in listed]
     uplinks = sorted((e.get("set-name") if isinstance(e, dict) else None) or k
                      for k, e in ethernets.items() if k != name)
-    return {"addresses": sorted(addresses), "uplinks": uplinks}
+    return {"addresses": _global(addresses), "uplinks": uplinks}
 
 
 def _keyfile_boot(text, name):
-    conf = configparser.ConfigParser(interpolation=None)
+    conf = configparser.ConfigParser(interpolation=None, strict=False)
     conf.read_string(text)
     autoconnect = conf.get("connection", "autoconnect", fallback="true").lower()
     if conf.get("connection", "interface-name", fallback=name) != name or \
             autoconnect in ("false", "no", "0"):
         return {"addresses": [], "uplinks": None}
     addresses = []
-    for family in ("ipv4", "ipv6"):
+    for family, plen in (("ipv4", 24), ("ipv6", 64)):
         if conf.get(family, "method", fallback="") != "manual":
             continue
         for key, value in conf.items(family):
-            if re.match(r"^address(es)?\d*$", key):
-                addresses += [_cidr(a.split(",")[0]) for a in value.split(";") if a.strip()]
+            if not re.match(r"^address(es)?\d*$", key):
+                continue
+            if "/" not in value and value.count(";") >= 1 and value.split(";")[1].isdigit():
+                # the legacy form, address;prefix;gateway
+                addresses.append(_cidr(value.split(";")[0], value.split(";")[1]))
+                continue
+            # address1=ADDR[/PREFIX][,GATEWAY]; without a prefix NetworkManager takes 24 / 64
+            for a in (a.split(",")[0].strip() for a in value.split(";")):
+                if a:
+                    addresses.append(_cidr(a if "/" in a else "%s/%d" % (a, plen)))
     # NetworkManager brings no uplink up here: OVS owns it (persist_networkmanager.yml)
-    return {"addresses": sorted(addresses), "uplinks": None}
+    return {"addresses": _global(addresses), "uplinks": None}
 
 
 BOOT = {"ifupdown": _ifupdown_boot, "netplan": _netplan_boot, "networkmanager": _keyfile_boot}

@@ -233,15 +233,19 @@ def bond_faults(bond):
     if len(mtus) > 1:
         out.append("members differ in MTU (%s)" % ", ".join(
             "%s %s" % (m["name"], m.get("mtu")) for m in members))
-    # a member without carrier reports no speed (or its last one): only the ones up compare
+    # a member without carrier reports no speed (or its last one): only the ones up compare;
+    # only where the bond spreads flows over its members (active-backup uses one at a time,
+    # and a slower backup is a design)
     speeds = {m.get("link_speed") for m in members
               if m.get("link_speed") and m.get("link_state") != "down"}
-    if len(speeds) > 1:
+    if len(speeds) > 1 and bond.get("mode") in ("balance-slb", "balance-tcp") and not failed:
         out.append("members differ in speed (%s; Interface link_speed): the bond spreads "
                    "flows as if they were equal" % ", ".join(
                        "%s %s" % (m["name"], _speed(m.get("link_speed"))) for m in members))
+    # malformed LACP PDUs are counted since ovs-vswitchd started: a cause only beside a member
+    # whose LACP is not in sync now (a count alone may be an old event)
     for m in members:
-        if m.get("lacp_bad_pdus"):
+        if m.get("lacp_bad_pdus") and lacp_on and (failed or m.get("lacp") != LACP_IN_SYNC):
             out.append("member %s received %d malformed LACP PDUs (lacp/show-stats RX Bad "
                        "PDUs, since ovs-vswitchd started): check the switch port's LACP "
                        "settings" % (m["name"], m["lacp_bad_pdus"]))

@@ -82,10 +82,10 @@ def boot_file(addresses, uplinks=("eth1",), name="vswitch0"):
             "vswitch": name, "text": text, "modified": "2026-12-04 13:00:00"}
 
 
-BOOT_LIVE = [{"name": "vswitch0", "ports": [
+BOOT_LIVE = [{"name": "vswitch0", "ours": True, "ports": [
     {"name": "vswitch0", "role": "internal", "addresses": ["203.0.113.12/24"]},
     {"name": "eth1", "role": "uplink"}]},
-    {"name": "vswitch2", "ports": [
+    {"name": "vswitch2", "ours": True, "ports": [
         {"name": "vswitch2", "role": "internal", "addresses": ["198.51.100.9/24"]},
         {"name": "bond0", "role": "uplink",
          "bond": {"members": [{"name": "eth3"}, {"name": "eth2"}]}}]}]
@@ -111,6 +111,9 @@ def test_boot_what_the_network_files_bring_back_against_what_lives():
         ("vswitch9", "vSwitch at boot",
          "brought up by /etc/network/interfaces.d/cloudnet-vswitch9", "missing"),
         ("vswitch2", "internal.addresses at boot", "unset (no file)", '["198.51.100.9/24"]')]
+    # another manager's bridge (OpenStack's br-ex) persists its addresses elsewhere
+    foreign = [dict(BOOT_LIVE[1], ours=False)]
+    assert drift.boot_rows("hv1", BOOT_LIVE[:1] + foreign, gone[:1]) == []
     # a host that persists nothing (runtime) has nothing to compare
     assert drift.boot_rows("hv1", BOOT_LIVE, []) == []
 

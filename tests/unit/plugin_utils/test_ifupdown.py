@@ -168,3 +168,21 @@ def test_boot_keyfile_not_autoconnected_brings_nothing_back():
 def test_boot_a_file_that_cannot_be_read_says_why(backend, text):
     got = ifupdown.boot(backend, text, "vswitch1")
     assert got["addresses"] is None and got["error"] and "\n" not in got["error"]
+
+
+def test_boot_keyfile_as_networkmanager_reads_it():
+    """No prefix: NetworkManager takes 24 (IPv4) or 64 (IPv6); the legacy address;prefix;gw
+    form; a key written twice (NetworkManager takes the last); link-local never compared."""
+    text = ("[connection]\ninterface-name=vswitch1\n[ipv4]\nmethod=manual\n"
+            "address1=203.0.113.5\naddresses2=203.0.113.6;25;203.0.113.1;\n"
+            "[ipv6]\nmethod=manual\naddress1=2001:db8::5\naddress2=fe80::5/64\n"
+            "address2=fe80::5/64\n")
+    assert ifupdown.boot("networkmanager", text, "vswitch1") == {
+        "addresses": ["2001:db8::5/64", "203.0.113.5/24", "203.0.113.6/25"], "uplinks": None,
+        "error": None}
+
+
+def test_boot_netplan_addresses_not_a_list_is_unreadable():
+    got = ifupdown.boot("netplan", "network:\n  ethernets:\n    vswitch1:\n"
+                                   "      addresses: 203.0.113.5/24\n", "vswitch1")
+    assert got["addresses"] is None and "is not a list" in got["error"]

@@ -216,6 +216,13 @@ def test_mtu_peers_and_the_narrowest_hop_of_a_path_that_carries_less():
         assert len(pairs) == n * (n - 1) // 2                  # every pair, once
         sizes = [len(report.mtu_peers(ring, h).get("vswitch1", [])) for h in ring]
         assert max(sizes) - min(sizes) <= 1 and sum(sizes) == n * (n - 1) // 2
+    # the port with the larger MTU probes (a probe goes up to its sender's MTU)
+    jumbo = {"a": [vswitch("vswitch1", [port("vswitch1", "internal", mtu=1500,
+                                             addresses=["203.0.113.1/24"])])],
+             "b": [vswitch("vswitch1", [port("vswitch1", "internal", mtu=9000,
+                                             addresses=["203.0.113.2/24"])])]}
+    assert (report.mtu_peers(jumbo, "a"), report.mtu_peers(jumbo, "b")) == (
+        {}, {"vswitch1": ["203.0.113.1"]})
     probe = {"interface": "vswitch1", "mtu": 1500, "answered": True}
     hosts = {"hv1": {"vswitches": fleet["hv1"], "mtu_probes": [
         dict(probe, address="203.0.113.32", largest=1300),

@@ -147,13 +147,20 @@ def test_lacp_stats_and_what_a_bond_says_of_speeds_and_bad_pdus():
     lacp = {"members": [{"name": "eth2", "state": "current attached"},
                         {"name": "eth3", "state": "current attached"}], "stats": stats}
     faults, dead = info.bond_faults(info.bond_facts(port, ifaces, bond, lacp))
+    # in sync: the bad PDUs counted since ovs-vswitchd started are history, no finding
     assert not dead and faults == [
         "members differ in speed (eth2 10 Gb/s, eth3 1 Gb/s; Interface link_speed): the bond "
-        "spreads flows as if they were equal",
-        "member eth2 received 3 malformed LACP PDUs (lacp/show-stats RX Bad PDUs, since "
-        "ovs-vswitchd started): check the switch port's LACP settings"]
+        "spreads flows as if they were equal"]
+    assert info.bond_faults(info.bond_facts(dict(port, bond_mode="active-backup", lacp=None),
+                                            ifaces, dict(bond, lacp_status=None), None))[0] == []
+    lacp["members"][0]["state"] = "current detached"       # eth2 out of sync now: a cause
+    faults = info.bond_faults(info.bond_facts(port, ifaces, bond, lacp))[0]
+    assert faults[-1] == ("member eth2 received 3 malformed LACP PDUs (lacp/show-stats RX Bad "
+                          "PDUs, since ovs-vswitchd started): check the switch port's LACP "
+                          "settings")
     # a member without carrier keeps its last speed: not compared
     ifaces[1].update(link_state="down")
     lacp["stats"] = {}
+    lacp["members"][0]["state"] = "current attached"
     assert info.bond_faults(info.bond_facts(port, ifaces, bond, lacp))[0] == [
         "member eth3 has no carrier (link_state down)"]
