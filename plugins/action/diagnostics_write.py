@@ -38,6 +38,18 @@ def write(run_dir, texts):
     return written
 
 
+def _fact(task_vars, host, name):
+    """The host's fact `name`, None when it has none: this task's host's from its own
+    variables (the implicit localhost is in no inventory, and hostvars does not find it),
+    the others' from hostvars."""
+    if host == task_vars.get("inventory_hostname"):
+        return task_vars.get(name)
+    try:
+        return (task_vars.get("hostvars") or {})[host][name]
+    except KeyError:
+        return None
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
@@ -49,9 +61,8 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        hostvars = task_vars.get("hostvars") or {}
         hosts = args.get("hosts") or task_vars.get("ansible_play_hosts_all") or []
-        data = {h: (hostvars[h] if h in hostvars else {}).get(args["fact"]) for h in hosts}
+        data = {h: _fact(task_vars, h, args["fact"]) for h in hosts}
         name = os.path.basename(os.path.normpath(args["dir"]))
         try:
             texts, found, drifted = diagnostics_report.run_files(data, name,

@@ -61,12 +61,30 @@ attributes:
 """
 
 EXAMPLES = r"""
-# What the diagnostics role does after every host's results are in (roles/diagnostics).
-- name: Each host's JSON, the report and the summary
+# What the diagnostics role does once every host's results are in (roles/diagnostics), here
+# with vswitch_info's alone.
+- name: Ports and roles of this host
+  cloudnet.vswitch.vswitch_info:
+  register: info
+
+- name: Keep them as this host's results
+  ansible.builtin.set_fact:
+    my_diagnostics:
+      vswitches: "{{ info.vswitches }}"
+      mtu_mismatches: "{{ info.mtu_mismatches }}"
+      ovs: "{{ info.ovs }}"
+
+- name: Each host's JSON, the report and the summary, in one task on the controller
   run_once: true
   cloudnet.vswitch.diagnostics_write:
     dir: "{{ output_dir }}/diagnostics/{{ now(utc=true, fmt='%Y%m%dT%H%M%SZ') }}"
+    fact: my_diagnostics
   register: written
+
+- name: What it found, and where the report is
+  ansible.builtin.debug:
+    msg: "{{ written.findings | length }} finding(s); {{ written.written | select('search',
+      'report.html$') | first }}"
 """
 
 RETURN = r"""

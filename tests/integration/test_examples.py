@@ -595,9 +595,30 @@ def check_trace(rig, res):
         (o["port"], o["vlan"]) for o in vlan30["outputs"]]
 
 
+def setup_diagnostics_write(rig):
+    rack(rig)
+    rig.vars["output_dir"] = str(rig.tmp)
+
+
+def check_diagnostics_write(rig, res):
+    done = res("Each host's JSON")
+    run = os.path.dirname(done["written"][-1])
+    assert sorted(os.path.relpath(p, run) for p in done["written"]) == [
+        "localhost/vswitches.json", "report.html", "report.md", "summary.json"]
+    assert all(os.stat(p).st_mode & 0o777 == 0o600 for p in done["written"])
+    assert os.stat(run).st_mode & 0o777 == 0o700
+    with open(os.path.join(run, "localhost", "vswitches.json")) as f:
+        assert [v["name"] for v in json.load(f)["vswitches"]] == ["vswitch0"]
+    with open(os.path.join(run, "summary.json")) as f:
+        assert json.load(f) == {"hosts": 1, "findings": done["findings"], "drift": []}
+    assert res("What it found")["msg"] == "%d finding(s); %s" % (
+        len(done["findings"]), os.path.join(run, "report.html"))
+
+
 CASES = {name: (globals()["setup_" + name], globals()["check_" + name])
          for name in ("vswitch", "bridge", "uplink", "vnet", "vswitch_info", "fdb_info",
-                      "path_check", "locate", "capture", "capture_report", "guard", "trace")}
+                      "path_check", "locate", "capture", "capture_report", "guard", "trace",
+                      "diagnostics_write")}
 
 
 def test_every_module_has_a_case():
