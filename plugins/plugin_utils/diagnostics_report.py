@@ -131,9 +131,9 @@ def mtu_peers(vswitches, host):
         if not mine or host not in ring:
             continue
         names = list(ring)
+        i = names.index(host)
         theirs = [a for j, other in enumerate(names)
-                  if other != host and _probes(names.index(host), j, len(names),
-                                               ring[host][1], ring[other][1])
+                  if j != i and _probes(i, j, len(names), ring[host][1], ring[other][1])
                   for a in ring[other][0]]
         if theirs:
             out[mine["name"]] = theirs
@@ -498,8 +498,9 @@ def run_files(hosts, generated=None, host_ip=None):
               if isinstance(hosts[h], dict)]
     found = findings(data, host_ip)
     drifted = drift_rows(data)
-    out["report.md"] = markdown(data, generated, host_ip, listed)
-    out["report.html"] = html(data, generated, host_ip, listed)
+    report = blocks(data, generated, host_ip, listed)       # once, for both renderings
+    out["report.md"] = document.markdown(TITLE, report)
+    out["report.html"] = document.html(TITLE, report)
     out["summary.json"] = json.dumps({"hosts": len(data), "findings": found, "drift": drifted},
                                      indent=4, sort_keys=True) + "\n"
     return out, found, drifted
