@@ -6,7 +6,8 @@ bench/tools/): one_host (one vSwitch with P vnet ports; one_host.py), peer
 (openvswitch.openvswitch 2.1.1's openvswitch_port loop; peer.py), memory (peak memory of the
 module process at P = 5,000), pcap (the capture report on 1M and 10M-packet pcaps beside
 tshark and capinfos; pcap_bench.py), fleet (provision.yml on the lab, 3 and 10 hosts;
-fleet.py) and captures (collect_captures.yml on 3 hosts; fleet.py). Each suite's raw result
+fleet.py) and captures (collect_captures.yml on 3 and 10 hosts, --captures-hosts;
+fleet.py). Each suite's raw result
 goes to bench/results/<timestamp>.json and replaces that suite's entry in
 bench/results/latest.json, from which bench/RESULTS.md is rendered: suites can be re-run one
 at a time and the page still shows all of them, each with its own date and load.
@@ -91,6 +92,7 @@ def main(argv=None):
     ap.add_argument("--memory-ports", type=int, nargs="+", default=[5000])
     ap.add_argument("--pcap-packets", type=int, nargs="+", default=[1000000, 10000000])
     ap.add_argument("--fleet-hosts", type=int, nargs="+", default=[3, 10])
+    ap.add_argument("--captures-hosts", type=int, nargs="+", default=[3, 10])
     ap.add_argument("-r", "--reps", type=int, default=3, help="repetitions (default: 3)")
     ap.add_argument("--reps-big", type=int, default=2,
                     help="repetitions for P >= 5000 (default: 2; a create and delete of a "
@@ -162,7 +164,8 @@ def main(argv=None):
                 attempt("fleet", lambda: fleet.run_fleet(args.fleet_hosts, args.reps, workdir,
                                                          log))
             if "captures" in args.suites:
-                attempt("captures", lambda: fleet.run_captures(args.reps, workdir, log))
+                attempt("captures", lambda: fleet.run_captures(args.captures_hosts, args.reps,
+                                                               workdir, log))
     except KeyboardInterrupt:
         log("interrupted: sandboxes cleaned up, what was measured so far is written")
     doc["duration_s"] = time.monotonic() - started

@@ -3,15 +3,17 @@
   fleet     provision.yml on N hosts: first run and idempotent re-run, then
             collect_diagnostics.yml, beside `ansible -m ping` on the same lab; remote module
             runs per host (the bench-only callback bench_fleet); forks used.
-  captures  collect_captures.yml on 3 hosts with a 10 s capture: wall time minus the capture
-            duration, and the start skew between hosts (from the captures' sidecars), with
-            the per-task timeline that shows where the rest goes.
+  captures  collect_captures.yml on N hosts following hv1's VM (VLAN 10), which pings the
+            VMs on VLAN 10 of up to 5 other hosts, with a 10 s capture: wall time minus the
+            capture duration, and the start skew between hosts (from the captures'
+            sidecars), with the per-task timeline that shows where the rest goes.
 
 The lab is one per machine and shared: each lab session runs in a child process under
 `flock /run/cnlab-agents.lock` and takes the lab down before the lock is released (one child
 per lab size and suite, each well under 15 minutes).
 
-  python bench/suites/fleet.py provision N REPS OUT.json WORKDIR    (the child; run.py calls it)
+  python bench/suites/fleet.py provision|captures N REPS OUT.json WORKDIR
+      (the child; run.py calls it)
 """
 
 from __future__ import annotations
@@ -35,8 +37,7 @@ import lab_cost  # noqa: E402
 from harness import CALLBACK_PLUGINS, REPO, VENV_BIN, BenchError  # noqa: E402
 
 LOCK = "/run/cnlab-agents.lock"
-CAPTURE_HOST_IP = "203.0.113.102"  # hv1's VM on VLAN 10 (the captures Molecule scenario's)
-CAPTURE_PEER_IP = "203.0.113.106"  # hv2's VM on VLAN 10
+CAPTURE_PEER_HOSTS = 5  # hv1's VM on VLAN 10 followed, its peers the VMs on hv2..hv6's
 CAPTURE_DURATION = 10
 
 
@@ -201,24 +202,32 @@ def session_provision(hosts, reps, workdir):
     return out
 
 
-def _vm_netns(inv, host, address):
+def _vlan10_vms(inv, hosts):
+    """{host: (address, netns)} of each host's VM on vswitch0's VLAN 10 (its vm2), in host
+    order."""
     import yaml
 
     with open(inv) as f:
         data = yaml.safe_load(f)
-    hv = data["all"]["children"]["hypervisors"]["hosts"][host]
-    for vm in hv["lab_vms"]:
-        if str(vm.get("address", "")).startswith(address + "/"):
-            return vm["netns"]
-    raise BenchError("no VM with %s on %s" % (address, host))
+    hvs = data["all"]["children"]["hypervisors"]["hosts"]
+    out = {}
+    for host in hosts:
+        vm = next((vm for vm in hvs[host]["lab_vms"]
+                   if vm["vswitch"] == "vswitch0" and vm.get("tag") == 10), None)
+        if vm is None:
+            raise BenchError("no VM on vswitch0's VLAN 10 on %s" % host)
+        out[host] = (vm["address"].split("/")[0], vm["netns"])
+    return out
 
 
 def _skew(run_dir):
     """Start skew between hosts: each host's first `listening_at` (sidecars), max - min."""
     starts = {}
+    with open(os.path.join(run_dir, "located.json")) as f:
+        hosts = json.load(f)["capture"]
     for side in glob.glob(os.path.join(run_dir, "*", "*.json")):
         host = os.path.basename(os.path.dirname(side))
-        if host in ("fdb", "routes"):
+        if host not in hosts:
             continue
         try:
             with open(side) as f:
@@ -234,31 +243,37 @@ def _skew(run_dir):
     return max(starts.values()) - min(starts.values()), starts
 
 
-def session_captures(reps, workdir):
-    """3 hosts, provisioned, known traffic from hv1's VM to hv2's (a ping, 10/s, started and
-    stopped here by its PID), then collect_captures.yml with a 10 s capture `reps` times."""
-    hosts, forks = 3, 3
-    lab_dir = os.path.join(workdir, "lab-cap")
+def session_captures(hosts, reps, workdir):
+    """`hosts` hosts, provisioned; hv1's VM on VLAN 10 pings the VMs on VLAN 10 of up to
+    CAPTURE_PEER_HOSTS other hosts (one ping each, 10/s, started and stopped here by PID);
+    then collect_captures.yml follows hv1's VM with those peers, a 10 s capture, `reps`
+    times."""
+    forks = hosts
+    lab_dir = os.path.join(workdir, "lab-cap%d" % hosts)
     inv = os.path.join(lab_dir, "inventory.yml")
+    names = ["hv%d" % i for i in range(1, min(hosts, CAPTURE_PEER_HOSTS + 1) + 1)]
     out = {"hosts": hosts, "forks": forks, "duration": CAPTURE_DURATION, "runs": []}
-    pinger = None
+    pingers = []
     try:
         out["lab_up_s"] = lab_up(lab_dir, hosts)
         _play([os.path.join(VENV_BIN, "ansible-playbook"), "-i", inv,
                "playbooks/provision.yml"], forks)
-        ns = _vm_netns(inv, "hv1", CAPTURE_HOST_IP)
-        pinger = subprocess.Popen(["ip", "netns", "exec", ns, "ping", "-q", "-i", "0.1",
-                                   "-w", "900", CAPTURE_PEER_IP],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        vms = _vlan10_vms(inv, names)
+        host_ip, ns = vms[names[0]]
+        peers = [vms[h][0] for h in names[1:]]
+        out.update(host_ip=host_ip, peers=peers, peer_hosts=names[1:])
+        for peer in peers:
+            pingers.append(subprocess.Popen(
+                ["ip", "netns", "exec", ns, "ping", "-q", "-i", "0.1", "-w", "900", peer],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         time.sleep(1)
         for rep in range(reps):
-            outdir = os.path.join(workdir, "cap-out-%d" % rep)
+            outdir = os.path.join(workdir, "cap-out-%d-%d" % (hosts, rep))
             os.makedirs(outdir, exist_ok=True)
-            cb = os.path.join(workdir, "cap-%d.json" % rep)
+            cb = os.path.join(workdir, "cap-%d-%d.json" % (hosts, rep))
             wall, res = _play([os.path.join(VENV_BIN, "ansible-playbook"), "-i", inv,
                                "playbooks/collect_captures.yml",
-                               "-e", "host_ip=" + CAPTURE_HOST_IP,
-                               "-e", "peer_ips=" + CAPTURE_PEER_IP,
+                               "-e", "host_ip=" + host_ip, "-e", "peer_ips=" + ",".join(peers),
                                "-e", "duration=%d" % CAPTURE_DURATION,
                                "-e", "output_dir=" + outdir], forks, fleet_out=cb)
             with open(cb) as f:
@@ -268,19 +283,23 @@ def session_captures(reps, workdir):
             report = os.path.join(runs[0], "report.md") if runs else None
             if not report or not os.path.exists(report):
                 raise BenchError("no report.md: %s" % res.stdout[-3000:])
+            with open(report) as f:
+                said = f.read().split("\n")[2]
             sample = {"wall_s": wall, "overhead_s": wall - CAPTURE_DURATION, "skew_s": skew,
-                      "starts": starts,
+                      "starts": starts, "peak_mib": res.peak_mib, "said": said[:300],
                       "remote_runs": {h: v["remote"] for h, v in data["hosts"].items()},
                       "tasks": [{"name": t["name"], "action": t["action"],
                                  "s": t["end"] - t["start"], "remote_runs": t["remote_runs"]}
                                 for t in data["tasks"]]}
             out["runs"].append(sample)
             skew_text = "?" if skew is None else str(round(skew, 3))
-            log("captures rep %d/%d: %.2f s wall, overhead %.2f s, start skew %s s" % (
-                rep + 1, reps, wall, wall - CAPTURE_DURATION, skew_text))
+            log("captures %d hosts rep %d/%d: %.2f s wall, overhead %.2f s, start skew %s s, "
+                "capture hosts %s" % (hosts, rep + 1, reps, wall, wall - CAPTURE_DURATION,
+                                      skew_text, sorted(starts)))
     finally:
-        if pinger is not None:
+        for pinger in pingers:
             pinger.send_signal(signal.SIGINT)
+        for pinger in pingers:
             try:
                 pinger.wait(timeout=5)
             except subprocess.TimeoutExpired:
@@ -302,7 +321,7 @@ def _child(argv):
     mode, n, reps, out_json, workdir = argv[0], int(argv[1]), int(argv[2]), argv[3], argv[4]
     os.makedirs(workdir, exist_ok=True)
     res = session_provision(n, reps, workdir) if mode == "provision" else \
-        session_captures(reps, workdir)
+        session_captures(n, reps, workdir)
     res["loadavg_end"] = os.getloadavg()
     with open(out_json, "w") as f:
         json.dump(res, f, indent=1)
@@ -330,10 +349,10 @@ def run_fleet(sizes, reps, workdir, outer_log):
                               outer_log) for n in sizes]}
 
 
-def run_captures(reps, workdir, outer_log):
-    data = _locked("captures", 3, reps, os.path.join(workdir, "captures"), outer_log)
-    data["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    return data
+def run_captures(sizes, reps, workdir, outer_log):
+    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "sizes": [_locked("captures", n, reps, os.path.join(workdir, "captures%d" % n),
+                              outer_log) for n in sizes]}
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import (
     datapath_report,
     document,
     path_evidence,
+    pcap_analysis,
     why,
 )
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.document import h as _h
@@ -125,9 +126,10 @@ REGISTERED = (("_captures_fdb", "bridges", "fdb/%s.json"),
               ("_captures_paths", "paths", "routes/%s.json"),
               ("_captures_seen", "vswitches", "%s/vswitches.json"),
               ("_captures_result", None, "%s/capture.json"))
-# The keys of the capture's async_status result that are the job's, not the capture's.
+# The keys of the capture's result (capture_collect's, or async_status's) that are the job's
+# or the collection's, not the capture's.
 JOB_KEYS = ("invocation", "ansible_job_id", "results_file", "started", "finished", "stdout",
-            "stderr")
+            "stderr", "dest", "fetched", "removed")
 LOST_NOTE = "%s: lost during the run (unreachable or failed); its captures and evidence are " \
     "missing"
 
@@ -437,8 +439,11 @@ def _every_answered(a):
     at_port = a.get("answered_at_port") or {}
     unwatched = a.get("answered_unwatched") or {}
     edge = sum((a.get("answered_at_edge") or {}).values())
+    late = sum((a.get("unanswered_at_edge") or {}).values())
+    after = (" %d request(s) sent as the captures ended, to a port no longer captured, are "
+             "counted neither way." % late) if late else ""
     if not at_port and not unwatched:
-        return "Every request was answered", ""
+        return "Every request was answered", after
     words = "Every request was answered at the port that sent it" if at_port else \
         "Every request was answered"
     if at_port:
@@ -446,10 +451,9 @@ def _every_answered(a):
                               "; %d more at the edges of the capture, the reply seen while "
                               "that port was not yet or no longer captured" % edge
                               if edge else "")
-    after = ""
     if unwatched:
-        after = (" The port that sent the requests of %s was not captured: for those, answered "
-                 "means the reply was seen on a captured port." % _senders(unwatched))
+        after += (" The port that sent the requests of %s was not captured: for those, "
+                  "answered means the reply was seen on a captured port." % _senders(unwatched))
     return words, after
 
 
@@ -472,6 +476,11 @@ def _answered_where(a):
         out.append("Answered at the edges of the capture, the reply seen on a captured port "
                    "while the port that sent the request was not yet or no longer captured: "
                    "%s." % _senders(a["answered_at_edge"]))
+    if a.get("unanswered_at_edge"):
+        out.append("Sent in the capture's last %.0f s while the target's own port was no longer "
+                   "captured (the hosts' captures end a little apart), no reply seen: no "
+                   "evidence either way, not counted as unanswered: %s." % (
+                       pcap_analysis.END_MARGIN, _senders(a["unanswered_at_edge"])))
     return out
 
 

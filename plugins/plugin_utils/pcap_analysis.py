@@ -18,7 +18,10 @@ target's own port, "not-delivered" when that port was captured and never saw it,
 "unanswered" when the target's port was not captured. Where the sender's port was not
 captured, answered keeps its wider meaning (the reply seen on any captured port), and
 `answered_unwatched` says for which senders (`answered_at_edge` for a reply that came while the
-sender's port was not yet, or no longer, being captured).
+sender's port was not yet, or no longer, being captured). A request without a reply sent in the
+capture's last END_MARGIN seconds while its target's own port was no longer captured (the
+hosts' captures end a little apart) is no evidence of a loss: `unanswered_at_edge` counts
+those per sender, and they are no unanswered flow.
 
 Memory grows with conversations and outstanding requests, never with packets: requests live in
 an ordered dict aged by capture time (a request answered or older than REQUEST_TIMEOUT is
@@ -115,6 +118,7 @@ class Analysis(object):
         self.answered_at = Counter()               # own port (source index) -> answers there
         self.unwatched = Counter()                 # sender (bytes) -> answered, port unseen
         self.edge = Counter()                      # ... its port not captured at that moment
+        self.late = Counter()                      # sender -> unanswered at the capture's end
         # when each capture listened, by its host's clock (None: not known)
         self.window = [(_number(s.get("listening_at")) or _number(s.get("started_at")),
                         _number(s.get("ended_at"))) for s in sources]
@@ -308,6 +312,11 @@ class Analysis(object):
             self.edge[flow[1]] += 1
             return
         unwatched_target = target and not delivered and not self._watching(target, last, end)
+        if unwatched_target and not replies and end is not None and end - last < END_MARGIN:
+            # sent as the captures ended, its target's port no longer captured: nothing says
+            # whether it arrived or was answered
+            self.late[flow[1]] += 1
+            return
         if unwatched_target:
             target = NOBODY                # nor the target's, when the request could have come
         fate = ("reply-lost" if replies else "not-answered" if delivered else
@@ -362,6 +371,8 @@ class Analysis(object):
             "answered_unwatched": {addr(a): n for a, n in sorted(self.unwatched.items())},
             # ... and those whose reply came when their port was not (yet, or any more) captured
             "answered_at_edge": {addr(a): n for a, n in sorted(self.edge.items())},
+            # ... and the unanswered ones sent as the captures ended, no evidence of a loss
+            "unanswered_at_edge": {addr(a): n for a, n in sorted(self.late.items())},
             "unanswered": self._unanswered(),
             "answered_sample": [{"description": request_words(*flow), "count": 1,
                                  "frame": frame_of(*seen), "frame_hop": self.hops[i],

@@ -557,6 +557,26 @@ def check_capture(rig, res):
     assert rig.ovs.vsctl("--columns=name", "list", "Mirror").strip() == ""
 
 
+def setup_capture_collect(rig):
+    rig.ovs.nic("eth0")
+    rig.vars.update(capture_dir=rig.root + "/collect", output_dir=str(rig.tmp / "fetched"))
+
+
+def check_capture_collect(rig, res):
+    done = res("Wait for its end")
+    assert done["fetched"] and done["removed"], done
+    assert [f["interface"] for f in done["files"]] == ["eth0"]
+    assert done["dest"] == str(rig.tmp / "fetched" / "localhost.tar.gz")
+    assert os.stat(done["dest"]).st_mode & 0o777 == 0o600
+    # the archive came back whole: the capture's pcap and its sidecar are in it
+    names = sh(["tar", "-tzf", done["dest"]]).split()
+    assert any(n.endswith("eth0.pcap") for n in names), names
+    assert not os.path.exists(rig.root + "/collect")
+    assert not os.path.exists(res("A capture in the background")["results_file"])
+    assert "content" not in done and "ansible_job_id" not in done
+    assert res("What came back")["msg"] == "eth0: " + done["dest"]
+
+
 def setup_capture_report(rig):
     rig.vars["output_dir"] = str(rig.tmp)
     run = rig.tmp / "captures" / "20261124T101500Z-203.0.113.10"
@@ -617,8 +637,8 @@ def check_diagnostics_write(rig, res):
 
 CASES = {name: (globals()["setup_" + name], globals()["check_" + name])
          for name in ("vswitch", "bridge", "uplink", "vnet", "vswitch_info", "fdb_info",
-                      "path_check", "locate", "capture", "capture_report", "guard", "trace",
-                      "diagnostics_write")}
+                      "path_check", "locate", "capture", "capture_collect", "capture_report",
+                      "guard", "trace", "diagnostics_write")}
 
 
 def test_every_module_has_a_case():

@@ -133,19 +133,35 @@ def probe_device(world, ip):
 
 # --------------------------------------------------------------------------- locate
 
-def listen_argv(ip, device):
-    """tcpdump printing the link-layer header of the first packet sent BY ip on device (IP, ARP
-    or IPv6: tcpdump's `src host` matches the ARP sender address too)."""
-    return ["tcpdump", "-i", device, "-n", "-e", "-l", "-c", "1", "-Q", "in", "src", "host", ip]
+def listen_argv(ips, device):
+    """tcpdump printing the link-layer header of each packet sent BY any of ips on device (IP,
+    ARP or IPv6: tcpdump's `src host` matches the ARP sender address too), one line each."""
+    expr = []
+    for ip in ips:
+        expr += (["or"] if expr else []) + ["src", "host", ip]
+    return ["tcpdump", "-i", device, "-n", "-e", "-l", "-Q", "in"] + expr
 
 
-def parse_heard(text):
-    """The source MAC of the first line tcpdump -e printed, or None."""
-    for line in text.splitlines():
-        m = re.match(r"^\S+\s+([0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}) > ", line)
-        if m:
-            return m.group(1).lower()
-    return None
+_HEARD = re.compile(r"^\S+\s+([0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}) > .*?, length \d+: (.*)$")
+_ARP_SENDER = re.compile(r"(?:tell|Reply|Announcement) ([0-9a-fA-F.:]+)")
+_IP_SENDER = re.compile(r"(?:^|, )([0-9a-fA-F.:]+) > [0-9a-fA-F.:]+: ")
+
+
+def parse_heard(line):
+    """(sender address as printed, source MAC) of a line `tcpdump -n -e` printed, or None:
+    an ARP's sender protocol address (what `src host` matched), an IP packet's source without
+    its port."""
+    m = _HEARD.match(line.strip())
+    if not m:
+        return None
+    mac, rest = m.group(1).lower(), m.group(2)
+    sender = (_ARP_SENDER if ", ethertype ARP" in line else _IP_SENDER).search(rest)
+    if not sender:
+        return None
+    addr = sender.group(1).rstrip(".:")
+    if addr.count(".") == 4 or (":" in addr and "." in addr):   # a port after the address
+        addr = addr.rsplit(".", 1)[0]
+    return addr, mac
 
 
 def macs_for_ip(ip, world, neighbours, domifaddr=(), heard=()):

@@ -7,6 +7,8 @@ ports; locate.py decides what the evidence says."""
 
 from __future__ import annotations
 
+import os
+import selectors
 import shutil
 import subprocess
 import time
@@ -133,39 +135,55 @@ def _probe(host, world, ip, notes):
 
 
 def _listen(host, world, ips, notes):
-    """Packets heard from each of ips on the vnet ports: {ip: [{mac, interface}]}. All the
-    addresses are listened for in the same window; it ends early once each has been heard."""
+    """Packets heard from each of ips on the vnet ports: {ip: [{mac, interface}]}. One
+    listener per vnet port for all the addresses at once; the window ends early once each
+    has been heard."""
     seconds = min(host.params["listen"], host.params["timeout"])
     ports = sorted(p for p in world["ports"] if port_role(world, p) == ROLE_VNET
                    and p in world["links"])
-    procs = {}
+    wanted = dict((locate.check_ip(ip, "ip"), ip) for ip in ips)
+    heard = dict((ip, []) for ip in ips)
+    procs, sel, rest = {}, selectors.DefaultSelector(), {}
     try:
-        for ip in ips:
-            for port in ports:
-                # One listener per address and vnet port, all at once, stopped together.
-                procs[(ip, port)] = proc.spawn(locate.listen_argv(ip, port),
-                                               stdout=subprocess.PIPE)
+        for port in ports:
+            procs[port] = proc.spawn(locate.listen_argv(ips, port), stdout=subprocess.PIPE)
+            sel.register(procs[port].stdout.fileno(), selectors.EVENT_READ, port)
         end = time.monotonic() + seconds
-        while time.monotonic() < end and any(p.poll() is None for p in procs.values()):
-            heard_from = set(k[0] for k, p in procs.items() if p.poll() == 0)
-            if heard_from.issuperset(ips):
+        while sel.get_map() and not all(heard.values()):
+            left = end - time.monotonic()
+            if left <= 0:
                 break
-            time.sleep(0.1)
+            for key, _events in sel.select(min(left, 0.1)):
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    sel.unregister(key.fd)
+                    continue
+                lines = (rest.pop(key.data, "") + chunk.decode("utf-8", "replace")).split("\n")
+                rest[key.data] = lines.pop()
+                for line in lines:
+                    sent = locate.parse_heard(line)
+                    ip = wanted.get(_normal(sent[0])) if sent else None
+                    if ip is not None and key.data not in [h["interface"] for h in heard[ip]]:
+                        heard[ip].append({"mac": sent[1], "interface": key.data})
     finally:
+        sel.close()
         proc.stop(dict((p.pid, proc.start_time(p.pid)) for p in procs.values()
                        if p.poll() is None), 2)
         for p in procs.values():
             p.wait()
-    heard = dict((ip, []) for ip in ips)
-    for (ip, port), p in sorted(procs.items()):
-        mac = locate.parse_heard(p.stdout.read() if p.stdout else "")
-        if mac:
-            heard[ip].append({"mac": mac, "interface": port})
+            p.stdout.close()
     for ip in ips:
         notes[ip].append("listened %ss on %d vnet port(s): %s" % (
             seconds, len(ports), ", ".join("%s from %s" % (h["interface"], h["mac"])
                                            for h in heard[ip]) or "heard nothing"))
     return heard
+
+
+def _normal(addr):
+    try:
+        return locate.check_ip(addr, "ip")
+    except ParamError:
+        return None
 
 
 def collect(host):

@@ -352,6 +352,42 @@ def test_a_reply_while_the_senders_port_was_not_captured_is_not_a_finding(window
     assert res["answered_unwatched"] == {} and res["answered"] == ({} if fate else {"echo": 1})
 
 
+def test_a_request_sent_as_the_captures_end_to_a_port_no_longer_captured_is_no_evidence():
+    """The hosts' captures end a little apart: a request seen at A's port in the last second,
+    after B's port stopped being captured, may have been answered after; it is counted apart
+    (unanswered_at_edge), no unanswered flow. The same request while B's port still listened,
+    never delivered there, stays a finding."""
+    def run(b_ends, deliver=True):
+        src = [{"host": "hv1", "interface": "vnet0", "owns": [craft.IP_A], "listening_at": 0.0,
+                "ended_at": 10.0},
+               {"host": "hv2", "interface": "vnet1", "owns": [craft.IP_B], "listening_at": 0.0,
+                "ended_at": b_ends}]
+        a = pcap_analysis.Analysis(src)
+        feed = []
+        for seq, t in ((1, 1.0), (2, 9.5)):
+            feed.append((t, 0, craft.echo(craft.IP_A, craft.IP_B, seq), craft.MAC_A,
+                         craft.MAC_B))
+            if t < b_ends and (deliver or t < 5):
+                feed.append((t + 0.001, 1, craft.echo(craft.IP_A, craft.IP_B, seq),
+                             craft.MAC_A, craft.MAC_B))
+                feed.append((t + 0.002, 1, craft.echo(craft.IP_B, craft.IP_A, seq, reply=True),
+                             craft.MAC_B, craft.MAC_A))
+                feed.append((t + 0.003, 0, craft.echo(craft.IP_B, craft.IP_A, seq, reply=True),
+                             craft.MAC_B, craft.MAC_A))
+        for t, idx, pkt, s, d in feed:
+            frame = bytes(craft.ether(s, d, pkt))
+            a.feed(int(t * 1e9), idx, len(frame), len(frame), frame)
+        return a.result()
+
+    late = run(b_ends=9.3)
+    assert late["unanswered"] == [] and late["unanswered_at_edge"] == {craft.IP_A: 1}
+    assert run(b_ends=20.0)["unanswered"] == []
+    # B's port still captured at 9.5 s and the request never got there: evidence, a finding
+    lost = run(b_ends=20.0, deliver=False)
+    assert [u["fate"] for u in lost["unanswered"]] == ["not-delivered"]
+    assert lost["unanswered_at_edge"] == {}
+
+
 def test_answered_at_is_where_most_replies_were_first_seen_and_edges_are_qualified():
     """Three requests whose replies died on the way back: the first one's reply was seen only
     at hv1's uplink (hv2's captures were not yet listening), the others' at B's port first.

@@ -446,6 +446,16 @@ def test_a_reply_at_the_edge_of_the_capture_is_counted_not_a_claim_about_a_port(
     assert "Answered at the edges of the capture, the reply seen on a captured port while the " \
            "port that sent the request was not yet or no longer captured: 10.0.0.1 (1)." \
         in secs["Requests left unanswered"]
+    # requests sent as the captures ended, to a port no longer captured: counted neither way
+    analysis["unanswered_at_edge"] = {"10.0.0.1": 2}
+    secs = {title: paragraphs for title, paragraphs, _table in
+            capture_report_utils.sections({"analysis": analysis, "context": ctx,
+                                           "address": "10.0.0.1"})}
+    assert secs[None][0].startswith("Healthy: no finding.")
+    assert "evidence of an asymmetry. 2 request(s) sent as the captures ended, to a port no " \
+        "longer captured, are counted neither way. The port that sent" in secs[None][0]
+    assert "no evidence either way, not counted as unanswered: 10.0.0.1 (2)." in \
+        secs["Requests left unanswered"][-1]
 
 
 def test_utc_rounds_to_the_millisecond_with_or_without_the_date():

@@ -564,12 +564,37 @@ def test_explain_traces_without_generate():
 def test_listen_parses_tcpdump_e_output():
     loc = locate
 
-    # tcpdump 4.99 -n -e -l -c 1 output, recorded on vnet1 in the integration test's sandbox
+    # tcpdump 4.99 -n -e -l output, recorded on vnet1 in the integration test's sandbox
     line = ("00:03:21.154108 66:2f:38:09:c3:5e > 3a:11:8a:de:91:45, ethertype IPv4 (0x0800), "
             "length 98: 203.0.113.11 > 203.0.113.12: ICMP echo request, id 7, seq 3, length 64")
-    assert loc.parse_heard(line) == "66:2f:38:09:c3:5e"
+    assert loc.parse_heard(line) == ("203.0.113.11", "66:2f:38:09:c3:5e")
     assert loc.parse_heard("tcpdump: listening on vnet1\n") is None
-    assert loc.listen_argv("203.0.113.11", "vnet1")[-3:] == ["src", "host", "203.0.113.11"]
+    # TCP/UDP: the source's port is not part of the address
+    assert loc.parse_heard(
+        "10:00:00.000001 52:54:00:c1:01:02 > 52:54:00:c1:02:02, ethertype IPv4 (0x0800), "
+        "length 74: 203.0.113.102.41234 > 203.0.113.106.80: Flags [S], seq 1, length 0"
+    ) == ("203.0.113.102", "52:54:00:c1:01:02")
+    assert loc.parse_heard(
+        "10:00:00.000001 52:54:00:c1:01:02 > 52:54:00:c1:02:02, ethertype IPv6 (0x86dd), "
+        "length 94: 2001:db8::102.5353 > 2001:db8::106.53: 1+ A? x. (20)"
+    ) == ("2001:db8::102", "52:54:00:c1:01:02")
+    assert loc.parse_heard(
+        "10:00:00.000001 52:54:00:c1:01:02 > 33:33:00:00:00:01, ethertype IPv6 (0x86dd), "
+        "length 118: 2001:db8::102 > ff02::1: ICMP6, echo request, id 1, seq 1, length 64"
+    ) == ("2001:db8::102", "52:54:00:c1:01:02")
+    # ARP: the sender's address (what `src host` matched), never the one asked for, which
+    # may be a peer listened for at the same time
+    assert loc.parse_heard(
+        "10:00:00.000001 52:54:00:c1:01:02 > ff:ff:ff:ff:ff:ff, ethertype ARP (0x0806), "
+        "length 42: Request who-has 203.0.113.106 tell 203.0.113.102, length 28"
+    ) == ("203.0.113.102", "52:54:00:c1:01:02")
+    assert loc.parse_heard(
+        "10:00:00.000001 52:54:00:c1:02:02 > 52:54:00:c1:01:02, ethertype ARP (0x0806), "
+        "length 42: Reply 203.0.113.106 is-at 52:54:00:c1:02:02, length 28"
+    ) == ("203.0.113.106", "52:54:00:c1:02:02")
+    # one listener per port for every address: `src host A or src host B`
+    assert loc.listen_argv(["203.0.113.11", "2001:db8::1"], "vnet1")[-7:] == [
+        "src", "host", "203.0.113.11", "or", "src", "host", "2001:db8::1"]
 
 
 # --------------------------------------------------------------------- a VM by what is known
