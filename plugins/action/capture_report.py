@@ -190,7 +190,7 @@ class ActionModule(ActionBase):
             # host that was not captured (why.py traces there too)
             hostvars = task_vars.get("hostvars") or {}
             for host in task_vars.get("ansible_play_hosts") or []:
-                seen = (hostvars[host] if host in hostvars else {}).get("_captures_seen")
+                seen = (hostvars[host] if host in hostvars else {}).get("_captures_locate")
                 if isinstance(seen, dict):
                     fleet[host] = seen.get("vswitches") or []
         if args.get("plan") is not None:

@@ -23,7 +23,9 @@ description:
     caller fails with that one sentence).
 options:
   _input:
-    description: "{host: {locate: {address: locate result}, vswitches: vswitch_info vswitches}}."
+    description: "{host: {locate: {address: locate result}, vswitches: vswitch_info vswitches}},
+      or {host: what M(cloudnet.vswitch.locate) returned with O(cloudnet.vswitch.locate#module:ips)
+      and O(cloudnet.vswitch.locate#module:vswitches=true)} (its C(addresses) and C(vswitches))."
     type: dict
     required: true
   address:
@@ -91,6 +93,10 @@ def capture_plan(hosts, address, peers=(), only_hosts=(), interfaces=(), kind="h
     when there is nothing to capture: the role fails with that one sentence (an exception here
     would reach the user wrapped in three "caused by" blocks that repeat it). `address` is
     what the operator gave, of `kind` host_ip, host_mac or vm."""
+    # each host's value may be locate's own result ({addresses, vswitches}, as registered)
+    hosts = dict((h, d if "addresses" not in d else {"locate": d["addresses"],
+                                                     "vswitches": d.get("vswitches") or []})
+                 for h, d in (hosts or {}).items())
     try:
         followed = follow(hosts, address, kind)
         plan = hosts_plan(address, hosts, list(peers or ()), list(only_hosts or ()),

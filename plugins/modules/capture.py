@@ -455,6 +455,14 @@ datapath:
       description: The reads that failed, one sentence each.
       type: list
       elements: str
+fdb:
+  description:
+    - Every vSwitch's FDB right after the stop, joined to port names and roles, as
+      M(cloudnet.vswitch.fdb_info) returns it in its C(bridges) (one table per vSwitch); empty
+      in check mode, or when C(fdb/show) failed (then named in RV(datapath.errors)).
+  returned: always
+  type: list
+  elements: dict
 events:
   description:
     - The OVSDB changes seen from just before the start until the stop, in the order they

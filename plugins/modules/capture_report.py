@@ -61,9 +61,9 @@ options:
         (C(hosts), C(located), C(notes)). Needs O(address).
       - With it, the evidence is written into O(run_dir) first, as JSON (files 0600,
         directories 0700), from what the role's tasks registered on each planned host still in
-        the play (C(ansible_play_hosts)) - C(fdb/<host>.json) (C(_captures_fdb.bridges)),
+        the play (C(ansible_play_hosts)) - C(fdb/<host>.json) (C(_captures_result.fdb)),
         C(routes/<host>.json) (C(_captures_paths.paths)), C(<host>/vswitches.json)
-        (C(_captures_seen.vswitches)), C(<host>/capture.json) (C(_captures_result) without the
+        (C(_captures_locate.vswitches)), C(<host>/capture.json) (C(_captures_result) without the
         async job's keys) - and C(located.json) (O(address), O(peers), the plan, and the planned
         hosts lost during the run, unreachable or failed, in C(lost) and in a note each).
       - The task fails, naming the host and the variable, when a planned host still in the play

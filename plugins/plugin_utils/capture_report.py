@@ -122,14 +122,14 @@ def own_ports(ctx):
 
 # What the captures role's tasks register on each planned host (roles/captures/tasks/), the
 # part of it that is evidence, and the file it goes to.
-REGISTERED = (("_captures_fdb", "bridges", "fdb/%s.json"),
+REGISTERED = (("_captures_result", "fdb", "fdb/%s.json"),
               ("_captures_paths", "paths", "routes/%s.json"),
-              ("_captures_seen", "vswitches", "%s/vswitches.json"),
+              ("_captures_locate", "vswitches", "%s/vswitches.json"),
               ("_captures_result", None, "%s/capture.json"))
 # The keys of the capture's result (capture_collect's, or async_status's) that are the job's
-# or the collection's, not the capture's.
+# or the collection's, or written to a file of their own (fdb), not to capture.json.
 JOB_KEYS = ("invocation", "ansible_job_id", "results_file", "started", "finished", "stdout",
-            "stderr", "dest", "fetched", "removed")
+            "stderr", "dest", "fetched", "removed", "fdb")
 LOST_NOTE = "%s: lost during the run (unreachable or failed); its captures and evidence are " \
     "missing"
 

@@ -107,6 +107,10 @@ def test_counted_ping_on_vnet_and_internal_port_concurrently(lab):
         assert side["bytes"] == os.path.getsize(f["path"])
         assert "clock_offset" in side and side["argv"][:3] == [side["argv"][0], "-i", name]
     assert res["clock_offset"] is None and any("clock offset" in n for n in res["notes"])
+    # the FDB read right after the stop, as fdb_info's tables: the VM's MAC on its vnet
+    [table] = res["fdb"]
+    assert table["name"] == "vswitch0" and {"vnet0"} <= {
+        e.get("port_name") for e in table["entries"]}, table
     end = time.monotonic() + 2
     while proc_state(res["watchdog_pid"]) not in (None, "Z") and time.monotonic() < end:
         time.sleep(0.05)

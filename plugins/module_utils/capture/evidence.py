@@ -8,7 +8,8 @@
   (the start is never delayed), and an OVSDB monitor (ovsdb/monitor.py) started before them;
 - after, as soon as the tcpdumps stopped: the monitor's events, `dpif/dump-flows` of each
   captured bridge (the flows that name a followed address: the datapath idles flows out after
-  10 s), the counters and the bonds again; `coverage/show` last, once COVERAGE_SETTLE has
+  10 s), the counters and the bonds again, every vSwitch's FDB (fdb_info's tables, for the
+  report's fdb/<host>.json: the traffic still flows); `coverage/show` last, once COVERAGE_SETTLE has
   passed since the stop (ovs-vswitchd folds each thread's counts into the totals it prints
   once a second).
 
@@ -31,7 +32,11 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.host import appct
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.host import proc as process
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.ovsdb import idl
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.ovsdb import monitor as ovsdb_monitor
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import datapath, info
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import (
+    datapath,
+    fdb_read,
+    info,
+)
 
 COVERAGE_SETTLE = 1.2
 # MACs of the followed addresses are looked for in the first packets of each pcap only.
@@ -59,6 +64,7 @@ class Evidence(object):
         self._thread = None
         self.flows = []
         self.events = None
+        self.fdb = []
 
     def _call(self, what, *args):
         try:
@@ -137,6 +143,12 @@ class Evidence(object):
                                for f in datapath.flows_of(datapath.parse_dump_flows(text),
                                                           addresses)]
         self._read(self.after, "after", coverage=False)
+        try:      # every vSwitch's FDB, joined to port names and roles (fdb_info's tables)
+            found, _ver = fdb_read.tables(self.run, self.world, sorted(self.world["bridges"]),
+                                          min(10, self.p["timeout"]))
+            self.fdb = [found[br] for br in sorted(found)]
+        except VswitchError as exc:
+            self.errors.append("fdb/show: %s" % exc)
 
     def settle(self, stopped_at):
         """coverage/show once COVERAGE_SETTLE has passed since `stopped_at`, in a thread

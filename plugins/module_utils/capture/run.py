@@ -448,7 +448,7 @@ def run(host):
     result = {"changed": False, "run_id": run_id, "output_dir": run_dir, "notes": notes,
               "filters": {t["interface"]: t["filter"] for t in chosen}, "files": [],
               "archive": None, "started_at": None, "ended_at": None, "start_skew": None,
-              "clock_offset": None}
+              "clock_offset": None, "fdb": []}
     if host.check_mode:
         cap = Capture(host, spec, chosen, notes, run_id, run_dir)
         cap.name_mirrors()
@@ -521,6 +521,7 @@ def run(host):
     if cap.evidence is not None and failure is None:
         result["datapath"] = cap.evidence.result()
         result["events"] = cap.evidence.events
+        result["fdb"] = cap.evidence.fdb
         notes.extend("datapath evidence: %s" % e for e in cap.evidence.errors)
     if failure is not None or errors:
         msg = str(failure) if failure is not None else "the capture ran, but cleaning up failed"

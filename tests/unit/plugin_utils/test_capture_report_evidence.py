@@ -48,31 +48,29 @@ PLAN = {"hosts": {"hv1": {"vnet0": "203.0.113.102's vnet port on vswitch0",
 
 
 def registered(host):
-    """One host's vars as the captures role's tasks leave them (fdb_info, path_check, the
-    set_fact after locate, async_status of the capture)."""
+    """One host's vars as the captures role's tasks leave them (path_check, locate, the
+    capture's result with its FDB, as capture_collect or async_status return it)."""
     return {
         "inventory_hostname": host,
-        "_captures_fdb": {"changed": False, "bridges": BRIDGES, "summary": "1 bridge",
-                          "invocation": {"module_args": {"timeout": 30}}},
         "_captures_paths": {"changed": False, "paths": PATHS, "summary": "1 path",
                             "invocation": {"module_args": {"peers": ["203.0.113.102"]}}},
-        "_captures_seen": {"locate": {"203.0.113.102": {"locations": []}},
-                           "vswitches": VSWITCHES},
+        "_captures_locate": {"addresses": {"203.0.113.102": {"locations": []}},
+                             "vswitches": VSWITCHES},
         "_captures_result": {
             "ansible_job_id": "j1.42", "started": 1, "finished": 1,
             "results_file": "/root/.ansible_async/j1.42", "stdout": "", "stderr": "",
             "invocation": {"module_args": {"interfaces": ["eth0"]}}, "attempts": 12,
             "changed": True, "failed": False, "archive": "/var/tmp/x/%s.tar.gz" % host,
             "files": [{"interface": "eth0", "packets": 3, "bytes": 300}],
-            "notes": ["eth0: a note"]},
+            "notes": ["eth0: a note"], "fdb": BRIDGES},
     }
 
 
 # hv3 was planned but is no longer in the play (unreachable after locate); hv4 is in the play
 # but has nothing to capture.
 HOSTVARS = {"hv1": registered("hv1"), "hv2": registered("hv2"),
-            "hv3": {"_captures_seen": {"locate": {}, "vswitches": []}},
-            "hv4": {"_captures_seen": {"locate": {}, "vswitches": []}}}
+            "hv3": {"_captures_locate": {"addresses": {}, "vswitches": []}},
+            "hv4": {"_captures_locate": {"addresses": {}, "vswitches": []}}}
 CAPTURE_JSON = {"attempts": 12, "changed": True, "failed": False,
                 "files": [{"interface": "eth0", "packets": 3, "bytes": 300}],
                 "notes": ["eth0: a note"]}
@@ -130,10 +128,10 @@ def test_evidence_every_planned_host_lost():
 @pytest.mark.parametrize("hostvars, message", [
     ({"hv1": {k: v for k, v in registered("hv1").items() if k != "_captures_paths"}},
      "hv1: _captures_paths is not defined"),
-    ({"hv1": dict(registered("hv1"), _captures_fdb={"skipped": True})},
-     "hv1: _captures_fdb has no bridges"),
+    ({"hv1": dict(registered("hv1"), _captures_result={"changed": True, "files": []})},
+     "hv1: _captures_result has no fdb"),
     ({"hv1": dict(registered("hv1"), _captures_result="oops")},
-     "hv1: _captures_result has no result"),
+     "hv1: _captures_result has no fdb"),
 ])
 def test_evidence_names_what_is_missing(hostvars, message):
     with pytest.raises(ValueError, match=message):

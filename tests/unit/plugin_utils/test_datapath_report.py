@@ -152,8 +152,8 @@ def test_the_roles_evidence_keeps_datapath_per_host():
     """capture_report's evidence(): datapath/<host>.json from each host's capture result;
     a result without it (a failed capture, an older collection) writes none."""
     def hv(result):
-        return {"_captures_fdb": {"bridges": []}, "_captures_paths": {"paths": []},
-                "_captures_seen": {"vswitches": []}, "_captures_result": result}
+        return {"_captures_paths": {"paths": []}, "_captures_locate": {"vswitches": []},
+                "_captures_result": dict(result, fdb=[])}
     ev = hv2_evidence()
     hostvars = {"hv1": hv({"changed": True, "files": []}),
                 "hv2": hv(dict(ev, changed=True, files=[], ansible_job_id="j"))}
