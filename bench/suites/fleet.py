@@ -268,6 +268,9 @@ def session_captures(hosts, reps, workdir):
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         time.sleep(1)
         for rep in range(reps):
+            # Ansible's floor on this lab in these minutes: the machine's speed moves between
+            # runs, the ratio to ping less
+            floor = ping(inv, forks)
             outdir = os.path.join(workdir, "cap-out-%d-%d" % (hosts, rep))
             os.makedirs(outdir, exist_ok=True)
             cb = os.path.join(workdir, "cap-%d-%d.json" % (hosts, rep))
@@ -286,6 +289,7 @@ def session_captures(hosts, reps, workdir):
             with open(report) as f:
                 said = f.read().split("\n")[2]
             sample = {"wall_s": wall, "overhead_s": wall - CAPTURE_DURATION, "skew_s": skew,
+                      "ping_s": floor,
                       "starts": starts, "peak_mib": res.peak_mib, "said": said[:300],
                       "remote_runs": {h: v["remote"] for h, v in data["hosts"].items()},
                       "tasks": [{"name": t["name"], "action": t["action"],
@@ -293,9 +297,10 @@ def session_captures(hosts, reps, workdir):
                                 for t in data["tasks"]]}
             out["runs"].append(sample)
             skew_text = "?" if skew is None else str(round(skew, 3))
-            log("captures %d hosts rep %d/%d: %.2f s wall, overhead %.2f s, start skew %s s, "
-                "capture hosts %s" % (hosts, rep + 1, reps, wall, wall - CAPTURE_DURATION,
-                                      skew_text, sorted(starts)))
+            log("captures %d hosts rep %d/%d: %.2f s wall, overhead %.2f s (ping %.2f s), start "
+                "skew %s s, capture hosts %s" % (hosts, rep + 1, reps, wall,
+                                                 wall - CAPTURE_DURATION, floor, skew_text,
+                                                 sorted(starts)))
     finally:
         for pinger in pingers:
             pinger.send_signal(signal.SIGINT)
