@@ -16,12 +16,15 @@ description:
     M(ansible.builtin.async_status) wait, M(ansible.builtin.fetch) of the archive and
     M(ansible.builtin.file) to remove the files).
   - On the host, it waits for the capture job to end (looking every 0.1 s), reads its result
-    and its archive, removes O(remove) (the capture's directory, archive included) and the
-    job's file; on the controller (an action plugin), it writes the archive to O(dest)
-    (0600, its directory 0700 when created) and returns the capture's result.
-  - An archive larger than O(content_max), or than a third of the controller's free space
-    (the archive, its pcaps, their merge), is left on the host, nothing is removed, and
-    RV(fetched) is false - fetch it with M(ansible.builtin.fetch), then remove O(remove).
+    and its archive and removes the job's file; on the controller (an action plugin), it
+    writes the archive to O(dest) (0600, whole or not at all; its directory 0700 when
+    created), then removes O(remove) on the host (not in check mode), and returns the
+    capture's result.
+  - A capture whose archive or pcaps are larger than O(content_max), or than a third of the
+    controller's free space (the archive, its pcaps, their merge), is left on the host,
+    nothing is removed, and RV(fetched) is false - fetch it with M(ansible.builtin.fetch),
+    then remove O(remove). An archive the controller fails to write fails the task and stays
+    on the host, its files with it.
   - A capture that failed fails this task with the capture's own message.
 author:
   - cloudnet.vswitch developers (@cloudnet)
@@ -36,23 +39,25 @@ options:
     type: path
     required: true
   remove:
-    description: The directory to remove on the host once its archive is read; it must hold
-      the archive (C(output_dir)'s parent, or C(output_dir) itself). Without it, nothing is
-      removed but the job's file.
+    description: The directory to remove on the host once the archive is written on the
+      controller; it must be the capture's C(output_dir)'s parent (which holds the archive,
+      C(<output_dir>.tar.gz)), anything else fails the task and nothing is removed. Without
+      it, nothing is removed but the job's file.
     type: path
   timeout:
     description: Seconds to wait for the capture to end (from when this task starts).
     type: int
     default: 3660
   content_max:
-    description: The largest archive (bytes) brought back in the same run; a larger one is
-      left for M(ansible.builtin.fetch).
+    description: The most bytes an archive, and the pcaps in it, may hold to come back in the
+      same run; a larger capture is left for M(ansible.builtin.fetch). collect_captures.yml
+      gives each capturing host its share of a third of the controller's free space.
     type: int
     default: 268435456
 notes:
   - The archive travels base64-encoded in the result, as M(ansible.builtin.slurp) (and so
-    M(ansible.builtin.fetch) with C(become)) carries it; the controller holds one archive per
-    fork at a time.
+    M(ansible.builtin.fetch) with C(become)) carries it; each fork holds a few copies of the
+    archive it brings back while it decodes and writes it (O(content_max) bounds them).
 seealso:
   - module: cloudnet.vswitch.capture
   - module: cloudnet.vswitch.capture_report
@@ -65,8 +70,8 @@ attributes:
       controller by the action plugin.
   check_mode:
     support: full
-    details: The same as a normal run (the capture already ran; what is removed is its own
-      temporary files).
+    details: The result and the archive come back as in a normal run (the capture already
+      ran); nothing is removed on the host.
   diff_mode:
     support: none
   idempotent:
@@ -119,7 +124,7 @@ fetched:
   returned: success
   type: bool
 removed:
-  description: Whether O(remove) was removed on the host.
+  description: Whether O(remove) was removed on the host (after the archive was written).
   returned: success
   type: bool
 """

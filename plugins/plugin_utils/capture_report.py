@@ -477,9 +477,10 @@ def _answered_where(a):
                    "while the port that sent the request was not yet or no longer captured: "
                    "%s." % _senders(a["answered_at_edge"]))
     if a.get("unanswered_at_edge"):
-        out.append("Sent in the capture's last %.0f s while the target's own port was no longer "
-                   "captured (the hosts' captures end a little apart), no reply seen: no "
-                   "evidence either way, not counted as unanswered: %s." % (
+        out.append("Sent as the captures ended, the target's own port no longer captured and "
+                   "the sender's stopping before a reply could come back (the hosts' captures "
+                   "end a little apart; the last %.0f s): no evidence either way, not counted "
+                   "as unanswered: %s." % (
                        pcap_analysis.END_MARGIN, _senders(a["unanswered_at_edge"])))
     return out
 

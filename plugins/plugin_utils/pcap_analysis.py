@@ -20,7 +20,8 @@ captured, answered keeps its wider meaning (the reply seen on any captured port)
 `answered_unwatched` says for which senders (`answered_at_edge` for a reply that came while the
 sender's port was not yet, or no longer, being captured). A request without a reply sent in the
 capture's last END_MARGIN seconds while its target's own port was no longer captured (the
-hosts' captures end a little apart) is no evidence of a loss: `unanswered_at_edge` counts
+hosts' captures end a little apart), and its sender's own port (or the port it was seen on)
+stopped before a reply could have come back, is no evidence of a loss: `unanswered_at_edge` counts
 those per sender, and they are no unanswered flow.
 
 Memory grows with conversations and outstanding requests, never with packets: requests live in
@@ -312,9 +313,11 @@ class Analysis(object):
             self.edge[flow[1]] += 1
             return
         unwatched_target = target and not delivered and not self._watching(target, last, end)
-        if unwatched_target and not replies and end is not None and end - last < END_MARGIN:
-            # sent as the captures ended, its target's port no longer captured: nothing says
-            # whether it arrived or was answered
+        if unwatched_target and not replies and end is not None and end - last < END_MARGIN \
+                and not self._watching(own or {idx}, last, end):
+            # sent as the captures ended, its target's port no longer captured and its
+            # sender's (or, not captured, where it was seen) stopping before a reply could
+            # come back: nothing says whether it arrived or was answered
             self.late[flow[1]] += 1
             return
         if unwatched_target:

@@ -354,12 +354,13 @@ def test_a_reply_while_the_senders_port_was_not_captured_is_not_a_finding(window
 
 def test_a_request_sent_as_the_captures_end_to_a_port_no_longer_captured_is_no_evidence():
     """The hosts' captures end a little apart: a request seen at A's port in the last second,
-    after B's port stopped being captured, may have been answered after; it is counted apart
-    (unanswered_at_edge), no unanswered flow. The same request while B's port still listened,
-    never delivered there, stays a finding."""
-    def run(b_ends, deliver=True):
+    after B's port stopped being captured and as A's own stopped, may have been answered after;
+    it is counted apart (unanswered_at_edge), no unanswered flow. The same request while B's
+    port still listened, never delivered there, or while A's port listened long enough to see
+    a reply, stays a finding."""
+    def run(b_ends, deliver=True, a_ends=9.6):
         src = [{"host": "hv1", "interface": "vnet0", "owns": [craft.IP_A], "listening_at": 0.0,
-                "ended_at": 10.0},
+                "ended_at": a_ends},
                {"host": "hv2", "interface": "vnet1", "owns": [craft.IP_B], "listening_at": 0.0,
                 "ended_at": b_ends}]
         a = pcap_analysis.Analysis(src)
@@ -381,6 +382,11 @@ def test_a_request_sent_as_the_captures_end_to_a_port_no_longer_captured_is_no_e
 
     late = run(b_ends=9.3)
     assert late["unanswered"] == [] and late["unanswered_at_edge"] == {craft.IP_A: 1}
+    # A's own port still captured half a second after it sent: a reply had time to come
+    # back and none did, whatever became of B's capture: a finding
+    watched = run(b_ends=9.3, a_ends=10.0)
+    assert [u["fate"] for u in watched["unanswered"]] == ["unanswered"]
+    assert watched["unanswered_at_edge"] == {}
     assert run(b_ends=20.0)["unanswered"] == []
     # B's port still captured at 9.5 s and the request never got there: evidence, a finding
     lost = run(b_ends=20.0, deliver=False)
