@@ -35,6 +35,15 @@ def addresses_of(host):
     return sorted({i[4][0] for i in infos})
 
 
+def with_after(result):
+    """The module leaves `after` out of its result when it equals `before` (a run that changes
+    nothing, at 1,000 vnets 150 kB less to encode, decode and pass on): the task's result has
+    both, as documented."""
+    if "before" in result and "after" not in result:
+        result["after"] = result["before"]
+    return result
+
+
 class GuardedAction(ActionBase):
     """Shared by the provisioning modules that take GUARD_ARGS (vswitch, bridge, uplink)."""
 
@@ -52,7 +61,7 @@ class GuardedAction(ActionBase):
             args["management_addresses"] = addresses_of(host)
         res = self._execute_module(module_name=self.MODULE, module_args=args,
                                    task_vars=task_vars)
-        result.update(res)
+        result.update(with_after(res))
         g = res.get("guard")
         if res.get("failed") or not g or g.get("status") != "armed":
             return result

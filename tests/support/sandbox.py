@@ -22,6 +22,9 @@ import uuid
 from paths import COLLECTIONS, REPO
 
 SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
+# The modules whose results pass through GuardedAction (plugins/action/vswitch.py) on their way
+# to the task.
+GUARDED = ("vswitch", "bridge", "uplink")
 
 
 def sh(argv, check=True, **kw):
@@ -133,7 +136,10 @@ class Sandbox:
 
     # ------------------------------------------------------------------ modules
     def module(self, _module, check=False, diff=True, **args):
-        """Run a module file directly in the namespace with the venv's python."""
+        """Run a module file directly in the namespace with the venv's python. The result is
+        the task's: for the modules under GuardedAction, `after` put back when the module left
+        it out as equal to `before` (plugins/action/vswitch.py with_after; `wire` says whether
+        it was sent)."""
         args = dict(args, db=self.db, _ansible_check_mode=check, _ansible_diff=diff)
         if self.backend and _module not in ("capture", "capture_report", "guard"):
             args.setdefault("backend", self.backend)
@@ -151,6 +157,11 @@ class Sandbox:
             raise AssertionError("module %s printed no JSON (rc=%d): %s %s" % (
                 _module, res.returncode, res.stdout, res.stderr)) from None
         out["rc"] = res.returncode
+        if _module in GUARDED:
+            from ansible_collections.cloudnet.vswitch.plugins.action.vswitch import with_after
+
+            out["wire"] = {"after": "after" in out}
+            with_after(out)
         return out
 
 

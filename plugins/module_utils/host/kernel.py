@@ -78,12 +78,71 @@ def neighbours(run):
     return parse_neighbours(_ip_json(run, ["neigh", "show"]))
 
 
+def all_links(run):
+    """Every link with its MAC, master, state and addresses (`ip -j address show`)."""
+    return parse_links(_ip_json(run, ["address", "show"]))
+
+
 def read(run):
-    """The kernel facts the planner needs, in three `ip -j` calls."""
-    links = parse_links(_ip_json(run, ["address", "show"]))
+    """Every link with its addresses and every route of the main table, in three `ip -j`
+    calls (what the read-only modules show)."""
+    links = all_links(run)
     routes = parse_routes(_ip_json(run, ["route", "show", "table", "main"]), 4)
     routes += parse_routes(_ip_json(run, ["-6", "route", "show", "table", "main"]), 6)
     return links, routes
+
+
+def parse_link_names(proc_net_dev):
+    """/proc/net/dev -> the names of the network devices it lists (two header lines, then
+    `NAME: counters` per device; a device name never holds a colon)."""
+    return [line.split(":", 1)[0].strip() for line in proc_net_dev.splitlines()[2:]
+            if ":" in line]
+
+
+def link_names(path="/proc/net/dev"):
+    """The names of every network device of this process's network namespace: /proc/net is
+    per namespace, and one read of it costs nothing, where `ip -j link show` formats every
+    device (0.6 MB of JSON and 40 ms for 1,000 vnets and their veth peers)."""
+    with open(path) as f:
+        return parse_link_names(f.read())
+
+
+def _ip_json_dev(run, argv, dev):
+    """`ip -j ARGV dev DEV`; None when DEV vanished since it was listed."""
+    rc, out, err = run(["ip", "-j"] + argv + ["dev", dev])
+    if rc != 0:
+        if "does not exist" in err or "Cannot find device" in err:
+            return None
+        raise KernelError(["ip", "-j"] + argv + ["dev", dev], rc, err)
+    return json.loads(out or "[]")
+
+
+def read_some(run, names, route_names=(), present=None):
+    """The kernel facts a plan needs, and not the ones it does not: every link by name (the
+    tap of a vnet whose VM runs exists; `present`, by default link_names()), the MAC, master,
+    state and addresses of the links in `names` only (internal ports, uplink NICs: `ip -j
+    address show dev X`), and the main table's routes of the links in `route_names` only (`ip
+    -j [-6] route show table main dev X`). `ip -j address show` and `ip -j -6 route show` list
+    every vnet's link-local address and route: 1 MB of JSON at 1,000 vnets. A link read by name
+    only is {} in `links`. Returns (links, routes) like read()."""
+    present = link_names() if present is None else present
+    links = dict.fromkeys(present)
+    for name in sorted(set(names) & set(links)):
+        addr = _ip_json_dev(run, ["address", "show"], name)
+        if addr:
+            links.update(parse_links(addr))
+        else:                        # gone since it was listed
+            del links[name]
+    routes = []
+    for name in sorted(set(route_names) & set(links)):
+        for family, argv in ((4, ["route", "show", "table", "main"]),
+                             (6, ["-6", "route", "show", "table", "main"])):
+            found = _ip_json_dev(run, argv, name) or []
+            # `dev X` leaves the device out of each route; a multipath route (nexthops) stays
+            # out, as in read()
+            routes += parse_routes([dict(r, dev=name) for r in found if "nexthops" not in r],
+                                   family)
+    return {name: link or {} for name, link in links.items()}, routes
 
 
 def route_replace_argv(route, dev):

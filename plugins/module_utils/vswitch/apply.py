@@ -21,6 +21,7 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.host import kerne
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.ovsdb.client import open_client
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import guard, undo
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch.plan import (
+    kernel_links,
     plan_task,
     reassert_links,
 )
@@ -36,10 +37,12 @@ HANDOVER_S = 1.5             # after the module exits: its result is on its way 
 
 class Task(object):
     """One provisioning task: a valid config, the state, the planner's options, how to reach
-    OVSDB and run commands, and (`guard`: {timeout, addresses}) the guarded apply's settings."""
+    OVSDB and run commands, and (`guard`: {timeout, addresses}) the guarded apply's settings.
+    With `all_links`, every kernel read is complete (kernel.read), not limited to the links
+    the plan reads (kernel.read_some): the guard process's rollback restores what it read."""
 
     def __init__(self, config, state, run, options=None, guard=None, db=None, timeout=30,
-                 backend="auto", check_mode=False):
+                 backend="auto", check_mode=False, all_links=False):
         self.config = config
         self.state = state
         self.run = run
@@ -49,6 +52,7 @@ class Task(object):
         self.timeout = timeout
         self.backend = backend
         self.check_mode = check_mode
+        self.all_links = all_links
 
     def client(self):
         return open_client(db=self.db, timeout=self.timeout, backend=self.backend, run=self.run)
@@ -61,6 +65,13 @@ class Task(object):
             names += [n for n, b in world["bridges"].items() if n not in names
                       and MARK in b["external_ids"]]
         return names
+
+    def kernel(self, world):
+        """(links, routes) of the kernel, as far as planning this task on `world` (its OVSDB
+        half) reads them."""
+        if self.all_links:
+            return kernel.read(self.run)
+        return kernel.read_some(self.run, *kernel_links(world, self.config))
 
 
 def read_world(task):
@@ -89,13 +100,16 @@ def _replanner(task):
     task.guard["links"])."""
 
     def replan(world):
-        world["links"], world["routes"] = kernel.read(task.run)
+        world["links"], world["routes"] = task.kernel(world)
         settings = task.guard
-        if settings is not None:
-            settings["links"] = guard.management_links(world, settings["addresses"])
         plan = plan_task(world, task.config, task.state, **task.options)
         replan.last = plan
         if settings is not None and plan.changed and settings["timeout"] != 0:
+            # Which links hold the management addresses: any link may, so all of them are
+            # read, and only for a change (a run that changes nothing is never guarded).
+            links = world if task.all_links or not settings["addresses"] else \
+                {"links": kernel.all_links(task.run)}
+            settings["links"] = guard.management_links(links, settings["addresses"])
             reasons = guard.management_reasons(plan, settings["links"])
             if settings["timeout"] or reasons:
                 raise _Handover(plan, reasons)
@@ -111,7 +125,7 @@ def execute(task):
     with task.client() as client:
         if task.state == "gathered":
             world = client.world()
-            world["links"], world["routes"] = kernel.read(task.run)
+            world["links"], world["routes"] = task.kernel(world)
             names = [vs["name"] for vs in task.config] or None
             return {"gathered": gather(world, names), "backend": client.name}
         if task.check_mode:
@@ -150,11 +164,13 @@ def _finish(task, client, plan, next_cfg, t0):
     }
     timing = {"plan_commit_s": round(client.stats["commit_s"], 4),
               "wait_vswitchd_s": round(client.stats["wait_s"], 4)}
-    if task.check_mode or not plan.changed:
-        after = plan.world
+    if not plan.changed:
+        # Nothing to do, nothing predicted: the planner changes its world only with an op
+        result["after"] = result["before"]
     else:
-        after = _after_commit(task, client, plan, next_cfg, names)
-    result["after"] = gather(after, names)
+        after = plan.world if task.check_mode else \
+            _after_commit(task, client, plan, next_cfg, names)
+        result["after"] = gather(after, names)
     result["summary"] = change_counts(result["before"], result["after"], plan.pending)
     timing["total_s"] = round(time.monotonic() - t0, 4)
     result["timing"] = timing
@@ -180,11 +196,11 @@ def _after_commit(task, client, plan, next_cfg, names):
         kernel.apply(task.run, plan.kernel)
     # Read the kernel once after the change: to re-assert what a link bounce dropped, and
     # (unless that changed something) as the kernel half of the read-back.
-    links, routes = kernel.read(task.run)
+    links, routes = task.kernel(plan.world)
     fixes = reassert_links(plan.world["links"], links, internal)
     if fixes:
         kernel.apply(task.run, fixes)
-        links, routes = kernel.read(task.run)
+        links, routes = task.kernel(plan.world)
     after = client.world()
     after["links"], after["routes"] = links, routes
     return after
@@ -202,7 +218,7 @@ def _arm(task, client, handover):
     guard.write(rec)
     # The detached process runs the same task against the same OVSDB, without AnsibleModule.
     detached = Task(task.config, task.state, proc.run, task.options, db=client.remote,
-                    timeout=task.timeout, backend=client.name)
+                    timeout=task.timeout, backend=client.name, all_links=True)
     links = sorted(task.guard["links"])
     rec["pid"], rec["pid_start"] = proc.detach(lambda: _guard_main(dict(rec), detached, links))
     if not rec["pid"]:

@@ -567,6 +567,27 @@ class Planner(object):
                     self._del_port(pname)
 
 
+def kernel_links(world, config):
+    """What the planner reads of the kernel for `config` on `world` (OVSDB only, before the
+    kernel read), as (links, route_links). Of every link it asks whether it exists (a vnet
+    whose VM is not running is pending, a port whose tap is gone is stale); the MAC, master,
+    state and addresses only of `links`: every bridge's internal port, the interfaces of every
+    port that is not a vnet (uplinks, bond members) and the bridges and uplink NICs the config
+    names; the routes only of `route_links`: the config's uplink NICs that are no port yet
+    (_check_nic refuses, or migrates, the addresses and routes they hold)."""
+    links, route_links = set(world["bridges"]), set()
+    for vs in config:
+        links.add(vs["name"])
+        for nic in (vs.get("uplink") or {}).get("interfaces") or ():
+            links.add(nic)
+            if not (world["interfaces"].get(nic) or {}).get("port"):
+                route_links.add(nic)
+    for pname, port in world["ports"].items():
+        if port_role(world, pname) != ROLE_VNET:
+            links.update(port["interfaces"])
+    return links, route_links
+
+
 def reassert_links(predicted, actual, names):
     """`ip` argv lists that bring internal ports back to the predicted state. Run after the
     transaction: when ovs-vswitchd changes an internal port's MAC it bounces the link, and the

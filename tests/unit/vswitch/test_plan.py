@@ -191,3 +191,25 @@ def test_reassert_links_restores_what_a_link_bounce_dropped():
     assert planner.reassert_links(predicted, actual, ["vs0"]) == [
         ["ip", "address", "add", "2001:db8::1/64", "dev", "vs0"]]
     assert planner.reassert_links(predicted, copy.deepcopy(predicted), ["vs0"]) == []
+
+
+def test_kernel_links_are_internal_ports_uplinks_and_new_nics_not_vnets():
+    w = vsworld.empty_world()
+    w["bridges"]["vs0"] = {"datapath_type": "", "fail_mode": None, "stp_enable": False,
+                           "other_config": {}, "external_ids": {vsworld.MARK: "vswitch"},
+                           "ports": ["eth0", "vnet0", "vs0"]}
+    for pname, role, itype in (("vs0", "internal", "internal"), ("eth0", "uplink", ""),
+                               ("vnet0", "vnet", "")):
+        w["ports"][pname] = {"bridge": "vs0", "interfaces": [pname], "tag": None, "trunks": [],
+                             "vlan_mode": None, "bond_mode": None, "lacp": None,
+                             "other_config": {}, "external_ids": {vsworld.MARK: role}}
+        w["interfaces"][pname] = vsworld.new_iface(pname, type=itype)
+    # the config's uplink NIC already a port: its routes are never read (_check_nic stops)
+    cfg = validate.normalize_config([{"name": "vs0", "uplink": {"interfaces": ["eth0"]},
+                                      "vnets": [{"name": "vnet0"}, {"name": "vnet1"}]}],
+                                    "merged")
+    assert planner.kernel_links(w, cfg) == ({"vs0", "eth0"}, set())
+    # a new vSwitch on a new NIC: its addresses and its routes
+    cfg = validate.normalize_config([{"name": "vs1", "uplink": {"interfaces": ["eth1"]}}],
+                                    "merged")
+    assert planner.kernel_links(w, cfg) == ({"vs0", "eth0", "vs1", "eth1"}, {"eth1"})

@@ -1,7 +1,8 @@
 """The planner as one table: (a world, a config, a state, options) -> the ops it emits, the
 equivalent commands a task returns (Plan.commands()), the vnets left pending, the warnings, or
 the error and the path of the field it names. Every case that plans also checks that the
-planner left its input alone and that planning again on the predicted world changes nothing.
+planner left its input alone and that planning again on the predicted world changes nothing,
+not even the facts a task reports (`after` is `before` when nothing changes).
 
 Worlds are plain dicts built by the helpers below; expected values were worked out from what an
 operator would type (`ovs-vsctl -- add-br ...`, `ip address add ...`), not copied from output."""
@@ -496,5 +497,8 @@ def test_plan_case(make_world, config, state, options, expect):
             assert set(got) == value, path
         else:
             assert got == value, path
+    if not p.changed:   # apply._finish then reports `after` as `before` without a gather
+        assert vsworld.gather(p.world) == vsworld.gather(w)
     again = plan.plan_task(p.world, cfg, state, **options)
     assert [key(op) for op in again.ops] == [] and again.kernel == []
+    assert vsworld.gather(again.world) == vsworld.gather(p.world)
