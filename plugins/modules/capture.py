@@ -163,6 +163,21 @@ options:
         together; RV(start_skew) is how late this host started. Within the next hour.
       - A moment already past starts at once, with a note.
     type: float
+  background:
+    description:
+      - Return as soon as every tcpdump listens, the capture going on in a detached process
+        on the host (neither the SSH session nor the module's exit ends it; the watchdog
+        still bounds it). That process writes the result this module would have returned
+        to RV(results_file) (0600), which holds C({"started": 1}) until then; collect it
+        with M(cloudnet.vswitch.capture_collect).
+      - One ordinary module run, where C(async) with C(poll=0) costs a job wrapper and a
+        module file copied to the host, and returns before the capture is set up (errors
+        such as a rejected filter or a tcpdump that cannot open its interface then show up
+        only at the end). Here the task fails at once with them, and ends with the capture
+        listening.
+    type: bool
+    default: false
+    version_added: 1.1.0
 attributes:
   check_mode:
     details: Validates, plans and compiles the filters (C(tcpdump -d)), returns what would be
@@ -178,7 +193,8 @@ notes:
   - tcpdump runs with C(-Z root) so that it writes into the root-owned 0700 directory
     (Debian's tcpdump otherwise switches to user C(tcpdump)); with C(-w) it does not dissect
     packets, so no protocol parser runs as root.
-  - Works under C(async) with C(poll=0) (stdout is only the result). The capture is ready
+  - Also works under C(async) with C(poll=0) (stdout is only the result); O(background) is
+    the lighter way to the same end. The capture is ready
     when C(<output_dir>/.listening) exists (every tcpdump has opened its interface; the file
     goes when they stop). Wait for it before generating traffic, for example with
     M(ansible.builtin.wait_for) and C(path=<output_dir>/.listening).
@@ -208,24 +224,21 @@ EXAMPLES = r"""
     archive: true
   register: cap
 
-- name: Every host at the same moment, in the background
+- name: Every host at the same moment, in the background (the task ends once all listen)
   cloudnet.vswitch.capture:
     interfaces: "{{ capture_interfaces }}"
     host: 2001:db8::44
     duration: 10
     start_at: "{{ capture_start }}"
     archive: true
-  async: 60
-  poll: 0
+    background: true
   register: job
 
-- name: Wait for it (start_at, then the duration and a few seconds)
-  ansible.builtin.async_status:
-    jid: "{{ job.ansible_job_id }}"
+- name: Wait for its end and bring its result and archive back
+  cloudnet.vswitch.capture_collect:
+    job: "{{ job }}"
+    dest: "{{ output_dir }}/{{ inventory_hostname }}.tar.gz"
   register: captured
-  until: captured.finished
-  retries: 30
-  delay: 1
 """
 
 RETURN = r"""
@@ -497,9 +510,23 @@ events:
     - {time: 1764586803.2107, table: Port, row: vnet2, column: tag, old: 20, new: 30,
        change: modified}
 watchdog_pid:
-  description: The PID of the watchdog (gone when the module returns).
+  description: The PID of the watchdog (gone when the module returns; with O(background),
+    when the capture ends).
   returned: success
   type: int
+results_file:
+  description: With O(background), the file where the capture's detached process writes its
+    whole result when it ends (C({"started": 1}) until then); M(cloudnet.vswitch.capture_collect)
+    waits for it. The result returned by this run is the capture's as it started (RV(files)
+    empty).
+  returned: with O(background), not in check mode
+  type: str
+  version_added: 1.1.0
+pid:
+  description: With O(background), the PID of the process that runs the capture.
+  returned: with O(background), not in check mode
+  type: int
+  version_added: 1.1.0
 timing:
   description: Seconds spent validating and planning (C(prepare_s)), setting up mirrors
     (C(mirrors_s)), starting the OVSDB watch (C(evidence_s)), from the start until every
@@ -550,6 +577,7 @@ ARGS = dict(
     output_dir=dict(type="path"),
     archive=dict(type="bool", default=False),
     start_at=dict(type="float"),
+    background=dict(type="bool", default=False),
 )
 
 

@@ -11,8 +11,9 @@ module: capture_collect
 short_description: Wait for a background capture, bring back its result and archive, clean up
 version_added: 1.1.0
 description:
-  - The end of a capture started by M(cloudnet.vswitch.capture) under C(async) with
-    C(poll=0) and C(archive=true), in one run on the host instead of three (an
+  - The end of a capture started in the background by M(cloudnet.vswitch.capture) with
+    C(archive=true) (its O(cloudnet.vswitch.capture#module:background) or C(async) with
+    C(poll=0)), in one run on the host instead of three (an
     M(ansible.builtin.async_status) wait, M(ansible.builtin.fetch) of the archive and
     M(ansible.builtin.file) to remove the files).
   - On the host, it waits for the capture job to end (looking every 0.1 s), reads its result
@@ -30,8 +31,9 @@ author:
   - cloudnet.vswitch developers (@cloudnet)
 options:
   job:
-    description: What the C(async) capture task registered (its C(ansible_job_id) and
-      C(results_file)).
+    description: What the capture task registered, with its C(results_file):
+      M(cloudnet.vswitch.capture) with O(cloudnet.vswitch.capture#module:background=true),
+      or under C(async) with C(poll=0).
     type: dict
     required: true
   dest:
@@ -87,8 +89,7 @@ EXAMPLES = r"""
     duration: 3
     output_dir: "{{ capture_dir }}/pcaps"
     archive: true
-  async: 60
-  poll: 0
+    background: true
   register: job
 
 - name: Wait for its end, bring back its result and its archive, remove its files from the host

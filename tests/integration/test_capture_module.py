@@ -316,11 +316,12 @@ def test_bond_is_captured_on_each_member(lab):
                allow_disruptive=True)
 
 
-def test_under_ansible_async_with_the_hosts_python(lab, tmp_path):
+def test_in_the_background_under_ansible_with_the_hosts_python(lab, tmp_path):
     """The real AnsiballZ path (Debian's python3 and python3-openvswitch), started the way the
-    captures role starts it: async, poll 0, then async_status. The watchdog outlives the
-    AnsiballZ temp dir, so everything it needs is imported before it forks."""
-    out = lab.dir("async")
+    captures role starts it: background (the task ends with every tcpdump listening), then
+    capture_collect. The capture's process and its watchdog outlive the AnsiballZ temp dir, so
+    everything they need is imported before they fork."""
+    out = lab.dir("background")
     play = tmp_path / "play.yml"
     play.write_text(json.dumps([{
         "hosts": "localhost", "gather_facts": False,
@@ -328,18 +329,21 @@ def test_under_ansible_async_with_the_hosts_python(lab, tmp_path):
         "tasks": [
             {"name": "start", "cloudnet.vswitch.capture": {
                 "db": lab.ovs.db, "interfaces": ["vnet0", "vnet1"], "host": VM_A,
-                "duration": 4, "output_dir": out, "archive": True, "method": "mirror"},
-             "async": 64, "poll": 0, "register": "job"},
-            {"name": "ready", "ansible.builtin.wait_for": {"path": out + "/.listening",
-                                                           "timeout": 10}},
+                "duration": 4, "output_dir": out, "archive": True, "method": "mirror",
+                "background": True},
+             "register": "job"},
+            {"name": "listening already", "ansible.builtin.stat": {"path": out + "/.listening"},
+             "register": "ready"},
             {"name": "traffic", "ansible.builtin.command": {
                 "argv": ["ip", "netns", "exec", lab.vms["vnet0"], "ping", "-c", "3", "-i",
                          "0.2", VM_B]},
              "changed_when": False},
-            {"name": "wait", "ansible.builtin.async_status": {"jid": "{{ job.ansible_job_id }}"},
-             "register": "res", "until": "res.finished", "retries": 40, "delay": 0.5},
-            {"ansible.builtin.copy": {"content": "{{ res | to_json }}",
-                                      "dest": str(tmp_path / "out.json")}}]}]))
+            {"name": "collect", "cloudnet.vswitch.capture_collect": {
+                "job": "{{ job }}", "dest": str(tmp_path / "back.tar.gz")},
+             "register": "res"},
+            {"ansible.builtin.copy": {
+                "content": "{{ {'job': job, 'ready': ready.stat.exists, 'res': res} | to_json }}",
+                "dest": str(tmp_path / "out.json")}}]}]))
     env = dict(os.environ, ANSIBLE_CONFIG=REPO + "/ansible.cfg",
                ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
     t0 = time.monotonic()
@@ -347,7 +351,12 @@ def test_under_ansible_async_with_the_hosts_python(lab, tmp_path):
                           REPO + "/.venv/bin/ansible-playbook", str(play)],
                          capture_output=True, text=True, env=env, cwd=REPO, check=False)
     assert res.returncode == 0, res.stdout + res.stderr
-    result = json.loads((tmp_path / "out.json").read_text())
+    back = json.loads((tmp_path / "out.json").read_text())
+    job, result = back["job"], back["res"]
+    assert back["ready"] and job["changed"] and job["files"] == [], job
+    assert job["results_file"] == out + "/.result.json" and job["pid"] != os.getpid()
+    assert not os.path.exists(job["results_file"])        # collected once
+    assert result["run_id"] == job["run_id"] and result["fetched"], result
     assert result["archive"] == out + ".tar.gz" and os.path.exists(result["archive"])
     files = {f["interface"]: f for f in result["files"]}
     assert len(tshark(files["vnet0"]["path"], "icmp.type == 8")) == 3, (
@@ -355,8 +364,21 @@ def test_under_ansible_async_with_the_hosts_python(lab, tmp_path):
          for f in files.values()], [(f["kernel_dropped"], f["received_by_filter"])
                                     for f in files.values()], result["notes"], result["timing"])
     assert len(tshark(files["vnet1"]["path"], "icmp.type == 0")) == 3
+    # the process that ran it is gone, and the mirrors with it
+    assert not os.path.exists("/proc/%d" % job["pid"])
+    assert lab.ovs.vsctl("--columns=name", "list", "Mirror").strip() == ""
     os.unlink(result["archive"])
-    print("ansible-playbook with async capture: %.2f s" % (time.monotonic() - t0))
+    print("ansible-playbook with a background capture: %.2f s" % (time.monotonic() - t0))
+
+
+def test_background_start_fails_at_once_on_a_bad_filter(lab):
+    """What async would only say at the end: a filter tcpdump rejects fails the start task,
+    naming the option, and nothing starts."""
+    out = lab.dir("background-bad")
+    res = lab.ovs.module("capture", interfaces=["vnet0"], duration=2, output_dir=out,
+                         background=True, bpf="tcp and (")
+    assert res["rc"] == 1 and res["msg"].startswith("bpf: tcpdump -d rejected"), res
+    assert not os.path.exists(out)
 
 
 def test_start_at_and_headers_only(lab):

@@ -515,7 +515,7 @@ def setup_capture(rig):
     rig.traffic.append(["ip", "netns", "exec", vm, "ping", "-n", "-q", "-i", "0.2", "-w", "120",
                         "2001:db8::11"])
     rig.traffic.append(["ip", "netns", "exec", vm, sys.executable, "-c", HTTPS_ATTEMPTS])
-    rig.vars.update(capture_interfaces=["vnet3", "vswitch0"],
+    rig.vars.update(capture_interfaces=["vnet3", "vswitch0"], output_dir=str(rig.tmp / "fetched"),
                     capture_start="{{ now().timestamp() + 1 }}")
 
 
@@ -548,12 +548,17 @@ def check_capture(rig, res):
     assert os.path.isfile(conversations["archive"])
     for f in first["files"] + conversations["files"]:
         assert f["path"].startswith(rig.root + "/") and os.path.isfile(f["path"])
-    assert res("Every host at the same moment")["ansible_job_id"]
-    done = res("Wait for it")
-    assert done["finished"] and not done.get("failed")
+    # the start task ends with the capture listening; the rest comes with the collect
+    started = res("Every host at the same moment")
+    assert started["files"] == [] and started["started_at"] and started["pid"], started
+    assert started["timing"]["listening_s"] is not None
+    done = res("Wait for its end")
+    assert done["fetched"] and not done.get("failed"), done
+    assert done["run_id"] == started["run_id"]
     assert sorted(f["interface"] for f in done["files"]) == ["vnet3", "vswitch0"]
     assert all(f["packets"] >= 10 for f in done["files"]), done["files"]   # 5 pings a second
-    assert os.path.isfile(done["archive"])
+    assert os.path.isfile(done["archive"]) and os.path.isfile(done["dest"])
+    assert not os.path.exists(started["results_file"])      # the job's file, collected once
     assert rig.ovs.vsctl("--columns=name", "list", "Mirror").strip() == ""
 
 

@@ -26,7 +26,8 @@ class CollectFailed(Exception):
 
 
 def wait(path, seconds):
-    """The job's result once async_wrapper wrote it (it holds {"started": ...} until then)."""
+    """The job's result once the capture's background process (or async_wrapper) wrote it (it
+    holds {"started": ...} until then)."""
     end = time.monotonic() + seconds
     while True:
         try:
@@ -64,7 +65,7 @@ def collect(p):
     path = p["job"].get("results_file")
     if not path:
         raise CollectFailed("job: %r has no results_file (register the capture task that ran "
-                            "with async and poll: 0)" % (p["job"],))
+                            "with background: true, or async and poll: 0)" % (p["job"],))
     job = wait(path, p["timeout"])
     out = dict((k, v) for k, v in job.items() if k not in JOB_KEYS)
     if job.get("failed"):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import select
 import signal
 import subprocess
 import tarfile
@@ -65,6 +66,8 @@ _PCAP_HEADER = b"\xd4\xc3\xb2\xa1\x02\x00\x04\x00" + b"\x00" * 8 + b"\x00\x00\x0
 
 # In the run directory while every tcpdump listens; removed when they stop.
 LISTENING = ".listening"
+# In the run directory with `background`: {"started": 1}, then the capture's result.
+RESULT = ".result.json"
 
 
 def _on_signal(signum, _frame):
@@ -441,9 +444,82 @@ def _plan_view(chosen):
 
 
 def run(host):
-    """The capture module on a host: its result, or RunFailed with the partial result."""
+    """The capture module on a host: its result, or RunFailed with the partial result. With
+    `background`, the result once every tcpdump listens, the capture going on in a detached
+    process (background())."""
     t0 = time.monotonic()
-    spec, chosen, notes, run_id, run_dir, tcpdump, world = prepare(host)
+    prepared = prepare(host)
+    if host.params["background"] and not host.check_mode:
+        return background(host, prepared, t0)
+    return capture(host, prepared, t0)
+
+
+def background(host, prepared, t0):
+    """The capture in a detached process (host/proc.py detach(): neither the SSH session nor
+    the module's exit ends it) that says over a pipe when every tcpdump listens; that is when
+    this returns, with what capture() knew then and `results_file`, where the process writes
+    capture()'s whole result (0600, atomically) when it is done. Until then the file holds
+    {"started": 1}, as async_wrapper's job file does: capture_collect waits for either."""
+    run_dir = prepared[4]
+    os.umask(0o077)
+    os.makedirs(run_dir, mode=0o700, exist_ok=True)
+    results_file = os.path.join(run_dir, RESULT)
+    files.write_private(results_file, json.dumps({"started": 1}) + "\n", atomic=True)
+    r, w = os.pipe()
+
+    def tell(result):
+        os.write(w, (json.dumps(result) + "\n").encode())
+        os.close(w)
+        tell.done = True
+
+    tell.done = False
+
+    def main():  # pragma: no cover - runs detached (tested end to end)
+        try:
+            out = capture(host, prepared, t0, ready=tell)
+        except VswitchError as exc:
+            out = dict(exc.to_fail(), failed=True)
+        except Exception as exc:  # the file must say what happened, whatever it was
+            out = {"failed": True, "msg": "capture failed: %s: %s" % (type(exc).__name__, exc)}
+        files.write_private(results_file, json.dumps(out) + "\n", atomic=True)
+        if not tell.done:
+            tell(out)
+
+    pid, _start = process.detach(main, keep=(w,))
+    os.close(w)
+    p = host.params
+    limit = max(0.0, (p["start_at"] or 0) - time.time()) + 2 * p["timeout"] + LISTEN_WAIT
+    said = _read_line(r, limit)
+    os.close(r)
+    if not said:
+        raise RunFailed("the capture's background process (pid %s) said nothing within %d s; "
+                        "see %s" % (pid, limit, results_file),
+                        {"output_dir": run_dir, "results_file": results_file})
+    result = json.loads(said)
+    result.update(results_file=results_file, pid=pid)
+    if result.pop("failed", False):
+        raise RunFailed(result.pop("msg", "the capture failed"), result)
+    return result
+
+
+def _read_line(fd, limit):
+    """The first line written to `fd`, or what was written before EOF or `limit` seconds."""
+    end, data = time.monotonic() + limit, b""
+    while b"\n" not in data:
+        left = end - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            break
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        data += chunk
+    return data.split(b"\n", 1)[0].decode("utf-8", "replace")
+
+
+def capture(host, prepared, t0, ready=None):
+    """The capture itself; `ready(result)` is called with the result so far once every tcpdump
+    listens."""
+    spec, chosen, notes, run_id, run_dir, tcpdump, world = prepared
     p = host.params
     result = {"changed": False, "run_id": run_id, "output_dir": run_dir, "notes": notes,
               "filters": {t["interface"]: t["filter"] for t in chosen}, "files": [],
@@ -495,6 +571,8 @@ def run(host):
             result["start_skew"] = round(started - p["start_at"], 6)
         cap.wait_listening()
         timing["listening_s"] = round(time.time() - started, 3)
+        if ready is not None:
+            ready(dict(result, changed=True))
         cap.watch(started + p["duration"])
     except VswitchError as exc:
         failure = exc
