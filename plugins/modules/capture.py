@@ -168,7 +168,7 @@ options:
       - Return as soon as every tcpdump listens, the capture going on in a detached process
         on the host (neither the SSH session nor the module's exit ends it; the watchdog
         still bounds it). That process writes the result this module would have returned
-        to RV(results_file) (0600), which holds C({"started": 1}) until then; collect it
+        to RV(results_file) (0600), which holds only a C(started) key until then; collect it
         with M(cloudnet.vswitch.capture_collect).
       - One ordinary module run, where C(async) with C(poll=0) costs a job wrapper and a
         module file copied to the host, and returns before the capture is set up (errors
@@ -516,9 +516,9 @@ watchdog_pid:
   type: int
 results_file:
   description: With O(background), the file where the capture's detached process writes its
-    whole result when it ends (C({"started": 1}) until then); M(cloudnet.vswitch.capture_collect)
-    waits for it. The result returned by this run is the capture's as it started (RV(files)
-    empty).
+    whole result when it ends (only a C(started) key until then);
+    M(cloudnet.vswitch.capture_collect) waits for it. The result returned by this run is the
+    capture's as it started (RV(files) empty).
   returned: with O(background), not in check mode
   type: str
   version_added: 1.1.0

@@ -31,9 +31,10 @@ author:
   - cloudnet.vswitch developers (@cloudnet)
 options:
   job:
-    description: What the capture task registered, with its C(results_file):
-      M(cloudnet.vswitch.capture) with O(cloudnet.vswitch.capture#module:background=true),
-      or under C(async) with C(poll=0).
+    description:
+      - What the capture task registered, with its C(results_file)
+        (M(cloudnet.vswitch.capture) with O(cloudnet.vswitch.capture#module:background=true),
+        or under C(async) with C(poll=0)).
     type: dict
     required: true
   dest:

@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.host import proc
 from capture_lab import (
     HOST_IP,
     VM_A,
@@ -364,8 +365,10 @@ def test_in_the_background_under_ansible_with_the_hosts_python(lab, tmp_path):
          for f in files.values()], [(f["kernel_dropped"], f["received_by_filter"])
                                     for f in files.values()], result["notes"], result["timing"])
     assert len(tshark(files["vnet1"]["path"], "icmp.type == 0")) == 3
-    # the process that ran it is gone, and the mirrors with it
-    assert not os.path.exists("/proc/%d" % job["pid"])
+    # the process that ran it ends right after writing its result (a zombie until PID 1 reaps
+    # it), and the mirrors are gone with it
+    proc.wait_gone(job["pid"], None, 5)
+    assert not proc.alive(job["pid"], None)
     assert lab.ovs.vsctl("--columns=name", "list", "Mirror").strip() == ""
     os.unlink(result["archive"])
     print("ansible-playbook with a background capture: %.2f s" % (time.monotonic() - t0))

@@ -442,10 +442,10 @@ def test_module_documentation_matches_its_argument_spec():
     assert d["doc"]["attributes"]["check_mode"]["support"] == "full"
     assert d["doc"]["attributes"]["diff_mode"]["support"] == "none"
     for key in ("files", "archive", "filters", "argv", "started_at", "ended_at", "notes",
-                "clock_offset", "start_skew"):
+                "clock_offset", "start_skew", "results_file", "pid"):
         assert key in d["return"]
     tasks = yaml.safe_load(d["examples"])
-    assert all("cloudnet.vswitch.capture" in t or "ansible.builtin.async_status" in t
+    assert all("cloudnet.vswitch.capture" in t or "cloudnet.vswitch.capture_collect" in t
                for t in tasks)
     assert sum("cloudnet.vswitch.capture" in t for t in tasks) >= 3
     assert os.path.exists(os.path.join(REPO, "changelogs", "fragments", "capture.yml"))
