@@ -20,6 +20,7 @@ import json
 import os
 import re
 
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.capture import collect
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import (
     datapath_report,
     document,
@@ -128,8 +129,7 @@ REGISTERED = (("_captures_result", "fdb", "fdb/%s.json"),
               ("_captures_result", None, "%s/capture.json"))
 # The keys of the capture's result (capture_collect's, or async_status's) that are the job's
 # or the collection's, or written to a file of their own (fdb), not to capture.json.
-JOB_KEYS = ("invocation", "ansible_job_id", "results_file", "started", "finished", "stdout",
-            "stderr", "dest", "fetched", "removed", "fdb")
+JOB_KEYS = collect.JOB_KEYS + ("stdout", "stderr", "dest", "fetched", "removed", "fdb")
 LOST_NOTE = "%s: lost during the run (unreachable or failed); its captures and evidence are " \
     "missing"
 
