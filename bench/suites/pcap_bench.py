@@ -187,7 +187,7 @@ def run_suite(counts, reps, log):
             cycle = write_pcap(path, n)
             gen_s = time.monotonic() - t
             with open(os.path.join(run_dir, HOST, IFACE + ".json"), "w") as f:
-                json.dump({"packets": n, "drops_kernel": 0, "drops_interface": 0,
+                json.dump({"packets": n, "kernel_dropped": 0, "interface_dropped": 0,
                            "clock_offset": 0.0}, f)
             size = os.path.getsize(path)
             log("pcap %d packets: %.0f MB written in %.1f s (in %s, %.0f GB free)" % (

@@ -261,7 +261,7 @@ def sections(rep):
           "truncated", "clock offset", "filter"],
          [[f["hop"], _packets(f), size(f["bytes"]), utc(f["first"]), utc(f["last"]),
            "-" if f["span"] is None else "%.3f s" % f["span"],
-           "%s/%s" % (f.get("drops_kernel") or 0, f.get("drops_interface") or 0),
+           "%s/%s" % (f.get("kernel_dropped") or 0, f.get("interface_dropped") or 0),
            f["truncated_packets"], _offset(f.get("clock_offset")), f.get("filter")]
           for f in a["files"]])))
     out.append(("VLAN seen at each hop", ["untagged: no 802.1Q tag in the frame as captured."],
@@ -440,8 +440,12 @@ def _every_answered(a):
     unwatched = a.get("answered_unwatched") or {}
     edge = sum((a.get("answered_at_edge") or {}).values())
     late = sum((a.get("unanswered_at_edge") or {}).values())
+    unseen = sum((a.get("unseen_capture_dropped") or {}).values())
     after = (" %d request(s) sent as the captures ended, to a port no longer captured, are "
              "counted neither way." % late) if late else ""
+    if unseen:
+        after += (" %d request(s) or reply(ies) not seen at a port whose capture dropped "
+                  "packets are counted neither way." % unseen)
     if not at_port and not unwatched:
         return "Every request was answered", after
     words = "Every request was answered at the port that sent it" if at_port else \
@@ -482,6 +486,11 @@ def _answered_where(a):
                    "end a little apart; the last %.0f s): no evidence either way, not counted "
                    "as unanswered: %s." % (
                        pcap_analysis.END_MARGIN, _senders(a["unanswered_at_edge"])))
+    if a.get("unseen_capture_dropped"):
+        out.append("Not seen at the port it was headed for, whose capture dropped packets "
+                   "(tcpdump's own count; each dropped packet excuses one such absence there): "
+                   "no evidence either way, not counted as unanswered: %s." % _senders(
+                       a["unseen_capture_dropped"]))
     return out
 
 

@@ -22,7 +22,11 @@ sender's port was not yet, or no longer, being captured). A request without a re
 capture's last END_MARGIN seconds while its target's own port was no longer captured (the
 hosts' captures end a little apart), and its sender's own port (or the port it was seen on)
 stopped before a reply could have come back, is no evidence of a loss: `unanswered_at_edge` counts
-those per sender, and they are no unanswered flow.
+those per sender, and they are no unanswered flow. Nor is a reply missing at the sender's port,
+or a request missing at its target's, when the capture there dropped packets (tcpdump's own
+count) and other frames of the same flow got there: each dropped packet excuses one such absence
+at that port, the rest stay unanswered, and `unseen_capture_dropped` counts the excused ones per
+sender. A flow none of whose frames reached that port stays a finding, whatever the drops.
 
 Memory grows with conversations and outstanding requests, never with packets: requests live in
 an ordered dict aged by capture time (a request answered or older than REQUEST_TIMEOUT is
@@ -91,7 +95,7 @@ def request_words(kind, requester, target, port):
 
 class Analysis(object):
     """Feed packets in timeline order (`feed`), then `result()`. `sources` is a list of dicts
-    {host, interface, drops_kernel, drops_interface, clock_offset, linktype}; `local_macs` maps
+    {host, interface, kernel_dropped, interface_dropped, clock_offset, linktype}; `local_macs` maps
     a host to {mac: why it is that host's (or one of its VMs')}."""
 
     def __init__(self, sources, local_macs=None):
@@ -120,6 +124,9 @@ class Analysis(object):
         self.unwatched = Counter()                 # sender (bytes) -> answered, port unseen
         self.edge = Counter()                      # ... its port not captured at that moment
         self.late = Counter()                      # sender -> unanswered at the capture's end
+        self.unseen = Counter()                    # sender -> missing where the capture dropped
+        self.drops_left = [_drops(s) for s in sources]    # absences each port's drops excuse
+        self.reached = set()                       # (flow, port): a request or reply got there
         # when each capture listened, by its host's clock (None: not known)
         self.window = [(_number(s.get("listening_at")) or _number(s.get("started_at")),
                         _number(s.get("ended_at"))) for s in sources]
@@ -212,6 +219,7 @@ class Analysis(object):
                     entry[5].append(idx)
                 if idx in entry[8]:
                     entry[9] = True
+                    self.reached.add((flow, idx))
                 self.outstanding.move_to_end(key)
                 return
             if key in self.recent:
@@ -224,6 +232,8 @@ class Analysis(object):
             target = self._ports(flow[2], data[:6])
             entry = [kind, flow, t, t, idx, [idx], (p, data[:6]), own, target, idx in target,
                      None, None, (p, data[:6])]
+            if entry[9]:
+                self.reached.add((flow, idx))
             early = self.early.pop(key, None)
             if early is not None:
                 r_idx, r_seen, r_t = early
@@ -273,6 +283,17 @@ class Analysis(object):
                 return True
         return False
 
+    def _dropped_there(self, ports, flow):
+        """Whether one of `ports` (where a frame of `flow` was expected and not seen) had a
+        capture that dropped packets it has not yet excused an absence with (uses one), and
+        saw other frames of the flow get there: a path that delivers nothing (every reply
+        lost) is no capture's drop, whatever the capture dropped."""
+        for i in sorted(ports):
+            if self.drops_left[i] > 0 and (flow, i) in self.reached:
+                self.drops_left[i] -= 1
+                return True
+        return False
+
     def _answered(self, entry, idx, key, t):
         self.answered[entry[0]] += 1
         if len(self.controls) < MAX_CONTROLS and entry[1] not in {c[1] for c in self.controls}:
@@ -282,6 +303,7 @@ class Analysis(object):
                                   entry[2]))
         if entry[7]:
             self.answered_at[idx] += 1
+            self.reached.add((entry[1], idx))
         else:
             self.unwatched[entry[1][1]] += 1
         self.recent[key] = t
@@ -322,6 +344,14 @@ class Analysis(object):
             return
         if unwatched_target:
             target = NOBODY                # nor the target's, when the request could have come
+        elif self._dropped_there(own if replies else NOBODY if delivered else target or NOBODY,
+                                 flow):
+            # not seen at a port whose capture dropped packets: no evidence that it never got
+            # there (the reply at the sender's port, the request at its target's)
+            if replies:
+                self.answered[kind] += 1
+            self.unseen[flow[1]] += 1
+            return
         fate = ("reply-lost" if replies else "not-answered" if delivered else
                 "not-delivered" if target else "unanswered")
         flow = flow + (fate,)
@@ -376,6 +406,8 @@ class Analysis(object):
             "answered_at_edge": {addr(a): n for a, n in sorted(self.edge.items())},
             # ... and the unanswered ones sent as the captures ended, no evidence of a loss
             "unanswered_at_edge": {addr(a): n for a, n in sorted(self.late.items())},
+            # ... and those not seen where the capture dropped packets, no evidence of a loss
+            "unseen_capture_dropped": {addr(a): n for a, n in sorted(self.unseen.items())},
             "unanswered": self._unanswered(),
             "answered_sample": [{"description": request_words(*flow), "count": 1,
                                  "frame": frame_of(*seen), "frame_hop": self.hops[i],
@@ -389,7 +421,7 @@ class Analysis(object):
 
     def _file(self, i):
         s, f = self.sources[i], self.files[i]
-        keys = ("host", "interface", "path", "drops_kernel", "drops_interface", "clock_offset",
+        keys = ("host", "interface", "path", "kernel_dropped", "interface_dropped", "clock_offset",
                 "snaplen", "filter", "linktype", "truncated_file", "sidecar_packets")
         out = {k: s.get(k) for k in keys}
         out.update(hop=self.hops[i], packets=f["packets"], bytes=f["bytes"],
@@ -523,7 +555,7 @@ def _vlans(counter):
 
 
 def _drops(source):
-    return sum(int(source.get(k) or 0) for k in ("drops_kernel", "drops_interface"))
+    return sum(int(source.get(k) or 0) for k in ("kernel_dropped", "interface_dropped"))
 
 
 def offset_comment(source):

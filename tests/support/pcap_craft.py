@@ -92,7 +92,7 @@ def add_capture(run, host, interface, records, **sidecar):
     path = os.path.join(d, interface + ".pcap")
     write_pcap(path, sorted(records, key=lambda r: r[0]))
     side = {"interface": interface, "packets": len(records), "bytes": 0, "first": None,
-            "last": None, "filter": "host 10.0.0.1", "drops_kernel": 0, "drops_interface": 0,
+            "last": None, "filter": "host 10.0.0.1", "kernel_dropped": 0, "interface_dropped": 0,
             "snaplen": 262144, "clock_offset": None, "started_at": 100.0}
     side.update(sidecar)
     with open(os.path.join(d, interface + ".json"), "w") as f:
@@ -141,7 +141,7 @@ def scene(run):
         where.append((120.0, ether(MAC_A, MAC_B, udp(IP_A, IP_B, b"end"), vlan)))
     add_capture(run, "hv1", "vnet0", vnet)
     add_capture(run, "hv1", "eth0", up1, clock_offset=0.0002)
-    add_capture(run, "hv2", "eth0", up2, drops_kernel=3, clock_offset=-0.5)
+    add_capture(run, "hv2", "eth0", up2, kernel_dropped=3, clock_offset=-0.5)
     return run
 
 

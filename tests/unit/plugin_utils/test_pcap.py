@@ -428,3 +428,67 @@ def test_answered_at_is_where_most_replies_were_first_seen_and_edges_are_qualifi
     assert early["fate"] == "unanswered" and early["count"] == 1
     assert early["qualifiers"] == ["1 seen while its target's own port was not yet or no longer "
                                    "captured"]
+
+
+@pytest.mark.parametrize("drops, delivered, lost, excused", [
+    (0, True, 2, 0),      # the capture there dropped nothing: both replies were lost
+    (1, True, 1, 1),      # one dropped packet excuses one absence, the other stays a finding
+    (440, True, 0, 2),    # a busy capture that dropped hundreds: no evidence either way
+    (440, False, 2, 0),   # no reply of the flow ever got there: a loss, whatever the capture
+])
+def test_a_reply_missing_where_the_capture_dropped_packets_is_no_evidence(drops, delivered,
+                                                                          lost, excused):
+    """Four echoes; the replies of 2 and 4 seen on the sender's uplink, never on its own port,
+    whose tcpdump said it dropped `drops` packets. Each dropped packet excuses one absence
+    there (counted apart, answered) when other replies of the flow got there (1 and 3); the
+    rest are replies lost on their way back."""
+    src = [{"host": "hv1", "interface": "vnet0", "owns": [craft.IP_A], "listening_at": 0.0,
+            "ended_at": 10.0, "kernel_dropped": drops},
+           {"host": "hv1", "interface": "eth0", "listening_at": 0.0, "ended_at": 10.0}]
+    a = pcap_analysis.Analysis(src)
+    for seq in (1, 2, 3, 4):
+        if seq % 2 and not delivered:
+            continue
+        feed = [(0, 0, craft.echo(craft.IP_A, craft.IP_B, seq), craft.MAC_A, craft.MAC_B),
+                (0.001, 1, craft.echo(craft.IP_A, craft.IP_B, seq), craft.MAC_A, craft.MAC_B),
+                (0.002, 1, craft.echo(craft.IP_B, craft.IP_A, seq, reply=True), craft.MAC_B,
+                 craft.MAC_A)]
+        if seq % 2:
+            feed.append((0.003, 0, craft.echo(craft.IP_B, craft.IP_A, seq, reply=True),
+                         craft.MAC_B, craft.MAC_A))
+        for dt, idx, pkt, s, d in feed:
+            frame = bytes(craft.ether(s, d, pkt))
+            a.feed(int((seq + dt) * 1e9), idx, len(frame), len(frame), frame)
+    res = a.result()
+    assert sum(u["count"] for u in res["unanswered"]) == lost
+    assert all(u["fate"] == "reply-lost" for u in res["unanswered"])
+    assert res["unseen_capture_dropped"] == ({craft.IP_A: excused} if excused else {})
+    assert res["answered"].get("echo", 0) == excused + (2 if delivered else 0)
+
+
+@pytest.mark.parametrize("drops, earlier, fate", [
+    (0, True, "not-delivered"),
+    (3, True, None),
+    (3, False, "not-delivered"),
+])
+def test_a_request_missing_at_its_targets_port_whose_capture_dropped_is_no_evidence(
+        drops, earlier, fate):
+    """Seen on B's host's uplink, not at B's port: counted apart when B's capture dropped
+    packets and an earlier request of the flow got there (and was answered); else a request
+    never delivered."""
+    src = [{"host": "hv2", "interface": "eth0", "listening_at": 0.0, "ended_at": 10.0},
+           {"host": "hv2", "interface": "vnet1", "owns": [craft.IP_B], "listening_at": 0.0,
+            "ended_at": 10.0, "kernel_dropped": drops}]
+    a = pcap_analysis.Analysis(src)
+    feed = [(2.0, 0, craft.echo(craft.IP_A, craft.IP_B, 2), craft.MAC_A, craft.MAC_B)]
+    if earlier:
+        feed = [(1.0, 0, craft.echo(craft.IP_A, craft.IP_B, 1), craft.MAC_A, craft.MAC_B),
+                (1.001, 1, craft.echo(craft.IP_A, craft.IP_B, 1), craft.MAC_A, craft.MAC_B),
+                (1.002, 1, craft.echo(craft.IP_B, craft.IP_A, 1, reply=True), craft.MAC_B,
+                 craft.MAC_A)] + feed
+    for t, idx, pkt, s, d in feed:
+        frame = bytes(craft.ether(s, d, pkt))
+        a.feed(int(t * 1e9), idx, len(frame), len(frame), frame)
+    res = a.result()
+    assert [u["fate"] for u in res["unanswered"]] == ([fate] if fate else [])
+    assert res["unseen_capture_dropped"] == ({} if fate else {craft.IP_A: 1})

@@ -456,6 +456,17 @@ def test_a_reply_at_the_edge_of_the_capture_is_counted_not_a_claim_about_a_port(
         "longer captured, are counted neither way. The port that sent" in secs[None][0]
     assert "no evidence either way, not counted as unanswered: 10.0.0.1 (2)." in \
         secs["Requests left unanswered"][-1]
+    # not seen where the capture itself dropped packets: counted neither way, and said
+    analysis["unseen_capture_dropped"] = {"10.0.0.1": 1}
+    secs = {title: paragraphs for title, paragraphs, _table in
+            capture_report_utils.sections({"analysis": analysis, "context": ctx,
+                                           "address": "10.0.0.1"})}
+    assert secs[None][0].startswith("Healthy: no finding.")
+    assert "1 request(s) or reply(ies) not seen at a port whose capture dropped packets are " \
+        "counted neither way." in secs[None][0]
+    assert "whose capture dropped packets (tcpdump's own count; each dropped packet excuses " \
+        "one such absence there): no evidence either way, not counted as unanswered: " \
+        "10.0.0.1 (1)." in secs["Requests left unanswered"][-1]
 
 
 def test_utc_rounds_to_the_millisecond_with_or_without_the_date():
