@@ -225,7 +225,7 @@ def sections(rep):
     found = _findings(a, ctx, rep.get("address"))
     verdict = ("%d finding(s)." % len(found) if found else
                "Healthy: no finding. %s, no skew, no unexplained bad checksum, no path with "
-               "evidence of an asymmetry.%s" % _every_answered(a))
+               "evidence of an asymmetry.%s" % _every_answered(a)) + _capture_drops(a)
     out = [(None, [verdict] + _summary(rep), None),
            ("Findings", found or ["Nothing abnormal."], None)]
     located = located_hosts(ctx)
@@ -423,14 +423,20 @@ def _findings(a, ctx, address=None):
             out.append("%d bad %s checksum(s) on %s from %s: %s" % (
                 b["count"], b["layer"], b["hop"], b["src"], b["reason"]))
     for f in a["files"]:
-        if f["drops"]:
-            out.append("the capture on %s dropped %d packet(s)" % (f["hop"], f["drops"]))
         if f.get("truncated_file"):
             out.append("%s ends mid-packet (the capture was cut off)" % f["hop"])
     out += _paths(a, ctx)[0]
     out += ["%s:%s: %s" % (e["host"], e["interface"], e["error"]) for e in a.get("errors", [])]
     out += ctx.get("problems") or []
     return out
+
+
+def _capture_drops(a):
+    """The captures that dropped packets themselves (tcpdump's own count): no finding about
+    the network, but what they missed is evidence neither way, so the verdict says it."""
+    dropped = ["%s (%d)" % (f["hop"], f["drops"]) for f in a["files"] if f["drops"]]
+    return (" The captures on %s dropped packets themselves (tcpdump's count): what they "
+            "missed is evidence neither way." % ", ".join(dropped)) if dropped else ""
 
 
 def _every_answered(a):
