@@ -582,9 +582,9 @@ def _render_captures(part):
     for c in sizes:
         runs = c["runs"]
         out += ["", "Where the time goes at %d hosts (median per task over the runs, s; tasks "
-                "under 0.05 s omitted). The capture window is the async capture's %d s, which "
-                "the path evidence and the controller's preparation overlap (the FDB comes "
-                "with each capture's result):" % (
+                "under 0.05 s omitted). The capture window is the background capture's %d s, "
+                "which the path evidence and the controller's preparation overlap (the FDB "
+                "comes with each capture's result):" % (
                     c["hosts"], c["duration"]), "",
                 "| task | s | remote runs |", "|---|---:|---:|"]
         names = [t["name"] for t in runs[0]["tasks"]]
