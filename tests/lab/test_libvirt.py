@@ -134,6 +134,9 @@ def lv(request, tmp_path_factory):
     dhcp = info["dir"] / "dhcp"
     dhcp.mkdir()
     (dhcp / "boot.ipxe").write_text("#!ipxe\nshell\n")
+    # dnsmasq's TFTP runs without CAP_DAC_OVERRIDE: its path readable whatever the umask
+    for path in (dhcp, dhcp / "boot.ipxe"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
     subprocess.run(["ip", "netns", "exec", "cnlab-hv1-vm1", "dnsmasq", "--port=0",
                     "--interface=eth0", "--bind-interfaces", "--user=root",
                     "--dhcp-range=203.0.113.200,203.0.113.210,255.255.255.0",

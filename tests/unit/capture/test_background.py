@@ -16,6 +16,16 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
 )
 
 
+@pytest.fixture(autouse=True)
+def umask():
+    """background() sets the process's umask to 077, as the module process needs; this is the
+    test runner's process, and later tests write files others must read (dnsmasq's TFTP)."""
+    old = os.umask(0o022)
+    os.umask(old)
+    yield
+    os.umask(old)
+
+
 class Host(object):
     check_mode = False
 
