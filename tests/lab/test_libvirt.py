@@ -177,11 +177,10 @@ def test_locate_finds_real_vms_by_mac_ip_name_and_uuid_and_says_what_virsh_gave(
                for e in loc["evidence"]), loc
     assert got["domain"] == "lv-b"
 
-    # by its address: iPXE took its lease and fetched its script (TCG: ~30 s after start, but
-    # over 90 s once in a loaded CI run: the bound is generous, the wait ends at the fetch);
+    # by its address: iPXE took its lease and fetched its script (TCG: ~30 s after start);
     # the probe from vswitch0 fills the neighbour table, attached-mac names the port
     wait_for("lv-a fetched its iPXE script", lambda: "sent " in lv["dhcp_log"].read_text()
-             and "boot.ipxe" in lv["dhcp_log"].read_text(), seconds=240)
+             and "boot.ipxe" in lv["dhcp_log"].read_text(), seconds=90)
     got = module(lv, "locate", {"ip": LV_A_IP, "probe": True, "timeout": 10})
     (loc,) = [x for x in got["locations"] if x["local"]]
     assert (loc["port"], loc["vswitch"], loc["mac"], loc["domain"]) == \
