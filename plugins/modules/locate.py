@@ -76,6 +76,23 @@ options:
         something meanwhile (any traffic, ARP included).
     type: int
     default: 0
+  listen_detach:
+    description:
+      - Set by the action plugin when the task runs on several hosts with O(listen); not for
+        direct use. The module then returns once it has read everything, its listening window
+        going on in a detached process that the action plugin follows, ending it as soon as
+        every address listened for is on a vnet port of some host of the play (each host
+        hears only the VMs it hosts). The result is the same as without it.
+    type: bool
+    default: false
+  found_elsewhere:
+    description:
+      - Set by the action plugin; not for direct use. Addresses another host of this run
+        already has on a vnet port, which this host then does not listen for (RV(notes) says
+        so).
+    type: list
+    elements: str
+    default: []
   probe:
     description:
       - Send one echo request (C(ping -c 1 -I INTERNAL_PORT IP), waiting at most
@@ -242,6 +259,8 @@ def main():
             vswitches=dict(type="bool", default=False),
             probe=dict(type="bool", default=False),
             listen=dict(type="int", default=0),
+            listen_detach=dict(type="bool", default=False),
+            found_elsewhere=dict(type="list", elements="str", default=[]),
             **spec.COMMON_ARGS,
         ),
         mutually_exclusive=[("ip", "ips"), ("ip", "mac"), ("ip", "vm"), ("mac", "vm")],

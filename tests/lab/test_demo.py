@@ -4,12 +4,13 @@ report, in a lab directory of its own, taken down at the end even if the demo fa
 Run: pytest tests/lab/test_demo.py   (as root, from the repository; takes ~1 min)
 """
 
+import json
 import os
 import re
 import subprocess
 
 import pytest
-from labkit import REPO, lab_leftovers, playbook, require_lab_machine
+from labkit import REPO, adhoc, lab_leftovers, playbook, require_lab_machine
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +88,45 @@ def test_an_address_no_host_knows_is_captured_wide_and_reported_silent(demo):
     assert re.search(r"203\.0\.113\.199 sent nothing and nothing was sent to it: no packet "
                      r"from or to it on 3 host\(s\) x \d+ interface\(s\) \(every uplink and "
                      r"internal port of hv1, hv2, hv3\) in 3 s", text), text[:3000]
+
+
+def test_the_hosts_listen_together_and_stop_once_each_address_is_found(demo):
+    """locate with `listen` on the 3 hosts, for the VMs on VLAN 10 (no host has an address
+    there: only listening places them). Each host hears only the VM it hosts; each ends its
+    window once the others have found theirs, not after the 20 s asked for, and every address
+    is placed on its own host's vnet1, as one host alone would place it. The hosts' detached
+    listeners leave no directory behind."""
+    assert demo["rc"] == 0
+    inv = demo["dir"] / "inventory.yml"
+    vms = {"hv1": "203.0.113.102", "hv2": "203.0.113.106", "hv3": "203.0.113.110"}
+    pingers = [subprocess.Popen(["ip", "netns", "exec", "cnlab-hv1-vm2", "ping", "-q", "-i",
+                                 "0.2", "-w", "60", peer], stdout=subprocess.DEVNULL)
+               for peer in (vms["hv2"], vms["hv3"])]
+    try:
+        rc, res = adhoc(inv, "cloudnet.vswitch.locate",
+                        json.dumps({"ips": sorted(vms.values()), "listen": 20, "timeout": 30}))
+    finally:
+        for p in pingers:
+            p.terminate()
+            p.wait()
+    assert rc == 0, res
+    for host, mine in vms.items():
+        addrs = res[host]["addresses"]
+        for ip, answer in addrs.items():
+            assert answer["local"] is (ip == mine), (host, ip, answer)
+            listened = [n for n in answer["notes"] if n.startswith("listened")]
+            assert len(listened) == 1, (host, ip, answer["notes"])
+            took = float(re.match(r"listened ([\d.]+) s \(up to 20 s\)", listened[0]).group(1))
+            assert took < 20, listened
+        assert addrs[mine]["locations"][0]["port"] == "vnet1", addrs[mine]
+        # A host hears only the VM it hosts: its window ended because the others found theirs
+        for ip, answer in addrs.items():
+            assert any(n.endswith("; ended once every address listened for was found on some "
+                                  "host of this run") for n in answer["notes"]), (host, ip)
+    rc, left = adhoc(inv, "ansible.builtin.find",
+                     json.dumps({"paths": ["/tmp"], "patterns": ["cnvs-locate-*"],
+                                 "file_type": "directory"}))
+    assert rc == 0 and all(r["matched"] == 0 for r in left.values()), left
 
 
 def test_zz_the_lab_goes_down_and_leaves_nothing(demo):

@@ -64,7 +64,7 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_task_start(self, task, is_conditional):
         self._close_task()
         self._task = {"name": task.get_name(), "action": _short(task.action),
-                      "start": time.monotonic(), "remote_runs": 0}
+                      "start": time.monotonic(), "wall": time.time(), "remote_runs": 0}
 
     v2_playbook_on_handler_task_start = v2_playbook_on_task_start
 

@@ -7,14 +7,19 @@ ports; locate.py decides what the evidence says."""
 
 from __future__ import annotations
 
+import json
 import os
 import selectors
 import shutil
 import subprocess
+import tempfile
 import time
 
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import ParamError
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.host import kernel, proc
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
+    ParamError,
+    VswitchError,
+)
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.host import files, kernel, proc
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import (
     fdb_read,
     info,
@@ -28,6 +33,13 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch.world imp
     ROLE_VNET,
     port_role,
 )
+
+# The detached listener's directory (listen_detach): what it heard so far, the controller's
+# request to end, the module's whole result at the end. plugins/action/locate.py reads them.
+JOB_PREFIX = "cnvs-locate-"
+JOB_HEARD = "heard"
+JOB_STOP = "stop"
+JOB_RESULT = "result.json"
 
 
 def validate(params):
@@ -134,24 +146,29 @@ def _probe(host, world, ip, notes):
                                      "got no answer (rc=%s)" % rc))
 
 
-def _listen(host, world, ips, notes):
+def _listen(host, world, ips, notes, on_heard=None, stop=None):
     """Packets heard from each of ips on the vnet ports: {ip: [{mac, interface}]}. One
     listener per vnet port for all the addresses at once; the window ends early once each
-    has been heard."""
+    has been heard, or once the file `stop` exists (the controller's side found each on some
+    other host). on_heard(ip, mac, port) is told of each address the first time it is heard."""
     seconds = min(host.params["listen"], host.params["timeout"])
     ports = sorted(p for p in world["ports"] if port_role(world, p) == ROLE_VNET
                    and p in world["links"])
     wanted = dict((locate.check_ip(ip, "ip"), ip) for ip in ips)
     heard = dict((ip, []) for ip in ips)
     procs, sel, rest = {}, selectors.DefaultSelector(), {}
+    begun, stopped = time.monotonic(), False
     try:
         for port in ports:
             procs[port] = proc.spawn(locate.listen_argv(ips, port), stdout=subprocess.PIPE)
             sel.register(procs[port].stdout.fileno(), selectors.EVENT_READ, port)
-        end = time.monotonic() + seconds
+        end = begun + seconds
         while sel.get_map() and not all(heard.values()):
             left = end - time.monotonic()
             if left <= 0:
+                break
+            if stop is not None and os.path.exists(stop):
+                stopped = True
                 break
             for key, _events in sel.select(min(left, 0.1)):
                 chunk = os.read(key.fd, 65536)
@@ -164,6 +181,8 @@ def _listen(host, world, ips, notes):
                     sent = locate.parse_heard(line)
                     ip = wanted.get(_normal(sent[0])) if sent else None
                     if ip is not None and key.data not in [h["interface"] for h in heard[ip]]:
+                        if not heard[ip] and on_heard is not None:
+                            on_heard(ip, sent[1], key.data)
                         heard[ip].append({"mac": sent[1], "interface": key.data})
     finally:
         sel.close()
@@ -172,11 +191,48 @@ def _listen(host, world, ips, notes):
         for p in procs.values():
             p.wait()
             p.stdout.close()
+    took = time.monotonic() - begun
     for ip in ips:
-        notes[ip].append("listened %ss on %d vnet port(s): %s" % (
-            seconds, len(ports), ", ".join("%s from %s" % (h["interface"], h["mac"])
-                                           for h in heard[ip]) or "heard nothing"))
+        notes[ip].append("listened %.1f s (up to %s s) on %d vnet port(s): %s%s" % (
+            took, seconds, len(ports), ", ".join("%s from %s" % (h["interface"], h["mac"])
+                                                 for h in heard[ip]) or "heard nothing",
+            "; ended once every address listened for was found on some host of this run"
+            if stopped else ""))
     return heard
+
+
+def _listen_detached(host, world, ips, notes, finish):
+    """_listen() in a detached process (host/proc.py detach(): the module's exit and the SSH
+    session do not end it), which appends each address it hears to `<dir>/heard` (the address,
+    MAC and port, one line each), ends early once `<dir>/stop` exists, and writes the module's
+    whole result, finish(heard), to `<dir>/result.json` (0600, atomically). Returns what the
+    controller's side (plugins/action/locate.py) needs to follow it: the directory, the
+    process, the window and the addresses listened for."""
+    job = tempfile.mkdtemp(prefix=JOB_PREFIX)
+    wanted = dict((locate.check_ip(ip, "ip"), ip) for ip in ips)
+
+    def main():  # pragma: no cover - runs detached (tested end to end)
+        tell = os.open(os.path.join(job, JOB_HEARD), os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                       0o600)
+
+        def on_heard(ip, mac, port):
+            os.write(tell, ("%s %s %s\n" % (wanted.get(ip, ip), mac, port)).encode())
+
+        try:
+            heard = _listen(host, world, list(wanted), notes, on_heard,
+                            os.path.join(job, JOB_STOP))
+            out = dict({"changed": False}, **finish(heard))
+        except VswitchError as exc:
+            out = dict(exc.to_fail(), failed=True)
+        except Exception as exc:  # the file must say what happened, whatever it was
+            out = {"failed": True, "msg": "locate's listener failed: %s: %s"
+                   % (type(exc).__name__, exc)}
+        os.close(tell)
+        files.write_private(os.path.join(job, JOB_RESULT), json.dumps(out) + "\n", atomic=True)
+
+    pid, _start = proc.detach(main)
+    return {"dir": job, "pid": pid, "ips": list(ips),
+            "seconds": min(host.params["listen"], host.params["timeout"])}
 
 
 def _normal(addr):
@@ -210,16 +266,47 @@ def collect(host):
     results = dict((ip, locate.locate(world, fdbs, roles, ip=normal[ip], neighbours=neighbours,
                                       domiflist=iflist, domifaddr=ifaddr)) for ip in ips)
     # Listen only for what this host knows nothing about: an address it places itself, or
-    # sees behind its uplink (its neighbour table and FDB), is not worth a listening window.
-    unplaced = [ip for ip in ips if not results[ip]["locations"]]
-    if p["listen"] and unplaced:
-        heard = _listen(host, world, [normal[ip] for ip in unplaced],
-                        dict((normal[ip], per_ip[ip]) for ip in unplaced))
+    # sees behind its uplink (its neighbour table and FDB), is not worth a listening window;
+    # nor is one another host of this run already has on a vnet port (the action plugin's
+    # found_elsewhere).
+    elsewhere = set(_normal(a) for a in p["found_elsewhere"] or ())
+    unplaced = []
+    for ip in ips:
+        if results[ip]["locations"]:
+            continue
+        if normal[ip] in elsewhere:
+            per_ip[ip].append("not listened for: another host of this run has it on a vnet port")
+        else:
+            unplaced.append(ip)
+    vswitches = info.vswitches(world, *info.read_bonds(host.run, world)) \
+        if p["vswitches"] else None
+
+    def finish(heard):
+        """The module's result, with what was heard (by normalised address)."""
         for ip in unplaced:
-            if heard[normal[ip]]:
+            if heard.get(normal[ip]):
                 results[ip] = locate.locate(world, fdbs, roles, ip=normal[ip],
                                             neighbours=neighbours, domiflist=iflist,
                                             domifaddr=ifaddr, heard=heard[normal[ip]])
+        return _answer(p, ips, mac, vm, world, fdbs, roles, neighbours, iflist, ifaddr, names,
+                       results, notes, per_ip, vswitches)
+
+    if not (p["listen"] and unplaced):
+        return finish({})
+    listen_notes = dict((normal[ip], per_ip[ip]) for ip in unplaced)
+    listen_ips = [normal[ip] for ip in unplaced]
+    if p["listen_detach"]:
+        job = _listen_detached(host, world, [ip for ip in unplaced], listen_notes, finish)
+        out = finish({})
+        out["listening"] = job
+        return out
+    return finish(_listen(host, world, listen_ips, listen_notes))
+
+
+def _answer(p, ips, mac, vm, world, fdbs, roles, neighbours, iflist, ifaddr, names, results,
+            notes, per_ip, vswitches):
+    """The module's result from each address's answer (and the MAC's or the VM's)."""
+    results = dict(results)
     for key, res in results.items():
         res["notes"] = notes + per_ip.get(key, [])
     followed = None
@@ -240,6 +327,6 @@ def collect(host):
                    [followed] if followed is not None else []))}
     else:
         out = results[followed if followed is not None else ips[0]]
-    if p["vswitches"]:
-        out["vswitches"] = info.vswitches(world, *info.read_bonds(run, world))
+    if vswitches is not None:
+        out["vswitches"] = vswitches
     return out

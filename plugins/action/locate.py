@@ -1,0 +1,174 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudnet.vswitch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""locate on the controller. Alone, or without `listen`, it runs the module. On several hosts
+with `listen`, the hosts listen together: a host hears only the VMs it hosts, so a host that
+listens for an address another host hosts would wait out its whole window. Here each host's
+module returns once it has read everything, its listening window going on in a detached
+process (module option listen_detach); this side publishes the addresses the host has on a
+vnet port (placed, or heard so far) in a file per host under Ansible's local temporary
+directory (one directory per task, gone when ansible-playbook ends), reads what the other
+hosts published, and ends the host's window as soon as every address it listens for is on a
+vnet port of some host. A host whose worker starts later is told at once what is known
+(found_elsewhere) and does not listen for it. The result is the one the module alone would
+return, its notes saying how long each host listened and why it stopped."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shlex
+import time
+from urllib.parse import quote
+
+from ansible import constants as C
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot.locate_run import (
+    JOB_HEARD,
+    JOB_PREFIX,
+    JOB_RESULT,
+    JOB_STOP,
+)
+
+POLL = 0.1          # seconds between two reads of what a host heard
+SLACK = 10          # seconds past a host's window before its result is given up on
+_JOB_DIR = re.compile(r"^/[A-Za-z0-9_./-]*/%s[A-Za-z0-9_]+$" % re.escape(JOB_PREFIX))
+
+
+class Rendezvous(object):
+    """The hosts of one task, through files on the controller: each publishes the addresses
+    it has on a vnet port; found() is what all of them published."""
+
+    def __init__(self, root, host):
+        self.root = root
+        self.path = os.path.join(root, quote(host, safe="") + ".json")
+        os.makedirs(root, mode=0o700, exist_ok=True)
+        self.published = None
+
+    def publish(self, addresses):
+        addresses = sorted(set(addresses) | set(self.published or ()))
+        if addresses == self.published:
+            return
+        tmp = "%s.%d.tmp" % (self.path, os.getpid())
+        with open(tmp, "w") as f:
+            json.dump(addresses, f)
+        os.rename(tmp, self.path)
+        self.published = addresses
+
+    def found(self):
+        out = set()
+        for name in os.listdir(self.root):
+            if not name.endswith(".json"):
+                continue
+            try:
+                with open(os.path.join(self.root, name)) as f:
+                    out.update(json.load(f))
+            except (OSError, ValueError):  # being renamed into place: read next time
+                continue
+        return out
+
+
+def local_addresses(result):
+    """The addresses (as asked) that a locate result has on a vnet port of its host."""
+    return [k for k, v in (result.get("addresses") or {}).items()
+            if isinstance(v, dict) and v.get("local")]
+
+
+def heard_addresses(text):
+    """The addresses of the detached listener's `heard` file (`ADDRESS MAC PORT` lines)."""
+    return [line.split()[0] for line in text.splitlines() if len(line.split()) == 3]
+
+
+def poll_command(job_dir, stop):
+    """One shell command (the job directory quoted; nothing else from outside): with `stop`,
+    ask the listener to end and wait up to 2 s for its result; then print `result` and the
+    result (and remove the directory), or `heard` and what was heard so far."""
+    if not _JOB_DIR.match(job_dir) or "/../" in job_dir:
+        raise ValueError("not a locate job directory: %r" % job_dir)
+    d = shlex.quote(job_dir)
+    cmd = "d=%s; " % d
+    if stop:
+        cmd += ('touch "$d/%s"; i=0; while [ ! -e "$d/%s" ] && [ $i -lt 40 ]; do sleep 0.05; '
+                'i=$((i+1)); done; ' % (JOB_STOP, JOB_RESULT))
+    cmd += ('if [ -e "$d/%s" ]; then echo result; cat "$d/%s" && rm -rf -- "$d"; '
+            'else echo heard; cat "$d/%s" 2>/dev/null; true; fi'
+            % (JOB_RESULT, JOB_RESULT, JOB_HEARD))
+    return cmd
+
+
+def read_poll(stdout):
+    """(result dict or None, heard addresses) from what poll_command printed."""
+    kind, _, rest = stdout.partition("\n")
+    if kind.strip() == "result":
+        return json.loads(rest), []
+    return None, heard_addresses(rest)
+
+
+def _listens(args, hosts):
+    try:
+        return int(args.get("listen") or 0) > 0 and len(hosts) > 1
+    except (TypeError, ValueError):  # the module says what is wrong with it
+        return False
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        args = dict(self._task.args)
+        if not _listens(args, task_vars.get("ansible_play_batch") or ()):
+            result.update(self._execute_module(module_args=args, task_vars=task_vars))
+            return result
+        # One directory per task and question: the hosts of a task asked the same thing meet
+        # there (a loop's items, or hosts asked different things, do not).
+        key = hashlib.sha256(json.dumps([self._task._uuid, args], sort_keys=True,
+                                        default=str).encode()).hexdigest()[:16]
+        rdv = Rendezvous(os.path.join(C.DEFAULT_LOCAL_TMP, "cnvs-locate-" + key),
+                         task_vars.get("inventory_hostname") or self._play_context.remote_addr)
+        args.update(listen_detach=True, found_elsewhere=sorted(rdv.found()))
+        res = self._execute_module(module_args=args, task_vars=task_vars)
+        job = res.pop("listening", None)
+        if not res.get("failed"):
+            rdv.publish(local_addresses(res))
+        if job and not res.get("failed"):
+            res = self._follow(job, res, rdv)
+        result.update(res)
+        return result
+
+    def _follow(self, job, partial, rdv):
+        """The detached listener's result, its window ended once the fleet has each address;
+        the partial result with a note if it never comes back."""
+        wanted = set(job["ips"])
+        deadline = time.monotonic() + float(job["seconds"]) + SLACK
+        heard, stopped = set(), False
+        while time.monotonic() < deadline:
+            stop = not stopped and wanted <= (rdv.found() | heard)
+            out = self._low_level_execute_command(poll_command(job["dir"], stop), sudoable=True)
+            stopped = stopped or stop
+            if out.get("rc") != 0:
+                break
+            try:
+                final, now = read_poll(out.get("stdout") or "")
+            except ValueError:
+                break
+            if final is not None:
+                if not final.get("failed"):
+                    rdv.publish(local_addresses(final))
+                return dict(partial, **final)
+            if set(now) - heard:
+                heard |= set(now)
+                rdv.publish(heard)
+            if not stop:
+                time.sleep(POLL)
+        partial.setdefault("notes", []).append(
+            "the listening window's result (%s on the host) did not come back: the answer is "
+            "what the host knew without listening" % job["dir"])
+        return partial

@@ -1,0 +1,134 @@
+"""The hosts of one locate task listening together (plugins/action/locate.py): what each host
+publishes, the command that reads (and ends) a host's detached listener, run by a real shell
+on a real directory, and the controller's side following a listener to its result."""
+
+import json
+import os
+import subprocess
+import threading
+import time
+
+import pytest
+
+from ansible_collections.cloudnet.vswitch.plugins.action import locate as action
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import locate_run
+
+
+def test_each_host_publishes_what_it_has_and_reads_what_all_have(tmp_path):
+    root = str(tmp_path / "rdv")
+    hv1, hv2 = action.Rendezvous(root, "hv1"), action.Rendezvous(root, "hv/2")
+    assert hv1.found() == set()
+    hv1.publish(["203.0.113.102"])
+    hv2.publish(["203.0.113.106"])
+    hv2.publish(["203.0.113.110"])          # adds to what it published, never takes back
+    assert hv1.found() == {"203.0.113.102", "203.0.113.106", "203.0.113.110"}
+    assert sorted(os.listdir(root)) == ["hv%2F2.json", "hv1.json"]
+    assert oct(os.stat(root).st_mode & 0o777) == "0o700"
+    (tmp_path / "rdv" / "hv3.json.99.tmp").write_text("[\"half")   # being written: skipped
+    (tmp_path / "rdv" / "hv4.json").write_text("[\"half")
+    assert hv1.found() == {"203.0.113.102", "203.0.113.106", "203.0.113.110"}
+
+
+def test_local_addresses_are_the_ones_on_a_vnet_port_of_the_host():
+    res = {"addresses": {"203.0.113.102": {"local": True}, "203.0.113.106": {"local": False},
+                         "52:54:00:c1:01:02": {"found": True}}}
+    assert action.local_addresses(res) == ["203.0.113.102"]
+    assert action.local_addresses({"msg": "failed"}) == []
+
+
+def _sh(cmd):
+    res = subprocess.run(["/bin/sh", "-c", cmd], capture_output=True, text=True, check=False)
+    return {"rc": res.returncode, "stdout": res.stdout, "stderr": res.stderr}
+
+
+def _job(tmp_path):
+    job = tmp_path / (locate_run.JOB_PREFIX + "abc_123")
+    job.mkdir()
+    return job
+
+
+def test_the_poll_reads_what_was_heard_then_the_result_and_removes_the_directory(tmp_path):
+    job = _job(tmp_path)
+    cmd = action.poll_command(str(job), stop=False)
+    assert action.read_poll(_sh(cmd)["stdout"]) == (None, [])
+    (job / locate_run.JOB_HEARD).write_text("203.0.113.106 52:54:00:c1:02:02 vnet1\n")
+    assert action.read_poll(_sh(cmd)["stdout"]) == (None, ["203.0.113.106"])
+    (job / locate_run.JOB_RESULT).write_text(json.dumps({"changed": False, "found": True}))
+    assert action.read_poll(_sh(cmd)["stdout"]) == ({"changed": False, "found": True}, [])
+    assert not job.exists()
+
+
+def test_the_stopping_poll_asks_the_listener_to_end_and_waits_for_its_result(tmp_path):
+    job = _job(tmp_path)
+
+    def listener():  # what the detached listener does once it sees `stop`
+        while not (job / locate_run.JOB_STOP).exists():
+            time.sleep(0.01)
+        (job / locate_run.JOB_RESULT).write_text(json.dumps({"found": False}))
+
+    t = threading.Thread(target=listener)
+    t.start()
+    out = _sh(action.poll_command(str(job), stop=True))
+    t.join()
+    assert out["rc"] == 0 and action.read_poll(out["stdout"]) == ({"found": False}, [])
+
+
+@pytest.mark.parametrize("path", ["/tmp/x; rm -rf /", "/tmp/other-dir", "relative/cnvs-locate-a",
+                                  "/tmp/../etc/cnvs-locate-a", "/tmp/cnvs-locate-a b"])
+def test_only_a_locate_job_directory_is_ever_put_in_the_command(path):
+    with pytest.raises(ValueError):
+        action.poll_command(path, stop=True)
+
+
+class _Follow(action.ActionModule):
+    """The controller's side, its remote commands run by a local shell."""
+
+    def __init__(self):  # no task, connection or loader: _follow() needs none
+        self.commands = []
+
+    def _low_level_execute_command(self, cmd, sudoable=True, **_kw):
+        self.commands.append(cmd)
+        return _sh(cmd)
+
+
+def test_a_host_stops_listening_once_the_fleet_has_each_address(tmp_path):
+    """hv2 listens for .102 (hv1's VM) and .106 (its own): it hears .106 and publishes it; once
+    hv1 has published .102, hv2's listener is asked to end, and its result comes back whole."""
+    job = _job(tmp_path)
+    rdv = action.Rendezvous(str(tmp_path / "rdv"), "hv2")
+    hv1 = action.Rendezvous(str(tmp_path / "rdv"), "hv1")
+    ended = []
+
+    def listener():
+        (job / locate_run.JOB_HEARD).write_text("203.0.113.106 52:54:00:c1:02:02 vnet1\n")
+        while not (job / locate_run.JOB_STOP).exists():
+            if "203.0.113.106" in rdv.found():
+                hv1.publish(["203.0.113.102"])     # hv1 heard its own VM meanwhile
+            time.sleep(0.01)
+        ended.append(time.monotonic())
+        (job / locate_run.JOB_RESULT).write_text(json.dumps({"changed": False, "notes": ["x"]}))
+
+    t = threading.Thread(target=listener)
+    t.start()
+    follow = _Follow()
+    out = follow._follow({"dir": str(job), "ips": ["203.0.113.102", "203.0.113.106"],
+                          "seconds": 30}, {"changed": False, "invocation": {}, "notes": []}, rdv)
+    t.join()
+    assert ended, "the listener was never asked to end"
+    assert out == {"changed": False, "invocation": {}, "notes": ["x"]}
+    assert rdv.found() == {"203.0.113.102", "203.0.113.106"}
+    assert sum('touch "$d/stop"' in c for c in follow.commands) == 1
+    assert not job.exists()
+
+
+def test_a_listener_that_never_answers_leaves_the_answer_without_listening(tmp_path):
+    job = _job(tmp_path)
+    rdv = action.Rendezvous(str(tmp_path / "rdv"), "hv2")
+    follow = _Follow()
+    follow._low_level_execute_command = lambda cmd, sudoable=True: {"rc": 1, "stdout": "",
+                                                                    "stderr": "gone"}
+    out = follow._follow({"dir": str(job), "ips": ["203.0.113.9"], "seconds": 2},
+                         {"changed": False, "notes": []}, rdv)
+    assert out["changed"] is False
+    assert out["notes"] == ["the listening window's result (%s on the host) did not come back: "
+                            "the answer is what the host knew without listening" % job]
