@@ -376,6 +376,7 @@ class Init:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])
         open(os.path.join(INNER_DIR, "ready"), "w", encoding="utf-8").close()
+        due = 0.0
         while True:
             # Reap every orphan of the host (daemons that detached, ssh sessions): a slow
             # reaper leaves zombies that look alive (trap 5).
@@ -386,11 +387,15 @@ class Init:
                     break
                 if pid == 0:
                     break
-            try:
-                self.autoprotect()
-            except Exception as exc:  # noqa: BLE001 - init must never die
-                print(f"{now_iso()} autoprotect error: {exc}", flush=True)
-            signal.sigtimedwait([signal.SIGCHLD], 1.0)
+            # Once a second, not once per SIGCHLD: autoprotect's own `ip` child ends with
+            # one, which would wake this loop at once, and the loop would spin on it.
+            if time.monotonic() >= due:
+                due = time.monotonic() + 1.0
+                try:
+                    self.autoprotect()
+                except Exception as exc:  # noqa: BLE001 - init must never die
+                    print(f"{now_iso()} autoprotect error: {exc}", flush=True)
+            signal.sigtimedwait([signal.SIGCHLD], max(0.01, due - time.monotonic()))
 
 
 def set_ingress_drop(enter, ifname, on):
