@@ -33,7 +33,7 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot.loca
     JOB_STOP,
 )
 
-POLL = 0.1          # seconds between two reads of what a host heard
+POLL = 0.05         # seconds between two reads of what a host heard
 SLACK = 10          # seconds past a host's window before its result is given up on
 _JOB_DIR = re.compile(r"^/[A-Za-z0-9_./-]*/%s[A-Za-z0-9_]+$" % re.escape(JOB_PREFIX))
 

@@ -170,7 +170,7 @@ def _listen(host, world, ips, notes, on_heard=None, stop=None):
             if stop is not None and os.path.exists(stop):
                 stopped = True
                 break
-            for key, _events in sel.select(min(left, 0.1)):
+            for key, _events in sel.select(min(left, 0.05)):
                 chunk = os.read(key.fd, 65536)
                 if not chunk:
                     sel.unregister(key.fd)
