@@ -43,10 +43,11 @@ description:
   - "Around the window, the datapath's own evidence of a loss (RV(datapath)): C(ovs-appctl
     coverage/show), C(dpctl/show -s) and the C(bond/show) / C(lacp/show) of the bonds on the
     captured bridges are read as the tcpdumps start (in a thread, so the start is never
-    delayed) and again once they stopped; C(coverage/show) 1.2 seconds after the stop,
-    because ovs-vswitchd folds each thread's counts into the totals it prints once a second
-    (the files are summarized meanwhile). C(dpif/dump-flows) of each captured bridge right
-    after the stop gives the datapath flows of the followed addresses."
+    delayed) and again as soon as they stopped. ovs-vswitchd adds each thread's counts to the
+    coverage totals it prints about once a second, so both reads lag by up to a second: the
+    coverage deltas cover a window as long as the capture's, up to a second earlier.
+    C(dpif/dump-flows) of each captured bridge right after the stop gives the datapath flows
+    of the followed addresses."
   - "OVSDB is watched from just before the start until the stop (RV(events)): changes to a
     Bridge's name, ports or datapath_type, a Port's name, tag, trunks or vlan_mode, and an
     Interface's name, ofport, link_state, admin_state, external_ids, error or mtu, each
@@ -394,8 +395,9 @@ datapath:
           executes and flow installs, upcalls lost (C(netlink_overflow)), the flow limit,
           conntrack full, and any other counter whose name says drop, error, overflow or
           full. Null when C(coverage/show) could not be read."
-        - The totals may include up to a second before the window (each thread's counts
-          reach them once a second).
+        - A window as long as the capture's, up to a second earlier (each thread's counts
+          reach the totals about once a second); a loss in the capture's last second may be
+          counted only in a later read.
       type: dict
       sample: {drop_action_of_pipeline: 5}
     meanings:

@@ -209,9 +209,10 @@ def sections(ctx):
                              f.get("actions"))])
     rows.sort(key=lambda r: _sort_key(r[0]))
     paragraphs = ["What each host's datapath counted during the capture (deltas between a "
-                  "read as the tcpdumps started and one after they stopped: coverage counters "
-                  "that can explain a loss, drop and error statistics of the captured bridges' "
-                  "ports, bond changes), the datapath flows of the followed addresses, and "
+                  "read as the tcpdumps started and one as they stopped: coverage counters "
+                  "that can explain a loss, which ovs-vswitchd totals about once a second, so "
+                  "they cover a window as long but up to a second earlier; drop and error "
+                  "statistics of the captured bridges' ports; bond changes), the datapath flows of the followed addresses, and "
                   "every change OVSDB saw, at its moment (offsets since the captures started, "
                   "hosts' clocks; the OVSDB events are also comments on packets of "
                   "merged.pcapng)."]

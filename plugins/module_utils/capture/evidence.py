@@ -6,12 +6,16 @@
 - before: `coverage/show`, `dpctl/show -s` (every datapath port's counters), `bond/show` and
   `lacp/show` of the bonds on the captured bridges, read in a thread while the tcpdumps start
   (the start is never delayed), and an OVSDB monitor (ovsdb/monitor.py) started before them;
-- after, as soon as the tcpdumps stopped: the monitor's events, `dpif/dump-flows` of each
-  captured bridge (the flows that name a followed address: the datapath idles flows out after
-  10 s), the counters and the bonds again, every vSwitch's FDB (fdb_info's tables, for the
-  report's fdb/<host>.json: the traffic still flows); `coverage/show` last, once COVERAGE_SETTLE has
-  passed since the stop (ovs-vswitchd folds each thread's counts into the totals it prints
-  once a second).
+- after, as soon as the tcpdumps stopped: `coverage/show` first, the monitor's events,
+  `dpif/dump-flows` of each captured bridge (the flows that name a followed address: the
+  datapath idles flows out after 10 s), the counters and the bonds again, every vSwitch's FDB
+  (fdb_info's tables, for the report's fdb/<host>.json: the traffic still flows).
+
+ovs-vswitchd adds each thread's counts to the coverage totals it prints about once a second, so
+both coverage reads lag the moment they are taken by up to a second: the deltas cover a window
+as long as the capture's, up to a second earlier. (Waiting a second more after the stop would
+not make the window exact, since the first read lags as well, and would make every capture a
+second longer to bring back.)
 
 Nothing here fails the capture: a read that fails is named in `errors`, and the rest stands.
 The parsers are troubleshoot/datapath.py's (and info.py's for the bonds)."""
@@ -38,7 +42,6 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot impo
     info,
 )
 
-COVERAGE_SETTLE = 1.2
 # MACs of the followed addresses are looked for in the first packets of each pcap only.
 MAC_SCAN_PACKETS = 2000
 
@@ -94,10 +97,9 @@ class Evidence(object):
         self._thread.daemon = True
         self._thread.start()
 
-    def _read(self, into, when, coverage=True):
+    def _read(self, into, when):
         self.read_at[when] = time.time()
-        if coverage:
-            self._coverage(into)
+        self._coverage(into)
         text = self._call("dpctl/show -s", "dpctl/show", "-s")
         if text is not None:
             into["dpctl"] = datapath.parse_dpctl_show(text)
@@ -122,8 +124,12 @@ class Evidence(object):
 
     # ------------------------------------------------------------------ after
     def end(self):
-        """Right after the tcpdumps stopped: the events, the flows, the counters (coverage
-        comes with settle())."""
+        """Right after the tcpdumps stopped: the counters (coverage first) and the bonds, the
+        events, the flows, the FDBs."""
+        if self._thread is not None:
+            self._thread.join(10)
+        self._read(self.after, "after")
+        self.read_at["coverage_after"] = self.read_at["after"]
         if self.monitor is not None:
             self.events = self.monitor.stop()
             if self.monitor.error:
@@ -131,8 +137,6 @@ class Evidence(object):
             if self.monitor.dropped:
                 self.errors.append("%d OVSDB event(s) past the first %d were not kept" % (
                     self.monitor.dropped, ovsdb_monitor.MAX_EVENTS))
-        if self._thread is not None:
-            self._thread.join(10)
         addresses = self.addresses + sorted(macs_of([t["path"] for t in self.targets],
                                                     self.addresses))
         for br in self.bridges:
@@ -142,26 +146,12 @@ class Evidence(object):
                 self.flows += [dict(f, bridge=br, last_used=datapath.used_at(f["used"], now))
                                for f in datapath.flows_of(datapath.parse_dump_flows(text),
                                                           addresses)]
-        self._read(self.after, "after", coverage=False)
         try:      # every vSwitch's FDB, joined to port names and roles (fdb_info's tables)
             found, _ver = fdb_read.tables(self.run, self.world, sorted(self.world["bridges"]),
                                           min(10, self.p["timeout"]))
             self.fdb = [found[br] for br in sorted(found)]
         except VswitchError as exc:
             self.errors.append("fdb/show: %s" % exc)
-
-    def settle(self, stopped_at):
-        """coverage/show once COVERAGE_SETTLE has passed since `stopped_at`, in a thread
-        (the files are summarized and archived meanwhile); result() waits for it."""
-        def later():
-            wait = stopped_at + COVERAGE_SETTLE - time.time()
-            if wait > 0:
-                time.sleep(wait)
-            self.read_at["coverage_after"] = time.time()
-            self._coverage(self.after)
-        self._thread = threading.Thread(target=later, name="datapath-after")
-        self._thread.daemon = True
-        self._thread.start()
 
     def stop(self):
         """On a failed run: end the monitor (never raises)."""
@@ -174,7 +164,7 @@ class Evidence(object):
     # ------------------------------------------------------------------ the result
     def result(self):
         if self._thread is not None:
-            self._thread.join(COVERAGE_SETTLE + 10)
+            self._thread.join(10)
         b, a = self.before, self.after
         cov = datapath.coverage_deltas(b["coverage"], a["coverage"]) \
             if "coverage" in b and "coverage" in a else None

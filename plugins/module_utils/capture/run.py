@@ -584,8 +584,6 @@ def capture(host, prepared, t0, ready=None):
         timing["stop_and_cleanup_s"] = round(time.monotonic() - t, 3)
     result["ended_at"] = time.time()
     result["changed"] = True
-    if cap.evidence is not None and failure is None:
-        cap.evidence.settle(result["ended_at"] - timing["stop_and_cleanup_s"])
     result["argv"] = {t["interface"]: t.get("argv") for t in chosen}
     result["plan"] = _plan_view(chosen)
     for t in chosen:
