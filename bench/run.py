@@ -57,7 +57,8 @@ def _git_state():
 def _one_host(p, args, workdir):
     reps = args.reps if p < 5000 else min(args.reps, args.reps_big)
     res = one_host.run_suite(p, reps, args.precreate, os.path.join(workdir, "P%d" % p), log,
-                             calls=args.calls, calls_full_max=args.calls_full_max)
+                             calls=args.calls, calls_full_max=args.calls_full_max,
+                             pairs=args.pairs)
     m = report.suite_metrics(res)
     missed = [name for name, _measured, ok in m["targets"] if ok is False]
     if args.profile == "always" or (args.profile == "auto" and missed):
@@ -107,6 +108,10 @@ def main(argv=None):
                          "sampled once at 5 bridge sizes and summed (auto: full up to "
                          "--calls-full-max ports; the full loop is quadratic in P)")
     ap.add_argument("--calls-full-max", type=int, default=200)
+    ap.add_argument("--pairs", type=int, default=0,
+                    help="one_host: after the repetitions, this many pairs of the idempotent "
+                         "re-run and the module floor taking turns on one applied vSwitch "
+                         "(the ratio of the two, with the machine's drift on both)")
     ap.add_argument("--results-md", default=os.path.join(harness.BENCH, "RESULTS.md"))
     args = ap.parse_args(argv)
     if os.geteuid() != 0:

@@ -273,15 +273,17 @@ def reset(sb):
     return seconds
 
 
-def run_suite(p, reps, precreate, workdir, log, calls="auto", calls_full_max=200):
+def run_suite(p, reps, precreate, workdir, log, calls="auto", calls_full_max=200, pairs=0):
     """Run every contender `reps` times for P = p; return the raw samples. The separate
     ovs-vsctl calls run in full every repetition when `calls` is "full" (or "auto" and
-    p <= calls_full_max), else once, sampled (vsctl_calls_sampled)."""
+    p <= calls_full_max), else once, sampled (vsctl_calls_sampled). With `pairs`, then that
+    many pairs of the idempotent re-run and the module floor taking turns on one applied
+    vSwitch (which goes first alternates): out["pairs"], for the ratio of the two."""
     full_calls = calls == "full" or (calls == "auto" and p <= calls_full_max)
     os.makedirs(workdir, exist_ok=True)
     out = {"P": p, "reps": reps, "precreate": precreate, "setup": {}, "resets_s": [],
            "settle_s": [],
-           "order": [], "samples": {k: [] for k in CONTENDERS}}
+           "order": [], "samples": {k: [] for k in CONTENDERS}, "pairs": []}
     t_suite = time.monotonic()
     with sandbox("bench") as sb:
         nics = [UPLINK] + ([] if precreate else vnet_names(p))
@@ -355,8 +357,30 @@ def run_suite(p, reps, precreate, workdir, log, calls="auto", calls_full_max=200
             log("P=%d: separate calls sampled in %.1f s: estimate %.1f s for the full loop "
                 "(%.0f ms per call on average; reset %.1f s)" % (
                     p, time.monotonic() - start, s["wall_s"], s["per_call_ms"], r))
+        if pairs:
+            _pairs(sb, books, pairs, out, log)
     out["suite_s"] = time.monotonic() - t_suite
     return out
+
+
+def _pairs(sb, books, n, out, log):
+    """n pairs of (idempotent re-run, module floor), back to back on one applied vSwitch,
+    which goes first alternating: the machine's drift between repetitions falls on both."""
+    if run_playbook(sb, books["ours"])["changed"] is not True:
+        raise BenchError("pairs: the first apply reported changed=false")
+    settle(sb)
+    for i in range(n):
+        got = {}
+        for name in (("rerun", "floor") if i % 2 == 0 else ("floor", "rerun")):
+            s = run_playbook(sb, books["ours" if name == "rerun" else "module_floor"])
+            if name == "rerun" and s["changed"]:
+                raise BenchError("pairs: the re-run reported changed=true")
+            got[name + "_s"] = s["wall_s"]
+        out["pairs"].append(got)
+    ratios = sorted(x["rerun_s"] / x["floor_s"] for x in out["pairs"])
+    log("P=%d: %d pairs, re-run / module floor median %.2f (%.2f-%.2f)" % (
+        out["P"], n, ratios[len(ratios) // 2], ratios[0], ratios[-1]))
+    reset(sb)
 
 
 def measure_memory(p, workdir, log):

@@ -34,6 +34,22 @@ def _verdict(ok):
     return "–" if ok is None else ("**met**" if ok else "**not met**")
 
 
+def _rerun_floor(m, res):
+    """(measured, met) for the re-run ÷ module floor: the median of the interleaved pairs'
+    ratios when the suite ran pairs (--pairs), else the ratio of the repetitions' medians."""
+    pairs = res.get("pairs") or []
+    if pairs:
+        ratios = sorted(x["rerun_s"] / x["floor_s"] for x in pairs)
+        r = ratios[len(ratios) // 2] if len(ratios) % 2 else \
+            (ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2]) / 2
+        return ("%s× (median of %d interleaved pairs, %s–%s×; the repetitions: %s s vs %s s)"
+                % (_s(r), len(pairs), _s(ratios[0]), _s(ratios[-1]), _s(m["ours_rerun"]),
+                   _s(m["module_floor"])), r <= 1.2)
+    r = _ratio(m["ours_rerun"], m["module_floor"])
+    return ("%s× (%s s vs %s s)" % (_s(r), _s(m["ours_rerun"]), _s(m["module_floor"])),
+            None if r is None else r <= 1.2)
+
+
 def suite_metrics(res):
     s = res["samples"]
     m = {k: _median(s.get(k, []), "wall_s") for k in CONTENDERS}
@@ -67,11 +83,7 @@ def suite_metrics(res):
              "; a module with this interface that does nothing: %s× (%s s)" % (
                  _s(_ratio(m["module_floor"], m["read_task"])), _s(m["module_floor"]))),
          None if m["r_rerun_read"] is None else m["r_rerun_read"] <= 1.0),
-        ("idempotent re-run ≤ 1.2× the module floor (issue 18)",
-         "%s× (%s s vs %s s)" % (_s(_ratio(m["ours_rerun"], m["module_floor"])),
-                                 _s(m["ours_rerun"]), _s(m["module_floor"])),
-         None if _ratio(m["ours_rerun"], m["module_floor"]) is None else
-         _ratio(m["ours_rerun"], m["module_floor"]) <= 1.2),
+        ("idempotent re-run ≤ 1.2× the module floor (issue 18)",) + _rerun_floor(m, res),
         ("idempotent re-run: the module's own time ≤ 0.5 s",
          "%s s (%s)" % (_s(m["rerun_module_total"], 3), m["rerun_module_basis"]),
          None if m["rerun_module_total"] is None else m["rerun_module_total"] <= 0.5),
