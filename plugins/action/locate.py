@@ -6,12 +6,12 @@ with `listen`, the hosts listen together: a host hears only the VMs it hosts, so
 listens for an address another host hosts would wait out its whole window. Here each host's
 module returns once it has read everything, its listening window going on in a detached
 process (module option listen_detach); this side publishes the addresses the host has on a
-vnet port (placed, or heard so far) in a file per host under Ansible's local temporary
-directory (one directory per task, gone when ansible-playbook ends), reads what the other
-hosts published, and ends the host's window as soon as every address it listens for is on a
-vnet port of some host. A host whose worker starts later is told at once what is known
-(found_elsewhere) and does not listen for it. The result is the one the module alone would
-return, its notes saying how long each host listened and why it stopped."""
+vnet port (placed, or heard so far) in a file under Ansible's local temporary directory (one
+per task, gone when ansible-playbook ends), reads what the other hosts published, and ends
+the host's window as soon as every address it listens for is on a vnet port of some host. A
+host whose worker starts later is told at once what is known (found_elsewhere) and does not
+listen for it. The result is the one the module alone would return, its notes saying how long
+each host listened and why it stopped."""
 
 from __future__ import annotations
 
@@ -39,36 +39,44 @@ _JOB_DIR = re.compile(r"^/[A-Za-z0-9_./-]*/%s[A-Za-z0-9_]+$" % re.escape(JOB_PRE
 
 
 class Rendezvous(object):
-    """The hosts of one task, through files on the controller: each publishes the addresses
-    it has on a vnet port; found() is what all of them published."""
+    """The hosts of one task, through one file on the controller: each appends the addresses
+    it has on a vnet port (one `HOST ADDRESS` line each, a write of its own: appends of a line
+    do not interleave); found() is every address any host appended, each reader going on from
+    where it stopped reading."""
 
     def __init__(self, root, host):
-        self.root = root
-        self.path = os.path.join(root, quote(host, safe="") + ".json")
         os.makedirs(root, mode=0o700, exist_ok=True)
-        self.published = None
+        self.path = os.path.join(root, "found")
+        self.host = quote(host, safe="")
+        self.published = set()
+        self._seen, self._offset, self._rest = set(), 0, b""
 
     def publish(self, addresses):
-        addresses = sorted(set(addresses) | set(self.published or ()))
-        if addresses == self.published:
+        new = sorted(set(addresses) - self.published)
+        if not new:
             return
-        tmp = "%s.%d.tmp" % (self.path, os.getpid())
-        with open(tmp, "w") as f:
-            json.dump(addresses, f)
-        os.rename(tmp, self.path)
-        self.published = addresses
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, "".join("%s %s\n" % (self.host, a) for a in new).encode())
+        finally:
+            os.close(fd)
+        self.published.update(new)
 
     def found(self):
-        out = set()
-        for name in os.listdir(self.root):
-            if not name.endswith(".json"):
-                continue
-            try:
-                with open(os.path.join(self.root, name)) as f:
-                    out.update(json.load(f))
-            except (OSError, ValueError):  # being renamed into place: read next time
-                continue
-        return out
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self._offset)
+                data = f.read()
+        except FileNotFoundError:
+            return set(self._seen)
+        self._offset += len(data)
+        lines = (self._rest + data).split(b"\n")
+        self._rest = lines.pop()
+        for line in lines:
+            parts = line.decode("utf-8", "replace").split()
+            if len(parts) == 2:
+                self._seen.add(parts[1])
+        return set(self._seen)
 
 
 def local_addresses(result):
@@ -159,9 +167,13 @@ class ActionModule(ActionBase):
                 final, now = read_poll(out.get("stdout") or "")
             except ValueError:
                 break
+            if final is not None and final.get("failed"):
+                partial.setdefault("notes", []).append(
+                    "the listening window failed (%s): the answer is what the host knew "
+                    "without listening" % final.get("msg"))
+                return partial
             if final is not None:
-                if not final.get("failed"):
-                    rdv.publish(local_addresses(final))
+                rdv.publish(local_addresses(final))
                 return dict(partial, **final)
             if set(now) - heard:
                 heard |= set(now)

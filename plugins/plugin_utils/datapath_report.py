@@ -212,7 +212,8 @@ def sections(ctx):
                   "read as the tcpdumps started and one as they stopped: coverage counters "
                   "that can explain a loss, which ovs-vswitchd totals about once a second, so "
                   "they cover a window as long but up to a second earlier; drop and error "
-                  "statistics of the captured bridges' ports; bond changes), the datapath flows of the followed addresses, and "
+                  "statistics of the captured bridges' ports; bond changes), the datapath "
+                  "flows of the followed addresses, and "
                   "every change OVSDB saw, at its moment (offsets since the captures started, "
                   "hosts' clocks; the OVSDB events are also comments on packets of "
                   "merged.pcapng)."]

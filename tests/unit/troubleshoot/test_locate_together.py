@@ -16,17 +16,23 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot impo
 
 def test_each_host_publishes_what_it_has_and_reads_what_all_have(tmp_path):
     root = str(tmp_path / "rdv")
-    hv1, hv2 = action.Rendezvous(root, "hv1"), action.Rendezvous(root, "hv/2")
+    hv1, hv2 = action.Rendezvous(root, "hv1"), action.Rendezvous(root, "hv 2")
     assert hv1.found() == set()
     hv1.publish(["203.0.113.102"])
     hv2.publish(["203.0.113.106"])
-    hv2.publish(["203.0.113.110"])          # adds to what it published, never takes back
+    assert hv1.found() == {"203.0.113.102", "203.0.113.106"}
+    hv2.publish(["203.0.113.106", "203.0.113.110"])   # only what is new is appended
     assert hv1.found() == {"203.0.113.102", "203.0.113.106", "203.0.113.110"}
-    assert sorted(os.listdir(root)) == ["hv%2F2.json", "hv1.json"]
+    assert (tmp_path / "rdv" / "found").read_text().splitlines() == [
+        "hv1 203.0.113.102", "hv%202 203.0.113.106", "hv%202 203.0.113.110"]
     assert oct(os.stat(root).st_mode & 0o777) == "0o700"
-    (tmp_path / "rdv" / "hv3.json.99.tmp").write_text("[\"half")   # being written: skipped
-    (tmp_path / "rdv" / "hv4.json").write_text("[\"half")
-    assert hv1.found() == {"203.0.113.102", "203.0.113.106", "203.0.113.110"}
+    assert oct(os.stat(root + "/found").st_mode & 0o777) == "0o600"
+    with open(root + "/found", "a") as f:     # a line still being written is read next time
+        f.write("hv3 203.0.113.1")
+    assert "203.0.113.1" not in hv1.found()
+    with open(root + "/found", "a") as f:
+        f.write("14\n")
+    assert "203.0.113.114" in hv1.found() and "203.0.113.114" in hv2.found()
 
 
 def test_local_addresses_are_the_ones_on_a_vnet_port_of_the_host():
@@ -119,6 +125,17 @@ def test_a_host_stops_listening_once_the_fleet_has_each_address(tmp_path):
     assert rdv.found() == {"203.0.113.102", "203.0.113.106"}
     assert sum('touch "$d/stop"' in c for c in follow.commands) == 1
     assert not job.exists()
+
+
+def test_a_listener_that_failed_leaves_the_answer_without_listening(tmp_path):
+    job = _job(tmp_path)
+    (job / locate_run.JOB_RESULT).write_text(json.dumps({"failed": True, "msg": "boom"}))
+    rdv = action.Rendezvous(str(tmp_path / "rdv"), "hv2")
+    out = _Follow()._follow({"dir": str(job), "ips": ["203.0.113.9"], "seconds": 2},
+                            {"changed": False, "notes": [], "found": False}, rdv)
+    assert out == {"changed": False, "found": False, "notes": [
+        "the listening window failed (boom): the answer is what the host knew without "
+        "listening"]}
 
 
 def test_a_listener_that_never_answers_leaves_the_answer_without_listening(tmp_path):
