@@ -33,7 +33,8 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot.loca
     JOB_STOP,
 )
 
-POLL = 0.05         # seconds between two reads of what a host heard
+POLL = 0.05         # seconds between two looks at what the hosts found
+POLL_MAX = 0.4      # at most this long between two reads of what a host heard
 SLACK = 10          # seconds past a host's window before its result is given up on
 _JOB_DIR = re.compile(r"^/[A-Za-z0-9_./-]*/%s[A-Za-z0-9_]+$" % re.escape(JOB_PREFIX))
 
@@ -153,12 +154,20 @@ class ActionModule(ActionBase):
 
     def _follow(self, job, partial, rdv):
         """The detached listener's result, its window ended once the fleet has each address;
-        the partial result with a note if it never comes back."""
+        the partial result with a note if it never comes back. What the other hosts found is
+        read every POLL seconds (a local file); the host itself, a command over the connection
+        each time, every POLL seconds while it hears something new, then less and less often
+        (up to POLL_MAX): on a large fleet, hosts that wait for the slowest ones to finish
+        their module would otherwise keep every CPU busy with their polls."""
         wanted = set(job["ips"])
         deadline = time.monotonic() + float(job["seconds"]) + SLACK
         heard, stopped = set(), False
+        interval, due = POLL, 0.0
         while time.monotonic() < deadline:
             stop = not stopped and wanted <= (rdv.found() | heard)
+            if not stop and time.monotonic() < due:
+                time.sleep(POLL)
+                continue
             out = self._low_level_execute_command(poll_command(job["dir"], stop), sudoable=True)
             stopped = stopped or stop
             if out.get("rc") != 0:
@@ -178,8 +187,10 @@ class ActionModule(ActionBase):
             if set(now) - heard:
                 heard |= set(now)
                 rdv.publish(heard)
-            if not stop:
-                time.sleep(POLL)
+                interval = POLL
+            else:
+                interval = min(2 * interval, POLL_MAX)
+            due = time.monotonic() + interval
         partial.setdefault("notes", []).append(
             "the listening window's result (%s on the host) did not come back: the answer is "
             "what the host knew without listening" % job["dir"])
