@@ -35,6 +35,8 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot.loca
 
 POLL = 0.05         # seconds between two looks at what the hosts found
 POLL_MAX = 0.4      # at most this long between two reads of what a host heard
+FAST_FOR = 0.5      # a host is read every POLL seconds for this long (its own VMs are heard
+                    # within a few tenths of a second when they send), then less and less often
 SLACK = 10          # seconds past a host's window before its result is given up on
 _JOB_DIR = re.compile(r"^/[A-Za-z0-9_./-]*/%s[A-Za-z0-9_]+$" % re.escape(JOB_PREFIX))
 
@@ -156,13 +158,13 @@ class ActionModule(ActionBase):
         """The detached listener's result, its window ended once the fleet has each address;
         the partial result with a note if it never comes back. What the other hosts found is
         read every POLL seconds (a local file); the host itself, a command over the connection
-        each time, every POLL seconds while it hears something new, then less and less often
-        (up to POLL_MAX): on a large fleet, hosts that wait for the slowest ones to finish
-        their module would otherwise keep every CPU busy with their polls."""
+        each time, every POLL seconds for FAST_FOR seconds and while it hears something new,
+        then less and less often (up to POLL_MAX): on a large fleet, hosts that wait for the
+        slowest ones to finish their module would otherwise keep every CPU busy polling."""
         wanted = set(job["ips"])
         deadline = time.monotonic() + float(job["seconds"]) + SLACK
         heard, stopped = set(), False
-        interval, due = POLL, 0.0
+        interval, due, fast_until = POLL, 0.0, time.monotonic() + FAST_FOR
         while time.monotonic() < deadline:
             stop = not stopped and wanted <= (rdv.found() | heard)
             if not stop and time.monotonic() < due:
@@ -188,7 +190,7 @@ class ActionModule(ActionBase):
                 heard |= set(now)
                 rdv.publish(heard)
                 interval = POLL
-            else:
+            elif time.monotonic() >= fast_until:
                 interval = min(2 * interval, POLL_MAX)
             due = time.monotonic() + interval
         partial.setdefault("notes", []).append(
