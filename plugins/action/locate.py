@@ -35,8 +35,9 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot.loca
 
 POLL = 0.05         # seconds between two looks at what the hosts found
 POLL_MAX = 0.4      # at most this long between two reads of what a host heard
-FAST_FOR = 0.5      # a host is read every POLL seconds for this long (its own VMs are heard
-                    # within a few tenths of a second when they send), then less and less often
+# A host is read every POLL seconds for FAST_FOR seconds (its own VMs are heard within a few
+# tenths of a second when they send), then less and less often.
+FAST_FOR = 0.5
 SLACK = 10          # seconds past a host's window before its result is given up on
 _JOB_DIR = re.compile(r"^/[A-Za-z0-9_./-]*/%s[A-Za-z0-9_]+$" % re.escape(JOB_PREFIX))
 
@@ -112,7 +113,7 @@ def poll_command(job_dir, stop):
 
 def read_poll(stdout):
     """(result dict or None, heard addresses) from what poll_command printed."""
-    kind, _, rest = stdout.partition("\n")
+    kind, _sep, rest = stdout.partition("\n")
     if kind.strip() == "result":
         return json.loads(rest), []
     return None, heard_addresses(rest)

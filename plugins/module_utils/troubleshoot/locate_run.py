@@ -296,7 +296,7 @@ def collect(host):
     listen_notes = dict((normal[ip], per_ip[ip]) for ip in unplaced)
     listen_ips = [normal[ip] for ip in unplaced]
     if p["listen_detach"]:
-        job = _listen_detached(host, world, [ip for ip in unplaced], listen_notes, finish)
+        job = _listen_detached(host, world, list(unplaced), listen_notes, finish)
         out = finish({})
         out["listening"] = job
         return out
