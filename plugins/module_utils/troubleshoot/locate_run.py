@@ -11,6 +11,7 @@ import json
 import os
 import selectors
 import shutil
+import stat
 import subprocess
 import tempfile
 import time
@@ -40,6 +41,7 @@ JOB_PREFIX = "cnvs-locate-"
 JOB_HEARD = "heard"
 JOB_STOP = "stop"
 JOB_RESULT = "result.json"
+JOB_KEEP = 3600     # a listener's directory left by an interrupted run is removed after this
 
 
 def validate(params):
@@ -208,6 +210,7 @@ def _listen_detached(host, world, ips, notes, finish):
     whole result, finish(heard), to `<dir>/result.json` (0600, atomically). Returns what the
     controller's side (plugins/action/locate.py) needs to follow it: the directory, the
     process, the window and the addresses listened for."""
+    prune_jobs(tempfile.gettempdir(), time.time())
     job = tempfile.mkdtemp(prefix=JOB_PREFIX)
     wanted = dict((locate.check_ip(ip, "ip"), ip) for ip in ips)
 
@@ -233,6 +236,24 @@ def _listen_detached(host, world, ips, notes, finish):
     pid, _start = proc.detach(main)
     return {"dir": job, "pid": pid, "ips": list(ips),
             "seconds": min(host.params["listen"], host.params["timeout"])}
+
+
+def prune_jobs(root, now, age=JOB_KEEP):
+    """Remove the listeners' directories in `root` left by runs whose controller never read
+    them (interrupted), once older than `age` seconds (far past any listening window): only
+    directories (never a link) of this user; returns the paths removed."""
+    gone = []
+    for name in os.listdir(root):
+        path = os.path.join(root, name)
+        try:
+            st = os.lstat(path)
+            if (name.startswith(JOB_PREFIX) and stat.S_ISDIR(st.st_mode)
+                    and st.st_uid == os.geteuid() and now - st.st_mtime > age):
+                shutil.rmtree(path)
+                gone.append(path)
+        except OSError:  # another run removed it meanwhile, or it is not ours to remove
+            continue
+    return gone
 
 
 def _normal(addr):

@@ -171,3 +171,19 @@ def test_a_host_that_hears_nothing_new_is_read_less_and_less_often(tmp_path):
     assert out == {"changed": False}
     assert 8 <= len(follow.commands) <= 17, len(follow.commands)
     assert not any('touch "$d/stop"' in c for c in follow.commands)
+
+
+def test_listeners_left_by_an_interrupted_run_are_removed_once_old(tmp_path):
+    old = _job(tmp_path)
+    (old / locate_run.JOB_RESULT).write_text("{}")
+    young = tmp_path / (locate_run.JOB_PREFIX + "young")
+    young.mkdir()
+    other = tmp_path / "cnvs-other"
+    other.mkdir()
+    link = tmp_path / (locate_run.JOB_PREFIX + "link")
+    link.symlink_to(other)
+    now = time.time()
+    for path in (old, other):
+        os.utime(path, (now - 7200, now - 7200))
+    assert locate_run.prune_jobs(str(tmp_path), now) == [str(old)]
+    assert not old.exists() and young.exists() and other.exists() and link.is_symlink()
