@@ -139,9 +139,11 @@ class ActionModule(ActionBase):
         if not _listens(args, task_vars.get("ansible_play_batch") or ()):
             result.update(self._execute_module(module_args=args, task_vars=task_vars))
             return result
-        # One directory per task and question: the hosts of a task asked the same thing meet
-        # there (a loop's items, or hosts asked different things, do not).
-        key = hashlib.sha256(json.dumps([self._task._uuid, args], sort_keys=True,
+        # One directory per task and question (the addresses, MAC or VM looked for): the hosts
+        # of a task that look for the same meet there, whatever else differs between them (a
+        # host's own `db`); a loop's items, or hosts looking for different things, do not.
+        question = [args.get(k) for k in ("ip", "ips", "mac", "vm")]
+        key = hashlib.sha256(json.dumps([self._task._uuid, question], sort_keys=True,
                                         default=str).encode()).hexdigest()[:16]
         rdv = Rendezvous(os.path.join(C.DEFAULT_LOCAL_TMP, "cnvs-locate-" + key),
                          task_vars.get("inventory_hostname") or self._play_context.remote_addr)
