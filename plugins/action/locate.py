@@ -83,8 +83,14 @@ class Rendezvous(object):
         return set(self._seen)
 
 
-def local_addresses(result):
-    """The addresses (as asked) that a locate result has on a vnet port of its host."""
+def local_addresses(result, ip=None):
+    """The addresses (as asked) that a locate result has on a vnet port of its host: each of
+    `ips` that is `local`, or with `ip` (one address, answered at the top level) that one when
+    a location of it is local."""
+    if "addresses" not in result:
+        local = any(isinstance(lo, dict) and lo.get("local")
+                    for lo in result.get("locations") or [])
+        return [ip] if ip is not None and local else []
     return [k for k, v in (result.get("addresses") or {}).items()
             if isinstance(v, dict) and v.get("local")]
 
@@ -151,13 +157,13 @@ class ActionModule(ActionBase):
         res = self._execute_module(module_args=args, task_vars=task_vars)
         job = res.pop("listening", None)
         if not res.get("failed"):
-            rdv.publish(local_addresses(res))
+            rdv.publish(local_addresses(res, args.get("ip")))
         if job and not res.get("failed"):
-            res = self._follow(job, res, rdv)
+            res = self._follow(job, res, rdv, args.get("ip"))
         result.update(res)
         return result
 
-    def _follow(self, job, partial, rdv):
+    def _follow(self, job, partial, rdv, ip=None):
         """The detached listener's result, its window ended once the fleet has each address;
         the partial result with a note if it never comes back. What the other hosts found is
         read every POLL seconds (a local file); the host itself, a command over the connection
@@ -187,7 +193,7 @@ class ActionModule(ActionBase):
                     "without listening" % final.get("msg"))
                 return partial
             if final is not None:
-                rdv.publish(local_addresses(final))
+                rdv.publish(local_addresses(final, ip))
                 return dict(partial, **final)
             if set(now) - heard:
                 heard |= set(now)

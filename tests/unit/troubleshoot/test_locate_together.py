@@ -40,6 +40,12 @@ def test_local_addresses_are_the_ones_on_a_vnet_port_of_the_host():
                          "52:54:00:c1:01:02": {"found": True}}}
     assert action.local_addresses(res) == ["203.0.113.102"]
     assert action.local_addresses({"msg": "failed"}) == []
+    # `ip`: one address, answered at the top level
+    one = {"found": True, "locations": [{"port": "eth0", "local": False},
+                                         {"port": "vnet1", "local": True}]}
+    assert action.local_addresses(one, "203.0.113.102") == ["203.0.113.102"]
+    one["locations"].pop()
+    assert action.local_addresses(one, "203.0.113.102") == []
 
 
 def _sh(cmd):
