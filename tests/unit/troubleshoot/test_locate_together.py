@@ -41,8 +41,8 @@ def test_local_addresses_are_the_ones_on_a_vnet_port_of_the_host():
     assert action.local_addresses(res) == ["203.0.113.102"]
     assert action.local_addresses({"msg": "failed"}) == []
     # `ip`: one address, answered at the top level
-    one = {"found": True, "locations": [{"port": "eth0", "local": False},
-                                         {"port": "vnet1", "local": True}]}
+    one = {"found": True,
+           "locations": [{"port": "eth0", "local": False}, {"port": "vnet1", "local": True}]}
     assert action.local_addresses(one, "203.0.113.102") == ["203.0.113.102"]
     one["locations"].pop()
     assert action.local_addresses(one, "203.0.113.102") == []
