@@ -158,10 +158,12 @@ class Client(object):
         finally:
             stream.close()
 
-    def _block(self, deadline, what, wait):
+    def _block(self, deadline, what, wait, expired=None):
+        """Block until `wait`'s events or 200 ms; `expired` is the error once the deadline has
+        passed (the caller's own message: the deadline may pass between its check and this)."""
         if deadline.expired():
-            raise OvsdbTimeout("timed out after %ss waiting for %s (is ovsdb-server running "
-                               "and responsive?)" % (deadline.seconds, what))
+            raise OvsdbTimeout(expired or "timed out after %ss waiting for %s (is ovsdb-server "
+                               "running and responsive?)" % (deadline.seconds, what))
         poller = ovs.poller.Poller()
         wait(poller)
         poller.timer_wait(min(deadline.left_ms(), 200))
@@ -262,16 +264,17 @@ class Client(object):
             if status != _idl().Transaction.INCOMPLETE:
                 return status
             self.idl.run()
-            if deadline.expired():
-                txn.abort()
-                raise OvsdbTimeout("timed out after %ss waiting for ovsdb-server to commit "
-                                   "(the transaction may or may not have been applied)"
-                                   % deadline.seconds)
+            expired = ("timed out after %ss waiting for ovsdb-server to commit (the transaction "
+                       "may or may not have been applied)" % deadline.seconds)
 
             def wait(p):
                 self.idl.wait(p)
                 txn.wait(p)
-            self._block(deadline, "the commit", wait)
+            try:
+                self._block(deadline, "the commit", wait, expired)
+            except OvsdbTimeout:
+                txn.abort()
+                raise
 
     def wait_applied(self, next_cfg):
         """Like ovs-vsctl: wait until ovs-vswitchd reports cur_cfg >= next_cfg."""
@@ -279,15 +282,14 @@ class Client(object):
             return
         start = time.monotonic()
         deadline = Deadline(self.timeout)
+        expired = ("the change was committed, but ovs-vswitchd did not apply it within %ss (is "
+                   "ovs-vswitchd running?)" % self.timeout)
         try:
             while True:
                 self.idl.run()
                 if _scalar(self._root().cur_cfg) >= next_cfg:
                     return
-                if deadline.expired():
-                    raise OvsdbTimeout("the change was committed, but ovs-vswitchd did not apply "
-                                       "it within %ss (is ovs-vswitchd running?)" % self.timeout)
-                self._block(deadline, "ovs-vswitchd", self.idl.wait)
+                self._block(deadline, "ovs-vswitchd", self.idl.wait, expired)
         finally:
             self.stats["wait_s"] += time.monotonic() - start
 
