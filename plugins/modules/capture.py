@@ -558,7 +558,7 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.capture import (
     filter as capture_filter,
 )
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.capture import run, targets
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner, spec
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner_info, spec
 
 ARGS = dict(
     interfaces=dict(type="list", elements="str", required=True),
@@ -586,7 +586,7 @@ ARGS = dict(
 def main():
     module = options.new_module(argument_spec=dict(ARGS, **spec.COMMON_ARGS),
                                 supports_check_mode=True)
-    runner.run_info(module, run.run)
+    runner_info.run(module, run.run)
 
 
 if __name__ == "__main__":

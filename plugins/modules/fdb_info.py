@@ -205,7 +205,7 @@ missing:
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils import options
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import fdb_read
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner, spec
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner_info, spec
 
 
 def main():
@@ -222,7 +222,7 @@ def main():
         required_by={"vlan": "explain"},
         supports_check_mode=True,
     )
-    runner.run_info(module, fdb_read.collect)
+    runner_info.run(module, fdb_read.collect)
 
 
 if __name__ == "__main__":

@@ -246,7 +246,7 @@ missing:
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils import options
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import locate_run
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner, spec
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner_info, spec
 
 
 def main():
@@ -267,7 +267,7 @@ def main():
         required_one_of=[("ip", "ips", "mac", "vm")],
         supports_check_mode=True,
     )
-    runner.run_info(module, locate_run.collect)
+    runner_info.run(module, locate_run.collect)
 
 
 if __name__ == "__main__":

@@ -292,7 +292,7 @@ missing:
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils import options
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import path_run
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner, spec
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner_info, spec
 
 
 def main():
@@ -306,7 +306,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    runner.run_info(module, path_run.collect)
+    runner_info.run(module, path_run.collect)
 
 
 if __name__ == "__main__":

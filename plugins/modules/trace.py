@@ -176,7 +176,7 @@ traces:
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils import options
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import trace_run
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner, spec
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner_info, spec
 
 
 def main():
@@ -200,7 +200,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    runner.run_info(module, trace_run.collect)
+    runner_info.run(module, trace_run.collect)
 
 
 if __name__ == "__main__":

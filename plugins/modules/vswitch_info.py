@@ -223,7 +223,7 @@ missing:
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils import options
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import info
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner, spec
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner_info, spec
 
 
 def main():
@@ -232,7 +232,7 @@ def main():
                                                    history=dict(type="bool", default=False),
                                                    **spec.COMMON_ARGS),
                                 supports_check_mode=True)
-    runner.run_info(module, info.collect)
+    runner_info.run(module, info.collect)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot impo
     path_run,
 )
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import (  # noqa: F401 pylint: disable=unused-import
-    runner,
+    runner_info,
 )
 
 MODULES = sys.argv[1]

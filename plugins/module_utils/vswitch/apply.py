@@ -74,15 +74,6 @@ class Task(object):
         return kernel.read_some(self.run, *kernel_links(world, self.config))
 
 
-def read_world(task):
-    """The host as the planner sees it: OVSDB (bridges, ports, interfaces with their status)
-    and the kernel (links, addresses, routes)."""
-    with task.client() as client:
-        world = client.world()
-    world["links"], world["routes"] = kernel.read(task.run)
-    return world
-
-
 class _Handover(Exception):
     """Raised by the planning step when the change must be guarded: nothing is committed, the
     detached guard process makes the change instead."""

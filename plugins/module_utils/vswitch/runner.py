@@ -1,9 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: cloudnet.vswitch contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The edge: the only code of the engine that sees AnsibleModule. It turns a module's
-parameters into a Task (apply.py) or a read, runs it, and turns every typed error into
-fail_json with the path of the bad field; modules only build `config` and call run()."""
+"""The provisioning modules' edge: the only code of the engine that sees AnsibleModule. It
+turns a module's parameters into a Task (apply.py), runs it, and turns every typed error into
+fail_json with the path of the bad field; modules only build `config` and call run(). The
+read-only modules have their own, lighter edge: runner_info.py."""
 
 from __future__ import annotations
 
@@ -100,28 +101,3 @@ def run(module, config, state, options=None, guarded=False, paths=None):
         module.warn(w)
     module.exit_json(**result)
 
-
-class Host(object):
-    """What the troubleshooting and capture runners may use of the module: its parameters,
-    check mode, run_command, get_bin_path and a read of the world; never fail_json."""
-
-    def __init__(self, module):
-        self._module = module
-        self.params = module.params
-        self.check_mode = module.check_mode
-        self.run = module.run_command
-        self.which = module.get_bin_path
-
-    def read_world(self):
-        """The host as the planner sees it: OVSDB and the kernel."""
-        return apply.read_world(task_of(self._module, [], "gathered"))
-
-
-def run_info(module, collect):
-    """The edge of a read-only module (and of capture): exit with collect(Host)'s dict, or
-    fail with the typed error's message (and the partial result a RunFailed carries)."""
-    try:
-        result = collect(Host(module))
-    except VswitchError as exc:
-        module.fail_json(**exc.to_fail())
-    module.exit_json(**dict({"changed": False}, **result))
