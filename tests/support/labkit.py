@@ -46,8 +46,19 @@ class Run:
     def changed(self, host="localhost"):
         return self.recap[host]["changed"]
 
+    def failures(self):
+        """The task failures Ansible printed ("fatal: [host]: FAILED! => ...", the task's name
+        and the message after it), first: pytest cuts a long assertion message short."""
+        lines = self.out.splitlines()
+        found = []
+        for i, line in enumerate(lines):
+            if re.match(r"(fatal|failed): \[", line) or line.startswith("[ERROR]"):
+                task = next((t for t in reversed(lines[:i]) if t.startswith("TASK [")), "")
+                found.append("\n".join([task] + lines[i:i + 6]))
+        return "\n".join(found)[:3000]
+
     def __repr__(self):
-        return f"rc={self.rc}\n{self.out[-6000:]}"
+        return f"rc={self.rc}\n{self.failures()}\n--- the end of the output:\n{self.out[-6000:]}"
 
 
 def playbook(name, lab_dir, *extra, timeout=300):
