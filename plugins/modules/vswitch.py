@@ -112,6 +112,9 @@ options:
               - Its addresses with prefix length (IPv4 and IPv6), set on the kernel side.
               - V(merged) adds missing ones; V(replaced) and V(overridden) also remove others,
                 which is disruptive.
+              - Addresses with a lifetime (SLAAC, IPv6 privacy addresses, a DHCP lease) are the
+                kernel's or a DHCP client's, not configuration - V(replaced) leaves them, and
+                C(before) / C(after) do not list them.
             type: list
             elements: str
           mac:

@@ -14,6 +14,10 @@ description:
   - Answers "which port is which" on a hypervisor. For each vSwitch (OVS bridge), every port
     with its OpenFlow port number, its role, type, MAC, addresses, link state, MTU and
     C(mtu_request), VLAN tag / trunks, external_ids and the OVS C(error) column.
+  - "A port's C(addresses) are its scope-global ones; C(dynamic_addresses) names those of them
+    with a lifetime (SLAAC, IPv6 privacy addresses, a DHCP lease): the kernel or a DHCP client
+    keeps them, so the provisioning modules neither report them as the internal port's
+    configured addresses nor remove them, and the diagnostics do not count them as drift."
   - "Roles: C(uplink) (the NIC or bond that leaves the host), C(internal) (the kernel port named
     like the bridge, holding the host's addresses), C(vnet) (a VM's port), C(other) (patch,
     tunnel and other ports). Taken from this collection's marks, libvirt's external_ids
@@ -110,6 +114,7 @@ vswitches:
           type: system
           mac: "02:cb:00:01:00:00"
           addresses: []
+          dynamic_addresses: []
           link_state: up
           mtu: 1500
           mtu_request: null

@@ -125,7 +125,9 @@ def _live_boot(vs):
     addresses, nics = [], []
     for p in vs.get("ports") or []:
         if p.get("role") == "internal" and p.get("name") == vs["name"]:
-            addresses = p.get("addresses") or []
+            # those with a lifetime (SLAAC, a DHCP lease) come back by themselves, not by a file
+            dynamic = set(p.get("dynamic_addresses") or ())
+            addresses = [a for a in p.get("addresses") or [] if a not in dynamic]
         elif p.get("role") == "uplink":
             nics += [m["name"] for m in (p.get("bond") or {}).get("members") or []] or \
                 [p["name"]]

@@ -243,6 +243,28 @@ def test_removing_an_internal_address_is_disruptive(ovs):
     assert ovs.addresses("vswitch0") == ["203.0.113.11/24"]
 
 
+def test_addresses_with_a_lifetime_are_neither_removed_nor_reported(ovs):
+    """A SLAAC address (a router advert's, valid_lft set) and a DHCP lease on the internal
+    port: replaced leaves them (the next advert or renewal would bring them back), the result
+    lists the configured addresses only, and vswitch_info names them as dynamic."""
+    ovs.nic("eth0")
+    cfg = dict(BASE, internal={"addresses": ["203.0.113.11/24"]})
+    converge(ovs, "vswitch", config=[cfg])
+    for addr, lifetime in (("2001:db8:5::11/64", "3600"), ("203.0.113.99/24", "600")):
+        ovs.ns("ip", "address", "add", addr, "dev", "vswitch0", "valid_lft", lifetime,
+               "preferred_lft", lifetime)
+    for check in (True, False):
+        res = ovs.module("vswitch", check=check, state="replaced", config=[cfg])
+        assert res["rc"] == 0 and res["changed"] is False, res.get("msg") or res["commands"]
+        assert res["before"][0]["internal"]["addresses"] == ["203.0.113.11/24"]
+    assert ovs.addresses("vswitch0") == ["2001:db8:5::11/64", "203.0.113.11/24",
+                                         "203.0.113.99/24"]
+    info = ovs.module("vswitch_info")
+    port = next(p for p in info["vswitches"][0]["ports"] if p["name"] == "vswitch0")
+    assert port["dynamic_addresses"] == ["2001:db8:5::11/64", "203.0.113.99/24"]
+    assert "203.0.113.11/24" in port["addresses"]
+
+
 def test_uplink_with_addresses_needs_migrate_addresses(ovs):
     ovs.nic("eth0", addresses=["198.51.100.50/24"])
     ovs.ns("ip", "route", "add", "default", "via", "198.51.100.1", "dev", "eth0")

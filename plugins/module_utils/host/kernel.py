@@ -26,12 +26,15 @@ def _ip_json(run, argv):
 
 
 def parse_links(addr_json):
-    """`ip -j address show` -> {ifname: {mac, master, up, operstate, mtu, addresses}}.
-    Addresses are the scope-global ones as CIDR strings (link-local ones never move)."""
+    """`ip -j address show` -> {ifname: {mac, master, up, operstate, mtu, addresses, dynamic}}.
+    Addresses are the scope-global ones as CIDR strings (link-local ones never move); `dynamic`
+    are those of them with a lifetime (SLAAC, privacy, a DHCP lease): the kernel or a DHCP
+    client keeps them, no configuration does."""
     links = {}
     for link in addr_json:
-        addrs = sorted("%s/%d" % (a["local"], a["prefixlen"]) for a in link.get("addr_info", [])
-                       if a.get("scope") == "global" and "local" in a)
+        found = [("%s/%d" % (a["local"], a["prefixlen"]), bool(a.get("dynamic")))
+                 for a in link.get("addr_info", []) if a.get("scope") == "global" and "local" in a]
+        addrs = sorted(addr for addr, _dyn in found)
         links[link["ifname"]] = {
             "mac": (link.get("address") or "").lower() or None,
             "master": link.get("master"),
@@ -39,6 +42,7 @@ def parse_links(addr_json):
             "operstate": link.get("operstate"),
             "mtu": link.get("mtu"),
             "addresses": addrs,
+            "dynamic": sorted(addr for addr, dyn in found if dyn),
         }
     return links
 

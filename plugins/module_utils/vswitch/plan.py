@@ -38,6 +38,7 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch.world imp
     new_link,
     plugged_by_libvirt,
     port_role,
+    static_addresses,
 )
 
 
@@ -417,7 +418,9 @@ class Planner(object):
                 self._ip("address", "add", addr, "dev", bridge)
                 link["addresses"] = sorted(link["addresses"] + [addr])
         if self.replace:
-            for addr in list(link["addresses"]):
+            # An address with a lifetime (SLAAC, a DHCP lease) is no configuration: removing it
+            # would be undone by the next router advertisement or renewal.
+            for addr in static_addresses(link):
                 if addr not in want:
                     self._disruptive(path + ".addresses", "removing address %s from %s"
                                      % (addr, bridge))

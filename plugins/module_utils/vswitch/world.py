@@ -56,7 +56,15 @@ def empty_world():
 
 def new_link():
     """A kernel link the planner predicts (an internal port ovs-vswitchd will create)."""
-    return {"mac": None, "addresses": [], "master": None, "operstate": None, "up": False}
+    return {"mac": None, "addresses": [], "dynamic": [], "master": None, "operstate": None,
+            "up": False}
+
+
+def static_addresses(link):
+    """A link's configured addresses: its global ones but those with a lifetime (SLAAC, a DHCP
+    lease), which the kernel or a DHCP client keeps and would bring back."""
+    dynamic = set(link.get("dynamic") or ())
+    return sorted(a for a in link.get("addresses", []) if a not in dynamic)
 
 
 def new_iface(port, **columns):
@@ -168,7 +176,7 @@ def bridge_facts(world, name):
         "other_config": {k: v for k, v in other.items() if k != "hwaddr"},
         "external_ids": dict(br["external_ids"]),
         "uplink": None,
-        "internal": {"addresses": sorted(world["links"].get(name, {}).get("addresses", [])),
+        "internal": {"addresses": static_addresses(world["links"].get(name, {})),
                      "mac": other.get("hwaddr")},
         "vnets": [],
     }

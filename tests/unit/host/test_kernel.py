@@ -20,6 +20,25 @@ def test_kernel_parsers():
     assert [r["dst"] for r in r6] == ["2001:db8::/64", "default"]   # no fe80::/64
 
 
+def test_addresses_with_a_lifetime_are_marked_dynamic():
+    """`ip -j address show` as iproute2 6.1 printed it for a link holding a static IPv4 address,
+    one with a lifetime (a DHCP lease) and a SLAAC-like IPv6 one (valid_lft set)."""
+    links = kernel.parse_links([{"ifname": "vs0", "flags": ["UP"], "address": "F6:9A:39:DA:6D:50",
+                                 "addr_info": [
+        {"family": "inet", "local": "203.0.113.5", "prefixlen": 24, "scope": "global",
+         "valid_life_time": 4294967295},
+        {"family": "inet", "local": "203.0.113.6", "prefixlen": 24, "scope": "global",
+         "secondary": True, "dynamic": True, "valid_life_time": 600},
+        {"family": "inet6", "local": "2001:db8:5::5", "prefixlen": 64, "scope": "global",
+         "dynamic": True, "valid_life_time": 3600},
+        {"family": "inet6", "local": "fe80::f49a:39ff:feda:6d50", "prefixlen": 64,
+         "scope": "link"}]}])
+    vs0 = links["vs0"]
+    assert vs0["addresses"] == ["2001:db8:5::5/64", "203.0.113.5/24", "203.0.113.6/24"]
+    assert vs0["dynamic"] == ["2001:db8:5::5/64", "203.0.113.6/24"]
+    assert vs0["mac"] == "f6:9a:39:da:6d:50"
+
+
 PROC_NET_DEV = """Inter-|   Receive                            |  Transmit
  face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop
     lo:       0       0    0    0    0     0          0         0        0       0    0    0

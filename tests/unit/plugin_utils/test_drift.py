@@ -129,3 +129,14 @@ def test_boot_rows_are_drift_in_the_report_and_its_checks():
             "with what lives.") in md
     assert "| hv1 | vswitch0 | internal.addresses at boot | unset | [\"203.0.113.12/24\"] |" \
         " /etc/network/interfaces.d/cloudnet-vswitch0 written 2026-12-04 13:00:00 UTC |" in md
+
+
+def test_boot_addresses_with_a_lifetime_are_no_drift():
+    """SLAAC, privacy and DHCP-lease addresses (vswitch_info's dynamic_addresses) come back by
+    themselves, not by a file: on a healthy IPv6 network they are no finding."""
+    live = copy.deepcopy(BOOT_LIVE[:1])
+    live[0]["ports"][0]["addresses"] += ["2001:db8:5:0:cb:ff:fe01:0/64", "203.0.113.77/24"]
+    live[0]["ports"][0]["dynamic_addresses"] = ["2001:db8:5:0:cb:ff:fe01:0/64"]
+    rows = drift.boot_rows("hv1", live, [boot_file(["203.0.113.12/24"])])
+    assert [(r["field"], r["live"]) for r in rows] == [      # the static one added by hand is
+        ("internal.addresses at boot", '["203.0.113.12/24", "203.0.113.77/24"]')]   # still

@@ -95,6 +95,27 @@ def test_disruptive_changes_are_refused_without_allow_disruptive():
     assert err.value.path == "config[0].internal.addresses"
 
 
+def test_replaced_leaves_addresses_with_a_lifetime_and_does_not_report_them():
+    """SLAAC / DHCP addresses on the internal port are the kernel's or a DHCP client's: replaced
+    removes a static address it was not given, never one of those, and before/after list only
+    the configured ones (so a re-run is idempotent on an IPv6 network with router adverts)."""
+    w, _world = applied(world(eth0={}), [{"name": "vs0", "uplink": {"interfaces": ["eth0"]}}])
+    w = _world
+    w["links"]["vs0"] = dict(w["links"].get("vs0", {}), up=True, addresses=[
+        "2001:db8:5::5/64", "203.0.113.1/24", "203.0.113.9/24"], dynamic=["2001:db8:5::5/64"])
+    config = [{"name": "vs0", "uplink": {"interfaces": ["eth0"]},
+               "internal": {"addresses": ["203.0.113.1/24"]}}]
+    with pytest.raises(DisruptiveChange) as err:     # the hand-added static one is disruptive
+        applied(w, config, "replaced")
+    assert "203.0.113.9/24" in str(err.value) and "2001:db8" not in str(err.value)
+    p, after = applied(w, config, "replaced", allow_disruptive=True)
+    assert p.kernel == [["ip", "address", "del", "203.0.113.9/24", "dev", "vs0"]]
+    w["links"]["vs0"]["addresses"].remove("203.0.113.9/24")
+    p, after = applied(w, config, "replaced")
+    assert p.ops == [] and p.kernel == []
+    assert vsworld.gather(after, ["vs0"])[0]["internal"]["addresses"] == ["203.0.113.1/24"]
+
+
 def test_nic_with_addresses_and_routes_is_migrated_only_on_request():
     links = kernel.parse_links(fixture_json("ip-address.json"))
     routes = kernel.parse_routes(fixture_json("ip-route4.json"), 4) + \
