@@ -100,4 +100,3 @@ def run(module, config, state, options=None, guarded=False, paths=None):
     for w in result.pop("warnings", []):
         module.warn(w)
     module.exit_json(**result)
-
