@@ -73,8 +73,9 @@ def test_the_poll_reads_what_was_heard_then_the_result_and_removes_the_directory
 def test_the_stopping_poll_asks_the_listener_to_end_and_waits_for_its_result(tmp_path):
     job = _job(tmp_path)
 
-    def listener():  # what the detached listener does once it sees `stop`
-        while not (job / locate_run.JOB_STOP).exists():
+    def listener():  # what the detached listener does once it sees `stop` (or gives up)
+        end = time.monotonic() + 30
+        while not (job / locate_run.JOB_STOP).exists() and time.monotonic() < end:
             time.sleep(0.01)
         (job / locate_run.JOB_RESULT).write_text(json.dumps({"found": False}))
 
@@ -108,13 +109,14 @@ def test_a_host_stops_listening_once_the_fleet_has_each_address(tmp_path):
     hv1 has published .102, hv2's listener is asked to end, and its result comes back whole."""
     job = _job(tmp_path)
     rdv = action.Rendezvous(str(tmp_path / "rdv"), "hv2")
-    hv1 = action.Rendezvous(str(tmp_path / "rdv"), "hv1")
-    ended = []
+    hv1 = action.Rendezvous(str(tmp_path / "rdv"), "hv1")   # a reader of its own: a
+    ended = []                                               # Rendezvous is one thread's
 
     def listener():
         (job / locate_run.JOB_HEARD).write_text("203.0.113.106 52:54:00:c1:02:02 vnet1\n")
-        while not (job / locate_run.JOB_STOP).exists():
-            if "203.0.113.106" in rdv.found():
+        end = time.monotonic() + 30
+        while not (job / locate_run.JOB_STOP).exists() and time.monotonic() < end:
+            if "203.0.113.106" in hv1.found():
                 hv1.publish(["203.0.113.102"])     # hv1 heard its own VM meanwhile
             time.sleep(0.01)
         ended.append(time.monotonic())
