@@ -259,13 +259,13 @@ class Client(object):
                                 "ovsdb-server runs, then run again" % self.remote))
 
     def _commit(self, txn, deadline):
+        expired = ("timed out after %ss waiting for ovsdb-server to commit (the transaction "
+                   "may or may not have been applied)" % deadline.seconds)
         while True:
             status = txn.commit()
             if status != _idl().Transaction.INCOMPLETE:
                 return status
             self.idl.run()
-            expired = ("timed out after %ss waiting for ovsdb-server to commit (the transaction "
-                       "may or may not have been applied)" % deadline.seconds)
 
             def wait(p):
                 self.idl.wait(p)
