@@ -5,13 +5,13 @@
 with `listen`, the hosts listen together: a host hears only the VMs it hosts, so a host that
 listens for an address another host hosts would wait out its whole window. Here each host's
 module returns once it has read everything, its listening window going on in a detached
-process (module option listen_detach); this side publishes the addresses the host has on a
-vnet port (placed, or heard so far) in a file under Ansible's local temporary directory (one
-per task, gone when ansible-playbook ends), reads what the other hosts published, and ends
-the host's window as soon as every address it listens for is on a vnet port of some host. A
-host whose worker starts later is told at once what is known (found_elsewhere) and does not
-listen for it. The result is the one the module alone would return, its notes saying how long
-each host listened and why it stopped."""
+process (module option listen_detach); this side publishes the addresses living on the host
+(on a VM's vnet or the host's internal port: placed, or heard so far) in a file under
+Ansible's local temporary directory (one per task, gone when ansible-playbook ends), reads
+what the other hosts published, and ends the host's window as soon as every address it
+listens for lives on some host. A host whose worker starts later is told at once what is
+known (found_elsewhere) and does not listen for it. The result has the keys the module alone
+would return, its notes saying how long each host listened and why it stopped."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ import time
 from urllib.parse import quote
 
 from ansible import constants as C
+from ansible.errors import AnsibleError
+from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot.locate_run import (
@@ -44,7 +46,7 @@ _JOB_DIR = re.compile(r"^/[A-Za-z0-9_./-]*/%s[A-Za-z0-9_]+$" % re.escape(JOB_PRE
 
 class Rendezvous(object):
     """The hosts of one task, through one file on the controller: each appends the addresses
-    it has on a vnet port (one `HOST ADDRESS` line each, a write of its own: appends of a line
+    living on it (one `HOST ADDRESS` line each, a write of its own: appends of a line
     do not interleave); found() is every address any host appended, each reader going on from
     where it stopped reading."""
 
@@ -84,7 +86,8 @@ class Rendezvous(object):
 
 
 def local_addresses(result, ip=None):
-    """The addresses (as asked) that a locate result has on a vnet port of its host: each of
+    """The addresses (as asked) that a locate result places on its host (`local`: a VM's
+    vnet or the host's internal port): each of
     `ips` that is `local`, or with `ip` (one address, answered at the top level) that one when
     a location of it is local."""
     if "addresses" not in result:
@@ -103,26 +106,35 @@ def heard_addresses(text):
 def poll_command(job_dir, stop):
     """One shell command (the job directory quoted; nothing else from outside): with `stop`,
     ask the listener to end and wait up to 2 s for its result; then print `result` and the
-    result (and remove the directory), or `heard` and what was heard so far."""
+    result (and remove the directory), `heard` and what was heard so far, or `gone` when the
+    directory is not there (removed, or the host rebooted)."""
     if not _JOB_DIR.match(job_dir) or "/../" in job_dir:
         raise ValueError("not a locate job directory: %r" % job_dir)
     d = shlex.quote(job_dir)
     cmd = "d=%s; " % d
     if stop:
-        cmd += ('touch "$d/%s"; i=0; while [ ! -e "$d/%s" ] && [ $i -lt 40 ]; do sleep 0.05; '
-                'i=$((i+1)); done; ' % (JOB_STOP, JOB_RESULT))
-    cmd += ('if [ -e "$d/%s" ]; then echo result; cat "$d/%s" && rm -rf -- "$d"; '
-            'else echo heard; cat "$d/%s" 2>/dev/null; true; fi'
+        cmd += ('[ -d "$d" ] && touch "$d/%s"; i=0; while [ -d "$d" ] && [ ! -e "$d/%s" ] '
+                '&& [ $i -lt 40 ]; do sleep 0.05; i=$((i+1)); done; ' % (JOB_STOP, JOB_RESULT))
+    cmd += ('if [ -e "$d/%s" ]; then echo result; cat "$d/%s"; rm -rf -- "$d"; '
+            'elif [ -d "$d" ]; then echo heard; cat "$d/%s" 2>/dev/null; else echo gone; fi; true'
             % (JOB_RESULT, JOB_RESULT, JOB_HEARD))
     return cmd
 
 
 def read_poll(stdout):
-    """(result dict or None, heard addresses) from what poll_command printed."""
+    """(result dict or None, heard addresses) from what poll_command printed; (None, None)
+    when the job's directory is gone. A result that is not JSON raises ValueError."""
     kind, _sep, rest = stdout.partition("\n")
     if kind.strip() == "result":
         return json.loads(rest), []
+    if kind.strip() == "gone":
+        return None, None
     return None, heard_addresses(rest)
+
+
+def _noted(result, note):
+    result.setdefault("notes", []).append(note)
+    return result
 
 
 def _listens(args, hosts):
@@ -135,13 +147,20 @@ def _listens(args, hosts):
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
-    _supports_async = False
+    _supports_async = True
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
         args = dict(self._task.args)
+        if self._task.async_val:    # each host on its own, as any module run with `async`
+            wrap_async = not self._connection.has_native_async
+            result.update(self._execute_module(module_args=args, task_vars=task_vars,
+                                               wrap_async=wrap_async))
+            if not wrap_async:
+                self._remove_tmp_path(self._connection._shell.tmpdir)
+            return result
         if not _listens(args, task_vars.get("ansible_play_batch") or ()):
             result.update(self._execute_module(module_args=args, task_vars=task_vars))
             return result
@@ -179,19 +198,27 @@ class ActionModule(ActionBase):
             if not stop and time.monotonic() < due:
                 time.sleep(POLL)
                 continue
-            out = self._low_level_execute_command(poll_command(job["dir"], stop), sudoable=True)
+            try:
+                out = self._low_level_execute_command(poll_command(job["dir"], stop), sudoable=True)
+            except AnsibleError as e:   # the connection lost while the host listens
+                return _noted(partial, "the listening window's result could not be read (%s): "
+                              "the answer is what the host knew without listening; the "
+                              "listener on the host ends with its window"
+                              % (to_text(e).strip().splitlines() or ["no message"])[0])
             stopped = stopped or stop
-            if out.get("rc") != 0:
-                break
             try:
                 final, now = read_poll(out.get("stdout") or "")
             except ValueError:
                 break
+            if now is None:
+                return _noted(partial, "the listening window's directory (%s on the host) is "
+                              "gone: the answer is what the host knew without listening"
+                              % job["dir"])
+            if final is None and out.get("rc") != 0:
+                break
             if final is not None and final.get("failed"):
-                partial.setdefault("notes", []).append(
-                    "the listening window failed (%s): the answer is what the host knew "
-                    "without listening" % final.get("msg"))
-                return partial
+                return _noted(partial, "the listening window failed (%s): the answer is what "
+                              "the host knew without listening" % final.get("msg"))
             if final is not None:
                 rdv.publish(local_addresses(final, ip))
                 return dict(partial, **final)
@@ -202,7 +229,5 @@ class ActionModule(ActionBase):
             elif time.monotonic() >= fast_until:
                 interval = min(2 * interval, POLL_MAX)
             due = time.monotonic() + interval
-        partial.setdefault("notes", []).append(
-            "the listening window's result (%s on the host) did not come back: the answer is "
-            "what the host knew without listening" % job["dir"])
-        return partial
+        return _noted(partial, "the listening window's result (%s on the host) did not come "
+                      "back: the answer is what the host knew without listening" % job["dir"])

@@ -67,9 +67,13 @@ options:
     description:
       - When nothing else tells this host where O(ip) is, neither here nor behind the uplink
         (a VM on a VLAN the host has no address in, no virsh), listen up to this many seconds
-        on every vnet port for a packet sent by O(ip) (C(tcpdump -c 1 -e src host IP), one per
-        port at once, all ended by then, or as soon as each address was heard). The port it
-        arrives on and its source MAC locate the VM. 0 (default) never listens.
+        on every vnet port for a packet sent by O(ip) (C(tcpdump -i PORT -n -e -Q in src host
+        IP), one per port at once, all ended by then, or as soon as each address was heard on
+        some port). The port it arrives on and its source MAC locate the VM. 0 (default) never
+        listens.
+      - Listening places an address; it does not look for a second VM with the same address
+        (the window ends once the address is heard). The diagnostics' check for an address
+        on two hosts, and the captures, do.
       - The window never outlasts O(timeout) (at most min(O(listen), O(timeout)) seconds);
         raise both for a VM that sends rarely.
       - Only with O(ip) or O(ips) (all of them listened for at once). Needs the VM to send
@@ -81,15 +85,16 @@ options:
       - Set by the action plugin when the task runs on several hosts with O(listen); not for
         direct use. The module then returns once it has read everything, its listening window
         going on in a detached process that the action plugin follows, ending it as soon as
-        every address listened for is on a vnet port of some host of the play (each host
-        hears only the VMs it hosts). The result is the same as without it.
+        every address listened for lives on some host of the play (RV(locations[].local);
+        each host hears only the VMs it hosts). The result has the same keys as without it; a host's
+        window may end sooner (RV(notes) says when and why).
     type: bool
     default: false
   found_elsewhere:
     description:
       - Set by the action plugin; not for direct use. Addresses another host of this run
-        already has on a vnet port, which this host then does not listen for (RV(notes) says
-        so).
+        places on itself (RV(locations[].local)), which this host then does not listen for
+        (RV(notes) says so).
     type: list
     elements: str
     default: []

@@ -49,6 +49,9 @@ def test_each_step_ends_with_what_a_person_reads(demo):
     assert pings and pings.group(1) == pings.group(2) and int(pings.group(1)) > 0, steps["4"]
     assert re.search(r"vnet1 tag 10 +hv1-vm2 \(52:54:00:c1:01:02\)", steps["4"]), steps["4"]
     assert "diagnostics of 3 host(s): healthy, no finding" in steps["5"], steps["5"]
+    # read-only: its one change is the report, written here, and the line says so
+    assert ("changed: hv1 1 (Write the report, the summary and each host's results on this "
+            "machine)") in steps["5"], steps["5"]
     report = re.search(r"report: (\S+/report\.md)", steps["6"])
     assert report and os.path.isfile(report.group(1)), steps["6"]
     # a healthy ping: the report says so first, and cries no wolf about paths never taken
@@ -138,6 +141,13 @@ def test_the_hosts_listen_together_and_stop_once_each_address_is_found(demo):
     for host in ("hv2", "hv3"):
         assert any(n.endswith("; ended once every address listened for was found on some host "
                               "of this run") for n in one[host]["notes"]), (host, one[host])
+    # With `async`, each host runs on its own (no listening together), as any module does
+    rc, alone = adhoc(inv, "cloudnet.vswitch.locate", json.dumps({"ip": vms["hv1"], "listen": 1}),
+                      options=["-B", "30", "-P", "1"])
+    assert rc == 0, alone
+    for host, res in alone.items():
+        assert res.get("finished") and res.get("ansible_job_id") and "found" in res, (host, res)
+        assert not any("ended once" in n for n in res["notes"]), (host, res["notes"])
     rc, left = adhoc(inv, "ansible.builtin.find",
                      json.dumps({"paths": ["/tmp"], "patterns": ["cnvs-locate-*"],
                                  "file_type": "directory"}))

@@ -69,13 +69,15 @@ def playbook(name, lab_dir, *extra, timeout=300):
     return Run(proc)
 
 
-def adhoc(inventory, module, args=None, pattern="hypervisors", timeout=120):
+def adhoc(inventory, module, args=None, pattern="hypervisors", timeout=120, options=()):
     """Run one ad-hoc module over real SSH (become as the inventory says); host -> result.
 
-    Results come from the tree callback (`ansible -t DIR`): one JSON file per host.
+    Results come from the tree callback (`ansible -t DIR`): one JSON file per host. options:
+    more of ansible's own (`-B 30 -P 1`).
     """
     with tempfile.TemporaryDirectory(prefix="cnlab-tree-") as tree:
         argv = [_tool("ansible"), "-i", str(inventory), pattern, "-m", module, "-t", tree]
+        argv += list(options)
         if args is not None:
             argv += ["-a", args]
         proc = subprocess.run(argv, cwd=REPO, env=_env(), capture_output=True, text=True,

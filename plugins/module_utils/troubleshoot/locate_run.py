@@ -288,7 +288,7 @@ def collect(host):
                                       domiflist=iflist, domifaddr=ifaddr)) for ip in ips)
     # Listen only for what this host knows nothing about: an address it places itself, or
     # sees behind its uplink (its neighbour table and FDB), is not worth a listening window;
-    # nor is one another host of this run already has on a vnet port (the action plugin's
+    # nor is one another host of this run already places on itself (the action plugin's
     # found_elsewhere).
     elsewhere = set(_normal(a) for a in p["found_elsewhere"] or ())
     unplaced = []
@@ -296,7 +296,7 @@ def collect(host):
         if results[ip]["locations"]:
             continue
         if normal[ip] in elsewhere:
-            per_ip[ip].append("not listened for: another host of this run has it on a vnet port")
+            per_ip[ip].append("not listened for: it lives on another host of this run")
         else:
             unplaced.append(ip)
     vswitches = info.vswitches(world, *info.read_bonds(host.run, world)) \

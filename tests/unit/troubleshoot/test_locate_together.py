@@ -159,6 +159,53 @@ def test_a_listener_that_never_answers_leaves_the_answer_without_listening(tmp_p
                             "the answer is what the host knew without listening" % job]
 
 
+def test_a_connection_lost_while_listening_leaves_the_answer_without_listening(tmp_path):
+    """ssh fails while the host listens: the host's answer so far comes back, at once, with a
+    note (not an exception that loses it)."""
+    from ansible.errors import AnsibleConnectionFailure
+
+    def lost(cmd, sudoable=True):
+        raise AnsibleConnectionFailure("Failed to connect to the host via ssh: Connection reset\nmore")
+
+    job = _job(tmp_path)
+    follow = _Follow()
+    follow._low_level_execute_command = lost
+    started = time.monotonic()
+    out = follow._follow({"dir": str(job), "ips": ["203.0.113.9"], "seconds": 30},
+                         {"changed": False, "found": False}, action.Rendezvous(str(tmp_path / "r"), "hv2"))
+    assert time.monotonic() - started < 5
+    assert out == {"changed": False, "found": False, "notes": [
+        "the listening window's result could not be read (Failed to connect to the host via ssh: "
+        "Connection reset): the answer is what the host knew without listening; the listener "
+        "on the host ends with its window"]}
+
+
+def test_a_listener_whose_directory_vanished_is_not_waited_for(tmp_path):
+    job = _job(tmp_path)
+    job.rmdir()
+    follow = _Follow()
+    started = time.monotonic()
+    out = follow._follow({"dir": str(job), "ips": ["203.0.113.9"], "seconds": 30},
+                         {"changed": False}, action.Rendezvous(str(tmp_path / "r"), "hv2"))
+    assert time.monotonic() - started < 5 and len(follow.commands) == 1
+    assert out["notes"] == ["the listening window's directory (%s on the host) is gone: the "
+                            "answer is what the host knew without listening" % job]
+    # the stopping poll on a vanished directory creates nothing and does not wait
+    assert _sh(action.poll_command(str(job), stop=True))["stdout"] == "gone\n"
+    assert not job.exists()
+
+
+def test_a_result_whose_directory_cannot_be_removed_still_comes_back(tmp_path):
+    job = _job(tmp_path)
+    (job / locate_run.JOB_RESULT).write_text(json.dumps({"found": True}))
+    follow = _Follow()     # rm fails (a read-only /var/tmp, say), and sudo passes its rc on
+    follow._low_level_execute_command = lambda cmd, sudoable=True: dict(
+        _sh(cmd.replace("rm -rf", "false")), rc=1)
+    out = follow._follow({"dir": str(job), "ips": ["203.0.113.9"], "seconds": 30},
+                         {"changed": False, "found": False}, action.Rendezvous(str(tmp_path / "r"), "hv2"))
+    assert out == {"changed": False, "found": True}
+
+
 def test_a_host_that_hears_nothing_new_is_read_less_and_less_often(tmp_path):
     """A listener that hears nothing for 1.5 s (its window, then its result): the host is
     read every 0.05 s for half a second, then after 0.1, 0.2, 0.4, 0.4 s..., not every 0.05 s
