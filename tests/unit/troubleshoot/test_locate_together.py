@@ -165,14 +165,16 @@ def test_a_connection_lost_while_listening_leaves_the_answer_without_listening(t
     from ansible.errors import AnsibleConnectionFailure
 
     def lost(cmd, sudoable=True):
-        raise AnsibleConnectionFailure("Failed to connect to the host via ssh: Connection reset\nmore")
+        raise AnsibleConnectionFailure(
+            "Failed to connect to the host via ssh: Connection reset\nmore")
 
     job = _job(tmp_path)
     follow = _Follow()
     follow._low_level_execute_command = lost
     started = time.monotonic()
     out = follow._follow({"dir": str(job), "ips": ["203.0.113.9"], "seconds": 30},
-                         {"changed": False, "found": False}, action.Rendezvous(str(tmp_path / "r"), "hv2"))
+                         {"changed": False, "found": False},
+                         action.Rendezvous(str(tmp_path / "r"), "hv2"))
     assert time.monotonic() - started < 5
     assert out == {"changed": False, "found": False, "notes": [
         "the listening window's result could not be read (Failed to connect to the host via ssh: "
@@ -202,7 +204,8 @@ def test_a_result_whose_directory_cannot_be_removed_still_comes_back(tmp_path):
     follow._low_level_execute_command = lambda cmd, sudoable=True: dict(
         _sh(cmd.replace("rm -rf", "false")), rc=1)
     out = follow._follow({"dir": str(job), "ips": ["203.0.113.9"], "seconds": 30},
-                         {"changed": False, "found": False}, action.Rendezvous(str(tmp_path / "r"), "hv2"))
+                         {"changed": False, "found": False},
+                         action.Rendezvous(str(tmp_path / "r"), "hv2"))
     assert out == {"changed": False, "found": True}
 
 
