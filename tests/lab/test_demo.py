@@ -154,6 +154,42 @@ def test_the_hosts_listen_together_and_stop_once_each_address_is_found(demo):
     assert rc == 0 and all(r["matched"] == 0 for r in left.values()), left
 
 
+def test_archives_too_large_to_come_back_inline_are_fetched_as_files(demo, tmp_path):
+    """captures_inline_max_bytes=1: no archive comes back inside its host's answer; each is
+    left on its host, fetched (ansible.builtin.fetch, only on those hosts), unpacked into the
+    report, and removed from the host."""
+    assert demo["rc"] == 0
+    pinger = subprocess.Popen(["ip", "netns", "exec", "cnlab-hv1-vm2", "ping", "-q", "-i",
+                               "0.2", "-w", "60", "203.0.113.106"], stdout=subprocess.DEVNULL)
+    try:
+        res = subprocess.run([os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i",
+                              str(demo["dir"] / "inventory.yml"),
+                              os.path.join(REPO, "playbooks", "collect_captures.yml"),
+                              "-e", "host_ip=203.0.113.102", "-e", "peer_ips=203.0.113.106",
+                              "-e", "duration=2", "-e", "captures_inline_max_bytes=1",
+                              "-e", "output_dir=%s" % tmp_path],
+                             capture_output=True, text=True, cwd=REPO, timeout=300, check=False,
+                             env=dict(os.environ,
+                                      ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg")))
+    finally:
+        pinger.terminate()
+        pinger.wait()
+    out = res.stdout
+    assert res.returncode == 0, out[-3000:] + res.stderr[-2000:]
+    fetched = out.split("Fetch this host's archive", 1)[1].split("\nTASK ", 1)[0]
+    assert sorted(re.findall(r"changed: \[(hv\d)\]", fetched)) == ["hv1", "hv2"], fetched
+    report = re.findall(r"report: (\S+/report\.md)", out)
+    assert report, out[-3000:]
+    run_dir = os.path.dirname(report[-1])
+    for host in ("hv1", "hv2"):
+        pcaps = [f for f in os.listdir(os.path.join(run_dir, host)) if f.endswith(".pcap")]
+        assert pcaps, (host, os.listdir(run_dir))
+    assert re.search(r"hv1:vnet1 +[1-9]\d* packet\(s\)", out), out[-3000:]
+    rc, left = adhoc(demo["dir"] / "inventory.yml", "ansible.builtin.find",
+                     json.dumps({"paths": ["/var/tmp/cloudnet-captures"], "file_type": "any"}))
+    assert rc == 0 and all(r["matched"] == 0 for r in left.values()), left
+
+
 def test_zz_the_lab_goes_down_and_leaves_nothing(demo):
     run = playbook("lab_down.yml", demo["dir"])
     assert run.rc == 0, run
