@@ -67,18 +67,20 @@ def _routes(hosts):
 
 
 def _probed(hosts):
-    """{(host, address)}: the neighbour entries our own DF probes wrote - in the probed host's
-    table, the probing port's every address (it answered them); in the probing host's, the
-    address probed (it resolved it): what the diagnostics sent is no evidence of a path."""
-    owner = {a: h for a, (h, _vs) in _owners(hosts).items()}
+    """{(host, address)}: the neighbour entries DF probes write, which are no evidence of a
+    path - a probe's target resolves the address probed, the probed host answers (and learns)
+    the probing port's addresses. This run probes some pairs of hosts (diagnostics_mtu_peers)
+    and an earlier run may have probed others, their entries still there: once this run
+    probed at all, each host's entry for any other host's address on a vSwitch of the same
+    name (the pairs some run probes) is the diagnostics' own."""
+    if not any(d.get("mtu_probes") for d in hosts.values()):
+        return set()
+    fleet = {h: d.get("vswitches") or [] for h, d in hosts.items()}
     out = set()
-    for host, data in hosts.items():
-        ports = {(_internal(vs) or {}).get("name"): (_internal(vs) or {}).get("addresses")
-                 for vs in data.get("vswitches") or []}
-        for pr in data.get("mtu_probes") or []:
-            out.add((host, pr.get("address")))
-            for a in ports.get(pr.get("interface")) or []:
-                out.add((owner.get(pr.get("address")), a.split("/")[0]))
+    for name in {vs.get("name") for vss in fleet.values() for vs in vss}:
+        ring = _addressed(fleet, name)
+        out.update((h, a) for h in ring for other, (addresses, _mtu) in ring.items()
+                   if other != h for a in addresses)
     return out
 
 
@@ -116,28 +118,45 @@ def _probes(i, j, n, mine, theirs):
     return 0 < d < (n + 1) // 2 or (d * 2 == n and i < j)
 
 
-def mtu_peers(vswitches, host):
+def distances(n, peers):
+    """The distances around the circle of n hosts at which two hosts are paired: every one
+    (each pair of hosts) when `peers` is 0 or covers half the circle, else `peers` of them
+    spread from 1 (the next host) to n/2 (the far side), so a host is paired with near and far
+    ones (not one rack's, when names follow racks)."""
+    half = n // 2
+    if not peers or half <= peers:
+        return set(range(1, half + 1))
+    if peers == 1:
+        return {1}
+    return {1 + round(k * (half - 1) / (peers - 1)) for k in range(peers)}
+
+
+def mtu_peers(vswitches, host=None, peers=0):
     """{internal port: [address]}: for each of `host`'s vSwitches with an address of its own,
-    the other hosts' addresses on the vSwitch of the same name, each pair of hosts probed from
-    one side only: the one whose port takes the larger MTU (a probe goes up to its sender's
-    MTU), and between equal ones the pairs spread evenly (of N hosts, each probes the next N/2
-    around the circle of their names). A probe tests the path there with DF set; its reply
-    comes back by the same VLAN, fragmented where it must be. vswitches: {host:
-    vswitch_info's vswitches}."""
+    the other hosts' addresses on the vSwitch of the same name that it probes; without `host`,
+    {host: that} for every host. The hosts of a vSwitch are paired at distances() around the
+    circle of their names (every pair with peers=0), each pair probed from one side only: the
+    one whose port takes the larger MTU (a probe goes up to its sender's MTU), between equal
+    ones the pairs spread evenly. A probe tests the path there with DF set; its reply comes
+    back by the same VLAN, fragmented where it must be. vswitches: {host: vswitch_info's
+    vswitches}."""
     out = {}
-    for vs in vswitches.get(host) or []:
-        mine = _internal(vs)
-        ring = _addressed(vswitches, vs["name"])
-        if not mine or host not in ring:
-            continue
+    for name in sorted({vs.get("name") for vss in vswitches.values() for vs in vss or []}):
+        ring = _addressed(vswitches, name)
         names = list(ring)
-        i = names.index(host)
-        theirs = [a for j, other in enumerate(names)
-                  if j != i and _probes(i, j, len(names), ring[host][1], ring[other][1])
-                  for a in ring[other][0]]
-        if theirs:
-            out[mine["name"]] = theirs
-    return out
+        n = len(names)
+        apart = distances(n, peers)
+        for i, me in enumerate(names):
+            if host is not None and me != host:
+                continue
+            port = next(_internal(vs)["name"] for vs in vswitches[me] if vs.get("name") == name)
+            theirs = [a for j, other in enumerate(names)
+                      if j != i and min((j - i) % n, (i - j) % n) in apart
+                      and _probes(i, j, n, ring[me][1], ring[other][1])
+                      for a in ring[other][0]]
+            if theirs:
+                out.setdefault(me, {})[port] = theirs
+    return out.get(host, {}) if host is not None else out
 
 
 def mtu_findings(hosts):
@@ -307,11 +326,20 @@ def _df_probed(hosts):
                 "share a vSwitch with addresses)."]
     short = mtu_findings(hosts)
     lossy = sum(1 for p in probes if p.get("lossy"))
+    owner = _owners(hosts)
+    probed = {(tuple(sorted((h, owner.get(p.get("address"), (p.get("address"),))[0]))),
+               p.get("interface")) for h, d in hosts.items() for p in d.get("mtu_probes") or []}
+    fleet = {h: d.get("vswitches") or [] for h, d in hosts.items()}
+    sharing = sum(len(r) * (len(r) - 1) // 2 for r in (
+        _addressed(fleet, name) for name in {vs.get("name") for v in fleet.values() for vs in v}))
     return ["MTU end to end: %d path(s) probed with DF set from the hosts' internal ports, %d "
-            "answered%s; %d pair(s) of hosts carry less than the port's MTU." % (
+            "answered%s, between %d of the %d pair(s) of hosts that share a vSwitch%s; %d "
+            "pair(s) of hosts carry less than the port's MTU." % (
                 len(probes), sum(1 for p in probes if p.get("answered")),
                 " (%d lost replies and were probed again)" % lossy if lossy else "",
-                len(short))]
+                len(probed), sharing,
+                " (each host with a few near and far ones: diagnostics_mtu_peers)"
+                if len(probed) < sharing else "", len(short))]
 
 
 def _watched(hosts):

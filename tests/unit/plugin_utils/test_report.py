@@ -240,13 +240,63 @@ def test_mtu_peers_and_the_narrowest_hop_of_a_path_that_carries_less():
         "DF set, the vSwitch's port takes 1500 (DF probes); the narrowest hop: the physical "
         "network between hv3 eth1 and hv1 eth1"]
     assert ("MTU end to end: 5 path(s) probed with DF set from the hosts' internal ports, 4 "
-            "answered; 2 pair(s) of hosts carry less than the port's MTU.") in report.checks(hosts)
+            "answered, between 3 of the 3 pair(s) of hosts that share a vSwitch; 2 pair(s) of "
+            "hosts carry less than the port's MTU.") in report.checks(hosts)
+    del hosts["hv3"]["mtu_probes"]      # hv3 paired with hv1 and hv2 by none: said so
+    assert ("MTU end to end: 3 path(s) probed with DF set from the hosts' internal ports, 3 "
+            "answered, between 2 of the 3 pair(s) of hosts that share a vSwitch (each host with "
+            "a few near and far ones: diagnostics_mtu_peers); 1 pair(s) of hosts carry less "
+            "than the port's MTU.") in report.checks(hosts)
     # the peer's own internal port is the probe's last hop
     fleet["hv4"] = [vswitch("vswitch1", [port("vswitch1", "internal", mtu=1400, addresses=[
         "203.0.113.34/24"]), port("eth1", "uplink", mtu=1500)])]
     hosts = {"hv1": {"vswitches": fleet["hv1"], "mtu_probes": [
         dict(probe, address="203.0.113.34", largest=1400)]}, "hv4": {"vswitches": fleet["hv4"]}}
     assert report.mtu_findings(hosts)[0].endswith("the narrowest hop: hv4 vswitch1 (MTU 1400)")
+
+
+def _ring(n, mtu=None):
+    return {"hv%02d" % i: [vswitch("vswitch1", [port("vswitch1", "internal", addresses=[
+        "203.0.113.%d/24" % (100 + i)], mtu=(mtu or {}).get(i, 1500))])] for i in range(n)}
+
+
+def _pairs(ring, plan):
+    owner = {vss[0]["ports"][0]["addresses"][0].split("/")[0]: h for h, vss in ring.items()}
+    return {tuple(sorted((h, owner[a]))) for h, ports in plan.items()
+            for a in ports.get("vswitch1", [])}
+
+
+def test_mtu_probes_pair_each_host_with_a_bounded_number_spread_around_the_fleet():
+    """peers=3: each host probes about 3 others and is probed by about 3 (the fleet's probes
+    grow with the fleet, not its square), near and far around the circle of names; a fleet
+    small enough is probed pair by pair as with peers=0."""
+    assert report.distances(30, 3) == {1, 8, 15} and report.distances(10, 3) == {1, 3, 5}
+    assert report.distances(7, 3) == {1, 2, 3} and report.distances(30, 0) == set(range(1, 16))
+    assert report.distances(30, 1) == {1}
+    for n in (2, 3, 7):
+        assert len(_pairs(_ring(n), report.mtu_peers(_ring(n), peers=3))) == n * (n - 1) // 2
+    for n in (10, 30, 101):
+        ring = _ring(n)
+        plan = report.mtu_peers(ring, peers=3)
+        # the same answer as asked host by host (what one host's task gets)
+        assert plan == {h: report.mtu_peers(ring, h, peers=3) for h in ring
+                        if report.mtu_peers(ring, h, peers=3)}
+        pairs = _pairs(ring, plan)
+        assert len(pairs) <= 3 * n
+        sizes = [len(plan.get(h, {}).get("vswitch1", [])) for h in ring]
+        assert max(sizes) - min(sizes) <= 1, sizes
+        for h in ring:
+            mine = [p for p in pairs if h in p]
+            assert 5 <= len(mine) <= 6, (h, mine)
+            at = {name: i for i, name in enumerate(sorted(ring))}    # the circle of names
+            far = max(min((at[a] - at[b]) % n, (at[b] - at[a]) % n) for a, b in mine)
+            assert far == n // 2, (h, mine)     # not only its rack's neighbours
+    # a host whose port takes less is still probed, by each host it is paired with
+    ring = _ring(30, mtu={7: 1400})
+    probers = [h for h, ports in report.mtu_peers(ring, peers=3).items()
+               if "203.0.113.107" in ports.get("vswitch1", [])]
+    assert sorted(probers) == ["hv06", "hv08", "hv15", "hv22", "hv29"]     # 1, 8 and 15 away
+    assert "hv07" not in report.mtu_peers(ring, peers=3)
 
 
 def test_what_the_dfprobes_wrote_in_a_neighbour_table_is_no_evidence_of_a_path():
@@ -272,6 +322,15 @@ def test_what_the_dfprobes_wrote_in_a_neighbour_table_is_no_evidence_of_a_path()
     assert report.findings({"hv1": dict(hv1, paths=[back]), "hv2": dict(hv2, paths=[])}) == []
     assert report.findings({"hv1": dict(hv1, paths=[back], mtu_probes=[]),
                             "hv2": dict(hv2, paths=[])}) != []
+    # this run paired hv1 with hv3 only (diagnostics_mtu_peers); what an earlier run's probe
+    # between hv1 and hv2 left in hv2's table is the diagnostics' own all the same
+    hv3 = {"vswitches": [vswitch("vswitch1", [port("vswitch1", "internal",
+                                                   addresses=["203.0.113.33/24"])])]}
+    other = dict(hv1, mtu_probes=[dict(hv1["mtu_probes"][0], address="203.0.113.33")])
+    assert report.findings({"hv1": other, "hv2": hv2, "hv3": hv3}) == []
+    # an address no host of the fleet has on that vSwitch is evidence, probes or not
+    stranger = dict(hv2, paths=[dict(path, peer="203.0.113.77")])
+    assert report.findings({"hv1": hv1, "hv2": stranger}) != []
 
 
 def test_a_run_is_written_in_one_go_private_and_a_host_without_results_is_a_finding(tmp_path):
