@@ -16,6 +16,17 @@ class VswitchError(Exception):
         return {"msg": str(self)}
 
 
+def as_result(work, what):
+    """work()'s result, or what it raised as a failed result (`failed`, `msg`): for a detached
+    process, whose result file must say what happened, whatever it was."""
+    try:
+        return work()
+    except VswitchError as exc:
+        return dict(exc.to_fail(), failed=True)
+    except Exception as exc:
+        return {"failed": True, "msg": "%s failed: %s: %s" % (what, type(exc).__name__, exc)}
+
+
 class ParamError(VswitchError):
     """Bad input: names the path of the field and what is wrong with its value."""
 

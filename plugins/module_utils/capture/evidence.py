@@ -6,10 +6,10 @@
 - before: `coverage/show`, `dpctl/show -s` (every datapath port's counters), `bond/show` and
   `lacp/show` of the bonds on the captured bridges, read in a thread while the tcpdumps start
   (the start is never delayed), and an OVSDB monitor (ovsdb/monitor.py) started before them;
-- after, as soon as the tcpdumps stopped: `coverage/show` first, the monitor's events,
-  `dpif/dump-flows` of each captured bridge (the flows that name a followed address: the
-  datapath idles flows out after 10 s), the counters and the bonds again, every vSwitch's FDB
-  (fdb_info's tables, for the report's fdb/<host>.json: the traffic still flows).
+- after, as soon as the tcpdumps stopped: `coverage/show` first, then the counters and the
+  bonds again, the monitor's events, `dpif/dump-flows` of each captured bridge (the flows
+  that name a followed address: the datapath idles flows out after 10 s), every vSwitch's
+  FDB (fdb_info's tables, for the report's fdb/<host>.json: the traffic still flows).
 
 ovs-vswitchd adds each thread's counts to the coverage totals it prints about once a second, so
 both coverage reads lag the moment they are taken by up to a second: the deltas cover a window

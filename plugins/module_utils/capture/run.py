@@ -47,6 +47,7 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
     ParamError,
     RunFailed,
     VswitchError,
+    as_result,
 )
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.host import files, kernel
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.host import proc as process
@@ -475,12 +476,7 @@ def background(host, prepared, t0):
     tell.done = False
 
     def main():  # pragma: no cover - runs detached (tested end to end)
-        try:
-            out = capture(host, prepared, t0, ready=tell)
-        except VswitchError as exc:
-            out = dict(exc.to_fail(), failed=True)
-        except Exception as exc:  # the file must say what happened, whatever it was
-            out = {"failed": True, "msg": "capture failed: %s: %s" % (type(exc).__name__, exc)}
+        out = as_result(lambda: capture(host, prepared, t0, ready=tell), "capture")
         files.write_private(results_file, json.dumps(out) + "\n", atomic=True)
         if not tell.done:
             tell(out)

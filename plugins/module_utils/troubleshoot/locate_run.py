@@ -18,7 +18,7 @@ import time
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
     ParamError,
-    VswitchError,
+    as_result,
 )
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.host import files, kernel, proc
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import (
@@ -221,15 +221,9 @@ def _listen_detached(host, world, ips, notes, finish):
         def on_heard(ip, mac, port):
             os.write(tell, ("%s %s %s\n" % (wanted.get(ip, ip), mac, port)).encode())
 
-        try:
-            heard = _listen(host, world, list(wanted), notes, on_heard,
-                            os.path.join(job, JOB_STOP))
-            out = dict({"changed": False}, **finish(heard))
-        except VswitchError as exc:
-            out = dict(exc.to_fail(), failed=True)
-        except Exception as exc:  # the file must say what happened, whatever it was
-            out = {"failed": True, "msg": "locate's listener failed: %s: %s"
-                   % (type(exc).__name__, exc)}
+        out = as_result(lambda: dict({"changed": False}, **finish(_listen(
+            host, world, list(wanted), notes, on_heard, os.path.join(job, JOB_STOP)))),
+            "locate's listener")
         os.close(tell)
         files.write_private(os.path.join(job, JOB_RESULT), json.dumps(out) + "\n", atomic=True)
 
