@@ -86,8 +86,12 @@ options:
         direct use. The module then returns once it has read everything, its listening window
         going on in a detached process that the action plugin follows, ending it as soon as
         every address listened for lives on some host of the play (RV(locations[].local);
-        each host hears only the VMs it hosts). The result has the same keys as without it; a host's
-        window may end sooner (RV(notes) says when and why).
+        each host hears only the VMs it hosts). The result has the same keys as without it;
+        a host's window may end sooner (RV(notes) says when and why).
+      - With fewer forks than hosts (or C(throttle)), a host whose turn comes later is told at
+        once what the earlier ones found, and an earlier one listens its whole window for an
+        address that only a later one hosts. The retries of a task (C(until)) share what
+        their earlier attempts found.
     type: bool
     default: false
   found_elsewhere:
