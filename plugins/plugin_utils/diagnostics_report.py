@@ -206,7 +206,10 @@ def graded(hosts, host_ip=None):
     first, in the order found within each: [(severity, sentence)]. A path is one only with
     evidence (path_evidence.py); host_ip (what the run was narrowed to) found on no host is
     one."""
-    problems = [(health.STOPS, p) for p in path_evidence.split(_routes(hosts))[0]]
+    # a request answered by another interface is degraded (a stateful firewall or a switch may
+    # drop the reply); one dropped, or unreachable, stops
+    problems = [(health.DEGRADED if v == "asymmetric-answered" else health.STOPS, p)
+                for v, p in path_evidence.split(_routes(hosts), verdicts=True)[0]]
     for host, data in sorted(hosts.items()):
         problems += health.graded(host, data)
         for m in data.get("mtu_mismatches") or []:

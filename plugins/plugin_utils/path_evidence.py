@@ -61,12 +61,12 @@ def rose(path):
     return None
 
 
-def split(routes, seen=None):
+def split(routes, seen=None, verdicts=False):
     """(findings, could_happen) from {host: [path]}: one sentence per non-symmetric path, the
-    findings with their evidence. The drop counter is the whole host's: its rise is added to
-    the evidence of a dropped path that has its own; where none has, the rise is one finding
-    for the host naming every path rp_filter drops (which of them it was, the counter cannot
-    say)."""
+    findings with their evidence (with `verdicts`, each finding a (verdict, sentence) pair).
+    The drop counter is the whole host's: its rise is added to the evidence of a dropped path
+    that has its own; where none has, the rise is one finding for the host naming every path
+    rp_filter drops (which of them it was, the counter cannot say)."""
     findings, could = [], []
     for host, paths in sorted((routes or {}).items()):
         odd = [p for p in paths or [] if p.get("verdict") != "symmetric"]
@@ -76,19 +76,19 @@ def split(routes, seen=None):
         for p, ev in own:
             text = "%s: %s" % (host, p.get("explanation") or p.get("verdict"))
             if ev:
-                findings.append("%s Evidence: %s." % (text, "; ".join(
-                    ev + ([rose(p)] if rose(p) else []))))
+                findings.append((p.get("verdict"), "%s Evidence: %s." % (text, "; ".join(
+                    ev + ([rose(p)] if rose(p) else [])))))
             elif p not in dropped:
                 could.append(text)
         if dropped:
-            findings.append(
+            findings.append(("asymmetric-dropped",
                 "%s: rp_filter is dropping requests now: %s. The requests it drops (their "
                 "route back leaves by another interface): %s." % (
                     host, rose(dropped[0]), "; ".join(
                         "%s to %s on %s (back by %s)" % (
                             p.get("peer"), p.get("local_address"), p.get("interface"),
-                            p.get("egress") or "no route") for p in dropped)))
-    return findings, could
+                            p.get("egress") or "no route") for p in dropped))))
+    return (findings if verdicts else [f for _v, f in findings]), could
 
 
 COULD_HAPPEN = ("Not findings: no packet of these requests was seen, no drop counter was seen "

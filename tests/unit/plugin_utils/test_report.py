@@ -77,6 +77,12 @@ def test_markdown_findings_and_tables():
     assert all("- " + f in findings for f in report.findings(hosts))
     # the worst first: the asymmetric path and the host not read (traffic stops), the MTU
     assert [s for s, _f in report.graded(hosts)] == [0, 0, 1]
+    # a request answered, its reply leaving by another interface: degraded (a stateful
+    # firewall may drop it), not stopped
+    answered = dict(bad, verdict="asymmetric-answered")
+    assert report.graded({"hv1": host("203.0.113.11/24", "52:54:00:00:00:01", [answered])}) \
+        == [(1, report.findings({"hv1": host("203.0.113.11/24", "52:54:00:00:00:01",
+                                             [answered])})[0])]
     assert report.findings(hosts)[2].startswith("hv1: MTU mismatch")
     assert "hv1: A request ... vswitch1 ... vswitch0 ... Evidence: 203.0.113.101 is in hv1's " \
         "neighbour table on vswitch1 (52:54:00:00:01:01, STALE)." in findings
