@@ -81,13 +81,13 @@ def split(routes, seen=None, verdicts=False):
             elif p not in dropped:
                 could.append(text)
         if dropped:
-            findings.append(("asymmetric-dropped",
-                "%s: rp_filter is dropping requests now: %s. The requests it drops (their "
-                "route back leaves by another interface): %s." % (
-                    host, rose(dropped[0]), "; ".join(
-                        "%s to %s on %s (back by %s)" % (
-                            p.get("peer"), p.get("local_address"), p.get("interface"),
-                            p.get("egress") or "no route") for p in dropped))))
+            said = ("%s: rp_filter is dropping requests now: %s. The requests it drops (their "
+                    "route back leaves by another interface): %s." % (
+                        host, rose(dropped[0]), "; ".join(
+                            "%s to %s on %s (back by %s)" % (
+                                p.get("peer"), p.get("local_address"), p.get("interface"),
+                                p.get("egress") or "no route") for p in dropped)))
+            findings.append(("asymmetric-dropped", said))
     return (findings if verdicts else [f for _v, f in findings]), could
 
 
