@@ -224,8 +224,9 @@ def sections(rep):
     a, ctx, address = rep["analysis"], rep["context"], rep.get("address") or "-"
     found = _findings(a, ctx, rep.get("address"))
     verdict = ("%d finding(s)." % len(found) if found else
-               "Healthy: no finding. %s, no skew, no unexplained bad checksum, no path with "
-               "evidence of an asymmetry.%s" % _every_answered(a)) + _capture_drops(a)
+               "Healthy: no finding. %s, no reply before its request (clock skew), no "
+               "unexplained bad checksum, no path with evidence of an asymmetry.%s"
+               % _every_answered(a)) + _capture_drops(a)
     out = [(None, [verdict] + _summary(rep), None),
            ("Findings", found or ["Nothing abnormal."], None)]
     located = located_hosts(ctx)

@@ -69,12 +69,10 @@ def _routes(hosts):
 def _probed(hosts):
     """{(host, address)}: the neighbour entries DF probes write, which are no evidence of a
     path - a probe's target resolves the address probed, the probed host answers (and learns)
-    the probing port's addresses. This run probes some pairs of hosts (diagnostics_mtu_peers)
-    and an earlier run may have probed others, their entries still there: once this run
-    probed at all, each host's entry for any other host's address on a vSwitch of the same
-    name (the pairs some run probes) is the diagnostics' own."""
-    if not any(d.get("mtu_probes") for d in hosts.values()):
-        return set()
+    the probing port's addresses. This run probes some pairs of hosts (diagnostics_mtu_peers),
+    or none (diagnostics_mtu_probes false), and an earlier run may have probed others, their
+    entries still there: each host's entry for any other host's address on a vSwitch of the
+    same name (the pairs some run probes) is the diagnostics' own."""
     fleet = {h: d.get("vswitches") or [] for h, d in hosts.items()}
     out = set()
     for name in {vs.get("name") for vss in fleet.values() for vs in vss}:
@@ -123,6 +121,8 @@ def distances(n, peers):
     (each pair of hosts) when `peers` is 0 or covers half the circle, else `peers` of them
     spread from 1 (the next host) to n/2 (the far side), so a host is paired with near and far
     ones (not one rack's, when names follow racks)."""
+    if peers < 0:
+        raise ValueError("peers: %r is below 0 (0 pairs every host with every other)" % peers)
     half = n // 2
     if not peers or half <= peers:
         return set(range(1, half + 1))

@@ -395,7 +395,8 @@ def test_a_healthy_run_says_every_request_was_answered_at_the_port_that_sent_it(
     md = (run / "report.md").read_text()
     assert md.split("\n", 3)[2] == (
         "**Healthy: no finding. Every request was answered at the port that sent it "
-        "(hv1:vnet0: 2, hv2:vnet1: 1), no skew, no unexplained bad checksum, no path with "
+        "(hv1:vnet0: 2, hv2:vnet1: 1), no reply before its request (clock skew), no unexplained "
+        "bad checksum, no path with "
         "evidence of an asymmetry. The port that sent the requests of 10.0.0.7 (1) was not "
         "captured: for those, answered means the reply was seen on a captured port.**")
 
@@ -404,7 +405,8 @@ def test_a_healthy_run_without_the_senders_port_does_not_claim_it(tmp_path):
     run = both_ends_run(tmp_path, faults=False, skip=("hv1:vnet0", "hv2:vnet1"))
     capture_report.build(str(run))
     verdict = (run / "report.md").read_text().split("\n", 3)[2]
-    assert verdict.startswith("**Healthy: no finding. Every request was answered, no skew")
+    assert verdict.startswith(
+        "**Healthy: no finding. Every request was answered, no reply before its request")
     assert "at the port that sent it" not in verdict
     assert "The port that sent the requests of 10.0.0.1 (2), 10.0.0.2 (1), " \
            "10.0.0.7 (1) was not captured:" in verdict
@@ -444,7 +446,7 @@ def test_a_reply_at_the_edge_of_the_capture_is_counted_not_a_claim_about_a_port(
     assert secs[None][0].startswith(
         "Healthy: no finding. Every request was answered at the port that sent it (hv1:vnet0: "
         "2, hv2:vnet1: 1; 1 more at the edges of the capture, the reply seen while that port "
-        "was not yet or no longer captured), no skew")
+        "was not yet or no longer captured), no reply before its request (clock skew)")
     assert "Answered at the edges of the capture, the reply seen on a captured port while the " \
            "port that sent the request was not yet or no longer captured: 10.0.0.1 (1)." \
         in secs["Requests left unanswered"]

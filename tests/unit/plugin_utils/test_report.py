@@ -320,14 +320,14 @@ def test_what_the_dfprobes_wrote_in_a_neighbour_table_is_no_evidence_of_a_path()
                                                    addresses=["203.0.113.32/24"])])],
            "paths": [path]}
     assert report.findings({"hv1": hv1, "hv2": hv2}) == []
-    assert report.findings({"hv1": dict(hv1, mtu_probes=[]), "hv2": hv2}) == [
-        "hv2: answered Evidence: 203.0.113.31 is in hv2's neighbour table on vswitch1 "
-        "(02:cb:00:01:00:01, STALE)."]
+    # a run that does not probe (diagnostics_mtu_probes false) after one that did: the entry
+    # the earlier probe left is still the diagnostics' own, not a wolf
+    assert report.findings({"hv1": dict(hv1, mtu_probes=[]), "hv2": hv2}) == []
     # and hv1 resolved hv2's address to probe it: hv2 in hv1's table is no evidence either
     back = dict(path, local_address="203.0.113.31", peer="203.0.113.32")
     assert report.findings({"hv1": dict(hv1, paths=[back]), "hv2": dict(hv2, paths=[])}) == []
     assert report.findings({"hv1": dict(hv1, paths=[back], mtu_probes=[]),
-                            "hv2": dict(hv2, paths=[])}) != []
+                            "hv2": dict(hv2, paths=[])}) == []
     # this run paired hv1 with hv3 only (diagnostics_mtu_peers); what an earlier run's probe
     # between hv1 and hv2 left in hv2's table is the diagnostics' own all the same
     hv3 = {"vswitches": [vswitch("vswitch1", [port("vswitch1", "internal",
@@ -336,7 +336,11 @@ def test_what_the_dfprobes_wrote_in_a_neighbour_table_is_no_evidence_of_a_path()
     assert report.findings({"hv1": other, "hv2": hv2, "hv3": hv3}) == []
     # an address no host of the fleet has on that vSwitch is evidence, probes or not
     stranger = dict(hv2, paths=[dict(path, peer="203.0.113.77")])
-    assert report.findings({"hv1": hv1, "hv2": stranger}) != []
+    assert report.findings({"hv1": hv1, "hv2": stranger}) == [
+        "hv2: answered Evidence: 203.0.113.77 is in hv2's neighbour table on vswitch1 "
+        "(02:cb:00:01:00:01, STALE)."]
+    with pytest.raises(ValueError, match="peers: -1 is below 0"):
+        report.mtu_peers({"hv1": [hv1["vswitches"][0]]}, peers=-1)
 
 
 def test_a_run_is_written_in_one_go_private_and_a_host_without_results_is_a_finding(tmp_path):
