@@ -73,11 +73,9 @@ def _probed(hosts):
     or none (diagnostics_mtu_probes false), and an earlier run may have probed others, their
     entries still there: each host's entry for any other host's address on a vSwitch of the
     same name (the pairs some run probes) is the diagnostics' own."""
-    fleet = {h: d.get("vswitches") or [] for h, d in hosts.items()}
     out = set()
-    for name in {vs.get("name") for vss in fleet.values() for vs in vss}:
-        ring = _addressed(fleet, name)
-        out.update((h, a) for h in ring for other, (addresses, _mtu) in ring.items()
+    for ring in _rings({h: d.get("vswitches") for h, d in hosts.items()}).values():
+        out.update((h, a) for h in ring for other, (addresses, _mtu, _port) in ring.items()
                    if other != h for a in addresses)
     return out
 
@@ -92,18 +90,19 @@ def _owners(hosts):
             for a in (_internal(vs) or {}).get("addresses") or []}
 
 
-def _addressed(vswitches, name):
-    """{host: ([address], its internal port's MTU)} of the hosts whose vSwitch `name` has
-    addresses of its own."""
+def _rings(vswitches):
+    """{vSwitch name: {host: ([address], its internal port's MTU, the port's name)}}, the hosts
+    in the order of their names, of the hosts whose vSwitch of that name has addresses of its
+    own (not link-local). vswitches: {host: vswitch_info's vswitches}."""
     out = {}
     for host, vss in sorted(vswitches.items()):
         for o in vss or []:
-            if o.get("name") == name:
-                port = _internal(o) or {}
-                found = [a.split("/")[0] for a in port.get("addresses") or []
-                         if not a.lower().startswith("fe80:")]
-                if found:
-                    out[host] = (found, port.get("mtu") or 0)
+            port = _internal(o) or {}
+            found = [a.split("/")[0] for a in port.get("addresses") or []
+                     if not a.lower().startswith("fe80:")]
+            if found:
+                out.setdefault(o.get("name"), {})[host] = (found, port.get("mtu") or 0,
+                                                           port.get("name"))
     return out
 
 
@@ -141,15 +140,14 @@ def mtu_peers(vswitches, host=None, peers=0):
     back by the same VLAN, fragmented where it must be. vswitches: {host: vswitch_info's
     vswitches}."""
     out = {}
-    for name in sorted({vs.get("name") for vss in vswitches.values() for vs in vss or []}):
-        ring = _addressed(vswitches, name)
+    for _name, ring in sorted(_rings(vswitches).items()):
         names = list(ring)
         n = len(names)
         apart = distances(n, peers)
         for i, me in enumerate(names):
             if host is not None and me != host:
                 continue
-            port = next(_internal(vs)["name"] for vs in vswitches[me] if vs.get("name") == name)
+            port = ring[me][2]
             theirs = [a for j, other in enumerate(names)
                       if j != i and min((j - i) % n, (i - j) % n) in apart
                       and _probes(i, j, n, ring[me][1], ring[other][1])
@@ -332,9 +330,8 @@ def _df_probed(hosts):
     owner = _owners(hosts)
     probed = {(tuple(sorted((h, owner.get(p.get("address"), (p.get("address"),))[0]))),
                p.get("interface")) for h, d in hosts.items() for p in d.get("mtu_probes") or []}
-    fleet = {h: d.get("vswitches") or [] for h, d in hosts.items()}
-    sharing = sum(len(r) * (len(r) - 1) // 2 for r in (
-        _addressed(fleet, name) for name in {vs.get("name") for v in fleet.values() for vs in v}))
+    sharing = sum(len(r) * (len(r) - 1) // 2
+                  for r in _rings({h: d.get("vswitches") for h, d in hosts.items()}).values())
     return ["MTU end to end: %d path(s) probed with DF set from the hosts' internal ports, %d "
             "answered%s, between %d of the %d pair(s) of hosts that share a vSwitch%s; %d "
             "pair(s) of hosts carry less than the port's MTU." % (
