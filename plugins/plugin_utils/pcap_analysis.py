@@ -334,7 +334,11 @@ class Analysis(object):
             self.answered[kind] += 1
             self.edge[flow[1]] += 1
             return
-        unwatched_target = target and not delivered and not self._watching(target, last, end)
+        # a request repeated (an ARP who-has once a second) is one entry: one sent while the
+        # target's port listened long enough, and never delivered there, is evidence however
+        # late the last repetition came
+        unwatched_target = target and not delivered and not self._watching(target, last, end) \
+            and not self._watching(target, first, end)
         if unwatched_target and not replies and end is not None and end - last < END_MARGIN \
                 and not self._watching(own or {idx}, last, end):
             # sent as the captures ended, its target's port no longer captured and its

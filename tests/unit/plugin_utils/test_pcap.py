@@ -394,6 +394,31 @@ def test_a_request_sent_as_the_captures_end_to_a_port_no_longer_captured_is_no_e
     assert lost["unanswered_at_edge"] == {}
 
 
+def test_a_repeated_request_undelivered_while_its_target_listened_is_evidence_at_the_end():
+    """A sender's ARP who-has, repeated once a second and never answered (its target on
+    another VLAN), is one request flow: its last repetition falling in the capture's last
+    second, after the target's port stopped, does not make the earlier ones, undelivered while
+    that port listened, no evidence (the report said "Nothing abnormal" on a re-tagged vnet)."""
+    def run(times, b_ends=3.9):
+        src = [{"host": "hv1", "interface": "vnet0", "owns": [craft.IP_A], "listening_at": 0.0,
+                "ended_at": 4.1},
+               {"host": "hv2", "interface": "vnet1", "owns": [craft.IP_B], "listening_at": 0.0,
+                "ended_at": b_ends}]
+        a = pcap_analysis.Analysis(src)
+        for t in times:
+            frame = bytes(craft.ether(craft.MAC_A, craft.BROADCAST, craft.arp(
+                1, craft.MAC_A, craft.IP_A, craft.IP_B)))
+            a.feed(int(t * 1e9), 0, len(frame), len(frame), frame)
+        return a.result()
+
+    lost = run([1.05, 2.05, 3.05, 4.05])
+    assert [u["fate"] for u in lost["unanswered"]] == ["not-delivered"]
+    assert lost["unanswered_at_edge"] == {}
+    # sent only as the captures ended (B's port already stopped): no evidence either way
+    late = run([4.05])
+    assert late["unanswered"] == [] and late["unanswered_at_edge"] == {craft.IP_A: 1}
+
+
 def test_answered_at_is_where_most_replies_were_first_seen_and_edges_are_qualified():
     """Three requests whose replies died on the way back: the first one's reply was seen only
     at hv1's uplink (hv2's captures were not yet listening), the others' at B's port first.
