@@ -9,6 +9,7 @@ by the host itself; this plugin then reports the rollback as the task's failure.
 from __future__ import annotations
 
 import ipaddress
+import json
 import socket
 import time
 
@@ -35,10 +36,16 @@ def addresses_of(host):
     return sorted({i[4][0] for i in infos})
 
 
-def with_after(result):
-    """The module leaves `after` out of its result when it equals `before` (a run that changes
-    nothing, at 1,000 vnets 150 kB less to encode, decode and pass on): the task's result has
-    both, as documented."""
+def received(result):
+    """The task's result from what a guarded module sends (vswitch/runner.py): `before` and
+    `after` as JSON text (decoded here in one call; at 1,000 vnets the structure is ~15,000
+    objects that the module's exit and the controller's decoding would otherwise walk one by
+    one), `after` left out when it equals `before`. The task's result has both, as RETURN
+    documents."""
+    for key in ("before", "after"):
+        text = result.pop(key + "_json", None)
+        if isinstance(text, str):
+            result[key] = json.loads(text)
     if "before" in result and "after" not in result:
         result["after"] = result["before"]
     return result
@@ -61,7 +68,7 @@ class GuardedAction(ActionBase):
             args["management_addresses"] = addresses_of(host)
         res = self._execute_module(module_name=self.MODULE, module_args=args,
                                    task_vars=task_vars)
-        result.update(with_after(res))
+        result.update(received(res))
         g = res.get("guard")
         if res.get("failed") or not g or g.get("status") != "armed":
             return result

@@ -137,9 +137,9 @@ class Sandbox:
     # ------------------------------------------------------------------ modules
     def module(self, _module, check=False, diff=True, **args):
         """Run a module file directly in the namespace with the venv's python. The result is
-        the task's: for the modules under GuardedAction, `after` put back when the module left
-        it out as equal to `before` (plugins/action/vswitch.py with_after; `wire` says whether
-        it was sent)."""
+        the task's: for the modules under GuardedAction, `before` and `after` decoded from the
+        JSON text they are sent as, `after` put back when the module left it out as equal to
+        `before` (plugins/action/vswitch.py received; `wire` says whether it was sent)."""
         args = dict(args, db=self.db, _ansible_check_mode=check, _ansible_diff=diff)
         if self.backend and _module not in ("capture", "capture_report", "guard"):
             args.setdefault("backend", self.backend)
@@ -158,10 +158,10 @@ class Sandbox:
                 _module, res.returncode, res.stdout, res.stderr)) from None
         out["rc"] = res.returncode
         if _module in GUARDED:
-            from ansible_collections.cloudnet.vswitch.plugins.action.vswitch import with_after
+            from ansible_collections.cloudnet.vswitch.plugins.action.vswitch import received
 
-            out["wire"] = {"after": "after" in out}
-            with_after(out)
+            out["wire"] = {"after": "after" in out or "after_json" in out}
+            received(out)
         return out
 
 
