@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from ansible_collections.cloudnet.vswitch.plugins.action.vswitch import received
 from converge import BASE, converge, libvirt_plug
 from sandbox import COLLECTIONS, REPO
 
@@ -552,7 +553,8 @@ def test_purge_stale_removes_vnets_whose_vm_is_gone_only_when_asked(ovs):
 
 def _without(libraries, ovs, tmp_path, path_env=None, module="vswitch", **args):
     """Run `module` with each of `libraries` made unimportable (and, with `path_env`, that
-    PATH: one without ovs-vsctl or tcpdump)."""
+    PATH: one without ovs-vsctl or tcpdump). The result is the task's, as sandbox.module's
+    (`before`/`after` decoded as GuardedAction does)."""
     (tmp_path / "sitecustomize.py").write_text(
         "import sys\n" + "".join("sys.modules[%r] = None\n" % lib for lib in libraries))
     env = dict(__import__("os").environ, PYTHONPATH="%s:%s" % (tmp_path, COLLECTIONS))
@@ -565,7 +567,7 @@ def _without(libraries, ovs, tmp_path, path_env=None, module="vswitch", **args):
                           REPO + "/plugins/modules/%s.py" % module, str(path)],
                          capture_output=True, text=True, env=env, check=False)
     assert "Traceback" not in res.stdout + res.stderr, res.stderr
-    return json.loads(res.stdout)
+    return received(json.loads(res.stdout))
 
 
 @pytest.mark.parametrize("library,package,args", [
