@@ -179,6 +179,16 @@ options:
     type: bool
     default: false
     version_added: 1.1.0
+  agent:
+    description:
+      - With O(background), the capture agent a M(cloudnet.vswitch.locate) run left on this
+        host (its RV(cloudnet.vswitch.locate#module:capture_agent)). The action plugin gives
+        it these options with one command, and the agent starts the capture as this module
+        would, without a module run (no payload built, sent and compiled on the host). The
+        result is the same. When the agent is gone (its time up, or its host rebooted), the
+        module runs instead and RV(notes) says so. Ignored in check mode and with C(async).
+    type: dict
+    version_added: 1.1.0
 attributes:
   check_mode:
     details: Validates, plans and compiles the filters (C(tcpdump -d)), returns what would be
@@ -554,38 +564,12 @@ missing:
 """
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils import options
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.capture import (
-    filter as capture_filter,
-)
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.capture import run, targets
-from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner_info, spec
-
-ARGS = dict(
-    interfaces=dict(type="list", elements="str", required=True),
-    host=dict(type="str"),
-    direction=dict(type="str", choices=list(capture_filter.DIRECTIONS), default="both"),
-    peers=dict(type="list", elements="str"),
-    exclude=dict(type="list", elements="str"),
-    protocol=dict(type="str", choices=list(capture_filter.PROTOCOLS)),
-    port=dict(type="raw"),
-    bpf=dict(type="str"),
-    match_vlan=dict(type="str", choices=list(targets.VLAN_MATCH), default="auto"),
-    method=dict(type="str", choices=list(targets.METHODS), default="auto"),
-    duration=dict(type="int", required=True),
-    packet_count=dict(type="int"),
-    max_bytes=dict(type="int", default=50000000),
-    snaplen=dict(type="int"),
-    headers_only=dict(type="bool", default=False),
-    output_dir=dict(type="path"),
-    archive=dict(type="bool", default=False),
-    start_at=dict(type="float"),
-    background=dict(type="bool", default=False),
-)
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.capture import run
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch import runner_info
 
 
 def main():
-    module = options.new_module(argument_spec=dict(ARGS, **spec.COMMON_ARGS),
-                                supports_check_mode=True)
+    module = options.new_module(argument_spec=run.ARGS, supports_check_mode=True)
     runner_info.run(module, run.run)
 
 

@@ -102,6 +102,18 @@ options:
     type: list
     elements: str
     default: []
+  capture_wait:
+    description:
+      - Seconds a detached process (the capture agent) stays on the host after the module
+        returns, waiting for a capture's start from
+        O(cloudnet.vswitch.capture#module:agent); the capture then starts without a module
+        run of its own (collect_captures.yml plans its captures from every host's locate
+        answer, then starts them this way). It takes one order; it ends when its time is up
+        or its directory (RV(capture_agent.dir)) is removed. Not in check mode. V(0) leaves
+        none.
+    type: int
+    default: 0
+    version_added: 1.1.0
   probe:
     description:
       - Send one echo request (C(ping -c 1 -I INTERNAL_PORT IP), waiting at most
@@ -241,6 +253,22 @@ vswitches:
   returned: with O(vswitches=true)
   type: list
   elements: dict
+capture_agent:
+  description:
+    - With O(capture_wait), the capture agent waiting on the host; give it to
+      M(cloudnet.vswitch.capture)'s O(cloudnet.vswitch.capture#module:agent).
+  returned: with O(capture_wait), not in check mode
+  type: dict
+  contains:
+    dir:
+      description: Its directory (root's, 0700), where the order is written.
+      type: str
+    pid:
+      description: Its process.
+      type: int
+    seconds:
+      description: How long it waits for the order.
+      type: int
 missing:
   description:
     - On failure because the host lacks something, what it lacks, by the name of the package,
@@ -270,13 +298,21 @@ def main():
             listen=dict(type="int", default=0),
             listen_detach=dict(type="bool", default=False),
             found_elsewhere=dict(type="list", elements="str", default=[]),
+            capture_wait=dict(type="int", default=0),
             **spec.COMMON_ARGS,
         ),
         mutually_exclusive=[("ip", "ips"), ("ip", "mac"), ("ip", "vm"), ("mac", "vm")],
         required_one_of=[("ip", "ips", "mac", "vm")],
         supports_check_mode=True,
     )
-    runner_info.run(module, locate_run.collect)
+    capture = None
+    if module.params["capture_wait"]:
+        # only a run that leaves a capture agent compiles the capture's code, before the agent
+        # is detached (the module's payload is gone once the module exits)
+        from ansible_collections.cloudnet.vswitch.plugins.module_utils.capture import run
+
+        capture = (run.run, run.ARGS)
+    runner_info.run(module, lambda host: locate_run.collect(host, capture))
 
 
 if __name__ == "__main__":

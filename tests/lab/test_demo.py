@@ -154,6 +154,66 @@ def test_the_hosts_listen_together_and_stop_once_each_address_is_found(demo):
     assert rc == 0 and all(r["matched"] == 0 for r in left.values()), left
 
 
+def test_captures_start_through_the_agent_locate_left(demo, tmp_path):
+    """locate with capture_wait leaves a capture agent on each host. capture with `agent`
+    starts through it with one command (the agent's directory is gone after: a module run
+    would have left it), the result a module run gives, collected by capture_collect as usual. An order that breaks
+    the module's rules fails in one line; an agent whose time is up is replaced by a module
+    run that says so. Nothing is left on the hosts."""
+    assert demo["rc"] == 0
+    inv = demo["dir"] / "inventory.yml"
+    rc, loc = adhoc(inv, "cloudnet.vswitch.locate",
+                    json.dumps({"ip": "203.0.113.102", "capture_wait": 60}))
+    assert rc == 0 and all(r["capture_agent"]["seconds"] == 60 for r in loc.values()), loc
+    # the lab's hosts share /var/tmp (docs/lab.md): a directory per host, as the role does
+    out_dir = "/var/tmp/cnvs-agent-test-%d" % os.getpid()
+
+    def order(name, **args):
+        args = dict({"interfaces": ["vnet1"], "duration": 2, "background": True,
+                     "output_dir": "%s/%s/pcaps" % (out_dir, name),
+                     "agent": loc[name]["capture_agent"]}, **args)
+        rc, res = adhoc(inv, "cloudnet.vswitch.capture", json.dumps(args), pattern=name)
+        assert (rc == 0) is ("msg" not in res[name]), (rc, res)   # the tree drops `failed`
+        return res[name]
+
+    def agent_there(name):
+        rc, st = adhoc(inv, "ansible.builtin.stat",
+                       json.dumps({"path": loc[name]["capture_agent"]["dir"]}), pattern=name)
+        assert rc == 0, st
+        return st[name]["stat"]["exists"]
+
+    try:
+        assert agent_there("hv1")
+        started = order("hv1", host="203.0.113.102")
+        assert started.get("changed") and started["results_file"].startswith(out_dir), started
+        assert started["timing"]["listening_s"] >= 0 and not any(
+            "had gone" in n for n in started["notes"]), started
+        assert not agent_there("hv1")      # the agent took the order (a module run leaves it)
+        refused = order("hv2", duration="soon")
+        assert refused["msg"] == "duration: 'soon' is not an integer", refused
+        # hv3's agent let go, as the role lets go the agent of a host that does not capture
+        rc, gone = adhoc(inv, "ansible.builtin.raw",
+                         "rm -rf -- %s" % loc["hv3"]["capture_agent"]["dir"], pattern="hv3")
+        assert rc == 0, gone
+        late = order("hv3", host="203.0.113.102")
+        assert late.get("changed") and late["results_file"].startswith(out_dir), late
+        assert any(n.startswith("the capture agent that locate left on the host had gone")
+                   for n in late["notes"]), late["notes"]
+        for name, job in (("hv1", started), ("hv3", late)):
+            rc, got = adhoc(inv, "cloudnet.vswitch.capture_collect",
+                            json.dumps({"job": job, "dest": str(tmp_path / (name + ".tar.gz")),
+                                        "remove": "%s/%s" % (out_dir, name), "timeout": 60}),
+                            pattern=name)
+            assert rc == 0 and got[name]["files"], got
+    finally:
+        adhoc(inv, "ansible.builtin.file", json.dumps({"path": out_dir, "state": "absent"}),
+              pattern="hv1")
+    rc, left = adhoc(inv, "ansible.builtin.find",
+                     json.dumps({"paths": ["/tmp", "/var/tmp"], "patterns": ["cnvs-*"],
+                                 "file_type": "any"}))
+    assert rc == 0 and all(r["matched"] == 0 for r in left.values()), left
+
+
 def test_archives_too_large_to_come_back_inline_are_fetched_as_files(demo, tmp_path):
     """captures_inline_max_bytes=1: no archive comes back inside its host's answer; each is
     left on its host, fetched (ansible.builtin.fetch, only on those hosts), unpacked into the

@@ -37,6 +37,8 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.capture import (
     watchdog,
 )
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.capture.filter import (
+    DIRECTIONS,
+    PROTOCOLS,
     compile_filter,
     normalize_filter,
 )
@@ -52,8 +54,35 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.host import files, kernel
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.host import proc as process
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.ovsdb import idl
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch.spec import COMMON_ARGS
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch.validate import (
     require_netaddr,
+)
+
+# The capture module's options: modules/capture.py's argument spec, and what capture/agent.py
+# checks an order against.
+ARGS = dict(
+    interfaces=dict(type="list", elements="str", required=True),
+    host=dict(type="str"),
+    direction=dict(type="str", choices=list(DIRECTIONS), default="both"),
+    peers=dict(type="list", elements="str"),
+    exclude=dict(type="list", elements="str"),
+    protocol=dict(type="str", choices=list(PROTOCOLS)),
+    port=dict(type="raw"),
+    bpf=dict(type="str"),
+    match_vlan=dict(type="str", choices=list(targets.VLAN_MATCH), default="auto"),
+    method=dict(type="str", choices=list(targets.METHODS), default="auto"),
+    duration=dict(type="int", required=True),
+    packet_count=dict(type="int"),
+    max_bytes=dict(type="int", default=50000000),
+    snaplen=dict(type="int"),
+    headers_only=dict(type="bool", default=False),
+    output_dir=dict(type="path"),
+    archive=dict(type="bool", default=False),
+    start_at=dict(type="float"),
+    background=dict(type="bool", default=False),
+    agent=dict(type="dict"),
+    **COMMON_ARGS
 )
 
 DEFAULT_ROOT = "/var/tmp/cloudnet-captures"

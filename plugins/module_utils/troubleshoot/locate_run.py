@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.capture import agent
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import (
     ParamError,
     as_result,
@@ -48,9 +49,9 @@ def validate(params):
     """(ips, mac, vm): the addresses asked for (one with ip, several with ips), each checked
     and normalised, the MAC, the VM. RV(addresses) keys are the addresses (and the MAC or VM)
     as given. ips may come with mac or vm: the peers of what is followed."""
-    if not 0 <= params["listen"] <= 300:
-        raise ParamError("listen", "%r is not a number of seconds from 0 to 300"
-                         % params["listen"])
+    for key in ("listen", "capture_wait"):
+        if not 0 <= (params.get(key) or 0) <= 300:
+            raise ParamError(key, "%r is not a number of seconds from 0 to 300" % params[key])
     mac = vm = None
     if params["mac"] is not None:
         require_netaddr()
@@ -257,9 +258,19 @@ def _normal(addr):
         return None
 
 
-def collect(host):
+def collect(host, capture=None):
     """locate on a host: where each address (or the MAC, or the VM) lives, with the
-    evidence."""
+    evidence; with `capture_wait`, the capture agent (capture/agent.py) left waiting for the
+    capture's order, which it runs with `capture`: capture/run.py's (run, ARGS), given by the
+    module, which imports them only then (the controller reads this file's names)."""
+    out = _collect(host)
+    if host.params["capture_wait"] and not host.check_mode:
+        prune_jobs(tempfile.gettempdir(), time.time())
+        out["capture_agent"] = agent.start(host, host.params["capture_wait"], *capture)
+    return out
+
+
+def _collect(host):
     p = host.params
     ips, mac, vm = validate(p)
     deadline = time.monotonic() + p["timeout"]

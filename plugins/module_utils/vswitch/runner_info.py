@@ -26,6 +26,13 @@ class Host(object):
         self.run = module.run_command
         self.which = module.get_bin_path
 
+    def with_params(self, params):
+        """The same host for another run's parameters (a capture ordered from locate's
+        detached process: capture/agent.py)."""
+        other = object.__new__(Host)
+        other.__dict__.update(self.__dict__, params=params)
+        return other
+
     def read_world(self):
         """The host as the planner sees it: OVSDB (bridges, ports, interfaces with their
         status) and the kernel (links, addresses, routes)."""
