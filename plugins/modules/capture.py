@@ -541,8 +541,9 @@ pid:
   version_added: 1.1.0
 timing:
   description: Seconds spent validating and planning (C(prepare_s)), setting up mirrors
-    (C(mirrors_s)), starting the OVSDB watch (C(evidence_s)), from the start until every
-    tcpdump listened (C(listening_s)), and stopping tcpdump and removing mirrors
+    (C(mirrors_s)), starting the OVSDB watch (C(evidence_s)), waiting for O(start_at) once
+    ready (C(waited_s), with O(start_at) not yet past), from the start until every tcpdump
+    listened (C(listening_s)), and stopping tcpdump and removing mirrors
     (C(stop_and_cleanup_s)).
   returned: success
   type: dict

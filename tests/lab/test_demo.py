@@ -154,6 +154,28 @@ def test_the_hosts_listen_together_and_stop_once_each_address_is_found(demo):
     assert rc == 0 and all(r["matched"] == 0 for r in left.values()), left
 
 
+def test_nothing_to_capture_stops_in_one_line_and_lets_every_agent_go(demo):
+    """capture_hosts naming no host of the play: the plan's one line, nothing started, and the
+    capture agents every host's locate left are gone with the run, not up to 30 s later."""
+    assert demo["rc"] == 0
+    inv = demo["dir"] / "inventory.yml"
+    res = subprocess.run([os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i",
+                          str(inv), os.path.join(REPO, "playbooks", "collect_captures.yml"),
+                          "-e", "host_ip=203.0.113.102", "-e", "capture_hosts=hv9",
+                          "-e", "output_dir=%s" % demo["dir"]],
+                         capture_output=True, text=True, cwd=REPO, timeout=300, check=False,
+                         env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg")))
+    assert res.returncode == 2, res.stdout[-3000:] + res.stderr[-2000:]
+    assert "capture_hosts: hv9 not in the play's hosts" in res.stdout, res.stdout[-3000:]
+    let_go = res.stdout.split("Let the capture agents of the hosts that do not capture go", 1)[1]
+    assert sorted(re.findall(r"ok: \[(hv\d)\]", let_go.split("\nTASK ", 1)[0])) == [
+        "hv1", "hv2", "hv3"], let_go[:2000]
+    assert "Start the captures" in res.stdout and "changed: [hv" not in res.stdout
+    rc, left = adhoc(inv, "ansible.builtin.find",
+                     json.dumps({"paths": ["/tmp"], "patterns": ["cnvs-*"], "file_type": "any"}))
+    assert rc == 0 and all(r["matched"] == 0 for r in left.values()), left
+
+
 def test_captures_start_through_the_agent_locate_left(demo, tmp_path):
     """locate with capture_wait leaves a capture agent on each host. capture with `agent`
     starts through it with one command (the agent's directory is gone after: a module run

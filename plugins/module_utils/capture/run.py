@@ -587,6 +587,7 @@ def capture(host, prepared, t0, ready=None):
                 notes.append("start_at was %.3f s ago when the capture was ready: started at "
                              "once" % late)
             else:
+                timing["waited_s"] = round(-late, 3)
                 time.sleep(-late)
         started = time.time()
         cap.watchdog.send(deadline=started + p["duration"] + watchdog.GRACE)
