@@ -24,6 +24,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.capture import agent as capture_agent
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.module_run import module_run
 
 POLL = 0.05
 # Past start_at and two OVSDB timeouts: the capture's own wait for its tcpdumps to listen
@@ -91,16 +92,9 @@ class ActionModule(ActionBase):
         del tmp
         args = dict(self._task.args)
         agent = args.pop("agent", None)
-        if self._task.async_val:    # each host on its own, as any module run with `async`
-            wrap_async = not self._connection.has_native_async
-            result.update(self._execute_module(module_args=args, task_vars=task_vars,
-                                               wrap_async=wrap_async))
-            if not wrap_async:
-                self._remove_tmp_path(self._connection._shell.tmpdir)
-            return result
         background = boolean(args.get("background", False), strict=False)
-        if agent is None or self._task.check_mode or not background:
-            result.update(self._execute_module(module_args=args, task_vars=task_vars))
+        if agent is None or self._task.check_mode or self._task.async_val or not background:
+            result.update(module_run(self, args, task_vars))
             return result
         try:
             path = agent_dir(agent)
@@ -123,7 +117,7 @@ class ActionModule(ActionBase):
                           "but did not answer within %d s: its capture may still run, bounded "
                           "by its watchdog" % (path, wait))
             return result
-        result.update(self._execute_module(module_args=args, task_vars=task_vars))
+        result.update(module_run(self, args, task_vars))
         result.setdefault("notes", []).append(
             "the capture agent that locate left on the host had gone (its %s s were up, or the "
             "host rebooted): the capture was started by a module run" % agent.get("seconds"))

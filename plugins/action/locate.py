@@ -34,6 +34,7 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot.loca
     JOB_RESULT,
     JOB_STOP,
 )
+from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.module_run import module_run
 
 POLL = 0.05         # seconds between two looks at what the hosts found
 POLL_MAX = 0.4      # at most this long between two reads of what a host heard
@@ -154,15 +155,9 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
         args = dict(self._task.args)
-        if self._task.async_val:    # each host on its own, as any module run with `async`
-            wrap_async = not self._connection.has_native_async
-            result.update(self._execute_module(module_args=args, task_vars=task_vars,
-                                               wrap_async=wrap_async))
-            if not wrap_async:
-                self._remove_tmp_path(self._connection._shell.tmpdir)
-            return result
-        if not _listens(args, task_vars.get("ansible_play_batch") or ()):
-            result.update(self._execute_module(module_args=args, task_vars=task_vars))
+        # with `async`, each host on its own, as any module run
+        if self._task.async_val or not _listens(args, task_vars.get("ansible_play_batch") or ()):
+            result.update(module_run(self, args, task_vars))
             return result
         # One directory per task and question (the addresses, MAC or VM looked for): the hosts
         # of a task that look for the same meet there, whatever else differs between them (a
