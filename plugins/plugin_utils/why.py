@@ -69,16 +69,34 @@ def _tag_now(ctx, host, port):
     return tag
 
 
-def _unicast(ctx, mac, ip):
+def _multicast(mac):
+    return not mac or bool(int(mac.split(":")[0], 16) & 1)
+
+
+def _unicast(ctx, mac, ip, src=None):
     """The destination's own MAC: `mac`, or for a broadcast (an ARP request) the MAC that
-    locate gave the target address (located.json: where the address and its peers live)."""
-    if not mac or not int(mac.split(":")[0], 16) & 1:
+    locate gave the target address (located.json: where the address and its peers live), else
+    the one MAC the same sender's own frames to that address were sent to in this capture (its
+    neighbour entry: an on-link address, since it asks for it by ARP)."""
+    if not _multicast(mac):
         return mac
     loc = ctx.get("located") or {}
     for h in (loc.get("hosts") or []) + (loc.get("peer_hosts") or []):
         if isinstance(h, dict) and ip and h.get("ip") == ip and h.get("local") and h.get("mac"):
             return h["mac"].lower()
-    return mac
+    return (ctx.get("addressed") or {}).get(((src or "").lower(), ip), mac)
+
+
+def _addressed(analysis):
+    """{(sender MAC, address): MAC} where the capture's requests from that sender to that
+    address all went to one unicast MAC."""
+    seen = {}
+    for u in (analysis.get("unanswered") or []) + (analysis.get("answered_sample") or []):
+        frame = u.get("frame") or {}
+        mac = (frame.get("dst_mac") or "").lower()
+        if frame.get("dst_ip") and frame.get("src_mac") and not _multicast(mac):
+            seen.setdefault((frame["src_mac"].lower(), frame["dst_ip"]), set()).add(mac)
+    return {key: macs.pop() for key, macs in seen.items() if len(macs) == 1}
 
 
 _REPLY_ICMP = {8: 0, 128: 129}
@@ -87,7 +105,8 @@ _REPLY_ICMP = {8: 0, 128: 129}
 def _reply(frame, ctx):
     """The reply to a request frame: MACs, addresses and ports swapped, the echo reply's type
     (an ARP reply's op); its VLAN on an uplink is the tag of the port that answered."""
-    out = dict(frame, src_mac=_unicast(ctx, frame["dst_mac"], frame.get("dst_ip")),
+    out = dict(frame, src_mac=_unicast(ctx, frame["dst_mac"], frame.get("dst_ip"),
+                                       frame.get("src_mac")),
                dst_mac=frame.get("src_mac"), src_ip=frame.get("dst_ip"),
                dst_ip=frame.get("src_ip"), src_port=frame.get("dst_port"),
                dst_port=frame.get("src_port"))
@@ -133,7 +152,8 @@ def plan(analysis, ctx, fleet=None):
     hosts, cases = {}, []
     end = max([f["last"] for f in analysis.get("files") or [] if f.get("last") is not None]
               or [None], key=lambda t: t or 0)
-    ctx = dict(ctx, vswitches=dict(fleet or {}, **(ctx.get("vswitches") or {})))
+    ctx = dict(ctx, vswitches=dict(fleet or {}, **(ctx.get("vswitches") or {})),
+               addressed=_addressed(analysis))
     for u in (analysis.get("unanswered") or [])[:MAX_TRACED]:
         if end is not None and u.get("first") is not None and u["first"] > end - LATE:
             continue        # first seen in the capture's last second: the next hop's may have
@@ -191,7 +211,7 @@ def _case(u, ctx):
             mine = _port_mac(port)
             case.update(hop=hop, port=port["name"], bridge=port["vswitch"],
                         role=port["role"], vlan=frame["vlan"])
-    home_host, home = _home_of(ctx, _unicast(ctx, dst, frame.get("dst_ip")))
+    home_host, home = _home_of(ctx, _unicast(ctx, dst, frame.get("dst_ip"), src))
     if home:
         case.update(dst_host=home_host, dst_port=home["name"], dst_mac=_port_mac(home),
                     dst_vlan=_tag_now(ctx, home_host, home), dst_bridge=home["vswitch"])
@@ -217,7 +237,7 @@ def _case(u, ctx):
             "delivered to its destination's port" if kind == "delivered" else
             "sent out (flooded) by", where))
     else:
-        there, home = _home_of(ctx, _unicast(ctx, dst, frame.get("dst_ip")), host)
+        there, home = _home_of(ctx, _unicast(ctx, dst, frame.get("dst_ip"), src), host)
         up = _uplink(ctx, there, home["vswitch"]) if home else None
         case.update(kind="leaving", seen="last seen leaving %s by %s" % (host, where),
                     next_host=there, next_port=up and up["name"],

@@ -154,6 +154,38 @@ def test_an_arp_broadcast_finds_its_destination_by_the_address_locate_placed():
     assert (case["kind"], case["next_host"], case["dst_port"]) == ("between", "hv2", "vnet2")
 
 
+def test_an_arp_broadcast_locate_did_not_place_goes_where_its_senders_frames_went():
+    """The peer silent (locate placed nothing): the sender's ARP who-has and its echo requests,
+    sent to the peer's MAC from its neighbour entry, die the same way; one finding, not a
+    second one saying no host has the destination. Frames of another sender, or to two MACs,
+    do not count."""
+    ctx = dict(CTX, located={"capture": {"hv1": {"vnet2": "", "eth1": ""}}},
+               vswitches={"hv1": CTX["vswitches"]["hv1"]})
+    fleet = {"hv2": vswitch("02:cb:00:02:00:01", VM_B, tag=30)}
+    arp = {"description": "ARP who-has 203.0.113.107 tell 203.0.113.103", "count": 3,
+           "last_hop": "hv1:eth1", "frame_hop": "hv1:eth1",
+           "frame": {"src_mac": VM_A, "dst_mac": "ff:ff:ff:ff:ff:ff", "protocol": "arp",
+                     "src_ip": "203.0.113.103", "dst_ip": "203.0.113.107", "arp_op": 1,
+                     "vlan": 20}}
+    echo = unanswered("hv1:eth1", vlan=20)["unanswered"][0]
+    todo = why.plan({"unanswered": [echo, arp]}, ctx, fleet)
+    assert [(c["kind"], c["next_host"], c["dst_port"]) for c in todo["cases"]] == [
+        ("leaving", "hv2", "vnet2")] * 2
+    reason = "no port carries VLAN 20 but the internal port"
+    [v] = why.verdicts(todo["cases"], {"hv2": {"traces": result("...", "drop", reason)[
+        "traces"] * 2}})
+    assert v["cause"].startswith("VLAN mismatch: hv1 vnet2 is on VLAN 20, hv2 vnet2 on VLAN 30")
+    assert len(v["evidence"]) == 4 and "ARP who-has" in " ".join(v["evidence"])
+    other = dict(echo, frame=dict(echo["frame"], src_mac="52:54:00:c1:09:09"))
+    [case] = why.plan({"unanswered": [other, arp]}, ctx, fleet)["cases"][1:]
+    assert case["next_host"] is None
+    two = dict(echo, frame=dict(echo["frame"], dst_mac="52:54:00:c1:09:09"))
+    [case] = why.plan({"unanswered": [echo, two, arp]}, ctx, fleet)["cases"][2:]
+    assert case["next_host"] is None
+    [v] = why.verdicts([case], {})
+    assert "no host of the play has a port with its destination" in v["cause"]
+
+
 def test_requests_first_seen_in_the_captures_last_second_are_not_judged():
     late = unanswered("hv1:eth1", vlan=20)
     late["files"] = [{"hop": "hv1:eth1", "last": 100.0}, {"hop": "hv2:eth1", "last": 99.8}]
