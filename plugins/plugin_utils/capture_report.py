@@ -593,15 +593,19 @@ def peer_hosts(ctx):
 
 
 def involved(rep):
-    """{host: [vswitch {name, ports: [{name, role}]}]}: the vSwitches that hold ADDR, a peer or
-    a captured interface (all of a host's when none is known), from vswitches.json, or made up
-    from located.json and the captured interfaces when it is missing. A bond also has its
+    """{host: [vswitch {name, ports: [{name, role}]}]}: the vSwitches that hold ADDR, a peer, a
+    captured interface or the port a verdict names (all of a host's when none is known), from
+    vswitches.json, or made up from located.json, the captured interfaces and the verdicts
+    when it is missing (a verdict's host may not have been captured). A bond also has its
     members: [{name, role "member", note, down}]."""
     ctx, files = rep["context"], rep["analysis"]["files"]
     captured = {}
     for f in files:
         captured.setdefault(f["host"], set()).add(f["interface"])
     located = located_hosts(ctx) + [h for h in peer_hosts(ctx) if h.get("local") is not False]
+    located += [{"host": v["host"], "vswitch": v.get("bridge"), "port": v["port"],
+                 "role": _guess_role(v["port"])}
+                for v in ctx.get("why") or [] if v.get("host") and v.get("port")]
     out = {}
     for host in sorted(set(captured) | {h.get("host") for h in located if h.get("host")},
                        key=_natural):

@@ -155,6 +155,22 @@ def test_picture_without_vswitches_json_is_made_from_what_is_known(report):
     assert not groups(pic, "stop") and not groups(pic, "home") and not groups(pic, "peer")
 
 
+def test_the_host_a_verdict_names_is_drawn_though_not_captured(report):
+    """The peer's host was not captured (locate placed nothing there): its port that the
+    verdict names is drawn all the same, with the verdict under it."""
+    _run, _report = report
+    why = [{"host": "hv2", "bridge": "vswitch1", "port": "vnet2",
+            "cause": "VLAN mismatch: hv1 vnet2 is on VLAN 20, hv2 vnet2 on VLAN 30"}]
+    rep = {"address": "203.0.113.103", "context": {"located": None, "vswitches": {},
+                                                   "why": why},
+           "analysis": {"files": [{"host": "hv1", "interface": "eth1"}]}}
+    assert capture_report_utils.involved(rep)["hv2"] == [
+        {"name": "vswitch1", "ports": [{"name": "vnet2", "role": "vnet"}]}]
+    pic = ET.fromstring(capture_report_utils.svg(rep))
+    [verdict] = groups(pic, "verdict")
+    assert texts(verdict)[0] == "vnet2" and texts(verdict)[1].startswith("why 1: VLAN mismatch")
+
+
 def centre_below(port):
     """Where a wire leaves a port: the middle of its box's bottom edge."""
     r = port.find("rect")
