@@ -27,6 +27,7 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.capture import ag
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.module_run import module_run
 
 POLL = 0.05
+TAKE_WAIT = 2.0     # seconds the agent has to take its order (it looks every 0.05 s)
 # Past start_at and two OVSDB timeouts: the capture's own wait for its tcpdumps to listen
 # (capture/run.py LISTEN_WAIT, 5 s), and some.
 SLACK = 10.0
@@ -44,30 +45,37 @@ def agent_dir(agent):
 
 def answer_wait(args, now):
     """How long the command waits for the agent's answer: as long as the module itself would
-    wait for its capture to listen (up to start_at, two OVSDB timeouts, the listening), and
-    some."""
+    take to listen (its OVSDB read before anything starts, up to start_at, two OVSDB timeouts,
+    the listening), and some."""
     try:
         start_at = float(args.get("start_at") or 0)
         timeout = int(args.get("timeout") or 30)
     except (TypeError, ValueError):     # the agent says what is wrong with them
         start_at, timeout = 0, 30
-    return max(0.0, start_at - now) + 2 * timeout + SLACK
+    return max(0.0, start_at - now) + 3 * timeout + SLACK
 
 
 def order_command(path, args, wait):
-    """One shell command: write the order (atomically) if the agent's directory is there,
-    wait up to `wait` seconds for its answer, then print `started` and the answer (and
-    remove the directory), `waiting` when the agent took the order but has not answered,
-    or `gone` when the directory is not there (the order was never taken)."""
-    order = base64.b64encode(json.dumps(args, sort_keys=True).encode()).decode()
+    """One shell command: write the order (atomically) into the agent's directory (only if it
+    is a directory of the user's own, not a link); give the agent TAKE_WAIT seconds to take it,
+    else withdraw it (a rename, atomic against the agent's own: it never takes it after) and
+    remove the directory; then wait up to `wait` seconds for the answer. It prints `started`
+    and the answer (and removes the directory), `waiting` when the agent took the order but
+    has not answered, or `gone` when the order was never taken (no directory, or no agent)."""
+    order = base64.b64encode(json.dumps(args, sort_keys=True, default=str).encode()).decode()
+    o, t, a = capture_agent.ORDER, capture_agent.TAKEN, capture_agent.STARTED
     return (
-        'd=%s; umask 077; if [ -d "$d" ]; then printf %%s %s | base64 -d > "$d/.order.tmp" '
-        '&& mv -f "$d/.order.tmp" "$d/%s"; fi 2>/dev/null; i=0; '
-        'while [ -d "$d" ] && [ ! -e "$d/%s" ] && [ $i -lt %d ]; do sleep %s; i=$((i+1)); done; '
-        'if [ -e "$d/%s" ]; then echo started; cat "$d/%s"; rm -rf -- "$d"; '
-        'elif [ -d "$d" ]; then echo waiting; else echo gone; fi; true'
-        % (shlex.quote(path), shlex.quote(order), capture_agent.ORDER, capture_agent.STARTED,
-           int(wait / POLL) + 1, POLL, capture_agent.STARTED, capture_agent.STARTED))
+        'd=%s; umask 077; if [ -d "$d" ] && [ -O "$d" ] && [ ! -L "$d" ]; then '
+        'printf %%s %s | base64 -d > "$d/.order.tmp" && mv -f "$d/.order.tmp" "$d/%s"; '
+        'fi 2>/dev/null; i=0; while [ -e "$d/%s" ] && [ $i -lt %d ]; do sleep %s; '
+        'i=$((i+1)); done; '
+        'if [ -e "$d/%s" ] && mv "$d/%s" "$d/%s.withdrawn" 2>/dev/null; then rm -rf -- "$d"; '
+        'echo gone; elif [ ! -e "$d/%s" ]; then echo gone; else i=0; '
+        'while [ -d "$d" ] && [ ! -e "$d/%s" ] && [ $i -lt %d ]; do sleep %s; i=$((i+1)); '
+        'done; if [ -e "$d/%s" ]; then echo started; cat "$d/%s"; rm -rf -- "$d"; '
+        'else echo waiting; fi; fi; true'
+        % (shlex.quote(path), shlex.quote(order), o, o, int(TAKE_WAIT / POLL), POLL,
+           o, o, o, t, a, int(wait / POLL) + 1, POLL, a, a))
 
 
 def read_answer(stdout):
@@ -115,10 +123,12 @@ class ActionModule(ActionBase):
         if kind == "waiting":
             result.update(failed=True, msg="the capture agent (%s on the host) took the order "
                           "but did not answer within %d s: its capture may still run, bounded "
-                          "by its watchdog" % (path, wait))
+                          "by its watchdog; its output directory (%s) says what it did"
+                          % (path, wait, args.get("output_dir")))
             return result
         result.update(module_run(self, args, task_vars))
         result.setdefault("notes", []).append(
-            "the capture agent that locate left on the host had gone (its %s s were up, or the "
-            "host rebooted): the capture was started by a module run" % agent.get("seconds"))
+            "the capture agent that locate left on the host was gone or did not take the order "
+            "(its %s s were up, or it ended): the capture was started by a module run"
+            % agent.get("seconds"))
         return result

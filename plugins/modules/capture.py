@@ -183,10 +183,13 @@ options:
     description:
       - With O(background), the capture agent a M(cloudnet.vswitch.locate) run left on this
         host (its RV(cloudnet.vswitch.locate#module:capture_agent)). The action plugin gives
-        it these options with one command, and the agent starts the capture as this module
-        would, without a module run (no payload built, sent and compiled on the host). The
-        result is the same. When the agent is gone (its time up, or its host rebooted), the
-        module runs instead and RV(notes) says so. Ignored in check mode and with C(async).
+        it these options with one command, and the agent checks them against this module's
+        argument spec and starts the capture as this module would, without a module run (no
+        payload built, sent and compiled on the host). The result has the same keys (not
+        C(invocation)); the agent runs in locate's process, with its interpreter and
+        environment. When the agent is gone or does not take the order within 2 seconds
+        (its time up, its process ended, its host rebooted), the module runs instead and
+        RV(notes) says so. Ignored in check mode and with C(async).
     type: dict
     version_added: 1.1.0
 attributes:

@@ -104,8 +104,8 @@ options:
     default: []
   capture_wait:
     description:
-      - Seconds a detached process (the capture agent) stays on the host after the module
-        returns, waiting for a capture's start from
+      - Seconds (0 to 300) a detached process (the capture agent) stays on the host after
+        the module returns, waiting for a capture's start from
         O(cloudnet.vswitch.capture#module:agent); the capture then starts without a module
         run of its own (collect_captures.yml plans its captures from every host's locate
         answer, then starts them this way). It takes one order; it ends when its time is up
@@ -261,7 +261,8 @@ capture_agent:
   type: dict
   contains:
     dir:
-      description: Its directory (root's, 0700), where the order is written.
+      description: Its directory, where the order is written, in a directory only the
+        module's user can enter (C(/run/cloudnet-vswitch), 0700, as root).
       type: str
     pid:
       description: Its process.

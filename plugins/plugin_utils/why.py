@@ -73,29 +73,37 @@ def _multicast(mac):
     return not mac or bool(int(mac.split(":")[0], 16) & 1)
 
 
-def _unicast(ctx, mac, ip, src=None):
-    """The destination's own MAC: `mac`, or for a broadcast (an ARP request) the MAC that
-    locate gave the target address (located.json: where the address and its peers live), else
-    the one MAC the same sender's own frames to that address were sent to in this capture (its
-    neighbour entry: an on-link address, since it asks for it by ARP)."""
-    if not _multicast(mac):
-        return mac
+def _located_mac(ctx, ip):
+    """The MAC locate gave an address (located.json: where the address and its peers live)."""
     loc = ctx.get("located") or {}
     for h in (loc.get("hosts") or []) + (loc.get("peer_hosts") or []):
         if isinstance(h, dict) and ip and h.get("ip") == ip and h.get("local") and h.get("mac"):
             return h["mac"].lower()
-    return (ctx.get("addressed") or {}).get(((src or "").lower(), ip), mac)
+    return None
+
+
+def _unicast(ctx, mac, frame):
+    """The destination's own MAC: `mac`, or for a broadcast (an ARP request for the frame's
+    dst_ip) the MAC locate gave the target address, else the one MAC that the same sender's own
+    frames to that address, on the same VLAN, were sent to in this capture (its neighbour
+    entry: an on-link address, since it asks for it by ARP)."""
+    if not _multicast(mac):
+        return mac
+    ip = frame.get("dst_ip")
+    return _located_mac(ctx, ip) or (ctx.get("addressed") or {}).get(
+        ((frame.get("src_mac") or "").lower(), ip, frame.get("vlan")), mac)
 
 
 def _addressed(analysis):
-    """{(sender MAC, address): MAC} where the capture's requests from that sender to that
-    address all went to one unicast MAC."""
+    """{(sender MAC, address, VLAN): MAC} where the capture's requests from that sender to
+    that address, last seen on that VLAN, all went to one unicast MAC."""
     seen = {}
     for u in (analysis.get("unanswered") or []) + (analysis.get("answered_sample") or []):
         frame = u.get("frame") or {}
         mac = (frame.get("dst_mac") or "").lower()
         if frame.get("dst_ip") and frame.get("src_mac") and not _multicast(mac):
-            seen.setdefault((frame["src_mac"].lower(), frame["dst_ip"]), set()).add(mac)
+            key = (frame["src_mac"].lower(), frame["dst_ip"], frame.get("vlan"))
+            seen.setdefault(key, set()).add(mac)
     return {key: macs.pop() for key, macs in seen.items() if len(macs) == 1}
 
 
@@ -105,8 +113,7 @@ _REPLY_ICMP = {8: 0, 128: 129}
 def _reply(frame, ctx):
     """The reply to a request frame: MACs, addresses and ports swapped, the echo reply's type
     (an ARP reply's op); its VLAN on an uplink is the tag of the port that answered."""
-    out = dict(frame, src_mac=_unicast(ctx, frame["dst_mac"], frame.get("dst_ip"),
-                                       frame.get("src_mac")),
+    out = dict(frame, src_mac=_unicast(ctx, frame["dst_mac"], frame),
                dst_mac=frame.get("src_mac"), src_ip=frame.get("dst_ip"),
                dst_ip=frame.get("src_ip"), src_port=frame.get("dst_port"),
                dst_port=frame.get("src_port"))
@@ -211,7 +218,10 @@ def _case(u, ctx):
             mine = _port_mac(port)
             case.update(hop=hop, port=port["name"], bridge=port["vswitch"],
                         role=port["role"], vlan=frame["vlan"])
-    home_host, home = _home_of(ctx, _unicast(ctx, dst, frame.get("dst_ip"), src))
+    unicast = _unicast(ctx, dst, frame)
+    if unicast != dst and not _located_mac(ctx, frame.get("dst_ip")):
+        case["dst_inferred"] = unicast
+    home_host, home = _home_of(ctx, unicast)
     if home:
         case.update(dst_host=home_host, dst_port=home["name"], dst_mac=_port_mac(home),
                     dst_vlan=_tag_now(ctx, home_host, home), dst_bridge=home["vswitch"])
@@ -237,7 +247,7 @@ def _case(u, ctx):
             "delivered to its destination's port" if kind == "delivered" else
             "sent out (flooded) by", where))
     else:
-        there, home = _home_of(ctx, _unicast(ctx, dst, frame.get("dst_ip"), src), host)
+        there, home = _home_of(ctx, unicast, host)
         up = _uplink(ctx, there, home["vswitch"]) if home else None
         case.update(kind="leaving", seen="last seen leaving %s by %s" % (host, where),
                     next_host=there, next_port=up and up["name"],
@@ -268,6 +278,9 @@ def verdicts(cases, results, declared=None, ctx=None):
             traces = (results.get(where) or {}).get("traces") or []
             traced = traces[i] if i < len(traces) else None
         evidence = ["%d x %s, %s" % (c["count"], c["request"], c["seen"])]
+        if c.get("dst_inferred"):
+            evidence[0] += " (to %s: the MAC of the sender's own frames to %s)" % (
+                c["dst_inferred"], c.get("dst_ip"))
         host, bridge, port = c["host"], c["bridge"], c["port"]
         if traced:
             evidence.append("ofproto/trace on %s: %s" % (c["trace"][0], traced["sentence"]))

@@ -16,7 +16,9 @@ the module would with `background` (run.run()) and writes the module's result to
 `<dir>/started.json` once every tcpdump listens. It takes one order, never two; with none by
 its deadline, or once its directory is removed (the role lets the hosts that do not capture
 go), it ends; on its deadline it renames its directory first, so an order written meanwhile
-is never taken (the action plugin then runs the module instead)."""
+is never taken (the action plugin then runs the module instead). Its directory is under
+host/files.py's private_root() (root's /run/cloudnet-vswitch, 0700): no other user can put a
+file or a link where it and the controller's command read and write."""
 
 from __future__ import annotations
 
@@ -49,7 +51,7 @@ def start(host, seconds, capture, spec, root=None):
     reads this file's names without the capture's code); what the controller needs to give
     it its order."""
     job = tempfile.mkdtemp(prefix=PREFIX, dir=root)
-    deadline = time.time() + seconds
+    deadline = time.monotonic() + seconds
 
     def main():  # pragma: no cover - runs detached (tested end to end and by serve())
         serve(host, job, deadline, capture, spec)
@@ -70,7 +72,7 @@ def wait_order(job, deadline, poll=POLL):
             taken = os.path.join(job, TAKEN)
             os.rename(order, taken)
             return files.read_text(taken)
-        if time.time() >= deadline:
+        if time.monotonic() >= deadline:
             try:
                 os.rename(job, job + GONE)
             except OSError:     # removed meanwhile
@@ -95,13 +97,20 @@ def checked(text, spec):
 
 
 def serve(host, job, deadline, capture, spec):
-    """Wait for the order; start the capture it asks for; write its result (or why it
-    failed) to `<job>/started.json`. Returns that result (None without an order)."""
-    text = wait_order(job, deadline)
+    """Wait for the order (until `deadline`, time.monotonic()); start the capture it asks
+    for; write its result (or why it failed) to `<job>/started.json`. Returns that result
+    (None without an order, or when the directory went away under it)."""
+    try:
+        text = wait_order(job, deadline)
+    except OSError:         # the directory removed meanwhile: let go
+        return None
     if text is None:
         return None
     out = as_result(lambda: capture(host.with_params(checked(text, spec))),
                     "the capture's start")
     out.setdefault("changed", not out.get("failed"))
-    files.write_private(os.path.join(job, STARTED), json.dumps(out) + "\n", atomic=True)
+    try:
+        files.write_private(os.path.join(job, STARTED), json.dumps(out) + "\n", atomic=True)
+    except (OSError, TypeError, ValueError):  # nobody to tell: the controller says it waited
+        return None
     return out

@@ -3,12 +3,40 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one writer of private files: mode 0600 whatever the umask, also when the file existed
 (guard records, capture sidecars and archives on the host; reports and pcaps on the
-controller)."""
+controller); and the private directory the detached processes work in."""
 
 from __future__ import annotations
 
 import os
+import stat
+import tempfile
 import time
+
+# The parent of the detached processes' directories (locate's listeners, the capture agents):
+# root's /run, a tmpfs emptied at boot; another user's, under the temporary directory.
+RUN_ROOT = "/run/cloudnet-vswitch"
+
+
+def private_root(path=None):
+    """`path` (by default RUN_ROOT for root, else a directory of this user's under the
+    temporary directory), 0700: only this user can enter it, so no one else can put a file or
+    a link where the detached processes and the controller's commands read and write. Created
+    if missing; closed to others if it is this user's own but open (the guard's records live
+    under it too, in a directory of their own). OSError when it is a link or someone else's."""
+    if path is None:
+        path = RUN_ROOT if os.geteuid() == 0 else os.path.join(
+            tempfile.gettempdir(), "cloudnet-vswitch-%d" % os.geteuid())
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+        raise OSError("%s is not a directory of this user's (a link, or someone else's): "
+                      "remove it" % path)
+    if st.st_mode & 0o077:      # only its owner could write in it: nothing else to fear
+        os.chmod(path, 0o700)
+    return path
 
 
 def open_private(path, binary=True, buffering=-1, exclusive=False):

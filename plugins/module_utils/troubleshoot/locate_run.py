@@ -211,8 +211,9 @@ def _listen_detached(host, world, ips, notes, finish):
     whole result, finish(heard), to `<dir>/result.json` (0600, atomically). Returns what the
     controller's side (plugins/action/locate.py) needs to follow it: the directory, the
     process, the window and the addresses listened for."""
-    prune_jobs(tempfile.gettempdir(), time.time())
-    job = tempfile.mkdtemp(prefix=JOB_PREFIX)
+    root = files.private_root()
+    prune_jobs(root, time.time())
+    job = tempfile.mkdtemp(prefix=JOB_PREFIX, dir=root)
     wanted = dict((locate.check_ip(ip, "ip"), ip) for ip in ips)
 
     def main():  # pragma: no cover - runs detached (tested end to end)
@@ -265,8 +266,10 @@ def collect(host, capture=None):
     module, which imports them only then (the controller reads this file's names)."""
     out = _collect(host)
     if host.params["capture_wait"] and not host.check_mode:
-        prune_jobs(tempfile.gettempdir(), time.time())
-        out["capture_agent"] = agent.start(host, host.params["capture_wait"], *capture)
+        root = files.private_root()
+        prune_jobs(root, time.time())
+        out["capture_agent"] = agent.start(host, host.params["capture_wait"], *capture,
+                                           root=root)
     return out
 
 

@@ -15,6 +15,7 @@ from ansible_collections.cloudnet.vswitch.plugins.action import capture as actio
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.capture import agent
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.capture import run as caprun
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.errors import ParamError
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.host import files
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot import locate_run
 
 
@@ -43,7 +44,7 @@ def _serving(job, capture, seconds=30):
     """The agent's side in a thread; its return value in the list."""
     out = []
     t = threading.Thread(target=lambda: out.append(agent.serve(
-        _Host(), job, time.time() + seconds, capture, caprun.ARGS)))
+        _Host(), job, time.monotonic() + seconds, capture, caprun.ARGS)))
     t.start()
     return t, out
 
@@ -104,7 +105,7 @@ def test_an_agent_whose_time_is_up_removes_its_directory_and_takes_no_order(tmp_
     """Then the command finds no directory, writes nothing, and says `gone`: the controller
     runs the module instead, and no capture can start twice."""
     job = _job(tmp_path)
-    assert agent.serve(_Host(), job, time.time() - 1, pytest.fail, caprun.ARGS) is None
+    assert agent.serve(_Host(), job, time.monotonic() - 1, pytest.fail, caprun.ARGS) is None
     assert os.listdir(str(tmp_path)) == []
     assert action.read_answer(_sh(action.order_command(job, {"duration": 1}, 5))) == ("gone", None)
     assert os.listdir(str(tmp_path)) == []
@@ -123,7 +124,7 @@ def test_an_order_written_as_the_time_runs_out_is_never_taken(tmp_path):
 
     agent.os.rename = rename
     try:
-        assert agent.wait_order(job, time.time() - 1) is None
+        assert agent.wait_order(job, time.monotonic() - 1) is None
     finally:
         agent.os.rename = real_rename
     assert os.listdir(str(tmp_path)) == []
@@ -141,10 +142,70 @@ def test_an_order_taken_but_not_answered_is_not_run_again(tmp_path):
     """The agent took the order (it may be capturing): `waiting`, which fails the task rather
     than start a second capture with a module run."""
     job = _job(tmp_path)
+
+    def taker():        # takes the order, then dies before it answers
+        end = time.monotonic() + 10
+        while not os.path.exists(os.path.join(job, agent.ORDER)) and time.monotonic() < end:
+            time.sleep(0.01)
+        os.rename(os.path.join(job, agent.ORDER), os.path.join(job, agent.TAKEN))
+
+    t = threading.Thread(target=taker)
+    t.start()
     out = _sh(action.order_command(job, {"duration": 1}, 0.2))
+    t.join()
     assert action.read_answer(out) == ("waiting", None)
-    assert json.loads(open(os.path.join(job, agent.ORDER)).read()) == {"duration": 1}
-    assert oct(os.stat(os.path.join(job, agent.ORDER)).st_mode & 0o777) == "0o600"
+    taken = os.path.join(job, agent.TAKEN)
+    assert json.loads(open(taken).read()) == {"duration": 1}
+    assert oct(os.stat(taken).st_mode & 0o777) == "0o600"
+
+
+def test_an_order_no_agent_takes_is_withdrawn_and_the_module_runs_instead(tmp_path):
+    """The directory is there but its agent died (killed, or its host rebooted with /tmp
+    kept): the order is withdrawn after TAKE_WAIT, the directory removed, and `gone` lets the
+    controller run the module; the agent, were it only slow, can no longer take it."""
+    job = _job(tmp_path)
+    t0 = time.monotonic()
+    assert action.read_answer(_sh(action.order_command(job, {"duration": 1}, 30))) == (
+        "gone", None)
+    assert action.TAKE_WAIT <= time.monotonic() - t0 < 10
+    assert not os.path.exists(job)
+
+
+@pytest.mark.parametrize("kind", ["link", "not-mine", "open"])
+def test_an_order_is_never_written_where_someone_else_could_have_put_the_directory(
+        tmp_path, kind):
+    target = tmp_path / "target"
+    target.mkdir(mode=0o700)
+    job = str(tmp_path / (agent.PREFIX + "abc_123"))
+    if kind == "link":
+        os.symlink(str(target), job)
+    else:
+        os.mkdir(job, 0o700)
+        if kind == "not-mine":
+            os.chown(job, 65534, 65534)
+        else:
+            os.chmod(job, 0o777)
+            os.chown(job, 65534, 65534)
+    out = _sh(action.order_command(job, {"duration": 1}, 0.2))
+    assert action.read_answer(out) == ("gone", None)
+    assert os.listdir(str(target)) == [] and os.listdir(job) == []
+
+
+def test_the_agents_parent_is_private_and_refused_when_it_is_not_ours(tmp_path):
+    root = str(tmp_path / "run")
+    assert files.private_root(root) == root and oct(os.stat(root).st_mode & 0o777) == "0o700"
+    assert files.private_root(root) == root         # already there: fine
+    os.chmod(root, 0o755)       # ours, made by makedirs (the guard's parent): closed again
+    assert files.private_root(root) == root and oct(os.stat(root).st_mode & 0o777) == "0o700"
+    link = str(tmp_path / "link")
+    os.symlink(str(tmp_path), link)
+    with pytest.raises(OSError, match="not a directory of this user's"):
+        files.private_root(link)
+    theirs = str(tmp_path / "theirs")
+    os.mkdir(theirs, 0o700)
+    os.chown(theirs, 65534, 65534)
+    with pytest.raises(OSError, match="not a directory of this user's"):
+        files.private_root(theirs)
 
 
 def test_the_order_reaches_the_shell_only_as_base64():
@@ -177,6 +238,6 @@ def test_an_agents_directory_is_pruned_like_a_listeners_once_old(tmp_path):
 
 def test_the_answer_is_waited_for_as_long_as_the_module_would_wait():
     wait = action.answer_wait({"start_at": 1000.5, "timeout": "7"}, 1000.0)
-    assert wait == 0.5 + 14 + action.SLACK
-    assert action.answer_wait({"start_at": 900}, 1000.0) == 60 + action.SLACK
-    assert action.answer_wait({"timeout": "soon"}, 1000.0) == 60 + action.SLACK
+    assert wait == 0.5 + 21 + action.SLACK
+    assert action.answer_wait({"start_at": 900}, 1000.0) == 90 + action.SLACK
+    assert action.answer_wait({"timeout": "soon"}, 1000.0) == 90 + action.SLACK

@@ -176,6 +176,13 @@ def test_an_arp_broadcast_locate_did_not_place_goes_where_its_senders_frames_wen
         "traces"] * 2}})
     assert v["cause"].startswith("VLAN mismatch: hv1 vnet2 is on VLAN 20, hv2 vnet2 on VLAN 30")
     assert len(v["evidence"]) == 4 and "ARP who-has" in " ".join(v["evidence"])
+    assert ("3 x ARP who-has 203.0.113.107 tell 203.0.113.103, last seen leaving hv1 by hv1 "
+            "eth1 (uplink, tagged 20) (to %s: the MAC of the sender's own frames to "
+            "203.0.113.107)" % VM_B) in v["evidence"], v["evidence"]
+    # seen on another VLAN than the sender's frames to it: not the same neighbour entry
+    elsewhere = dict(arp, frame=dict(arp["frame"], vlan=30))
+    [case] = why.plan({"unanswered": [echo, elsewhere]}, ctx, fleet)["cases"][1:]
+    assert case["next_host"] is None
     other = dict(echo, frame=dict(echo["frame"], src_mac="52:54:00:c1:09:09"))
     [case] = why.plan({"unanswered": [other, arp]}, ctx, fleet)["cases"][1:]
     assert case["next_host"] is None
