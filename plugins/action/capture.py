@@ -7,8 +7,9 @@ instead of a module run: no payload built, sent and compiled on the host, which 
 sharing its CPUs is most of the start's time. The command writes the order (the options as
 JSON, base64-encoded: nothing from the task reaches the shell as text of its own) into the
 agent's directory and waits for the agent's answer, the result the module would have
-returned. When the agent is gone, the module runs as it would without `agent`, and its notes
-say so. Without `agent`, in check mode and with `async`, the module runs."""
+returned. When the agent is gone, or does not take the order within TAKE_WAIT (withdrawn
+then), the module runs as it would without `agent`, and its notes say so. Without `agent`, in
+check mode and with `async`, the module runs."""
 
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.module_run import
 
 POLL = 0.05
 TAKE_WAIT = 2.0     # seconds the agent has to take its order (it looks every 0.05 s)
-# Past start_at and two OVSDB timeouts: the capture's own wait for its tcpdumps to listen
-# (capture/run.py LISTEN_WAIT, 5 s), and some.
+# Past start_at and three OVSDB timeouts (the world read, then the module's own two): the
+# capture's wait for its tcpdumps to listen (capture/run.py LISTEN_WAIT, 5 s), and some.
 SLACK = 10.0
 _AGENT_DIR = re.compile(r"^/[A-Za-z0-9_./-]*/%s[A-Za-z0-9_]+$" % re.escape(capture_agent.PREFIX))
 
