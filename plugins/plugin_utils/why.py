@@ -19,6 +19,7 @@ evidence (packets seen where, the trace's verdict)."""
 from __future__ import annotations
 
 from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot.oftrace import lost_at
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch.validate import group_mac
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils import datapath_report
 from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.trace_path import vlan_words as _vlan
 
@@ -69,8 +70,8 @@ def _tag_now(ctx, host, port):
     return tag
 
 
-def _multicast(mac):
-    return not mac or bool(int(mac.split(":")[0], 16) & 1)
+def _group(mac):
+    return not mac or group_mac(mac)
 
 
 def _located_mac(ctx, ip):
@@ -87,7 +88,7 @@ def _unicast(ctx, mac, frame):
     dst_ip) the MAC locate gave the target address, else the one MAC that the same sender's own
     frames to that address, on the same VLAN, were sent to in this capture (its neighbour
     entry: an on-link address, since it asks for it by ARP)."""
-    if not _multicast(mac):
+    if not _group(mac):
         return mac
     ip = frame.get("dst_ip")
     return _located_mac(ctx, ip) or (ctx.get("addressed") or {}).get(
@@ -101,7 +102,7 @@ def _addressed(analysis):
     for u in (analysis.get("unanswered") or []) + (analysis.get("answered_sample") or []):
         frame = u.get("frame") or {}
         mac = (frame.get("dst_mac") or "").lower()
-        if frame.get("dst_ip") and frame.get("src_mac") and not _multicast(mac):
+        if frame.get("dst_ip") and frame.get("src_mac") and not _group(mac):
             key = (frame["src_mac"].lower(), frame["dst_ip"], frame.get("vlan"))
             seen.setdefault(key, set()).add(mac)
     return {key: macs.pop() for key, macs in seen.items() if len(macs) == 1}

@@ -211,9 +211,7 @@ def _listen_detached(host, world, ips, notes, finish):
     whole result, finish(heard), to `<dir>/result.json` (0600, atomically). Returns what the
     controller's side (plugins/action/locate.py) needs to follow it: the directory, the
     process, the window and the addresses listened for."""
-    root = files.private_root()
-    prune_jobs(root, time.time())
-    job = tempfile.mkdtemp(prefix=JOB_PREFIX, dir=root)
+    job = tempfile.mkdtemp(prefix=JOB_PREFIX, dir=_jobs_root())
     wanted = dict((locate.check_ip(ip, "ip"), ip) for ip in ips)
 
     def main():  # pragma: no cover - runs detached (tested end to end)
@@ -232,6 +230,14 @@ def _listen_detached(host, world, ips, notes, finish):
     pid, _start = proc.detach(main)
     return {"dir": job, "pid": pid, "ips": list(ips),
             "seconds": min(host.params["listen"], host.params["timeout"])}
+
+
+def _jobs_root():
+    """The private directory of the detached listeners and agents (host/files.py), rid of what
+    interrupted runs left there."""
+    root = files.private_root()
+    prune_jobs(root, time.time())
+    return root
 
 
 def prune_jobs(root, now, age=JOB_KEEP):
@@ -266,10 +272,8 @@ def collect(host, capture=None):
     module, which imports them only then (the controller reads this file's names)."""
     out = _collect(host)
     if host.params["capture_wait"] and not host.check_mode:
-        root = files.private_root()
-        prune_jobs(root, time.time())
         out["capture_agent"] = agent.start(host, host.params["capture_wait"], *capture,
-                                           root=root)
+                                           root=_jobs_root())
     return out
 
 

@@ -17,6 +17,7 @@ from ansible_collections.cloudnet.vswitch.plugins.module_utils.troubleshoot.info
     FORWARDS_NOTHING,
     bond_faults,
 )
+from ansible_collections.cloudnet.vswitch.plugins.module_utils.vswitch.validate import group_mac
 
 # a rule in the trace: " 0. ip,nw_dst=203.0.113.103, priority 100" (table 0), or
 # " 0. priority 0" (match-all); NORMAL's lines start with "->", its drops with ">>>>"
@@ -162,7 +163,7 @@ def _for_host(world, out, frame):
     iface = world["interfaces"].get(out["port"], {})
     mac = ((world.get("links") or {}).get(out["port"], {}).get("mac")
            or iface.get("mac_in_use") or "").lower()
-    return not dst or not mac or dst == mac or bool(int(dst.split(":")[0], 16) & 1)
+    return not dst or not mac or dst == mac or group_mac(dst)
 
 
 def dead_bond(bonds, name):

@@ -69,10 +69,16 @@ def normalize_mac(value, path):
     raise ParamError(path, "%r is not a valid MAC address%s" % (value, hint))
 
 
+def group_mac(mac):
+    """Whether a MAC (aa:bb:cc:dd:ee:ff) is a group address, multicast or broadcast: the
+    individual/group bit of its first octet."""
+    return bool(int(mac.split(":")[0], 16) & 1)
+
+
 def _host_mac(value, path):
     """A MAC a host may use as its own: unicast and not all zero."""
     mac = normalize_mac(value, path)
-    if int(mac[:2], 16) & 1 or mac == "00:00:00:00:00:00":
+    if group_mac(mac) or mac == "00:00:00:00:00:00":
         raise ParamError(path, "%r is a %s MAC; an internal port needs a unicast one"
                          % (value, "zero" if mac == "00:00:00:00:00:00" else "multicast"))
     return mac
