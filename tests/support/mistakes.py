@@ -269,7 +269,8 @@ def bad_values(case, hosts):
 
 # ------------------------------------------------------------------ running and reading one
 
-EXEC = re.compile(r'^(\d+) +execve\("([^"]+)", \[(.*)\], .* = 0$')
+EXEC = re.compile(r'^(\d+) +execve\("([^"]+)", \[(.*)\], .*(= 0|<unfinished \.\.\.>)$')
+RESUMED = re.compile(r'^(\d+) +<\.\.\. execve resumed>.* = 0$')
 
 
 def traced(argv, log):
@@ -280,13 +281,21 @@ def traced(argv, log):
 
 def argvs(log):
     """The argv of every process started, from a strace log (several files with -ff)."""
-    out = []
+    out, unfinished = [], {}
     for path in glob.glob(log + "*"):
         with open(path, errors="replace") as f:
             for ln in f:
                 m = EXEC.match(ln.strip())
                 if m:
-                    out.append(re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(3)))
+                    argv = re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(3))
+                    if m.group(4) == "= 0":
+                        out.append(argv)
+                    else:  # another process's call came between: strace splits the line
+                        unfinished[m.group(1)] = argv
+                    continue
+                m = RESUMED.match(ln.strip())
+                if m and m.group(1) in unfinished:
+                    out.append(unfinished.pop(m.group(1)))
     return out
 
 
