@@ -101,8 +101,10 @@ def main(argv=None):
     ap.add_argument("--precreate", action="store_true",
                     help="no veths for the vnets: the module pre-creates their ports")
     ap.add_argument("--profile", choices=("auto", "always", "never"), default="auto",
-                    help="profile the module with py-spy (first apply and re-run): always, "
-                         "never, or when a target is missed (default; needs py-spy in .venv)")
+                    help="profile the module with py-spy (first apply and re-run), and a "
+                         "captures run more with perf (CPU by task and process): always, "
+                         "never, or when a target is missed (default; needs py-spy in .venv, "
+                         "perf installed)")
     ap.add_argument("--calls", choices=("auto", "full", "sample"), default="auto",
                     help="the P separate ovs-vsctl calls: the full loop every repetition, or "
                          "sampled once at 5 bridge sizes and summed (auto: full up to "
@@ -170,7 +172,7 @@ def main(argv=None):
                                                          log))
             if "captures" in args.suites:
                 attempt("captures", lambda: fleet.run_captures(args.captures_hosts, args.reps,
-                                                               workdir, log))
+                                                               workdir, log, args.profile))
     except KeyboardInterrupt:
         log("interrupted: sandboxes cleaned up, what was measured so far is written")
     doc["duration_s"] = time.monotonic() - started

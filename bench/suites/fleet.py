@@ -12,7 +12,7 @@ The lab is one per machine and shared: each lab session runs in a child process 
 `flock /run/cnlab-agents.lock` and takes the lab down before the lock is released (one child
 per lab size and suite, each well under 15 minutes).
 
-  python bench/suites/fleet.py provision|captures N REPS OUT.json WORKDIR
+  python bench/suites/fleet.py provision|captures N REPS OUT.json WORKDIR [PROFILE]
       (the child; run.py calls it)
 """
 
@@ -33,12 +33,15 @@ if __name__ == "__main__":  # run.py's child: the import path run.py sets up for
     sys.path[:0] = [os.path.join(_BENCH, "tools"),
                     os.path.join(os.path.dirname(_BENCH), "tests", "support")]
 
+import cpu_by_task  # noqa: E402
 import lab_cost  # noqa: E402
 from harness import CALLBACK_PLUGINS, REPO, VENV_BIN, BenchError  # noqa: E402
 
 LOCK = "/run/cnlab-agents.lock"
 CAPTURE_PEER_HOSTS = 5  # hv1's VM on VLAN 10 followed, its peers the VMs on hv2..hv6's
 CAPTURE_DURATION = 10
+# collect_captures.yml's targets (issue 18): wall − duration, by the number of hosts
+CAPTURE_OVERHEAD = {3: 5, 10: 6}
 
 
 def log(msg):
@@ -243,11 +246,12 @@ def _skew(run_dir):
     return max(starts.values()) - min(starts.values()), starts
 
 
-def session_captures(hosts, reps, workdir):
+def session_captures(hosts, reps, workdir, profile="never"):
     """`hosts` hosts, provisioned; hv1's VM on VLAN 10 pings the VMs on VLAN 10 of up to
     CAPTURE_PEER_HOSTS other hosts (one ping each, 10/s, started and stopped here by PID);
     then collect_captures.yml follows hv1's VM with those peers, a 10 s capture, `reps`
-    times."""
+    times. With `profile` "always" (or "auto" and the size's target missed), one more run,
+    not counted, under perf: the CPU by task and kind of process (cpu_by_task.py)."""
     forks = hosts
     lab_dir = os.path.join(workdir, "lab-cap%d" % hosts)
     inv = os.path.join(lab_dir, "inventory.yml")
@@ -267,18 +271,22 @@ def session_captures(hosts, reps, workdir):
                 ["ip", "netns", "exec", ns, "ping", "-q", "-i", "0.1", "-w", "900", peer],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         time.sleep(1)
-        for rep in range(reps):
-            # Ansible's floor on this lab in these minutes: the machine's speed moves between
-            # runs, the ratio to ping less
-            floor = ping(inv, forks)
-            outdir = os.path.join(workdir, "cap-out-%d-%d" % (hosts, rep))
+        def captures(rep):
+            outdir = os.path.join(workdir, "cap-out-%d-%s" % (hosts, rep))
             os.makedirs(outdir, exist_ok=True)
-            cb = os.path.join(workdir, "cap-%d-%d.json" % (hosts, rep))
+            cb = os.path.join(workdir, "cap-%d-%s.json" % (hosts, rep))
             wall, res = _play([os.path.join(VENV_BIN, "ansible-playbook"), "-i", inv,
                                "playbooks/collect_captures.yml",
                                "-e", "host_ip=" + host_ip, "-e", "peer_ips=" + ",".join(peers),
                                "-e", "duration=%d" % CAPTURE_DURATION,
                                "-e", "output_dir=" + outdir], forks, fleet_out=cb)
+            return wall, res, outdir, cb
+
+        for rep in range(reps):
+            # Ansible's floor on this lab in these minutes: the machine's speed moves between
+            # runs, the ratio to ping less
+            floor = ping(inv, forks)
+            wall, res, outdir, cb = captures(rep)
             with open(cb) as f:
                 data = json.load(f)
             runs = glob.glob(os.path.join(outdir, "captures", "*"))
@@ -301,6 +309,14 @@ def session_captures(hosts, reps, workdir):
                 "skew %s s, capture hosts %s" % (hosts, rep + 1, reps, wall,
                                                  wall - CAPTURE_DURATION, floor, skew_text,
                                                  sorted(starts)))
+        target = CAPTURE_OVERHEAD.get(hosts)
+        missed = target is not None and sorted(
+            r["overhead_s"] for r in out["runs"])[len(out["runs"]) // 2] > target
+        if profile == "always" or (profile == "auto" and missed):
+            if cpu_by_task.available():
+                out["cpu_profile"] = _cpu_profile(inv, forks, workdir, captures)
+            else:
+                log("not profiling: perf is not installed (Debian's linux-perf, bench only)")
     finally:
         for pinger in pingers:
             pinger.send_signal(signal.SIGINT)
@@ -314,6 +330,30 @@ def session_captures(hosts, reps, workdir):
     return out
 
 
+def _cpu_profile(inv, forks, workdir, captures):
+    """One ping and one captures run more, each under perf: where the CPU went, by task and
+    kind of process (cpu_by_task.py); their wall times are not counted in the results."""
+    out = {}
+    data = os.path.join(workdir, "ping.perf")
+    with cpu_by_task.recording(data):
+        start = time.monotonic()
+        ping(inv, forks)
+        end = time.monotonic()
+    out["ping"] = cpu_by_task.by_span(cpu_by_task.samples(data), [("ping", start, end)])[0]
+    data = os.path.join(workdir, "captures.perf")
+    with cpu_by_task.recording(data):
+        start = time.monotonic()
+        wall, _res, _outdir, cb = captures("profiled")
+        end = time.monotonic()
+    with open(cb) as f:
+        timeline = json.load(f)
+    out.update(wall_s=wall, tasks=cpu_by_task.by_span(
+        cpu_by_task.samples(data), cpu_by_task.spans(timeline, start, end)))
+    os.unlink(data)
+    log("captures, profiled run: %.2f s wall" % wall)
+    return out
+
+
 def _interrupt(signum, _frame):
     raise KeyboardInterrupt("signal %d" % signum)
 
@@ -324,19 +364,20 @@ def _child(argv):
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
     mode, n, reps, out_json, workdir = argv[0], int(argv[1]), int(argv[2]), argv[3], argv[4]
+    profile = argv[5] if len(argv) > 5 else "never"
     os.makedirs(workdir, exist_ok=True)
     res = session_provision(n, reps, workdir) if mode == "provision" else \
-        session_captures(n, reps, workdir)
+        session_captures(n, reps, workdir, profile)
     res["loadavg_end"] = os.getloadavg()
     with open(out_json, "w") as f:
         json.dump(res, f, indent=1)
     return 0
 
 
-def _locked(mode, n, reps, workdir, outer_log):
+def _locked(mode, n, reps, workdir, outer_log, profile="never"):
     out_json = os.path.join(workdir, "%s-%d.json" % (mode, n))
     argv = ["flock", LOCK, sys.executable, os.path.abspath(__file__), mode, str(n), str(reps),
-            out_json, workdir]
+            out_json, workdir, profile]
     outer_log("waiting for the lab lock (%s), then %s on %d hosts" % (LOCK, mode, n))
     load = os.getloadavg()
     res = subprocess.run(argv, text=True, check=False)
@@ -354,10 +395,10 @@ def run_fleet(sizes, reps, workdir, outer_log):
                               outer_log) for n in sizes]}
 
 
-def run_captures(sizes, reps, workdir, outer_log):
+def run_captures(sizes, reps, workdir, outer_log, profile="never"):
     return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "sizes": [_locked("captures", n, reps, os.path.join(workdir, "captures%d" % n),
-                              outer_log) for n in sizes]}
+                              outer_log, profile) for n in sizes]}
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from fleet import CAPTURE_OVERHEAD
 from harness import BENCH, pick, summary
 from one_host import CONTENDERS
 
@@ -271,10 +272,6 @@ def _target_rows(parts, one):
                                                   big["packets"] // small["packets"]),
             m2 / m1 < 1.5))
     return rows
-
-
-# collect_captures.yml's targets (issue 18): wall − duration, by the number of hosts
-CAPTURE_OVERHEAD = {3: 5, 10: 6}
 
 
 def _capture_sizes(parts):
@@ -605,7 +602,35 @@ def _render_captures(part):
             rr = max(t["remote_runs"] for r in runs for t in r["tasks"] if t["name"] == name)
             if _med(vals) >= 0.05:
                 out.append("| %s | %.2f | %d |" % (name.split(" : ", 1)[-1], _med(vals), rr))
+        if c.get("cpu_profile"):
+            out += _render_cpu_profile(c)
     return out + [""]
+
+
+def _render_cpu_profile(size):
+    """The perf-profiled run of a size (fleet.py _cpu_profile): busy CPU-seconds per task
+    beside what the machine's CPUs could give in that time, and whose they were."""
+    prof = size["cpu_profile"]
+
+    def kinds(span, n=4):
+        return ", ".join("%s %.2f" % (k, v) for k, v in list(span["kinds"].items())[:n])
+
+    ping = prof["ping"]
+    out = ["", "Where the CPU goes at %d hosts: one run more under `perf record -a` (not "
+           "counted above; %.2f s wall), each sample counted to the task running then and to "
+           "its kind of process (bench/tools/cpu_by_task.py). A task whose busy CPU-seconds "
+           "reach the CPU-seconds available is bound by this machine's CPUs, which every lab "
+           "host shares. `ansible -m ping` on the same lab: %.2f s, %.2f of %.2f CPU-s busy "
+           "(%s)." % (size["hosts"], prof["wall_s"], ping["s"], ping["busy_cpu_s"],
+                      ping["cpu_s_available"], kinds(ping)), "",
+           "| task | s | busy CPU-s | available | the most CPU-s (kind) |",
+           "|---|---:|---:|---:|---|"]
+    for span in prof["tasks"]:
+        if span["s"] >= 0.1:
+            out.append("| %s | %.2f | %.2f | %.2f | %s |" % (
+                span["name"], span["s"], span["busy_cpu_s"], span["cpu_s_available"],
+                kinds(span)))
+    return out
 
 
 def _render_suite(res):
