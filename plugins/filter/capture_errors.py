@@ -18,7 +18,8 @@ description:
 options:
   _input:
     description: "{host, peers, exclude, protocol, port, direction, duration, packet_count,
-      max_bytes}."
+      max_bytes, listen, agent_wait}: listen and agent_wait are the role's captures_listen
+      and captures_agent_wait, seconds from 0 to 300 (the locate module's bounds)."
     type: dict
     required: true
 author:
@@ -46,7 +47,7 @@ from ansible_collections.cloudnet.vswitch.plugins.plugin_utils.inventory import 
 
 # The playbook's names for the module's options.
 NAMES = {"host": "host_ip", "peers": "peer_ips", "exclude": "exclude_ips", "host_mac": "host_mac",
-         "vm": "vm"}
+         "vm": "vm", "listen": "captures_listen", "agent_wait": "captures_agent_wait"}
 
 
 def _named(path):
@@ -104,10 +105,11 @@ def capture_errors(request):
                                   "itself: addresses are located across the fleet, names are "
                                   "not)" % (name, addr))
     for key, lo, hi in (("duration", 1, 86400), ("packet_count", 1, 10 ** 9),
-                        ("max_bytes", 1, 10 ** 12)):
+                        ("max_bytes", 1, 10 ** 12), ("listen", 0, 300), ("agent_wait", 0, 300)):
         value = request.get(key)
         if value is not None and not (isinstance(value, int) and lo <= value <= hi):
-            errors.append("%s: %r is not a number from %d to %d" % (key, value, lo, hi))
+            errors.append("%s: %r is not a number from %d to %d" % (NAMES.get(key, key), value,
+                                                                  lo, hi))
     return errors
 
 

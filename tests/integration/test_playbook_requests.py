@@ -36,6 +36,8 @@ def run(tmp_path, playbook, *extra):
     ("collect_captures.yml", ["host_ip=203.0.113.5", "vm=web01"],
      "vm: give only one of host_ip, host_mac and vm (host_ip=203.0.113.5, vm=web01)"),
     ("collect_captures.yml", [], "host_ip: required (the address to follow), or host_mac"),
+    ("collect_captures.yml", ["host_ip=203.0.113.5", "captures_agent_wait=301"],
+     "captures_agent_wait: 301 is not a number from 0 to 300"),
 ])
 def test_a_bad_request_is_one_line_and_nothing_is_written(tmp_path, playbook, extra, message):
     res, out = run(tmp_path, playbook, *extra)

@@ -136,6 +136,19 @@ def test_capture_errors_name_the_option():
         "itself: addresses are located across the fleet, names are not)"]
 
 
+def test_capture_errors_bound_the_role_s_listening_and_agent_wait():
+    from ansible_collections.cloudnet.vswitch.plugins.filter.capture_errors import (
+        capture_errors,
+    )
+
+    ok = {"host": "203.0.113.1", "duration": 5}
+    assert capture_errors(dict(ok, listen=0, agent_wait=300)) == []
+    assert capture_errors(dict(ok, listen=2, agent_wait=301)) == [
+        "captures_agent_wait: 301 is not a number from 0 to 300"]
+    assert capture_errors(dict(ok, listen=-1, agent_wait=60)) == [
+        "captures_listen: -1 is not a number from 0 to 300"]
+
+
 def test_capture_errors_accept_port_ranges():
     from ansible_collections.cloudnet.vswitch.plugins.filter.capture_errors import (
         capture_errors,
