@@ -21,21 +21,20 @@ import time
 HZ = 499  # samples a second on each CPU
 
 # (kind, the command names it takes: exact, or a prefix ending in "*"); the first that matches.
-# The lab's hosts run the modules with /usr/bin/python3; the controller is .venv's `python`
-# running ansible-playbook (its processes call themselves ansible-playboo, the kernel's 15).
+# The lab's hosts run the modules with /usr/bin/python3 ("host Python": module runs, locate's
+# listeners, capture agents); the controller is .venv's `python` running ansible-playbook (its
+# processes call themselves ansible-playboo, the kernel's 15 characters) and the bench itself.
 KINDS = (
-    ("host Python (module runs, listeners, agents)", ("python3",)),
-    ("controller (ansible-playbook, its workers; the bench)", ("ansible-playboo", "ansible",
-                                                               "python")),
-    ("ssh, sshd, sftp", ("ssh", "sshd", "sftp-server", "sftp")),
+    ("host Python", ("python3",)),
+    ("controller", ("ansible-playboo", "ansible", "python")),
+    ("ssh", ("ssh", "sshd", "sftp-server", "sftp")),
     ("sudo", ("sudo",)),
-    ("shells and coreutils", ("sh", "bash", "dash", "sleep", "rm", "mkdir", "cat", "chmod",
-                              "touch", "timeout")),
-    ("OVS (daemons, their threads, ovs-appctl/vsctl)", ("ovs*", "revalidator*", "handler*",
-                                                       "urcu*", "ct_clean*", "ipf_clean*",
-                                                       "pmd*", "monitor*")),
+    ("shell", ("sh", "bash", "dash", "sleep", "rm", "mkdir", "cat", "chmod", "touch",
+               "timeout")),
+    ("OVS", ("ovs*", "revalidator*", "handler*", "urcu*", "ct_clean*", "ipf_clean*", "pmd*",
+             "monitor*")),
     ("tcpdump", ("tcpdump",)),
-    ("ip, virsh", ("ip", "virsh")),
+    ("ip/virsh", ("ip", "virsh")),
 )
 OTHER = "other"
 IDLE = "swapper"  # the kernel's idle task

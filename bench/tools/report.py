@@ -615,20 +615,25 @@ def _render_cpu_profile(size):
     def kinds(span, n=4):
         return ", ".join("%s %.2f" % (k, v) for k, v in list(span["kinds"].items())[:n])
 
+    def name(span):  # Ansible's own long name for the role's argument check
+        return span["name"].split(" - ", 1)[0]
+
     ping = prof["ping"]
     out = ["", "Where the CPU goes at %d hosts: one run more under `perf record -a` (not "
            "counted above; %.2f s wall), each sample counted to the task running then and to "
-           "its kind of process (bench/tools/cpu_by_task.py). A task whose busy CPU-seconds "
-           "reach the CPU-seconds available is bound by this machine's CPUs, which every lab "
-           "host shares. `ansible -m ping` on the same lab: %.2f s, %.2f of %.2f CPU-s busy "
-           "(%s)." % (size["hosts"], prof["wall_s"], ping["s"], ping["busy_cpu_s"],
-                      ping["cpu_s_available"], kinds(ping)), "",
+           "its kind of process (bench/tools/cpu_by_task.py: host Python = the hosts' module "
+           "runs, locate's listeners and the capture agents; controller = ansible-playbook and "
+           "its workers; ssh = ssh, sshd, sftp). A task whose busy CPU-seconds reach the "
+           "CPU-seconds available is bound by this machine's CPUs, which every lab host "
+           "shares. `ansible -m ping` on the same lab: %.2f s, %.2f of %.2f CPU-s busy (%s)."
+           % (size["hosts"], prof["wall_s"], ping["s"], ping["busy_cpu_s"],
+              ping["cpu_s_available"], kinds(ping)), "",
            "| task | s | busy CPU-s | available | the most CPU-s (kind) |",
            "|---|---:|---:|---:|---|"]
     for span in prof["tasks"]:
         if span["s"] >= 0.1:
             out.append("| %s | %.2f | %.2f | %.2f | %s |" % (
-                span["name"], span["s"], span["busy_cpu_s"], span["cpu_s_available"],
+                name(span), span["s"], span["busy_cpu_s"], span["cpu_s_available"],
                 kinds(span)))
     return out
 
