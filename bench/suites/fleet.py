@@ -271,6 +271,7 @@ def session_captures(hosts, reps, workdir, profile="never"):
                 ["ip", "netns", "exec", ns, "ping", "-q", "-i", "0.1", "-w", "900", peer],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         time.sleep(1)
+
         def captures(rep):
             outdir = os.path.join(workdir, "cap-out-%d-%s" % (hosts, rep))
             os.makedirs(outdir, exist_ok=True)

@@ -108,8 +108,8 @@ def capture_errors(request):
                         ("max_bytes", 1, 10 ** 12), ("listen", 0, 300), ("agent_wait", 0, 300)):
         value = request.get(key)
         if value is not None and not (isinstance(value, int) and lo <= value <= hi):
-            errors.append("%s: %r is not a number from %d to %d" % (NAMES.get(key, key), value,
-                                                                  lo, hi))
+            errors.append("%s: %r is not a number from %d to %d"
+                          % (NAMES.get(key, key), value, lo, hi))
     return errors
 
 
