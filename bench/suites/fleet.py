@@ -315,7 +315,10 @@ def session_captures(hosts, reps, workdir, profile="never"):
             r["overhead_s"] for r in out["runs"])[len(out["runs"]) // 2] > target
         if profile == "always" or (profile == "auto" and missed):
             if cpu_by_task.available():
-                out["cpu_profile"] = _cpu_profile(inv, forks, workdir, captures)
+                try:
+                    out["cpu_profile"] = _cpu_profile(inv, forks, workdir, captures)
+                except (OSError, subprocess.CalledProcessError, BenchError) as exc:
+                    log("profiling failed, results kept: %s" % str(exc)[:300])  # a bonus
             else:
                 log("not profiling: perf is not installed (Debian's linux-perf, bench only)")
     finally:
@@ -341,6 +344,7 @@ def _cpu_profile(inv, forks, workdir, captures):
         ping(inv, forks)
         end = time.monotonic()
     out["ping"] = cpu_by_task.by_span(cpu_by_task.samples(data), [("ping", start, end)])[0]
+    os.unlink(data)
     data = os.path.join(workdir, "captures.perf")
     with cpu_by_task.recording(data):
         start = time.monotonic()
